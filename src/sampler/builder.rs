@@ -1,0 +1,319 @@
+//! [`SamplerBuilder`]: the sampler's settings, from code first, then the environment.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::warning::{Warning, WarningSink};
+use super::Sampler;
+use crate::Error;
+
+/// Default time between two passes.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(200);
+/// How much time the default history covers.
+pub const DEFAULT_HISTORY_SPAN: Duration = Duration::from_secs(120);
+
+/// Environment variable: interval between passes, milliseconds.
+pub const ENV_INTERVAL_MS: &str = "RESMON_INTERVAL_MS";
+/// Environment variable: number of snapshots kept in the history.
+pub const ENV_HISTORY: &str = "RESMON_HISTORY";
+/// Environment variable: `0`/`false`/`off` switches GPU sampling off.
+pub const ENV_GPU: &str = "RESMON_GPU";
+/// Environment variable: path of the NVML library to load.
+pub const ENV_NVML_LIB: &str = "RESMON_NVML_LIB";
+/// Environment variable: CUDA's device selection, honoured as CUDA does.
+pub const ENV_CUDA_VISIBLE_DEVICES: &str = "CUDA_VISIBLE_DEVICES";
+
+/// Builds a [`Sampler`]. A setting made here wins over its environment variable, which wins
+/// over the default.
+///
+/// ```
+/// use std::time::Duration;
+/// let sampler = otel_resmon::Sampler::builder()
+///     .interval(Duration::from_millis(500))
+///     .gpu(false)
+///     .build()?;
+/// assert_eq!(sampler.interval(), Duration::from_millis(500));
+/// # Ok::<(), otel_resmon::Error>(())
+/// ```
+#[derive(Clone, Default)]
+#[must_use]
+pub struct SamplerBuilder {
+    interval: Option<Duration>,
+    history: Option<usize>,
+    gpu: Option<bool>,
+    nvml_library: Option<PathBuf>,
+    visible_devices: Option<String>,
+    on_warning: Option<WarningSink>,
+    ignore_env: bool,
+}
+
+impl std::fmt::Debug for SamplerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SamplerBuilder")
+            .field("interval", &self.interval)
+            .field("history", &self.history)
+            .field("gpu", &self.gpu)
+            .field("nvml_library", &self.nvml_library)
+            .field("visible_devices", &self.visible_devices)
+            .field("on_warning", &self.on_warning.as_ref().map(|_| ".."))
+            .field("ignore_env", &self.ignore_env)
+            .finish()
+    }
+}
+
+/// The resolved settings.
+#[derive(Clone, Debug)]
+pub(crate) struct Settings {
+    pub(crate) interval: Duration,
+    pub(crate) history: usize,
+    pub(crate) gpu: bool,
+    #[cfg_attr(not(feature = "nvml"), allow(dead_code))]
+    pub(crate) nvml_library: Option<PathBuf>,
+    #[cfg_attr(not(feature = "nvml"), allow(dead_code))]
+    pub(crate) visible_devices: Option<String>,
+}
+
+impl SamplerBuilder {
+    /// Time between two passes (default 200 ms; `RESMON_INTERVAL_MS`). Must be at least 1 ms.
+    pub fn interval(mut self, interval: Duration) -> Self {
+        self.interval = Some(interval);
+        self
+    }
+
+    /// Number of snapshots kept for [`Sampler::window`] (default: enough for 2 minutes at the
+    /// interval; `RESMON_HISTORY`). Memory use is bounded by it.
+    pub fn history(mut self, snapshots: usize) -> Self {
+        self.history = Some(snapshots);
+        self
+    }
+
+    /// Samples GPUs or not (default on when the `nvml` feature is built; `RESMON_GPU`).
+    pub fn gpu(mut self, on: bool) -> Self {
+        self.gpu = Some(on);
+        self
+    }
+
+    /// Loads NVML from this path instead of `libnvidia-ml.so.1` (`RESMON_NVML_LIB`).
+    pub fn nvml_library(mut self, path: impl Into<PathBuf>) -> Self {
+        self.nvml_library = Some(path.into());
+        self
+    }
+
+    /// Which devices are visible and in which order, with `CUDA_VISIBLE_DEVICES` syntax
+    /// (ordinals, `GPU-` UUIDs or unique prefixes, `MIG-` UUIDs); default: the variable itself,
+    /// or every device. Ordinals follow PCI bus order, as CUDA does with
+    /// `CUDA_DEVICE_ORDER=PCI_BUS_ID`.
+    pub fn visible_devices(mut self, devices: impl Into<String>) -> Self {
+        self.visible_devices = Some(devices.into());
+        self
+    }
+
+    /// Sends warnings here instead of to `tracing` (or stderr when no subscriber is set).
+    /// Called from the sampler thread, once per distinct warning.
+    pub fn on_warning(mut self, sink: impl Fn(&Warning) + Send + Sync + 'static) -> Self {
+        self.on_warning = Some(std::sync::Arc::new(sink));
+        self
+    }
+
+    /// Reads no environment variable: only this builder's settings and the defaults count.
+    pub fn ignore_env(mut self) -> Self {
+        self.ignore_env = true;
+        self
+    }
+
+    /// Checks the settings, takes the first snapshot and starts the sampler thread.
+    ///
+    /// # Errors
+    /// [`Error::InvalidSetting`] naming the setting for a bad value, [`Error::Spawn`] if the
+    /// thread cannot start. A missing GPU, driver or permission is not an error: it is the
+    /// snapshot's [`GpuStatus`](crate::GpuStatus).
+    pub fn build(self) -> Result<Sampler, Error> {
+        let settings = if self.ignore_env {
+            self.resolve(|_| None)?
+        } else {
+            self.resolve(|name| std::env::var(name).ok())?
+        };
+        let sink = self.on_warning.unwrap_or_else(super::warning::default_sink);
+        Sampler::start(settings, sink)
+    }
+
+    pub(crate) fn resolve(&self, env: impl Fn(&str) -> Option<String>) -> Result<Settings, Error> {
+        let interval = match (self.interval, env(ENV_INTERVAL_MS)) {
+            (Some(d), _) => check_interval("SamplerBuilder::interval", d, || format!("{d:?}"))?,
+            (None, Some(v)) => {
+                let ms = parse_number(ENV_INTERVAL_MS, &v)?;
+                check_interval(ENV_INTERVAL_MS, Duration::from_millis(ms), || v.clone())?
+            }
+            (None, None) => DEFAULT_INTERVAL,
+        };
+        let history = match (self.history, env(ENV_HISTORY)) {
+            (Some(n), _) => check_history("SamplerBuilder::history", n, n.to_string())?,
+            (None, Some(v)) => {
+                let n = parse_number(ENV_HISTORY, &v)?;
+                check_history(ENV_HISTORY, n as usize, v)?
+            }
+            (None, None) => default_history(interval),
+        };
+        let gpu = match (self.gpu, env(ENV_GPU)) {
+            (Some(on), _) => on,
+            (None, Some(v)) => parse_switch(ENV_GPU, &v)?,
+            (None, None) => true,
+        };
+        let nvml_library = match (&self.nvml_library, env(ENV_NVML_LIB)) {
+            (Some(p), _) => Some(p.clone()),
+            (None, Some(v)) if v.trim().is_empty() => {
+                return Err(invalid(
+                    ENV_NVML_LIB,
+                    v,
+                    "must be a path to the NVML library",
+                ))
+            }
+            (None, Some(v)) => Some(PathBuf::from(v)),
+            (None, None) => None,
+        };
+        let visible_devices = self
+            .visible_devices
+            .clone()
+            .or_else(|| env(ENV_CUDA_VISIBLE_DEVICES));
+        Ok(Settings {
+            interval,
+            history,
+            gpu,
+            nvml_library,
+            visible_devices,
+        })
+    }
+}
+
+fn invalid(setting: &'static str, value: impl Into<String>, reason: &'static str) -> Error {
+    Error::InvalidSetting {
+        setting,
+        value: value.into(),
+        reason,
+    }
+}
+
+fn parse_number(setting: &'static str, value: &str) -> Result<u64, Error> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| invalid(setting, value, "must be a whole number"))
+}
+
+fn parse_switch(setting: &'static str, value: &str) -> Result<bool, Error> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "on" | "yes" => Ok(true),
+        "0" | "false" | "off" | "no" => Ok(false),
+        _ => Err(invalid(
+            setting,
+            value,
+            "must be one of 1, 0, true, false, on, off",
+        )),
+    }
+}
+
+fn check_interval(
+    setting: &'static str,
+    interval: Duration,
+    shown: impl FnOnce() -> String,
+) -> Result<Duration, Error> {
+    if interval < Duration::from_millis(1) {
+        return Err(invalid(setting, shown(), "must be at least 1 ms"));
+    }
+    if interval > Duration::from_secs(3600) {
+        return Err(invalid(setting, shown(), "must be at most one hour"));
+    }
+    Ok(interval)
+}
+
+fn check_history(setting: &'static str, n: usize, shown: String) -> Result<usize, Error> {
+    match n {
+        0 => Err(invalid(setting, shown, "must keep at least 1 snapshot")),
+        n if n > 1_000_000 => Err(invalid(setting, shown, "must be at most 1000000 snapshots")),
+        n => Ok(n),
+    }
+}
+
+fn default_history(interval: Duration) -> usize {
+    let n = DEFAULT_HISTORY_SPAN
+        .as_nanos()
+        .div_ceil(interval.as_nanos());
+    n.clamp(16, 100_000) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn resolve(builder: SamplerBuilder, env: &[(&str, &str)]) -> Result<Settings, Error> {
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        builder.resolve(|k| env.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_cover_two_minutes_at_200ms() {
+        let s = resolve(SamplerBuilder::default(), &[]).unwrap();
+        assert_eq!(s.interval, Duration::from_millis(200));
+        assert_eq!(s.history, 600);
+        assert!(s.gpu);
+        assert_eq!(s.nvml_library, None);
+        assert_eq!(s.visible_devices, None);
+    }
+
+    #[test]
+    fn env_is_read_and_code_wins() {
+        let env = [
+            (ENV_INTERVAL_MS, "50"),
+            (ENV_GPU, "off"),
+            (ENV_NVML_LIB, "/opt/libnvidia-ml.so.1"),
+            (ENV_CUDA_VISIBLE_DEVICES, "1,0"),
+        ];
+        let s = resolve(SamplerBuilder::default(), &env).unwrap();
+        assert_eq!(s.interval, Duration::from_millis(50));
+        assert_eq!(s.history, 2400);
+        assert!(!s.gpu);
+        assert_eq!(
+            s.nvml_library,
+            Some(PathBuf::from("/opt/libnvidia-ml.so.1"))
+        );
+        assert_eq!(s.visible_devices.as_deref(), Some("1,0"));
+
+        let b = SamplerBuilder::default()
+            .interval(Duration::from_secs(1))
+            .gpu(true)
+            .visible_devices("0");
+        let s = resolve(b, &env).unwrap();
+        assert_eq!(s.interval, Duration::from_secs(1));
+        assert!(s.gpu);
+        assert_eq!(s.visible_devices.as_deref(), Some("0"));
+    }
+
+    #[test]
+    fn bad_values_name_the_setting_and_value() {
+        let err = resolve(SamplerBuilder::default(), &[(ENV_INTERVAL_MS, "fast")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid RESMON_INTERVAL_MS=\"fast\": must be a whole number"
+        );
+        let err = resolve(SamplerBuilder::default(), &[(ENV_INTERVAL_MS, "0")]).unwrap_err();
+        assert!(
+            err.to_string().contains("RESMON_INTERVAL_MS=\"0\""),
+            "{err}"
+        );
+        let err = resolve(SamplerBuilder::default().interval(Duration::ZERO), &[]).unwrap_err();
+        assert!(
+            err.to_string().contains("SamplerBuilder::interval"),
+            "{err}"
+        );
+        let err = resolve(SamplerBuilder::default(), &[(ENV_HISTORY, "0")]).unwrap_err();
+        assert!(err.to_string().contains("RESMON_HISTORY=\"0\""), "{err}");
+        let err = resolve(SamplerBuilder::default(), &[(ENV_GPU, "maybe")]).unwrap_err();
+        assert!(err.to_string().contains("RESMON_GPU=\"maybe\""), "{err}");
+        let err = resolve(SamplerBuilder::default(), &[(ENV_NVML_LIB, " ")]).unwrap_err();
+        assert!(err.to_string().contains("RESMON_NVML_LIB"), "{err}");
+    }
+}

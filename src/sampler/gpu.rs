@@ -1,0 +1,383 @@
+//! NVIDIA GPU figures through NVML (nvml-wrapper): device list in CUDA order honouring
+//! `CUDA_VISIBLE_DEVICES`, then per pass memory, utilization, temperature, power, energy,
+//! this process's memory and MIG mode, each device and each figure failing on its own.
+
+use std::ffi::OsStr;
+use std::path::Path;
+use std::time::Instant;
+
+use nvml_wrapper::enum_wrappers::device::TemperatureSensor;
+use nvml_wrapper::enums::device::UsedGpuMemory;
+use nvml_wrapper::error::NvmlError;
+use nvml_wrapper::struct_wrappers::device::ProcessInfo;
+use nvml_wrapper::{Device, Nvml};
+
+use super::visible::{self, Resolved};
+use super::warning::{WarningKind, Warnings};
+use crate::snapshot::{
+    DeviceState, GpuDevice, GpuField, GpuInventory, GpuSample, GpuStatus, MissingField,
+    MissingReason,
+};
+
+/// How a visible device is found again at each pass.
+enum Locator {
+    Index(u32),
+    Uuid(String),
+}
+
+struct Visible {
+    info: GpuDevice,
+    locator: Locator,
+}
+
+pub(crate) struct GpuProbe {
+    nvml: Option<Nvml>,
+    devices: Vec<Visible>,
+    status: GpuStatus,
+    pid: u32,
+}
+
+impl GpuProbe {
+    /// Loads NVML and lists the visible devices. Never fails: what went wrong is the status.
+    pub(crate) fn open(
+        library: Option<&Path>,
+        visible_devices: Option<&str>,
+        warnings: &mut Warnings,
+    ) -> (Self, GpuInventory) {
+        let mut probe = Self {
+            nvml: None,
+            devices: Vec::new(),
+            status: GpuStatus::NoDevices,
+            pid: std::process::id(),
+        };
+        let mut builder = Nvml::builder();
+        if let Some(path) = library {
+            builder.lib_path(path.as_os_str());
+        }
+        let nvml = match builder.init() {
+            Ok(nvml) => nvml,
+            Err(err) => {
+                probe.status = init_status(&err, library);
+                let status = probe.status.clone();
+                warnings.raise(WarningKind::GpuUnavailable, None, "init", || {
+                    format!("no GPU figures: {status}")
+                });
+                return (probe, GpuInventory::default());
+            }
+        };
+        let mut inventory = GpuInventory {
+            driver_version: nvml.sys_driver_version().ok(),
+            cuda_driver_version: nvml
+                .sys_cuda_driver_version()
+                .ok()
+                .map(|v| format!("{}.{}", v / 1000, (v % 1000) / 10)),
+            devices: Vec::new(),
+        };
+
+        let all = all_devices(&nvml, warnings);
+        let uuids: Vec<&str> = all.iter().map(|d| &*d.uuid).collect();
+        let (resolved, bad) = match visible_devices {
+            None => ((0..all.len()).map(Resolved::Device).collect(), None),
+            Some(value) => {
+                let (selectors, bad_entry) = visible::parse(value);
+                let (resolved, unresolved) = visible::resolve(&selectors, &uuids);
+                (resolved, bad_entry.or(unresolved))
+            }
+        };
+        if let Some(entry) = bad {
+            warnings.raise(WarningKind::VisibleDevices, None, &entry, || {
+                format!(
+                    "CUDA_VISIBLE_DEVICES entry {entry:?} names no device; it and the entries after it are ignored"
+                )
+            });
+        }
+        for target in resolved {
+            let index = probe.devices.len() as u32;
+            let visible = match target {
+                Resolved::Device(i) => {
+                    let mut info = all[i].clone();
+                    info.index = index;
+                    Visible {
+                        locator: Locator::Index(info.nvml_index),
+                        info,
+                    }
+                }
+                Resolved::Mig(uuid) => match nvml.device_by_uuid(uuid.as_str()) {
+                    Ok(device) => Visible {
+                        info: describe(&device, index, u32::MAX, Some(uuid.clone())),
+                        locator: Locator::Uuid(uuid),
+                    },
+                    Err(err) => {
+                        warnings.raise(WarningKind::VisibleDevices, None, &uuid, || {
+                            format!("CUDA_VISIBLE_DEVICES entry {uuid:?} was not found ({err}); it and the entries after it are ignored")
+                        });
+                        break;
+                    }
+                },
+            };
+            inventory.devices.push(visible.info.clone());
+            probe.devices.push(visible);
+        }
+        probe.status = if probe.devices.is_empty() {
+            warnings.raise(WarningKind::GpuUnavailable, None, "no_devices", || {
+                "no GPU figures: no visible GPU".to_owned()
+            });
+            GpuStatus::NoDevices
+        } else {
+            GpuStatus::Ok
+        };
+        probe.nvml = Some(nvml);
+        (probe, inventory)
+    }
+
+    pub(crate) fn status(&self) -> &GpuStatus {
+        &self.status
+    }
+
+    pub(crate) fn sample(&self, warnings: &mut Warnings) -> Vec<GpuSample> {
+        let Some(nvml) = &self.nvml else {
+            return Vec::new();
+        };
+        self.devices
+            .iter()
+            .map(|visible| {
+                let info = &visible.info;
+                let device = match &visible.locator {
+                    Locator::Index(i) => nvml.device_by_index(*i),
+                    Locator::Uuid(u) => nvml.device_by_uuid(u.as_str()),
+                };
+                match device {
+                    Ok(device) => self.read(&device, info, warnings),
+                    Err(err) => unreachable_device(info, &err, warnings),
+                }
+            })
+            .collect()
+    }
+
+    fn read(&self, device: &Device<'_>, info: &GpuDevice, warnings: &mut Warnings) -> GpuSample {
+        let mut sample = GpuSample::empty(
+            info.index,
+            info.uuid.clone(),
+            info.name.clone(),
+            DeviceState::Ok,
+        );
+        let mut reader = FieldReader {
+            sample: &mut sample,
+            warnings,
+            lost: false,
+        };
+        if let Some(m) = reader.read(GpuField::Memory, device.memory_info()) {
+            reader.sample.memory_used = Some(m.used);
+            reader.sample.memory_free = Some(m.free);
+            reader.sample.memory_total = Some(m.total);
+            reader.sample.memory_reserved = Some(m.reserved);
+        }
+        if let Some(u) = reader.read(GpuField::Utilization, device.utilization_rates()) {
+            reader.sample.utilization_gpu = Some(f64::from(u.gpu) / 100.0);
+            reader.sample.utilization_memory = Some(f64::from(u.memory) / 100.0);
+        }
+        reader.sample.temperature = reader
+            .read(
+                GpuField::Temperature,
+                device.temperature(TemperatureSensor::Gpu),
+            )
+            .map(f64::from);
+        reader.sample.power = reader
+            .read(GpuField::Power, device.power_usage())
+            .map(|mw| f64::from(mw) / 1e3);
+        reader.sample.energy = reader
+            .read(GpuField::Energy, device.total_energy_consumption())
+            .map(|mj| mj as f64 / 1e3);
+        match reader.read(GpuField::ProcessMemory, self.process_memory(device)) {
+            Some(Some(bytes)) => reader.sample.process_memory = Some(bytes),
+            // The driver lists the process but not its memory (e.g. under WDDM).
+            Some(None) => reader.missing(GpuField::ProcessMemory, MissingReason::NotSupported),
+            None => {}
+        }
+        reader.sample.mig_enabled = reader
+            .read(GpuField::MigMode, device.mig_mode())
+            .map(|m| m.current == 1);
+        if reader.lost {
+            return lost(info, warnings);
+        }
+        sample.taken_at = Instant::now();
+        sample
+    }
+
+    /// This process's memory on the device: its entries in the compute and graphics lists.
+    /// A process with both contexts is listed twice with the same figure, so the lists are
+    /// combined with `max`, and entries within one list (MIG instances) are summed.
+    fn process_memory(&self, device: &Device<'_>) -> Result<Option<u64>, NvmlError> {
+        let own = |list: Vec<ProcessInfo>| -> Option<u64> {
+            list.iter()
+                .filter(|p| p.pid == self.pid)
+                .try_fold(0u64, |sum, p| match p.used_gpu_memory {
+                    UsedGpuMemory::Used(bytes) => Some(sum + bytes),
+                    UsedGpuMemory::Unavailable => None,
+                })
+        };
+        match (
+            device.running_compute_processes(),
+            device.running_graphics_processes(),
+        ) {
+            (Ok(c), Ok(g)) => Ok(own(c).zip(own(g)).map(|(c, g)| c.max(g))),
+            (Ok(list), Err(_)) | (Err(_), Ok(list)) => Ok(own(list)),
+            (Err(err), Err(_)) => Err(err),
+        }
+    }
+}
+
+/// Records each field's result on the sample: a value, or why it is missing.
+struct FieldReader<'a> {
+    sample: &'a mut GpuSample,
+    warnings: &'a mut Warnings,
+    lost: bool,
+}
+
+impl FieldReader<'_> {
+    fn read<T>(&mut self, field: GpuField, result: Result<T, NvmlError>) -> Option<T> {
+        let reason = match result {
+            Ok(value) => return Some(value),
+            Err(NvmlError::GpuLost) => {
+                self.lost = true;
+                return None;
+            }
+            Err(
+                NvmlError::NotSupported
+                | NvmlError::FunctionNotFound
+                | NvmlError::FailedToLoadSymbol(_),
+            ) => MissingReason::NotSupported,
+            Err(NvmlError::NoPermission) => {
+                self.warn(field, "no permission");
+                MissingReason::NoPermission
+            }
+            Err(err) => {
+                let text = err.to_string();
+                self.warn(field, &text);
+                MissingReason::Failed(text.into())
+            }
+        };
+        self.missing(field, reason);
+        None
+    }
+
+    fn missing(&mut self, field: GpuField, reason: MissingReason) {
+        self.sample.missing.push(MissingField { field, reason });
+    }
+
+    fn warn(&mut self, field: GpuField, why: &str) {
+        let uuid = self.sample.uuid.clone();
+        self.warnings.raise(
+            WarningKind::FieldFailed,
+            Some(&uuid),
+            field.as_str(),
+            || format!("GPU {uuid}: cannot read {}: {why}", field.as_str()),
+        );
+    }
+}
+
+/// Every device NVML knows, in CUDA order (PCI bus order, as with
+/// `CUDA_DEVICE_ORDER=PCI_BUS_ID`). A device that cannot be described is left out, with a
+/// warning.
+fn all_devices(nvml: &Nvml, warnings: &mut Warnings) -> Vec<GpuDevice> {
+    let count = match nvml.device_count() {
+        Ok(count) => count,
+        Err(err) => {
+            warnings.raise(WarningKind::GpuUnavailable, None, "count", || {
+                format!("no GPU figures: cannot count devices: {err}")
+            });
+            return Vec::new();
+        }
+    };
+    let mut devices: Vec<GpuDevice> = (0..count)
+        .filter_map(|i| match nvml.device_by_index(i) {
+            Ok(device) => Some(describe(&device, i, i, None)),
+            Err(err) => {
+                warnings.raise(
+                    WarningKind::DeviceError,
+                    None,
+                    &format!("index {i}"),
+                    || format!("GPU at NVML index {i} is left out: {err}"),
+                );
+                None
+            }
+        })
+        .collect();
+    devices.sort_by(|a, b| {
+        a.pci_bus_id
+            .cmp(&b.pci_bus_id)
+            .then(a.nvml_index.cmp(&b.nvml_index))
+    });
+    for (ordinal, device) in devices.iter_mut().enumerate() {
+        device.index = ordinal as u32;
+    }
+    devices
+}
+
+fn describe(device: &Device<'_>, index: u32, nvml_index: u32, uuid: Option<String>) -> GpuDevice {
+    let uuid = uuid
+        .or_else(|| device.uuid().ok())
+        .unwrap_or_else(|| format!("nvml-index-{nvml_index}"));
+    GpuDevice {
+        index,
+        nvml_index,
+        uuid: uuid.into(),
+        name: device
+            .name()
+            .unwrap_or_else(|_| "unknown NVIDIA GPU".to_owned())
+            .into(),
+        pci_bus_id: device.pci_info().ok().map(|p| p.bus_id),
+        memory_total: device.memory_info().ok().map(|m| m.total),
+        mig_enabled: device.mig_mode().ok().map(|m| m.current == 1),
+    }
+}
+
+fn unreachable_device(info: &GpuDevice, err: &NvmlError, warnings: &mut Warnings) -> GpuSample {
+    if matches!(err, NvmlError::GpuLost) {
+        return lost(info, warnings);
+    }
+    let text = err.to_string();
+    warnings.raise(WarningKind::DeviceError, Some(&info.uuid), "handle", || {
+        format!("GPU {} ({}) does not answer: {text}", info.index, info.uuid)
+    });
+    GpuSample::empty(
+        info.index,
+        info.uuid.clone(),
+        info.name.clone(),
+        DeviceState::Error(text.into()),
+    )
+}
+
+fn lost(info: &GpuDevice, warnings: &mut Warnings) -> GpuSample {
+    warnings.raise(WarningKind::DeviceLost, Some(&info.uuid), "lost", || {
+        format!(
+            "GPU {} ({}) is lost (fell off the bus or stopped answering); the other devices are still sampled",
+            info.index, info.uuid
+        )
+    });
+    GpuSample::empty(
+        info.index,
+        info.uuid.clone(),
+        info.name.clone(),
+        DeviceState::Lost,
+    )
+}
+
+/// Maps an NVML start-up failure to the status a user can act on.
+fn init_status(err: &NvmlError, library: Option<&Path>) -> GpuStatus {
+    let library = library.map_or(OsStr::new("libnvidia-ml.so.1"), Path::as_os_str);
+    match err {
+        NvmlError::LibloadingError(e) => {
+            GpuStatus::NoLibrary(format!("{}: {e}", library.to_string_lossy()).into())
+        }
+        NvmlError::LibraryNotFound => {
+            GpuStatus::NoLibrary(library.to_string_lossy().into_owned().into())
+        }
+        NvmlError::FailedToLoadSymbol(e) => {
+            GpuStatus::NoLibrary(format!("{}: {e}", library.to_string_lossy()).into())
+        }
+        NvmlError::DriverNotLoaded => GpuStatus::DriverNotLoaded,
+        NvmlError::NoPermission => GpuStatus::NoPermission,
+        other => GpuStatus::InitFailed(other.to_string().into()),
+    }
+}

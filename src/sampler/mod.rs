@@ -1,0 +1,342 @@
+//! The [`Sampler`]: one OS thread that reads host, process and GPU figures every interval and
+//! publishes them lock-free.
+//!
+//! Readers never wait for the sampler: [`Sampler::latest`] is one atomic load, and
+//! [`Sampler::window`] walks a lock-free ring. Only [`Sampler::sample_now`] (an explicit,
+//! synchronous pass) shares the sampler's probe lock.
+
+mod builder;
+#[cfg(feature = "nvml")]
+mod gpu;
+mod history;
+mod host;
+#[cfg(feature = "nvml")]
+mod visible;
+mod warning;
+mod window;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+use arc_swap::ArcSwap;
+
+pub use builder::{
+    SamplerBuilder, DEFAULT_HISTORY_SPAN, DEFAULT_INTERVAL, ENV_CUDA_VISIBLE_DEVICES, ENV_GPU,
+    ENV_HISTORY, ENV_INTERVAL_MS, ENV_NVML_LIB,
+};
+pub use warning::{Warning, WarningKind, WarningSink};
+pub use window::{GpuWindow, Stats, Window};
+
+use crate::snapshot::{GpuInventory, GpuStatus, Snapshot};
+use crate::Error;
+use builder::Settings;
+use history::History;
+use host::HostProbe;
+use warning::Warnings;
+use window::WindowBuilder;
+
+/// Samples host, process and GPU figures on its own thread.
+///
+/// Cheap to clone (all clones share one thread). The thread stops and is joined when the last
+/// clone is dropped, or at [`Sampler::shutdown`].
+///
+/// ```
+/// let sampler = otel_resmon::Sampler::builder().gpu(false).build()?;
+/// let now = sampler.latest();
+/// assert!(now.host.memory_total.is_some());
+/// println!("RSS {:?} bytes, GPU status: {}", now.process.resident_memory, now.gpu_status);
+/// # Ok::<(), otel_resmon::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Sampler {
+    handle: Arc<Handle>,
+}
+
+impl std::fmt::Debug for Sampler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sampler")
+            .field("interval", &self.handle.shared.interval)
+            .field("history", &self.handle.shared.history.capacity())
+            .field("gpu_status", &self.latest().gpu_status)
+            .finish()
+    }
+}
+
+/// The sampler's own health, for status pages.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SamplerHealth {
+    /// Time between passes.
+    pub interval: Duration,
+    /// Snapshots the history keeps.
+    pub history_capacity: usize,
+    /// Passes taken so far (including [`Sampler::sample_now`] calls).
+    pub passes: u64,
+    /// How long the last pass took.
+    pub last_pass: Duration,
+    /// Age of the latest snapshot.
+    pub last_sample_age: Duration,
+    /// Whether the sampler thread is running.
+    pub running: bool,
+    /// Every distinct warning raised so far (at most 64), oldest first.
+    pub warnings: Vec<Warning>,
+}
+
+/// What the sampler thread and every reader share.
+struct Shared {
+    latest: ArcSwap<Snapshot>,
+    history: History,
+    probes: Mutex<Probes>,
+    interval: Duration,
+    inventory: GpuInventory,
+    last_pass_nanos: AtomicU64,
+}
+
+/// Everything a pass reads with; behind one lock so `sample_now` can run a pass too.
+struct Probes {
+    host: HostProbe,
+    gpu: GpuSource,
+    warnings: Warnings,
+    next_seq: u64,
+}
+
+/// The GPU side: NVML when built and switched on, otherwise just the reason why not.
+enum GpuSource {
+    #[cfg(feature = "nvml")]
+    Nvml(gpu::GpuProbe),
+    Off(GpuStatus),
+}
+
+struct Handle {
+    shared: Arc<Shared>,
+    worker: Mutex<Option<Worker>>,
+}
+
+struct Worker {
+    stop: mpsc::Sender<()>,
+    thread: JoinHandle<()>,
+}
+
+impl Sampler {
+    /// A builder with the default settings.
+    pub fn builder() -> SamplerBuilder {
+        SamplerBuilder::default()
+    }
+
+    /// A sampler with the default settings and the environment's overrides.
+    ///
+    /// # Errors
+    /// As [`SamplerBuilder::build`].
+    pub fn new() -> Result<Self, Error> {
+        Self::builder().build()
+    }
+
+    fn start(settings: Settings, sink: WarningSink) -> Result<Self, Error> {
+        let mut warnings = Warnings::default();
+        let host = HostProbe::new(&mut warnings);
+        let (gpu, inventory) = open_gpu(&settings, &mut warnings);
+        let mut probes = Probes {
+            host,
+            gpu,
+            warnings,
+            next_seq: 0,
+        };
+        let first = Arc::new(probes.pass());
+        let history = History::new(settings.history);
+        history.push(first.clone());
+        let shared = Arc::new(Shared {
+            latest: ArcSwap::new(first),
+            history,
+            probes: Mutex::new(probes),
+            interval: settings.interval,
+            inventory,
+            last_pass_nanos: AtomicU64::new(0),
+        });
+        let (stop, stopped) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("otel-resmon-sampler".into())
+            .spawn({
+                let shared = shared.clone();
+                move || run(&shared, &stopped, &*sink)
+            })
+            .map_err(Error::Spawn)?;
+        Ok(Self {
+            handle: Arc::new(Handle {
+                shared,
+                worker: Mutex::new(Some(Worker { stop, thread })),
+            }),
+        })
+    }
+
+    /// The most recent snapshot: one atomic load, no lock, no system call.
+    #[inline]
+    pub fn latest(&self) -> Arc<Snapshot> {
+        self.handle.shared.latest.load_full()
+    }
+
+    /// Takes a snapshot now, on the caller's thread, publishes it and returns it. Costs one
+    /// sampler pass (tens to hundreds of microseconds, more with many GPUs); for callers that
+    /// need exact boundaries, such as the start and end of a long model call.
+    pub fn sample_now(&self) -> Arc<Snapshot> {
+        self.handle.shared.pass()
+    }
+
+    /// Min / max / mean of every figure over the kept snapshots taken in `[from, to]`.
+    /// Lock-free; covers at most the history capacity.
+    pub fn window(&self, from: Instant, to: Instant) -> Window {
+        let mut window = WindowBuilder::default();
+        self.handle
+            .shared
+            .history
+            .for_each_between(from, to, |s| window.add(s));
+        window.finish()
+    }
+
+    /// Driver versions and the visible devices, read once at start.
+    pub fn inventory(&self) -> &GpuInventory {
+        &self.handle.shared.inventory
+    }
+
+    /// Time between passes.
+    pub fn interval(&self) -> Duration {
+        self.handle.shared.interval
+    }
+
+    /// The sampler's own health: passes, last pass duration, sample age, warnings.
+    pub fn health(&self) -> SamplerHealth {
+        let shared = &self.handle.shared;
+        let warnings = shared.lock_probes().warnings.kept.clone();
+        let latest = self.latest();
+        SamplerHealth {
+            interval: shared.interval,
+            history_capacity: shared.history.capacity(),
+            passes: latest.seq + 1,
+            last_pass: Duration::from_nanos(shared.last_pass_nanos.load(Ordering::Relaxed)),
+            last_sample_age: latest.age(),
+            running: lock(&self.handle.worker).is_some(),
+            warnings,
+        }
+    }
+
+    /// Stops the sampler thread and waits for it. Reads keep working and return the last
+    /// snapshot; [`Sampler::sample_now`] still takes fresh ones. Calling it again does nothing.
+    pub fn shutdown(&self) {
+        self.handle.stop();
+    }
+}
+
+impl Handle {
+    fn stop(&self) {
+        let worker = lock(&self.worker).take();
+        if let Some(worker) = worker {
+            // The receiver may already be gone if the thread ended; either way it stops.
+            let _ = worker.stop.send(());
+            let _ = worker.thread.join();
+        }
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl Shared {
+    fn lock_probes(&self) -> MutexGuard<'_, Probes> {
+        lock(&self.probes)
+    }
+
+    /// One pass, published under the probe lock so the history stays in sequence order.
+    fn pass(&self) -> Arc<Snapshot> {
+        let started = Instant::now();
+        let mut probes = self.lock_probes();
+        let snapshot = Arc::new(probes.pass());
+        self.latest.store(snapshot.clone());
+        self.history.push(snapshot.clone());
+        drop(probes);
+        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.last_pass_nanos.store(nanos, Ordering::Relaxed);
+        snapshot
+    }
+}
+
+impl Probes {
+    fn pass(&mut self) -> Snapshot {
+        let taken_at = Instant::now();
+        let wall_time = SystemTime::now();
+        let (host, process) = self.host.sample(&mut self.warnings);
+        let (gpus, gpu_status) = match &self.gpu {
+            #[cfg(feature = "nvml")]
+            GpuSource::Nvml(probe) => (probe.sample(&mut self.warnings), probe.status().clone()),
+            GpuSource::Off(status) => (Vec::new(), status.clone()),
+        };
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        Snapshot {
+            seq,
+            taken_at,
+            wall_time,
+            host,
+            process,
+            gpus,
+            gpu_status,
+        }
+    }
+}
+
+#[cfg(feature = "nvml")]
+fn open_gpu(settings: &Settings, warnings: &mut Warnings) -> (GpuSource, GpuInventory) {
+    if !settings.gpu {
+        return (GpuSource::Off(GpuStatus::Disabled), GpuInventory::default());
+    }
+    let (probe, inventory) = gpu::GpuProbe::open(
+        settings.nvml_library.as_deref(),
+        settings.visible_devices.as_deref(),
+        warnings,
+    );
+    (GpuSource::Nvml(probe), inventory)
+}
+
+#[cfg(not(feature = "nvml"))]
+fn open_gpu(settings: &Settings, _: &mut Warnings) -> (GpuSource, GpuInventory) {
+    let status = if settings.gpu {
+        GpuStatus::NotCompiled
+    } else {
+        GpuStatus::Disabled
+    };
+    (GpuSource::Off(status), GpuInventory::default())
+}
+
+/// The sampler thread: a pass every interval until told to stop, then warnings delivered.
+fn run(shared: &Shared, stop: &mpsc::Receiver<()>, sink: &(dyn Fn(&Warning) + Send + Sync)) {
+    let deliver = |shared: &Shared| {
+        let pending = shared.lock_probes().warnings.take_pending();
+        for warning in &pending {
+            sink(warning);
+        }
+    };
+    deliver(shared);
+    let mut next = Instant::now() + shared.interval;
+    loop {
+        match stop.recv_timeout(next.saturating_duration_since(Instant::now())) {
+            Err(RecvTimeoutError::Timeout) => {}
+            Ok(()) | Err(RecvTimeoutError::Disconnected) => break,
+        }
+        shared.pass();
+        deliver(shared);
+        next += shared.interval;
+        let now = Instant::now();
+        if next < now {
+            // Passes fell behind (a slow driver, a suspended machine): skip, do not burst.
+            next = now + shared.interval;
+        }
+    }
+}
+
+/// Locks a mutex whose data stays consistent even if a holder panicked.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}

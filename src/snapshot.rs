@@ -1,0 +1,312 @@
+//! What one sampler pass saw: host, this process and every visible GPU.
+//!
+//! A [`Snapshot`] is immutable and shared as `Arc<Snapshot>`. Every figure a device or the
+//! operating system did not give is `None`, never a made-up zero; the reason is recorded beside
+//! it ([`GpuStatus`], [`DeviceState`], [`GpuSample::missing`]).
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+/// One pass of the sampler.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// Position of this snapshot in the sampler's sequence (0 is the first pass).
+    pub seq: u64,
+    /// When the pass started.
+    pub taken_at: Instant,
+    /// Wall-clock time of `taken_at`, for export.
+    pub wall_time: SystemTime,
+    /// Machine-wide figures.
+    pub host: HostSample,
+    /// Figures of this process.
+    pub process: ProcessSample,
+    /// One entry per visible GPU, in CUDA order (see [`SamplerBuilder::visible_devices`]).
+    ///
+    /// [`SamplerBuilder::visible_devices`]: crate::SamplerBuilder::visible_devices
+    pub gpus: Vec<GpuSample>,
+    /// Why there is, or is not, GPU data.
+    pub gpu_status: GpuStatus,
+}
+
+impl Snapshot {
+    /// How old this snapshot is now.
+    pub fn age(&self) -> Duration {
+        self.taken_at.elapsed()
+    }
+
+    /// The sample of the GPU with this UUID, if it is visible.
+    pub fn gpu(&self, uuid: &str) -> Option<&GpuSample> {
+        self.gpus.iter().find(|g| &*g.uuid == uuid)
+    }
+}
+
+/// Machine-wide CPU and memory figures.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HostSample {
+    /// When memory and load were read.
+    pub taken_at: Option<Instant>,
+    /// Share of all CPUs' time spent busy, 0..1, over the measurement interval that ended at
+    /// `cpu_measured_at`. `None` until two readings at least 200 ms apart exist.
+    pub cpu_utilization: Option<f64>,
+    /// End of the interval `cpu_utilization` covers.
+    pub cpu_measured_at: Option<Instant>,
+    /// 1-minute load average (not available on Windows).
+    pub load_average_1m: Option<f64>,
+    /// Physical memory, bytes.
+    pub memory_total: Option<u64>,
+    /// Memory in use, bytes.
+    pub memory_used: Option<u64>,
+    /// Memory available for new allocations without swapping, bytes.
+    pub memory_available: Option<u64>,
+    /// The memory limit of this process's cgroup, bytes, when one applies (read every 30 s).
+    pub cgroup_memory_limit: Option<u64>,
+}
+
+/// Figures of this process.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProcessSample {
+    /// When they were read.
+    pub taken_at: Option<Instant>,
+    /// This process's id.
+    pub pid: u32,
+    /// CPU time used so far, user plus system, seconds.
+    pub cpu_time: Option<f64>,
+    /// CPU time used so far in user mode, seconds.
+    pub cpu_time_user: Option<f64>,
+    /// CPU time used so far in the kernel on this process's behalf, seconds.
+    pub cpu_time_system: Option<f64>,
+    /// Resident set size, bytes.
+    pub resident_memory: Option<u64>,
+    /// Virtual memory size, bytes.
+    pub virtual_memory: Option<u64>,
+}
+
+/// One GPU at one pass.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GpuSample {
+    /// CUDA ordinal of the device among the visible ones (what `cuda:N` means to this process).
+    pub index: u32,
+    /// Device UUID, `GPU-...` (or `MIG-...` for a MIG instance).
+    pub uuid: Arc<str>,
+    /// Product name, e.g. `NVIDIA H100 80GB HBM3`.
+    pub name: Arc<str>,
+    /// When the device was read.
+    pub taken_at: Instant,
+    /// Whether the device answered.
+    pub state: DeviceState,
+    /// Device memory allocated, bytes.
+    pub memory_used: Option<u64>,
+    /// Device memory free, bytes.
+    pub memory_free: Option<u64>,
+    /// Device memory installed, bytes.
+    pub memory_total: Option<u64>,
+    /// Device memory reserved by the driver and firmware, bytes.
+    pub memory_reserved: Option<u64>,
+    /// Share of the last sample period with a kernel running, 0..1.
+    pub utilization_gpu: Option<f64>,
+    /// Share of the last sample period with device memory being read or written, 0..1.
+    pub utilization_memory: Option<f64>,
+    /// GPU die temperature, degrees Celsius.
+    pub temperature: Option<f64>,
+    /// Power draw, watts.
+    pub power: Option<f64>,
+    /// Energy used since the driver was loaded, joules.
+    pub energy: Option<f64>,
+    /// Device memory used by this process (its compute and graphics contexts), bytes.
+    /// `Some(0)` when the process has no context on the device.
+    pub process_memory: Option<u64>,
+    /// Whether MIG mode is on.
+    pub mig_enabled: Option<bool>,
+    /// Every figure that is `None` although the device answered, and why.
+    pub missing: Vec<MissingField>,
+}
+
+impl GpuSample {
+    /// A sample of a device that gave no figures at all.
+    #[cfg(feature = "nvml")]
+    pub(crate) fn empty(index: u32, uuid: Arc<str>, name: Arc<str>, state: DeviceState) -> Self {
+        Self {
+            index,
+            uuid,
+            name,
+            taken_at: Instant::now(),
+            state,
+            memory_used: None,
+            memory_free: None,
+            memory_total: None,
+            memory_reserved: None,
+            utilization_gpu: None,
+            utilization_memory: None,
+            temperature: None,
+            power: None,
+            energy: None,
+            process_memory: None,
+            mig_enabled: None,
+            missing: Vec::new(),
+        }
+    }
+
+    /// Why `field` is missing on this sample, if it is.
+    pub fn missing_reason(&self, field: GpuField) -> Option<&MissingReason> {
+        self.missing
+            .iter()
+            .find(|m| m.field == field)
+            .map(|m| &m.reason)
+    }
+}
+
+/// Whether a GPU answered at this pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DeviceState {
+    /// The device answered.
+    Ok,
+    /// The device fell off the bus or is otherwise inaccessible (NVML `GPU_IS_LOST`).
+    Lost,
+    /// The device could not be reached for another reason.
+    Error(Arc<str>),
+}
+
+/// A group of GPU figures read by one driver call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum GpuField {
+    /// `memory_used`, `memory_free`, `memory_total`, `memory_reserved`.
+    Memory,
+    /// `utilization_gpu`, `utilization_memory`.
+    Utilization,
+    /// `temperature`.
+    Temperature,
+    /// `power`.
+    Power,
+    /// `energy`.
+    Energy,
+    /// `process_memory`.
+    ProcessMemory,
+    /// `mig_enabled`.
+    MigMode,
+}
+
+impl GpuField {
+    /// A short stable name, e.g. `"energy"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GpuField::Memory => "memory",
+            GpuField::Utilization => "utilization",
+            GpuField::Temperature => "temperature",
+            GpuField::Power => "power",
+            GpuField::Energy => "energy",
+            GpuField::ProcessMemory => "process_memory",
+            GpuField::MigMode => "mig_mode",
+        }
+    }
+}
+
+/// A GPU figure that is absent, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingField {
+    /// Which figures.
+    pub field: GpuField,
+    /// Why.
+    pub reason: MissingReason,
+}
+
+/// Why a GPU figure is absent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MissingReason {
+    /// The device or driver does not provide it.
+    NotSupported,
+    /// This process may not read it.
+    NoPermission,
+    /// The driver call failed.
+    Failed(Arc<str>),
+}
+
+/// Why there is, or is not, GPU data in a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GpuStatus {
+    /// NVML is up and at least one device is visible (each device has its own [`DeviceState`]).
+    Ok,
+    /// GPU sampling was switched off (`SamplerBuilder::gpu(false)` or `RESMON_GPU=0`).
+    Disabled,
+    /// The crate was built without its `nvml` feature.
+    NotCompiled,
+    /// The NVML library (`libnvidia-ml.so.1`) could not be loaded.
+    NoLibrary(Arc<str>),
+    /// NVML loaded, but the NVIDIA kernel driver is not running.
+    DriverNotLoaded,
+    /// NVML may not talk to the driver (device node permissions, container setup).
+    NoPermission,
+    /// NVML works but no device is visible (none installed, or `CUDA_VISIBLE_DEVICES` hides all).
+    NoDevices,
+    /// NVML failed to start for another reason.
+    InitFailed(Arc<str>),
+}
+
+impl GpuStatus {
+    /// A short stable name, e.g. `"driver_not_loaded"`, for attributes and JSON.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            GpuStatus::Ok => "ok",
+            GpuStatus::Disabled => "disabled",
+            GpuStatus::NotCompiled => "not_compiled",
+            GpuStatus::NoLibrary(_) => "no_library",
+            GpuStatus::DriverNotLoaded => "driver_not_loaded",
+            GpuStatus::NoPermission => "no_permission",
+            GpuStatus::NoDevices => "no_devices",
+            GpuStatus::InitFailed(_) => "init_failed",
+        }
+    }
+}
+
+impl fmt::Display for GpuStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GpuStatus::Ok => f.write_str("GPU data available"),
+            GpuStatus::Disabled => f.write_str("GPU sampling is switched off"),
+            GpuStatus::NotCompiled => {
+                f.write_str("otel-resmon was built without its `nvml` feature")
+            }
+            GpuStatus::NoLibrary(detail) => {
+                write!(f, "the NVML library could not be loaded: {detail}")
+            }
+            GpuStatus::DriverNotLoaded => f.write_str("the NVIDIA driver is not loaded"),
+            GpuStatus::NoPermission => f.write_str("no permission to talk to the NVIDIA driver"),
+            GpuStatus::NoDevices => f.write_str("no visible GPU"),
+            GpuStatus::InitFailed(detail) => write!(f, "NVML failed to start: {detail}"),
+        }
+    }
+}
+
+/// What does not change while the process runs: driver versions and the visible devices.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GpuInventory {
+    /// NVIDIA driver version, e.g. `550.54.15`.
+    pub driver_version: Option<String>,
+    /// Highest CUDA version the driver supports, e.g. `12.4`.
+    pub cuda_driver_version: Option<String>,
+    /// The visible devices, in CUDA order.
+    pub devices: Vec<GpuDevice>,
+}
+
+/// Identity of one visible GPU.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GpuDevice {
+    /// CUDA ordinal among the visible devices.
+    pub index: u32,
+    /// NVML's index of the device (its position among all devices on the machine).
+    pub nvml_index: u32,
+    /// Device UUID.
+    pub uuid: Arc<str>,
+    /// Product name.
+    pub name: Arc<str>,
+    /// PCI bus id, e.g. `00000000:41:00.0`.
+    pub pci_bus_id: Option<String>,
+    /// Device memory installed, bytes.
+    pub memory_total: Option<u64>,
+    /// Whether MIG mode is on.
+    pub mig_enabled: Option<bool>,
+}

@@ -1,0 +1,206 @@
+//! Test harness for the fake NVML driver (`tests/fake_nvml/fake_nvml.c`).
+//!
+//! The C source is compiled once per test binary against NVIDIA's `nvml.h` (fetched by
+//! `scripts/fetch-nvml-header.sh`), then every [`FakeNvml`] copies the library into a directory
+//! of its own as `libnvidia-ml.so.1` (dlopen shares one instance per path) beside its control
+//! file `fake-nvml.conf`. A missing compiler or header fails the test: nothing is skipped.
+#![allow(dead_code)]
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, OnceLock};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// One private copy of the fake driver and its control file.
+pub struct FakeNvml {
+    dir: tempfile::TempDir,
+    last: Mutex<Option<(u64, u64, i64, i64)>>,
+}
+
+impl FakeNvml {
+    /// A fresh copy of the driver, configured with `config` (see the C file's header).
+    pub fn new(config: &str) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("fake-nvml-")
+            .tempdir()
+            .expect("temp dir for the fake NVML");
+        std::fs::copy(compiled(), dir.path().join("libnvidia-ml.so.1"))
+            .expect("copy the fake NVML library");
+        let fake = Self {
+            dir,
+            last: Mutex::new(None),
+        };
+        fake.set(config);
+        fake
+    }
+
+    /// Path to pass to `SamplerBuilder::nvml_library`.
+    pub fn library(&self) -> PathBuf {
+        self.dir.path().join("libnvidia-ml.so.1")
+    }
+
+    /// Replaces the control file atomically. The fake notices a change by inode, size and
+    /// mtime; if a rewrite happens to keep all three, padding makes it differ.
+    pub fn set(&self, config: &str) {
+        let path = self.dir.path().join("fake-nvml.conf");
+        let tmp = self.dir.path().join("fake-nvml.conf.tmp");
+        let mut last = self.last.lock().unwrap();
+        let mut text = config.to_owned();
+        loop {
+            std::fs::write(&tmp, &text).expect("write fake NVML config");
+            std::fs::rename(&tmp, &path).expect("install fake NVML config");
+            let m = std::fs::metadata(&path).unwrap();
+            let id = (m.ino(), m.size(), m.mtime(), m.mtime_nsec());
+            if *last != Some(id) {
+                *last = Some(id);
+                return;
+            }
+            text.push_str("\n#");
+        }
+    }
+}
+
+/// Compiles the fake once for this test binary and returns the library's path.
+fn compiled() -> &'static Path {
+    static LIB: OnceLock<PathBuf> = OnceLock::new();
+    LIB.get_or_init(|| {
+        let root = Path::new(ROOT);
+        let include = std::env::var_os("NVML_INCLUDE_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target/nvml-include"));
+        if !include.join("nvml.h").exists() {
+            let status = Command::new(root.join("scripts/fetch-nvml-header.sh"))
+                .status()
+                .expect("run scripts/fetch-nvml-header.sh");
+            assert!(
+                status.success() && include.join("nvml.h").exists(),
+                "NVIDIA's nvml.h is needed to build the fake NVML driver: run \
+                 scripts/fetch-nvml-header.sh (pip package nvidia-nvml-dev-cu12) or set \
+                 NVML_INCLUDE_DIR"
+            );
+        }
+        let out_dir = root.join("target/fake-nvml");
+        std::fs::create_dir_all(&out_dir).unwrap();
+        let out = out_dir.join("libfake_nvml.so");
+        let tmp = out_dir.join(format!("libfake_nvml.{}.so", std::process::id()));
+        let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_owned());
+        let output = Command::new(&cc)
+            .args([
+                "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC",
+            ])
+            .arg("-I")
+            .arg(&include)
+            .arg(root.join("tests/fake_nvml/fake_nvml.c"))
+            .arg("-o")
+            .arg(&tmp)
+            .arg("-lpthread")
+            .output()
+            .unwrap_or_else(|e| panic!("run the C compiler {cc:?}: {e}"));
+        assert!(
+            output.status.success(),
+            "compiling the fake NVML driver failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        std::fs::rename(&tmp, &out).unwrap();
+        out
+    })
+}
+
+/// Two H100s with every figure set; this process uses memory on both.
+pub fn two_gpus() -> String {
+    gpus(&[
+        Gpu::new(
+            0,
+            "GPU-11111111-aaaa-4000-8000-000000000001",
+            "0000:01:00.0",
+        ),
+        Gpu::new(
+            1,
+            "GPU-22222222-bbbb-4000-8000-000000000002",
+            "0000:41:00.0",
+        ),
+    ])
+}
+
+/// Figures of one fake GPU; `config()` renders them.
+#[derive(Clone, Debug)]
+pub struct Gpu {
+    pub i: usize,
+    pub uuid: &'static str,
+    pub pci: &'static str,
+    pub name: &'static str,
+    pub memory_total: u64,
+    pub memory_used: u64,
+    pub memory_reserved: u64,
+    pub utilization_gpu: u32,
+    pub utilization_memory: u32,
+    pub temperature: u32,
+    pub power_mw: u32,
+    pub energy_mj: Option<u64>,
+    pub compute: String,
+    pub graphics: String,
+    pub extra: String,
+}
+
+pub const GIB: u64 = 1 << 30;
+pub const MIB: u64 = 1 << 20;
+
+impl Gpu {
+    pub fn new(i: usize, uuid: &'static str, pci: &'static str) -> Self {
+        Self {
+            i,
+            uuid,
+            pci,
+            name: "NVIDIA H100 80GB HBM3",
+            memory_total: 80 * GIB,
+            memory_used: (10 + 10 * i as u64) * GIB,
+            memory_reserved: 512 * MIB,
+            utilization_gpu: 40 + 10 * i as u32,
+            utilization_memory: 20 + 5 * i as u32,
+            temperature: 50 + i as u32,
+            power_mw: 300_000 + 1_000 * i as u32,
+            energy_mj: Some(1_000_000 * (i as u64 + 1)),
+            compute: format!("self:{},4242:{}", (i as u64 + 1) * GIB, 5 * GIB),
+            graphics: String::new(),
+            extra: String::new(),
+        }
+    }
+
+    pub fn config(&self) -> String {
+        let i = self.i;
+        let mut s = format!(
+            "gpu.{i}.name={}\ngpu.{i}.uuid={}\ngpu.{i}.pci_bus_id={}\ngpu.{i}.memory_total={}\n\
+             gpu.{i}.memory_used={}\ngpu.{i}.memory_reserved={}\ngpu.{i}.utilization_gpu={}\n\
+             gpu.{i}.utilization_memory={}\ngpu.{i}.temperature={}\ngpu.{i}.power_mw={}\n\
+             gpu.{i}.compute_processes={}\ngpu.{i}.graphics_processes={}\ngpu.{i}.mig_current=0\n",
+            self.name,
+            self.uuid,
+            self.pci,
+            self.memory_total,
+            self.memory_used,
+            self.memory_reserved,
+            self.utilization_gpu,
+            self.utilization_memory,
+            self.temperature,
+            self.power_mw,
+            self.compute,
+            self.graphics,
+        );
+        if let Some(e) = self.energy_mj {
+            s.push_str(&format!("gpu.{i}.energy_mj={e}\n"));
+        }
+        s.push_str(&self.extra);
+        s
+    }
+}
+
+/// A whole control file: driver versions plus these GPUs.
+pub fn gpus(gpus: &[Gpu]) -> String {
+    let mut s = String::from("driver_version=550.54.15\ncuda_driver_version=12040\n");
+    for g in gpus {
+        s.push_str(&g.config());
+    }
+    s
+}

@@ -1,0 +1,49 @@
+//! Shared test helpers.
+#![allow(dead_code)]
+
+pub mod fake_nvml;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use otel_resmon::{Sampler, Snapshot, Warning};
+
+/// Collects warnings delivered by a sampler.
+#[derive(Clone, Default)]
+pub struct Collected(pub Arc<Mutex<Vec<Warning>>>);
+
+impl Collected {
+    pub fn sink(&self) -> impl Fn(&Warning) + Send + Sync + 'static {
+        let store = self.0.clone();
+        move |w: &Warning| store.lock().unwrap().push(w.clone())
+    }
+
+    pub fn all(&self) -> Vec<Warning> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+/// Waits until the sampler thread has published a snapshot newer than `after`.
+pub fn next_sample(sampler: &Sampler, after: &Snapshot) -> Arc<Snapshot> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let latest = sampler.latest();
+        if latest.seq > after.seq {
+            return latest;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the sampler thread published nothing for 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Waits for `n` more passes of the sampler thread.
+pub fn passes(sampler: &Sampler, n: u64) -> Arc<Snapshot> {
+    let mut s = sampler.latest();
+    for _ in 0..n {
+        s = next_sample(sampler, &s);
+    }
+    s
+}

@@ -1,0 +1,463 @@
+/*
+ * A fake NVML driver for otel-resmon's tests. Test-only: it is compiled by the
+ * test harness (tests/common/fake_nvml.rs) against NVIDIA's own nvml.h, copied
+ * once per test as `libnvidia-ml.so.1`, and loaded through nvml-wrapper's real
+ * dlopen path. It is never linked into the library.
+ *
+ * Its values come from a control file named `fake-nvml.conf` in the same
+ * directory as the loaded .so (found with dladdr), re-read whenever the file
+ * changes (inode, size or mtime), so a test can rewrite it mid-run. Format, one
+ * `key=value` per line, `#` starts a comment:
+ *
+ *   init_error=9                  nvmlInit_v2 returns this nvmlReturn_t
+ *   driver_version=550.54.15      nvmlSystemGetDriverVersion
+ *   cuda_driver_version=12040     nvmlSystemGetCudaDriverVersion_v2
+ *   fail.<function>=<code>        <function> returns <code> for every device
+ *   gpu.<i>.fail.<function>=<code>  ... for device <i> only
+ *   gpu.<i>.lost=1                every call on device <i> returns GPU_IS_LOST
+ *   gpu.<i>.<field>=<value>       name uuid pci_bus_id memory_total memory_used
+ *                                 memory_reserved memory_free utilization_gpu
+ *                                 utilization_memory temperature power_mw
+ *                                 energy_mj mig_current mig_pending
+ *   gpu.<i>.compute_processes=self:1048576,4242:2000   pid:bytes list;
+ *   gpu.<i>.graphics_processes=...  `self` is the caller's pid, bytes `na` is
+ *                                 NVML_VALUE_NOT_AVAILABLE
+ *
+ * A field absent from the file is NOT_SUPPORTED, as on a device that lacks it.
+ * The device count is the highest configured <i> plus one.
+ */
+#define _GNU_SOURCE
+#define NVML_NO_UNVERSIONED_FUNC_DEFS
+#include <nvml.h>
+
+#include <dlfcn.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_GPUS 16
+#define MAX_PROCS 16
+#define MAX_FAILS 32
+#define MAX_TEXT 96
+
+enum field {
+    F_MEMORY_TOTAL,
+    F_MEMORY_USED,
+    F_MEMORY_RESERVED,
+    F_MEMORY_FREE,
+    F_UTIL_GPU,
+    F_UTIL_MEMORY,
+    F_TEMPERATURE,
+    F_POWER_MW,
+    F_ENERGY_MJ,
+    F_MIG_CURRENT,
+    F_MIG_PENDING,
+    F_COUNT
+};
+
+static const char *FIELD_NAMES[F_COUNT] = {
+    "memory_total", "memory_used", "memory_reserved", "memory_free",
+    "utilization_gpu", "utilization_memory", "temperature", "power_mw",
+    "energy_mj", "mig_current", "mig_pending",
+};
+
+struct fail {
+    int gpu; /* -1: every device */
+    char function[MAX_TEXT];
+    nvmlReturn_t code;
+};
+
+struct proc {
+    unsigned int pid;
+    unsigned long long bytes;
+};
+
+struct nvmlDevice_st {
+    int index;
+};
+
+struct gpu {
+    char name[MAX_TEXT];
+    char uuid[MAX_TEXT];
+    char pci_bus_id[MAX_TEXT];
+    int lost;
+    int has[F_COUNT];
+    unsigned long long value[F_COUNT];
+    struct proc compute[MAX_PROCS];
+    int n_compute;
+    struct proc graphics[MAX_PROCS];
+    int n_graphics;
+};
+
+struct config {
+    nvmlReturn_t init_error;
+    char driver_version[MAX_TEXT];
+    int cuda_driver_version;
+    int has_cuda_driver_version;
+    int gpu_count;
+    struct gpu gpus[MAX_GPUS];
+    struct fail fails[MAX_FAILS];
+    int n_fails;
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct config cfg;
+static struct stat cfg_stat;
+static int cfg_loaded;
+static struct nvmlDevice_st handles[MAX_GPUS];
+
+static void copy_text(char *dst, const char *src) {
+    snprintf(dst, MAX_TEXT, "%s", src);
+}
+
+static void parse_procs(const char *value, struct proc *procs, int *count) {
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", value);
+    *count = 0;
+    for (char *save = NULL, *item = strtok_r(buf, ",", &save); item && *count < MAX_PROCS;
+         item = strtok_r(NULL, ",", &save)) {
+        char *colon = strchr(item, ':');
+        if (!colon) continue;
+        *colon = '\0';
+        struct proc *p = &procs[(*count)++];
+        p->pid = strcmp(item, "self") == 0 ? (unsigned int)getpid() : (unsigned int)strtoul(item, NULL, 10);
+        p->bytes = strcmp(colon + 1, "na") == 0 ? (unsigned long long)NVML_VALUE_NOT_AVAILABLE : strtoull(colon + 1, NULL, 10);
+    }
+}
+
+static void parse_line(struct config *c, char *key, char *value) {
+    if (strcmp(key, "init_error") == 0) {
+        c->init_error = (nvmlReturn_t)atoi(value);
+    } else if (strcmp(key, "driver_version") == 0) {
+        copy_text(c->driver_version, value);
+    } else if (strcmp(key, "cuda_driver_version") == 0) {
+        c->cuda_driver_version = atoi(value);
+        c->has_cuda_driver_version = 1;
+    } else if (strncmp(key, "fail.", 5) == 0 && c->n_fails < MAX_FAILS) {
+        struct fail *f = &c->fails[c->n_fails++];
+        f->gpu = -1;
+        copy_text(f->function, key + 5);
+        f->code = (nvmlReturn_t)atoi(value);
+    } else if (strncmp(key, "gpu.", 4) == 0) {
+        char *rest = NULL;
+        long i = strtol(key + 4, &rest, 10);
+        if (i < 0 || i >= MAX_GPUS || !rest || *rest != '.') return;
+        const char *field = rest + 1;
+        struct gpu *g = &c->gpus[i];
+        if (i + 1 > c->gpu_count) c->gpu_count = (int)i + 1;
+        if (strcmp(field, "name") == 0) copy_text(g->name, value);
+        else if (strcmp(field, "uuid") == 0) copy_text(g->uuid, value);
+        else if (strcmp(field, "pci_bus_id") == 0) copy_text(g->pci_bus_id, value);
+        else if (strcmp(field, "lost") == 0) g->lost = atoi(value);
+        else if (strcmp(field, "compute_processes") == 0) parse_procs(value, g->compute, &g->n_compute);
+        else if (strcmp(field, "graphics_processes") == 0) parse_procs(value, g->graphics, &g->n_graphics);
+        else if (strncmp(field, "fail.", 5) == 0 && c->n_fails < MAX_FAILS) {
+            struct fail *f = &c->fails[c->n_fails++];
+            f->gpu = (int)i;
+            copy_text(f->function, field + 5);
+            f->code = (nvmlReturn_t)atoi(value);
+        } else {
+            for (int k = 0; k < F_COUNT; k++) {
+                if (strcmp(field, FIELD_NAMES[k]) == 0) {
+                    g->has[k] = 1;
+                    g->value[k] = strtoull(value, NULL, 10);
+                }
+            }
+        }
+    }
+}
+
+static void config_path(char *out, size_t len) {
+    Dl_info info;
+    /* SAFETY of the cast: dladdr only uses the address to find the object. */
+    if (dladdr((void *)&config_path, &info) && info.dli_fname) {
+        snprintf(out, len, "%s", info.dli_fname);
+        char *slash = strrchr(out, '/');
+        if (slash) {
+            snprintf(slash + 1, len - (size_t)(slash + 1 - out), "fake-nvml.conf");
+            return;
+        }
+    }
+    snprintf(out, len, "fake-nvml.conf");
+}
+
+/* Re-reads the control file when it changed. Call with `lock` held. */
+static void refresh_config(void) {
+    char path[PATH_MAX];
+    struct stat st;
+    config_path(path, sizeof path);
+    if (stat(path, &st) != 0) {
+        memset(&cfg, 0, sizeof cfg);
+        cfg.init_error = NVML_ERROR_LIBRARY_NOT_FOUND;
+        cfg_loaded = 0;
+        return;
+    }
+    if (cfg_loaded && st.st_ino == cfg_stat.st_ino && st.st_size == cfg_stat.st_size &&
+        st.st_mtim.tv_sec == cfg_stat.st_mtim.tv_sec && st.st_mtim.tv_nsec == cfg_stat.st_mtim.tv_nsec) {
+        return;
+    }
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    struct config next;
+    memset(&next, 0, sizeof next);
+    char line[1024];
+    while (fgets(line, sizeof line, f)) {
+        char *hash = strchr(line, '#');
+        if (hash) *hash = '\0';
+        line[strcspn(line, "\r\n")] = '\0';
+        char *eq = strchr(line, '=');
+        if (!eq) continue;
+        *eq = '\0';
+        char *key = line, *value = eq + 1;
+        while (*key == ' ') key++;
+        for (char *end = key + strlen(key); end > key && end[-1] == ' '; end--) end[-1] = '\0';
+        while (*value == ' ') value++;
+        for (char *end = value + strlen(value); end > value && end[-1] == ' '; end--) end[-1] = '\0';
+        parse_line(&next, key, value);
+    }
+    fclose(f);
+    cfg = next;
+    cfg_stat = st;
+    cfg_loaded = 1;
+}
+
+static nvmlReturn_t injected(int gpu, const char *function) {
+    for (int k = 0; k < cfg.n_fails; k++) {
+        if (cfg.fails[k].gpu == gpu && strcmp(cfg.fails[k].function, function) == 0) return cfg.fails[k].code;
+    }
+    for (int k = 0; k < cfg.n_fails; k++) {
+        if (cfg.fails[k].gpu == -1 && strcmp(cfg.fails[k].function, function) == 0) return cfg.fails[k].code;
+    }
+    return NVML_SUCCESS;
+}
+
+/* Takes the lock, refreshes the config and checks injected failures. On
+ * NVML_SUCCESS the lock stays held and *out points at the device. */
+static nvmlReturn_t enter(nvmlDevice_t device, const char *function, struct gpu **out) {
+    pthread_mutex_lock(&lock);
+    refresh_config();
+    if (device == NULL || device < handles || device >= handles + MAX_GPUS || device->index >= cfg.gpu_count) {
+        pthread_mutex_unlock(&lock);
+        return NVML_ERROR_INVALID_ARGUMENT;
+    }
+    struct gpu *g = &cfg.gpus[device->index];
+    nvmlReturn_t rc = g->lost ? NVML_ERROR_GPU_IS_LOST : injected(device->index, function);
+    if (rc != NVML_SUCCESS) {
+        pthread_mutex_unlock(&lock);
+        return rc;
+    }
+    *out = g;
+    return NVML_SUCCESS;
+}
+
+static nvmlReturn_t leave(nvmlReturn_t rc) {
+    pthread_mutex_unlock(&lock);
+    return rc;
+}
+
+static nvmlReturn_t copy_string(const char *src, char *dst, unsigned int length) {
+    if (!dst) return NVML_ERROR_INVALID_ARGUMENT;
+    if (strlen(src) + 1 > length) return NVML_ERROR_INSUFFICIENT_SIZE;
+    memcpy(dst, src, strlen(src) + 1);
+    return NVML_SUCCESS;
+}
+
+static nvmlReturn_t global_call(const char *function) {
+    pthread_mutex_lock(&lock);
+    refresh_config();
+    return injected(-1, function);
+}
+
+nvmlReturn_t DECLDIR nvmlInit_v2(void) {
+    pthread_mutex_lock(&lock);
+    refresh_config();
+    nvmlReturn_t rc = cfg.init_error;
+    for (int i = 0; i < MAX_GPUS; i++) handles[i].index = i;
+    return leave(rc);
+}
+
+nvmlReturn_t DECLDIR nvmlShutdown(void) {
+    nvmlReturn_t rc = global_call("nvmlShutdown");
+    return leave(rc);
+}
+
+nvmlReturn_t DECLDIR nvmlSystemGetDriverVersion(char *version, unsigned int length) {
+    nvmlReturn_t rc = global_call("nvmlSystemGetDriverVersion");
+    if (rc == NVML_SUCCESS) {
+        rc = cfg.driver_version[0] ? copy_string(cfg.driver_version, version, length) : NVML_ERROR_NOT_SUPPORTED;
+    }
+    return leave(rc);
+}
+
+nvmlReturn_t DECLDIR nvmlSystemGetCudaDriverVersion_v2(int *cudaDriverVersion) {
+    nvmlReturn_t rc = global_call("nvmlSystemGetCudaDriverVersion_v2");
+    if (rc == NVML_SUCCESS) {
+        if (!cfg.has_cuda_driver_version) rc = NVML_ERROR_NOT_SUPPORTED;
+        else *cudaDriverVersion = cfg.cuda_driver_version;
+    }
+    return leave(rc);
+}
+
+nvmlReturn_t DECLDIR nvmlDeviceGetCount_v2(unsigned int *deviceCount) {
+    nvmlReturn_t rc = global_call("nvmlDeviceGetCount_v2");
+    if (rc == NVML_SUCCESS) *deviceCount = (unsigned int)cfg.gpu_count;
+    return leave(rc);
+}
+
+nvmlReturn_t DECLDIR nvmlDeviceGetHandleByIndex_v2(unsigned int index, nvmlDevice_t *device) {
+    nvmlReturn_t rc = global_call("nvmlDeviceGetHandleByIndex_v2");
+    if (rc == NVML_SUCCESS) {
+        if (index >= (unsigned int)cfg.gpu_count) rc = NVML_ERROR_INVALID_ARGUMENT;
+        else if (cfg.gpus[index].lost) rc = NVML_ERROR_GPU_IS_LOST;
+        else *device = &handles[index];
+    }
+    return leave(rc);
+}
+
+nvmlReturn_t DECLDIR nvmlDeviceGetHandleByUUID(const char *uuid, nvmlDevice_t *device) {
+    nvmlReturn_t rc = global_call("nvmlDeviceGetHandleByUUID");
+    if (rc == NVML_SUCCESS) {
+        rc = NVML_ERROR_NOT_FOUND;
+        for (int i = 0; i < cfg.gpu_count; i++) {
+            if (strcmp(cfg.gpus[i].uuid, uuid) == 0) {
+                rc = cfg.gpus[i].lost ? NVML_ERROR_GPU_IS_LOST : NVML_SUCCESS;
+                *device = &handles[i];
+                break;
+            }
+        }
+    }
+    return leave(rc);
+}
+
+nvmlReturn_t DECLDIR nvmlDeviceGetName(nvmlDevice_t device, char *name, unsigned int length) {
+    struct gpu *g;
+    nvmlReturn_t rc = enter(device, "nvmlDeviceGetName", &g);
+    if (rc != NVML_SUCCESS) return rc;
+    return leave(g->name[0] ? copy_string(g->name, name, length) : NVML_ERROR_NOT_SUPPORTED);
+}
+
+nvmlReturn_t DECLDIR nvmlDeviceGetUUID(nvmlDevice_t device, char *uuid, unsigned int length) {
+    struct gpu *g;
+    nvmlReturn_t rc = enter(device, "nvmlDeviceGetUUID", &g);
+    if (rc != NVML_SUCCESS) return rc;
+    return leave(g->uuid[0] ? copy_string(g->uuid, uuid, length) : NVML_ERROR_NOT_SUPPORTED);
+}
+
+nvmlReturn_t DECLDIR nvmlDeviceGetPciInfo_v3(nvmlDevice_t device, nvmlPciInfo_t *pci) {
+    struct gpu *g;
+    nvmlReturn_t rc = enter(device, "nvmlDeviceGetPciInfo_v3", &g);
+    if (rc != NVML_SUCCESS) return rc;
+    if (!g->pci_bus_id[0]) return leave(NVML_ERROR_NOT_SUPPORTED);
+    memset(pci, 0, sizeof *pci);
+    snprintf(pci->busId, sizeof pci->busId, "%.31s", g->pci_bus_id);
+    snprintf(pci->busIdLegacy, sizeof pci->busIdLegacy, "%.15s", g->pci_bus_id);
+    unsigned int domain = 0, bus = 0, dev = 0;
+    sscanf(g->pci_bus_id, "%x:%x:%x", &domain, &bus, &dev);
+    pci->domain = domain;
+    pci->bus = bus;
+    pci->device = dev;
+    pci->pciDeviceId = 0x233010de; /* H100 SXM, NVIDIA vendor id */
+    return leave(NVML_SUCCESS);
+}
+
+nvmlReturn_t DECLDIR nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t device, nvmlMemory_v2_t *memory) {
+    struct gpu *g;
+    nvmlReturn_t rc = enter(device, "nvmlDeviceGetMemoryInfo_v2", &g);
+    if (rc != NVML_SUCCESS) return rc;
+    /* The caller must say which struct it passes, exactly as the real driver checks. */
+    if (memory->version != nvmlMemory_v2) return leave(NVML_ERROR_ARGUMENT_VERSION_MISMATCH);
+    if (!g->has[F_MEMORY_TOTAL] || !g->has[F_MEMORY_USED]) return leave(NVML_ERROR_NOT_SUPPORTED);
+    memory->total = g->value[F_MEMORY_TOTAL];
+    memory->used = g->value[F_MEMORY_USED];
+    memory->reserved = g->has[F_MEMORY_RESERVED] ? g->value[F_MEMORY_RESERVED] : 0;
+    memory->free = g->has[F_MEMORY_FREE] ? g->value[F_MEMORY_FREE]
+                                         : memory->total - memory->used - memory->reserved;
+    return leave(NVML_SUCCESS);
+}
+
+nvmlReturn_t DECLDIR nvmlDeviceGetUtilizationRates(nvmlDevice_t device, nvmlUtilization_t *utilization) {
+    struct gpu *g;
+    nvmlReturn_t rc = enter(device, "nvmlDeviceGetUtilizationRates", &g);
+    if (rc != NVML_SUCCESS) return rc;
+    if (!g->has[F_UTIL_GPU] || !g->has[F_UTIL_MEMORY]) return leave(NVML_ERROR_NOT_SUPPORTED);
+    utilization->gpu = (unsigned int)g->value[F_UTIL_GPU];
+    utilization->memory = (unsigned int)g->value[F_UTIL_MEMORY];
+    return leave(NVML_SUCCESS);
+}
+
+nvmlReturn_t DECLDIR nvmlDeviceGetTemperature(nvmlDevice_t device, nvmlTemperatureSensors_t sensorType,
+                                              unsigned int *temp) {
+    struct gpu *g;
+    nvmlReturn_t rc = enter(device, "nvmlDeviceGetTemperature", &g);
+    if (rc != NVML_SUCCESS) return rc;
+    if (sensorType != NVML_TEMPERATURE_GPU) return leave(NVML_ERROR_INVALID_ARGUMENT);
+    if (!g->has[F_TEMPERATURE]) return leave(NVML_ERROR_NOT_SUPPORTED);
+    *temp = (unsigned int)g->value[F_TEMPERATURE];
+    return leave(NVML_SUCCESS);
+}
+
+nvmlReturn_t DECLDIR nvmlDeviceGetPowerUsage(nvmlDevice_t device, unsigned int *power) {
+    struct gpu *g;
+    nvmlReturn_t rc = enter(device, "nvmlDeviceGetPowerUsage", &g);
+    if (rc != NVML_SUCCESS) return rc;
+    if (!g->has[F_POWER_MW]) return leave(NVML_ERROR_NOT_SUPPORTED);
+    *power = (unsigned int)g->value[F_POWER_MW];
+    return leave(NVML_SUCCESS);
+}
+
+nvmlReturn_t DECLDIR nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t device, unsigned long long *energy) {
+    struct gpu *g;
+    nvmlReturn_t rc = enter(device, "nvmlDeviceGetTotalEnergyConsumption", &g);
+    if (rc != NVML_SUCCESS) return rc;
+    if (!g->has[F_ENERGY_MJ]) return leave(NVML_ERROR_NOT_SUPPORTED);
+    *energy = g->value[F_ENERGY_MJ];
+    return leave(NVML_SUCCESS);
+}
+
+nvmlReturn_t DECLDIR nvmlDeviceGetMigMode(nvmlDevice_t device, unsigned int *currentMode, unsigned int *pendingMode) {
+    struct gpu *g;
+    nvmlReturn_t rc = enter(device, "nvmlDeviceGetMigMode", &g);
+    if (rc != NVML_SUCCESS) return rc;
+    if (!g->has[F_MIG_CURRENT]) return leave(NVML_ERROR_NOT_SUPPORTED);
+    *currentMode = (unsigned int)g->value[F_MIG_CURRENT];
+    *pendingMode = (unsigned int)(g->has[F_MIG_PENDING] ? g->value[F_MIG_PENDING] : g->value[F_MIG_CURRENT]);
+    return leave(NVML_SUCCESS);
+}
+
+/* The _v3 process lists: a call with a count too small (the count-0 probe)
+ * answers INSUFFICIENT_SIZE with the count needed, as the driver does. */
+static nvmlReturn_t fill_processes(const struct proc *procs, int n, unsigned int *infoCount, nvmlProcessInfo_t *infos) {
+    if (!infoCount) return NVML_ERROR_INVALID_ARGUMENT;
+    if (*infoCount < (unsigned int)n) {
+        *infoCount = (unsigned int)n;
+        return NVML_ERROR_INSUFFICIENT_SIZE;
+    }
+    for (int k = 0; k < n; k++) {
+        infos[k].pid = procs[k].pid;
+        infos[k].usedGpuMemory = procs[k].bytes;
+        infos[k].gpuInstanceId = 0xFFFFFFFF;
+        infos[k].computeInstanceId = 0xFFFFFFFF;
+    }
+    *infoCount = (unsigned int)n;
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t DECLDIR nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t device, unsigned int *infoCount,
+                                                             nvmlProcessInfo_t *infos) {
+    struct gpu *g;
+    nvmlReturn_t rc = enter(device, "nvmlDeviceGetComputeRunningProcesses_v3", &g);
+    if (rc != NVML_SUCCESS) return rc;
+    return leave(fill_processes(g->compute, g->n_compute, infoCount, infos));
+}
+
+nvmlReturn_t DECLDIR nvmlDeviceGetGraphicsRunningProcesses_v3(nvmlDevice_t device, unsigned int *infoCount,
+                                                              nvmlProcessInfo_t *infos) {
+    struct gpu *g;
+    nvmlReturn_t rc = enter(device, "nvmlDeviceGetGraphicsRunningProcesses_v3", &g);
+    if (rc != NVML_SUCCESS) return rc;
+    return leave(fill_processes(g->graphics, g->n_graphics, infoCount, infos));
+}
