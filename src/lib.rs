@@ -24,6 +24,10 @@
 //!   crate has no NVML code and every snapshot's [`GpuStatus`] is `NotCompiled`.
 #![warn(missing_docs)]
 
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 mod error;
 pub mod sampler;
 pub mod snapshot;

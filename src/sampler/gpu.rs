@@ -367,9 +367,8 @@ fn lost(info: &GpuDevice, warnings: &mut Warnings) -> GpuSample {
 fn init_status(err: &NvmlError, library: Option<&Path>) -> GpuStatus {
     let library = library.map_or(OsStr::new("libnvidia-ml.so.1"), Path::as_os_str);
     match err {
-        NvmlError::LibloadingError(e) => {
-            GpuStatus::NoLibrary(format!("{}: {e}", library.to_string_lossy()).into())
-        }
+        // libloading's message already names the path.
+        NvmlError::LibloadingError(e) => GpuStatus::NoLibrary(e.to_string().into()),
         NvmlError::LibraryNotFound => {
             GpuStatus::NoLibrary(library.to_string_lossy().into_owned().into())
         }

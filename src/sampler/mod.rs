@@ -15,6 +15,7 @@ mod visible;
 mod warning;
 mod window;
 
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -86,7 +87,11 @@ pub struct SamplerHealth {
 
 /// What the sampler thread and every reader share.
 struct Shared {
+    /// Identifies this sampler in the per-thread cache of `latest()`.
+    id: u64,
     latest: ArcSwap<Snapshot>,
+    /// `seq` of the snapshot in `latest`, stored after it.
+    published: AtomicU64,
     history: History,
     probes: Mutex<Probes>,
     interval: Duration,
@@ -105,8 +110,20 @@ struct Probes {
 /// The GPU side: NVML when built and switched on, otherwise just the reason why not.
 enum GpuSource {
     #[cfg(feature = "nvml")]
-    Nvml(gpu::GpuProbe),
+    /// Boxed: NVML's function table is about 12 KiB.
+    Nvml(Box<gpu::GpuProbe>),
     Off(GpuStatus),
+}
+
+/// The snapshot a thread read last, so `latest()` can skip arc-swap's protocol while the
+/// sampler has published nothing newer. Holds at most one snapshot per thread.
+struct LastRead {
+    sampler: u64,
+    snapshot: Arc<Snapshot>,
+}
+
+thread_local! {
+    static LAST_READ: RefCell<Option<LastRead>> = const { RefCell::new(None) };
 }
 
 struct Handle {
@@ -146,7 +163,10 @@ impl Sampler {
         let first = Arc::new(probes.pass());
         let history = History::new(settings.history);
         history.push(first.clone());
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         let shared = Arc::new(Shared {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            published: AtomicU64::new(first.seq),
             latest: ArcSwap::new(first),
             history,
             probes: Mutex::new(probes),
@@ -170,10 +190,31 @@ impl Sampler {
         })
     }
 
-    /// The most recent snapshot: one atomic load, no lock, no system call.
+    /// The most recent snapshot: no lock, no system call.
+    ///
+    /// Each thread keeps the last snapshot it read; while the sampler has published nothing
+    /// newer, this is one atomic load and a reference-count increment.
     #[inline]
     pub fn latest(&self) -> Arc<Snapshot> {
-        self.handle.shared.latest.load_full()
+        let shared = &*self.handle.shared;
+        let published = shared.published.load(Ordering::Acquire);
+        LAST_READ
+            .try_with(|cell| {
+                let mut cached = cell.borrow_mut();
+                if let Some(c) = &*cached {
+                    if c.sampler == shared.id && c.snapshot.seq == published {
+                        return c.snapshot.clone();
+                    }
+                }
+                let snapshot = shared.latest.load_full();
+                *cached = Some(LastRead {
+                    sampler: shared.id,
+                    snapshot: snapshot.clone(),
+                });
+                snapshot
+            })
+            // During thread teardown the cache is gone: read directly.
+            .unwrap_or_else(|_| shared.latest.load_full())
     }
 
     /// Takes a snapshot now, on the caller's thread, publishes it and returns it. Costs one
@@ -255,6 +296,7 @@ impl Shared {
         let mut probes = self.lock_probes();
         let snapshot = Arc::new(probes.pass());
         self.latest.store(snapshot.clone());
+        self.published.store(snapshot.seq, Ordering::Release);
         self.history.push(snapshot.clone());
         drop(probes);
         let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
@@ -297,7 +339,7 @@ fn open_gpu(settings: &Settings, warnings: &mut Warnings) -> (GpuSource, GpuInve
         settings.visible_devices.as_deref(),
         warnings,
     );
-    (GpuSource::Nvml(probe), inventory)
+    (GpuSource::Nvml(Box::new(probe)), inventory)
 }
 
 #[cfg(not(feature = "nvml"))]
@@ -320,11 +362,10 @@ fn run(shared: &Shared, stop: &mpsc::Receiver<()>, sink: &(dyn Fn(&Warning) + Se
     };
     deliver(shared);
     let mut next = Instant::now() + shared.interval;
-    loop {
-        match stop.recv_timeout(next.saturating_duration_since(Instant::now())) {
-            Err(RecvTimeoutError::Timeout) => {}
-            Ok(()) | Err(RecvTimeoutError::Disconnected) => break,
-        }
+    // A message or a dropped sender both mean stop.
+    while let Err(RecvTimeoutError::Timeout) =
+        stop.recv_timeout(next.saturating_duration_since(Instant::now()))
+    {
         shared.pass();
         deliver(shared);
         next += shared.interval;

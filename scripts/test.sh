@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The project's one test command: installs what the tests need, then runs every check.
+#   scripts/test.sh            fmt, clippy, the full test suite (fake NVML driver), docs
+#   RESMON_TEST_REAL_GPU=1 scripts/test.sh   also the tests against a real NVIDIA driver
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# NVIDIA's nvml.h, so the fake NVML driver is compiled against the real ABI.
+scripts/fetch-nvml-header.sh
+command -v cc >/dev/null || { echo "a C compiler (cc) is needed for the fake NVML driver" >&2; exit 1; }
+
+# Every test run's output is kept so the last line can total them.
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+run_tests() { "$@" 2>&1 | tee -a "$log"; }
+
+cargo fmt --all -- --check
+cargo clippy --all-targets -- -D warnings
+cargo clippy --all-targets --no-default-features -- -D warnings
+run_tests cargo test --all-targets
+run_tests cargo test --doc
+run_tests cargo test --no-default-features --all-targets
+# The benchmarks build and run once each (no timing), so they cannot rot.
+cargo bench --bench sampler -- --test
+
+if [ "${RESMON_TEST_REAL_GPU:-0}" = "1" ]; then
+  run_tests cargo test --test real_gpu -- --ignored --nocapture
+fi
+
+# One closing line over every `cargo test` run above.
+awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "%d passed, %d failed, %d skipped\n", p, f, i }' "$log"
