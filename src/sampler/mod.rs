@@ -274,7 +274,11 @@ impl Handle {
         if let Some(worker) = worker {
             // The receiver may already be gone if the thread ended; either way it stops.
             let _ = worker.stop.send(());
-            let _ = worker.thread.join();
+            // A warning sink that drops the last clone runs on the sampler thread itself,
+            // which cannot join itself: it ends on its own after the sink returns.
+            if worker.thread.thread().id() != std::thread::current().id() {
+                let _ = worker.thread.join();
+            }
         }
     }
 }
