@@ -29,10 +29,16 @@
 struct ReadmeDoctests;
 
 mod error;
+mod figures;
+pub mod keys;
+pub mod layer;
 pub mod sampler;
 pub mod snapshot;
+mod thread_cpu;
 
 pub use error::Error;
+pub use figures::{FigureSet, PressureThresholds};
+pub use layer::{LayerStatus, OtelLink, ResourceLayer, ResourceLayerBuilder};
 pub use sampler::{Sampler, SamplerBuilder, SamplerHealth, Warning, WarningKind, Window};
 pub use snapshot::{
     DeviceState, GpuDevice, GpuField, GpuInventory, GpuSample, GpuStatus, HostSample, MissingField,

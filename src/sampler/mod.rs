@@ -235,6 +235,12 @@ impl Sampler {
         window.finish()
     }
 
+    /// Calls `f` with every kept snapshot taken in `[from, to]`, newest first, without
+    /// allocating (span ends fold their figures this way).
+    pub(crate) fn for_each_between(&self, from: Instant, to: Instant, f: impl FnMut(&Snapshot)) {
+        self.handle.shared.history.for_each_between(from, to, f);
+    }
+
     /// Driver versions and the visible devices, read once at start.
     pub fn inventory(&self) -> &GpuInventory {
         &self.handle.shared.inventory

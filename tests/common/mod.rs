@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod fake_nvml;
+pub mod otel;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -1,0 +1,138 @@
+//! Pressure: free GPU memory or available RAM below a threshold at some point of a span.
+
+use std::time::SystemTime;
+
+use opentelemetry::{KeyValue, Value};
+
+use super::span_window::SpanWindow;
+use crate::keys;
+use crate::snapshot::{GpuSample, Snapshot};
+
+const MIB: u64 = 1 << 20;
+
+/// When a span gets a `resmon.pressure` event. A resource is under pressure when its free
+/// (GPU) or available (RAM) memory falls below the byte threshold or below the fraction of its
+/// total, whichever is set and larger.
+///
+/// ```
+/// use otel_resmon::PressureThresholds;
+/// let t = PressureThresholds::default()        // GPU and RAM: 500 MiB
+///     .gpu_free_fraction(0.05)                 // or 5 % of the GPU's memory
+///     .ram_available_bytes(2 << 30);           // RAM: 2 GiB
+/// # let _ = t;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PressureThresholds {
+    gpu_free_bytes: Option<u64>,
+    gpu_free_fraction: Option<f64>,
+    ram_available_bytes: Option<u64>,
+    ram_available_fraction: Option<f64>,
+}
+
+impl Default for PressureThresholds {
+    /// 500 MiB of free GPU memory (the seed's out-of-memory heuristic) and of available RAM.
+    fn default() -> Self {
+        Self {
+            gpu_free_bytes: Some(500 * MIB),
+            gpu_free_fraction: None,
+            ram_available_bytes: Some(500 * MIB),
+            ram_available_fraction: None,
+        }
+    }
+}
+
+impl PressureThresholds {
+    /// No thresholds: add the ones wanted with the other methods.
+    pub fn none() -> Self {
+        Self {
+            gpu_free_bytes: None,
+            gpu_free_fraction: None,
+            ram_available_bytes: None,
+            ram_available_fraction: None,
+        }
+    }
+
+    /// GPU memory is under pressure below this many free bytes.
+    pub fn gpu_free_bytes(mut self, bytes: u64) -> Self {
+        self.gpu_free_bytes = Some(bytes);
+        self
+    }
+
+    /// GPU memory is under pressure below this fraction (0..1) of its total free.
+    pub fn gpu_free_fraction(mut self, fraction: f64) -> Self {
+        self.gpu_free_fraction = Some(fraction.clamp(0.0, 1.0));
+        self
+    }
+
+    /// RAM is under pressure below this many available bytes.
+    pub fn ram_available_bytes(mut self, bytes: u64) -> Self {
+        self.ram_available_bytes = Some(bytes);
+        self
+    }
+
+    /// RAM is under pressure below this fraction (0..1) of its total available.
+    pub fn ram_available_fraction(mut self, fraction: f64) -> Self {
+        self.ram_available_fraction = Some(fraction.clamp(0.0, 1.0));
+        self
+    }
+
+    fn threshold(bytes: Option<u64>, fraction: Option<f64>, total: Option<u64>) -> Option<u64> {
+        let by_fraction = fraction.zip(total).map(|(f, t)| (f * t as f64) as u64);
+        match (bytes, by_fraction) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    pub(crate) fn events(
+        &self,
+        end: &Snapshot,
+        window: &SpanWindow,
+        reports: impl Fn(&GpuSample) -> bool,
+    ) -> Vec<PressureEvent> {
+        let mut events = Vec::new();
+        for (g, w) in end.gpus.iter().zip(&window.gpus) {
+            let threshold =
+                Self::threshold(self.gpu_free_bytes, self.gpu_free_fraction, g.memory_total);
+            if let (true, Some(t), Some((free, at))) = (reports(g), threshold, w.free_min) {
+                if free < t {
+                    let mut attributes = vec![
+                        KeyValue::new(keys::PRESSURE_RESOURCE, "gpu.memory"),
+                        KeyValue::new(keys::HW_ID, Value::from(g.uuid.to_string())),
+                        KeyValue::new(keys::GPU_INDEX, i64::from(g.index)),
+                        KeyValue::new(keys::PRESSURE_FREE, super::bytes(free)),
+                        KeyValue::new(keys::PRESSURE_THRESHOLD, super::bytes(t)),
+                    ];
+                    if let Some(total) = g.memory_total {
+                        attributes.push(KeyValue::new(keys::PRESSURE_LIMIT, super::bytes(total)));
+                    }
+                    events.push(PressureEvent { at, attributes });
+                }
+            }
+        }
+        let total = end.host.memory_total;
+        let threshold =
+            Self::threshold(self.ram_available_bytes, self.ram_available_fraction, total);
+        if let (Some(t), Some((available, at))) = (threshold, window.available_min) {
+            if available < t {
+                let mut attributes = vec![
+                    KeyValue::new(keys::PRESSURE_RESOURCE, "system.memory"),
+                    KeyValue::new(keys::PRESSURE_FREE, super::bytes(available)),
+                    KeyValue::new(keys::PRESSURE_THRESHOLD, super::bytes(t)),
+                ];
+                if let Some(total) = total {
+                    attributes.push(KeyValue::new(keys::PRESSURE_LIMIT, super::bytes(total)));
+                }
+                events.push(PressureEvent { at, attributes });
+            }
+        }
+        events
+    }
+}
+
+/// A `resmon.pressure` span event: when the lowest point was sampled, and its figures.
+#[derive(Debug, Clone)]
+pub(crate) struct PressureEvent {
+    pub(crate) at: SystemTime,
+    pub(crate) attributes: Vec<KeyValue>,
+}

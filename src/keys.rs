@@ -1,0 +1,151 @@
+//! Every span attribute key and event name the crate writes, in one place.
+//!
+//! Span attributes live under `resmon.` so nothing collides with future semantic conventions.
+//! Per-GPU keys carry the device's CUDA ordinal: `resmon.gpu.<i>.memory.usage.start`.
+
+use std::sync::OnceLock;
+
+use opentelemetry::Key;
+
+/// Age of the end snapshot when the span closed, seconds.
+pub const SAMPLE_AGE: Key = Key::from_static_str("resmon.sample.age");
+/// Snapshots the span's figures were computed from (start, end and those in between).
+pub const SAMPLE_COUNT: Key = Key::from_static_str("resmon.sample.count");
+/// Visible GPUs at the end of the span.
+pub const GPU_COUNT: Key = Key::from_static_str("resmon.gpu.count");
+/// [`GpuStatus::as_str`](crate::GpuStatus::as_str) at the end of the span.
+pub const GPU_STATUS: Key = Key::from_static_str("resmon.gpu.status");
+
+/// This process's CPU time used during the span (user + system, all threads), seconds.
+pub const PROCESS_CPU_TIME_DELTA: Key = Key::from_static_str("resmon.process.cpu.time.delta");
+/// This process's resident memory at span start, bytes.
+pub const PROCESS_MEMORY_START: Key = Key::from_static_str("resmon.process.memory.usage.start");
+/// This process's resident memory at span end, bytes.
+pub const PROCESS_MEMORY_END: Key = Key::from_static_str("resmon.process.memory.usage.end");
+/// End minus start of this process's resident memory, bytes (may be negative).
+pub const PROCESS_MEMORY_DELTA: Key = Key::from_static_str("resmon.process.memory.usage.delta");
+/// Highest resident memory of this process seen during the span, bytes.
+pub const PROCESS_MEMORY_PEAK: Key = Key::from_static_str("resmon.process.memory.usage.peak");
+/// This process's virtual memory at span end, bytes.
+pub const PROCESS_VIRTUAL_END: Key = Key::from_static_str("resmon.process.memory.virtual.end");
+/// CPU time of the threads while they were inside this span (opt-in), seconds.
+pub const SPAN_CPU_TIME: Key = Key::from_static_str("resmon.span.cpu.time");
+
+/// Host memory in use at span start, bytes.
+pub const SYSTEM_MEMORY_START: Key = Key::from_static_str("resmon.system.memory.usage.start");
+/// Host memory in use at span end, bytes.
+pub const SYSTEM_MEMORY_END: Key = Key::from_static_str("resmon.system.memory.usage.end");
+/// Lowest available host memory seen during the span, bytes.
+pub const SYSTEM_MEMORY_AVAILABLE_MIN: Key =
+    Key::from_static_str("resmon.system.memory.available.min");
+/// Host CPU utilization at span end, 0..1.
+pub const SYSTEM_CPU_UTILIZATION_END: Key =
+    Key::from_static_str("resmon.system.cpu.utilization.end");
+/// Mean host CPU utilization over the span's snapshots, 0..1.
+pub const SYSTEM_CPU_UTILIZATION_MEAN: Key =
+    Key::from_static_str("resmon.system.cpu.utilization.mean");
+/// Host 1-minute load average at span end.
+pub const SYSTEM_LOAD_AVERAGE_END: Key = Key::from_static_str("resmon.system.load_average.1m.end");
+
+/// Span event raised when free GPU memory or available RAM fell below a threshold.
+pub const PRESSURE_EVENT: &str = "resmon.pressure";
+/// Pressure event: which resource, `gpu.memory` or `system.memory`.
+pub const PRESSURE_RESOURCE: Key = Key::from_static_str("resmon.pressure.resource");
+/// Pressure event: the threshold crossed, bytes.
+pub const PRESSURE_THRESHOLD: Key = Key::from_static_str("resmon.pressure.threshold");
+/// Pressure event: free (GPU) or available (RAM) memory at the lowest point, bytes.
+pub const PRESSURE_FREE: Key = Key::from_static_str("resmon.pressure.free");
+/// Pressure event: the memory's total, bytes.
+pub const PRESSURE_LIMIT: Key = Key::from_static_str("resmon.pressure.limit");
+/// Pressure event: the GPU's UUID (semantic convention `hw.id`).
+pub const HW_ID: Key = Key::from_static_str("hw.id");
+/// Pressure event: the GPU's CUDA ordinal.
+pub const GPU_INDEX: Key = Key::from_static_str("resmon.gpu.index");
+
+/// Highest CUDA ordinal with precomputed keys; devices beyond it get keys built on demand.
+const GPU_KEY_TABLE: usize = 64;
+
+/// The per-GPU keys of one CUDA ordinal.
+#[derive(Debug, Clone)]
+pub(crate) struct GpuKeys {
+    pub(crate) memory_start: Key,
+    pub(crate) memory_end: Key,
+    pub(crate) memory_delta: Key,
+    pub(crate) memory_peak: Key,
+    pub(crate) memory_limit: Key,
+    pub(crate) memory_free_min: Key,
+    pub(crate) process_memory_start: Key,
+    pub(crate) process_memory_end: Key,
+    pub(crate) process_memory_delta: Key,
+    pub(crate) process_memory_peak: Key,
+    pub(crate) utilization_peak: Key,
+    pub(crate) utilization_mean: Key,
+    pub(crate) memory_utilization_peak: Key,
+    pub(crate) temperature_peak: Key,
+    pub(crate) power_mean: Key,
+    pub(crate) power_peak: Key,
+    pub(crate) energy_delta: Key,
+    pub(crate) state: Key,
+}
+
+impl GpuKeys {
+    fn new(i: usize, key: impl Fn(String) -> Key) -> Self {
+        let k = |suffix: &str| key(format!("resmon.gpu.{i}.{suffix}"));
+        Self {
+            memory_start: k("memory.usage.start"),
+            memory_end: k("memory.usage.end"),
+            memory_delta: k("memory.usage.delta"),
+            memory_peak: k("memory.usage.peak"),
+            memory_limit: k("memory.limit"),
+            memory_free_min: k("memory.free.min"),
+            process_memory_start: k("process.memory.usage.start"),
+            process_memory_end: k("process.memory.usage.end"),
+            process_memory_delta: k("process.memory.usage.delta"),
+            process_memory_peak: k("process.memory.usage.peak"),
+            utilization_peak: k("utilization.peak"),
+            utilization_mean: k("utilization.mean"),
+            memory_utilization_peak: k("memory.utilization.peak"),
+            temperature_peak: k("temperature.peak"),
+            power_mean: k("power.mean"),
+            power_peak: k("power.peak"),
+            energy_delta: k("energy.delta"),
+            state: k("state"),
+        }
+    }
+
+    /// Keys for CUDA ordinal `i`: static (cloning them is free) for the first 64 ordinals.
+    pub(crate) fn of(i: u32) -> std::borrow::Cow<'static, GpuKeys> {
+        static TABLE: OnceLock<Box<[GpuKeys]>> = OnceLock::new();
+        let table = TABLE.get_or_init(|| {
+            // Leaked once per process, bounded: 64 ordinals of 18 short keys.
+            (0..GPU_KEY_TABLE)
+                .map(|i| GpuKeys::new(i, |s| Key::from_static_str(Box::leak(s.into_boxed_str()))))
+                .collect()
+        });
+        match table.get(i as usize) {
+            Some(keys) => std::borrow::Cow::Borrowed(keys),
+            None => std::borrow::Cow::Owned(GpuKeys::new(i as usize, Key::new)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gpu_keys_name_the_ordinal() {
+        assert_eq!(
+            GpuKeys::of(0).memory_peak.as_str(),
+            "resmon.gpu.0.memory.usage.peak"
+        );
+        assert_eq!(
+            GpuKeys::of(3).process_memory_delta.as_str(),
+            "resmon.gpu.3.process.memory.usage.delta"
+        );
+        assert_eq!(
+            GpuKeys::of(70).utilization_mean.as_str(),
+            "resmon.gpu.70.utilization.mean"
+        );
+    }
+}

@@ -1,0 +1,85 @@
+//! Which spans get resource figures, and the per-span options read from their fields.
+
+use tracing_core::field::{Field, Visit};
+use tracing_core::span::Attributes;
+use tracing_core::{Level, Metadata};
+
+/// Span field that marks a span for figures (`resmon = true`) or opts it out (`resmon = false`).
+pub const MARKER_FIELD: &str = "resmon";
+/// Span field asking for a fresh sample at start and end (`resmon.sample_now = true`).
+pub const SAMPLE_NOW_FIELD: &str = "resmon.sample_now";
+
+/// The span selection rules; all set rules must match.
+#[derive(Debug, Clone)]
+pub(crate) struct Selection {
+    /// Most verbose level selected.
+    pub(crate) level: Level,
+    /// Target prefixes; empty selects every target.
+    pub(crate) targets: Vec<String>,
+    /// Span name prefixes; empty selects every name.
+    pub(crate) names: Vec<String>,
+    /// Only spans whose `resmon` field is `true`.
+    pub(crate) marker_only: bool,
+}
+
+impl Default for Selection {
+    fn default() -> Self {
+        Self {
+            level: Level::INFO,
+            targets: Vec::new(),
+            names: Vec::new(),
+            marker_only: false,
+        }
+    }
+}
+
+/// What a span asked for through its fields.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct SpanOptions {
+    marker: Option<bool>,
+    pub(crate) sample_now: bool,
+}
+
+impl Visit for SpanOptions {
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        match field.name() {
+            MARKER_FIELD => self.marker = Some(value),
+            SAMPLE_NOW_FIELD => self.sample_now = value,
+            _ => {}
+        }
+    }
+
+    fn record_debug(&mut self, _: &Field, _: &dyn std::fmt::Debug) {}
+}
+
+impl Selection {
+    fn matches_metadata(&self, m: &Metadata<'_>) -> bool {
+        *m.level() <= self.level
+            && (self.targets.is_empty()
+                || self
+                    .targets
+                    .iter()
+                    .any(|t| m.target().starts_with(t.as_str())))
+            && (self.names.is_empty()
+                || self.names.iter().any(|n| m.name().starts_with(n.as_str())))
+    }
+
+    /// The span's options if it is selected, `None` if not.
+    pub(crate) fn select(&self, attrs: &Attributes<'_>) -> Option<SpanOptions> {
+        let m = attrs.metadata();
+        if !self.matches_metadata(m) {
+            return None;
+        }
+        let mut options = SpanOptions::default();
+        let fields = m.fields();
+        // The field values are read only when the callsite has one of ours.
+        if fields.field(MARKER_FIELD).is_some() || fields.field(SAMPLE_NOW_FIELD).is_some() {
+            attrs.record(&mut options);
+        }
+        match options.marker {
+            Some(false) => None,
+            None if self.marker_only => None,
+            _ => Some(options),
+        }
+    }
+}

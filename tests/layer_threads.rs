@@ -1,0 +1,156 @@
+//! Spans that move between threads (by hand and under a multi-threaded tokio runtime) and
+//! nested spans each get their own figures.
+#![cfg(target_os = "linux")]
+
+mod common;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::otel::{float, resmon_keys, traced};
+use otel_resmon::{ResourceLayer, Sampler};
+use tracing::Instrument;
+
+fn thread_cpu() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec into a valid pointer.
+    assert_eq!(
+        unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) },
+        0
+    );
+    ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
+}
+
+fn burn_cpu(seconds: f64) {
+    let start = thread_cpu();
+    let mut x = 1u64;
+    while thread_cpu() - start < seconds {
+        for _ in 0..10_000 {
+            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+        }
+    }
+}
+
+fn sampler() -> Sampler {
+    Sampler::builder()
+        .ignore_env()
+        .gpu(false)
+        .interval(Duration::from_millis(20))
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn a_span_entered_on_two_threads_sums_both() {
+    let s = sampler();
+    let t = traced(ResourceLayer::builder(&s).span_cpu_time(true));
+    t.run(|| {
+        let span = tracing::info_span!("moving");
+        let there = span.clone();
+        std::thread::spawn(move || {
+            let _e = there.enter();
+            burn_cpu(0.1);
+        })
+        .join()
+        .unwrap();
+        let _e = span.enter();
+        burn_cpu(0.1);
+    });
+    let cpu = float(&t.span("moving"), "resmon.span.cpu.time");
+    assert!(
+        (0.19..0.3).contains(&cpu),
+        "CPU over two threads: {cpu:.3} s"
+    );
+}
+
+#[test]
+fn tasks_on_a_multi_threaded_runtime_get_their_own_figures() {
+    let s = sampler();
+    let t = traced(ResourceLayer::builder(&s).span_cpu_time(true));
+    let dispatch = t.dispatch.clone();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .on_thread_start(move || {
+            // Each worker keeps this subscriber as its default for its whole life.
+            std::mem::forget(tracing::dispatcher::set_default(&dispatch));
+        })
+        .build()
+        .unwrap();
+    // Three busy tasks on two workers, yielding often, so work stealing moves them around.
+    let threads: Arc<Mutex<Vec<HashSet<std::thread::ThreadId>>>> =
+        Arc::new(Mutex::new(vec![HashSet::new(); 3]));
+    let seen = threads.clone();
+    t.run(|| {
+        rt.block_on(async move {
+            let mut tasks = Vec::new();
+            for task in 0..3 {
+                let seen = seen.clone();
+                tasks.push(tokio::spawn(
+                    async move {
+                        for i in 0..2 {
+                            async {
+                                for _ in 0..3 {
+                                    let id = std::thread::current().id();
+                                    seen.lock().unwrap()[task].insert(id);
+                                    burn_cpu(0.03);
+                                    tokio::task::yield_now().await;
+                                }
+                            }
+                            .instrument(tracing::info_span!("child", task, i))
+                            .await;
+                        }
+                    }
+                    .instrument(tracing::info_span!("busy_task", task)),
+                ));
+            }
+            tasks.push(tokio::spawn(
+                async {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                .instrument(tracing::info_span!("idle_task")),
+            ));
+            for task in tasks {
+                task.await.unwrap();
+            }
+        })
+    });
+    drop(rt);
+
+    let spans = t.spans();
+    assert_eq!(spans.len(), 10, "every span exported once");
+    assert!(spans.iter().all(|s| !resmon_keys(s).is_empty()));
+    let cpu_of = |name: &str| -> Vec<f64> {
+        spans
+            .iter()
+            .filter(|s| s.name == name)
+            .map(|s| float(s, "resmon.span.cpu.time"))
+            .collect()
+    };
+    let (busy, children, idle) = (cpu_of("busy_task"), cpu_of("child"), cpu_of("idle_task"));
+    let moved = threads
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|t| t.len() > 1)
+        .count();
+    println!(
+        "busy {busy:?}, children {children:?}, idle {idle:?}, {moved} of 3 tasks moved threads"
+    );
+    for b in &busy {
+        assert!(
+            (0.17..0.4).contains(b),
+            "busy task: {b:.3} s of 0.18 s burned"
+        );
+    }
+    assert!(idle[0] < 0.05, "idle task: {:.3} s", idle[0]);
+    for c in &children {
+        assert!((0.085..0.2).contains(c), "child: {c:.3} s of 0.09 s burned");
+    }
+    // A child runs inside its parent's poll: the parent's time includes its children's.
+    assert!(busy.iter().sum::<f64>() + 3e-3 >= children.iter().sum::<f64>());
+}
