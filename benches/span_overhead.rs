@@ -1,1 +1,131 @@
-fn main() {}
+//! What `ResourceLayer` adds to a span, against the usual stack in the same run:
+//! - `baseline`: registry + tracing-opentelemetry + SDK tracer (simple processor, an exporter
+//!   that discards);
+//! - `with_resource_layer`: the same plus `ResourceLayer` (default figure set, one fake GPU
+//!   through the real NVML path, cached snapshots at the default 200 ms interval).
+//!
+//! After criterion's own report it runs both alternately (a b a b ...) and prints the median
+//! per-span cost of each, the added cost in ns and the ratio added / baseline (target ≤ 0.5).
+//! Run: `cargo bench --bench span_overhead`.
+
+#[cfg(all(feature = "nvml", target_os = "linux"))]
+#[path = "../tests/common/fake_nvml.rs"]
+mod fake_nvml;
+
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
+use otel_resmon::{ResourceLayer, Sampler};
+use tracing::Dispatch;
+use tracing_subscriber::layer::SubscriberExt;
+
+#[derive(Debug)]
+struct Discard;
+
+impl SpanExporter for Discard {
+    fn export(
+        &self,
+        batch: Vec<SpanData>,
+    ) -> impl std::future::Future<Output = OTelSdkResult> + Send {
+        drop(batch);
+        std::future::ready(Ok(()))
+    }
+}
+
+fn provider() -> SdkTracerProvider {
+    SdkTracerProvider::builder()
+        .with_simple_exporter(Discard)
+        .build()
+}
+
+fn baseline() -> (Dispatch, SdkTracerProvider) {
+    let provider = provider();
+    let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer("bench"));
+    (
+        Dispatch::new(tracing_subscriber::registry().with(otel)),
+        provider,
+    )
+}
+
+fn with_layer(sampler: &Sampler) -> (Dispatch, SdkTracerProvider) {
+    let provider = provider();
+    let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer("bench"));
+    let subscriber = tracing_subscriber::registry()
+        .with(ResourceLayer::new(sampler))
+        .with(otel);
+    (Dispatch::new(subscriber), provider)
+}
+
+fn one_span() {
+    let span = tracing::info_span!("request", route = "/api/chat");
+    let _entered = span.enter();
+}
+
+/// Median ns per span of `rounds` runs of `n` spans, alternating the two dispatchers.
+fn alternate(a: &Dispatch, b: &Dispatch, rounds: usize, n: u32) -> (f64, f64) {
+    let time = |d: &Dispatch| {
+        tracing::dispatcher::with_default(d, || {
+            let start = Instant::now();
+            for _ in 0..n {
+                one_span();
+            }
+            start.elapsed().as_nanos() as f64 / f64::from(n)
+        })
+    };
+    let (mut ta, mut tb) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        ta.push(time(a));
+        tb.push(time(b));
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    (median(&mut ta), median(&mut tb))
+}
+
+fn bench(c: &mut Criterion) {
+    #[cfg(all(feature = "nvml", target_os = "linux"))]
+    let fake = fake_nvml::FakeNvml::new(&fake_nvml::gpus(&[fake_nvml::Gpu::new(
+        0,
+        "GPU-11111111-aaaa-4000-8000-000000000001",
+        "0000:01:00.0",
+    )]));
+    let builder = Sampler::builder().ignore_env();
+    #[cfg(all(feature = "nvml", target_os = "linux"))]
+    let builder = builder.nvml_library(fake.library());
+    let sampler = builder.build().expect("sampler");
+    #[cfg(all(feature = "nvml", target_os = "linux"))]
+    assert_eq!(sampler.latest().gpus.len(), 1, "one fake GPU");
+
+    let (base, _p1) = baseline();
+    let (layered, _p2) = with_layer(&sampler);
+
+    let mut group = c.benchmark_group("span");
+    group.bench_function("baseline", |b| {
+        tracing::dispatcher::with_default(&base, || b.iter(one_span))
+    });
+    group.bench_function("with_resource_layer", |b| {
+        tracing::dispatcher::with_default(&layered, || b.iter(one_span))
+    });
+    group.finish();
+
+    let (b_ns, l_ns) = alternate(&base, &layered, 201, 2_000);
+    let added = l_ns - b_ns;
+    println!("span_overhead.baseline_ns {b_ns:.0}");
+    println!("span_overhead.with_resource_layer_ns {l_ns:.0}");
+    println!("span_overhead.added_ns {added:.0}");
+    println!("span_overhead.ratio {:.3}", added / b_ns);
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3));
+    targets = bench
+}
+criterion_main!(benches);

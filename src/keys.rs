@@ -3,64 +3,64 @@
 //! Span attributes live under `resmon.` so nothing collides with future semantic conventions.
 //! Per-GPU keys carry the device's CUDA ordinal: `resmon.gpu.<i>.memory.usage.start`.
 
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use opentelemetry::Key;
 
 /// Age of the end snapshot when the span closed, seconds.
-pub const SAMPLE_AGE: Key = Key::from_static_str("resmon.sample.age");
+pub static SAMPLE_AGE: Key = Key::from_static_str("resmon.sample.age");
 /// Snapshots the span's figures were computed from (start, end and those in between).
-pub const SAMPLE_COUNT: Key = Key::from_static_str("resmon.sample.count");
+pub static SAMPLE_COUNT: Key = Key::from_static_str("resmon.sample.count");
 /// Visible GPUs at the end of the span.
-pub const GPU_COUNT: Key = Key::from_static_str("resmon.gpu.count");
+pub static GPU_COUNT: Key = Key::from_static_str("resmon.gpu.count");
 /// [`GpuStatus::as_str`](crate::GpuStatus::as_str) at the end of the span.
-pub const GPU_STATUS: Key = Key::from_static_str("resmon.gpu.status");
+pub static GPU_STATUS: Key = Key::from_static_str("resmon.gpu.status");
 
 /// This process's CPU time used during the span (user + system, all threads), seconds.
-pub const PROCESS_CPU_TIME_DELTA: Key = Key::from_static_str("resmon.process.cpu.time.delta");
+pub static PROCESS_CPU_TIME_DELTA: Key = Key::from_static_str("resmon.process.cpu.time.delta");
 /// This process's resident memory at span start, bytes.
-pub const PROCESS_MEMORY_START: Key = Key::from_static_str("resmon.process.memory.usage.start");
+pub static PROCESS_MEMORY_START: Key = Key::from_static_str("resmon.process.memory.usage.start");
 /// This process's resident memory at span end, bytes.
-pub const PROCESS_MEMORY_END: Key = Key::from_static_str("resmon.process.memory.usage.end");
+pub static PROCESS_MEMORY_END: Key = Key::from_static_str("resmon.process.memory.usage.end");
 /// End minus start of this process's resident memory, bytes (may be negative).
-pub const PROCESS_MEMORY_DELTA: Key = Key::from_static_str("resmon.process.memory.usage.delta");
+pub static PROCESS_MEMORY_DELTA: Key = Key::from_static_str("resmon.process.memory.usage.delta");
 /// Highest resident memory of this process seen during the span, bytes.
-pub const PROCESS_MEMORY_PEAK: Key = Key::from_static_str("resmon.process.memory.usage.peak");
+pub static PROCESS_MEMORY_PEAK: Key = Key::from_static_str("resmon.process.memory.usage.peak");
 /// This process's virtual memory at span end, bytes.
-pub const PROCESS_VIRTUAL_END: Key = Key::from_static_str("resmon.process.memory.virtual.end");
+pub static PROCESS_VIRTUAL_END: Key = Key::from_static_str("resmon.process.memory.virtual.end");
 /// CPU time of the threads while they were inside this span (opt-in), seconds.
-pub const SPAN_CPU_TIME: Key = Key::from_static_str("resmon.span.cpu.time");
+pub static SPAN_CPU_TIME: Key = Key::from_static_str("resmon.span.cpu.time");
 
 /// Host memory in use at span start, bytes.
-pub const SYSTEM_MEMORY_START: Key = Key::from_static_str("resmon.system.memory.usage.start");
+pub static SYSTEM_MEMORY_START: Key = Key::from_static_str("resmon.system.memory.usage.start");
 /// Host memory in use at span end, bytes.
-pub const SYSTEM_MEMORY_END: Key = Key::from_static_str("resmon.system.memory.usage.end");
+pub static SYSTEM_MEMORY_END: Key = Key::from_static_str("resmon.system.memory.usage.end");
 /// Lowest available host memory seen during the span, bytes.
-pub const SYSTEM_MEMORY_AVAILABLE_MIN: Key =
+pub static SYSTEM_MEMORY_AVAILABLE_MIN: Key =
     Key::from_static_str("resmon.system.memory.available.min");
 /// Host CPU utilization at span end, 0..1.
-pub const SYSTEM_CPU_UTILIZATION_END: Key =
+pub static SYSTEM_CPU_UTILIZATION_END: Key =
     Key::from_static_str("resmon.system.cpu.utilization.end");
 /// Mean host CPU utilization over the span's snapshots, 0..1.
-pub const SYSTEM_CPU_UTILIZATION_MEAN: Key =
+pub static SYSTEM_CPU_UTILIZATION_MEAN: Key =
     Key::from_static_str("resmon.system.cpu.utilization.mean");
 /// Host 1-minute load average at span end.
-pub const SYSTEM_LOAD_AVERAGE_END: Key = Key::from_static_str("resmon.system.load_average.1m.end");
+pub static SYSTEM_LOAD_AVERAGE_END: Key = Key::from_static_str("resmon.system.load_average.1m.end");
 
 /// Span event raised when free GPU memory or available RAM fell below a threshold.
 pub const PRESSURE_EVENT: &str = "resmon.pressure";
 /// Pressure event: which resource, `gpu.memory` or `system.memory`.
-pub const PRESSURE_RESOURCE: Key = Key::from_static_str("resmon.pressure.resource");
+pub static PRESSURE_RESOURCE: Key = Key::from_static_str("resmon.pressure.resource");
 /// Pressure event: the threshold crossed, bytes.
-pub const PRESSURE_THRESHOLD: Key = Key::from_static_str("resmon.pressure.threshold");
+pub static PRESSURE_THRESHOLD: Key = Key::from_static_str("resmon.pressure.threshold");
 /// Pressure event: free (GPU) or available (RAM) memory at the lowest point, bytes.
-pub const PRESSURE_FREE: Key = Key::from_static_str("resmon.pressure.free");
+pub static PRESSURE_FREE: Key = Key::from_static_str("resmon.pressure.free");
 /// Pressure event: the memory's total, bytes.
-pub const PRESSURE_LIMIT: Key = Key::from_static_str("resmon.pressure.limit");
+pub static PRESSURE_LIMIT: Key = Key::from_static_str("resmon.pressure.limit");
 /// Pressure event: the GPU's UUID (semantic convention `hw.id`).
-pub const HW_ID: Key = Key::from_static_str("hw.id");
+pub static HW_ID: Key = Key::from_static_str("hw.id");
 /// Pressure event: the GPU's CUDA ordinal.
-pub const GPU_INDEX: Key = Key::from_static_str("resmon.gpu.index");
+pub static GPU_INDEX: Key = Key::from_static_str("resmon.gpu.index");
 
 /// Highest CUDA ordinal with precomputed keys; devices beyond it get keys built on demand.
 const GPU_KEY_TABLE: usize = 64;
@@ -113,19 +113,26 @@ impl GpuKeys {
         }
     }
 
-    /// Keys for CUDA ordinal `i`: static (cloning them is free) for the first 64 ordinals.
-    pub(crate) fn of(i: u32) -> std::borrow::Cow<'static, GpuKeys> {
+    /// Keys for CUDA ordinal `i`, built once per process and never freed (bounded: one set
+    /// of 18 short keys per ordinal ever seen), so cloning a key is free.
+    pub(crate) fn of(i: u32) -> &'static GpuKeys {
         static TABLE: OnceLock<Box<[GpuKeys]>> = OnceLock::new();
-        let table = TABLE.get_or_init(|| {
-            // Leaked once per process, bounded: 64 ordinals of 18 short keys.
-            (0..GPU_KEY_TABLE)
-                .map(|i| GpuKeys::new(i, |s| Key::from_static_str(Box::leak(s.into_boxed_str()))))
-                .collect()
-        });
-        match table.get(i as usize) {
-            Some(keys) => std::borrow::Cow::Borrowed(keys),
-            None => std::borrow::Cow::Owned(GpuKeys::new(i as usize, Key::new)),
+        static MORE: Mutex<Vec<(u32, &'static GpuKeys)>> = Mutex::new(Vec::new());
+        let table = TABLE.get_or_init(|| (0..GPU_KEY_TABLE).map(GpuKeys::leaked).collect());
+        if let Some(keys) = table.get(i as usize) {
+            return keys;
         }
+        let mut more = MORE.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, keys)) = more.iter().find(|(n, _)| *n == i) {
+            return keys;
+        }
+        let keys: &'static GpuKeys = Box::leak(Box::new(GpuKeys::leaked(i as usize)));
+        more.push((i, keys));
+        keys
+    }
+
+    fn leaked(i: usize) -> GpuKeys {
+        GpuKeys::new(i, |s| Key::from_static_str(Box::leak(s.into_boxed_str())))
     }
 }
 

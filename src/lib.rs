@@ -28,13 +28,13 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+mod clock;
 mod error;
 mod figures;
 pub mod keys;
 pub mod layer;
 pub mod sampler;
 pub mod snapshot;
-mod thread_cpu;
 
 pub use error::Error;
 pub use figures::{FigureSet, PressureThresholds};

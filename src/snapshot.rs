@@ -27,12 +27,23 @@ pub struct Snapshot {
     pub gpus: Vec<GpuSample>,
     /// Why there is, or is not, GPU data.
     pub gpu_status: GpuStatus,
+    /// `taken_at` on the coarse clock, for [`Snapshot::age_coarse`].
+    pub(crate) taken_at_coarse_ns: Option<u64>,
 }
 
 impl Snapshot {
     /// How old this snapshot is now.
     pub fn age(&self) -> Duration {
         self.taken_at.elapsed()
+    }
+
+    /// How old this snapshot is, at a few milliseconds' resolution but for a few nanoseconds
+    /// (span ends use it); exact where the platform has no coarse clock.
+    pub(crate) fn age_coarse(&self) -> Duration {
+        match (self.taken_at_coarse_ns, crate::clock::coarse_ns()) {
+            (Some(then), Some(now)) => Duration::from_nanos(now.saturating_sub(then)),
+            _ => self.age(),
+        }
     }
 
     /// The sample of the GPU with this UUID, if it is visible.

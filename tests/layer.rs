@@ -53,17 +53,21 @@ fn warm(s: &Sampler) {
 
 const DEFAULT_INTS: &[&str] = &[
     "resmon.gpu.count",
-    "resmon.process.memory.usage.start",
     "resmon.process.memory.usage.end",
     "resmon.process.memory.usage.delta",
     "resmon.system.memory.usage.end",
-    "resmon.gpu.0.memory.usage.start",
     "resmon.gpu.0.memory.usage.end",
     "resmon.gpu.0.memory.usage.delta",
     "resmon.gpu.0.memory.usage.peak",
-    "resmon.gpu.0.process.memory.usage.start",
     "resmon.gpu.0.process.memory.usage.end",
     "resmon.gpu.0.process.memory.usage.delta",
+];
+/// The full set adds the explicit starts (start = end - delta) and more.
+const FULL_STARTS: &[&str] = &[
+    "resmon.process.memory.usage.start",
+    "resmon.system.memory.usage.start",
+    "resmon.gpu.0.memory.usage.start",
+    "resmon.gpu.0.process.memory.usage.start",
 ];
 const DEFAULT_FLOATS: &[&str] = &[
     "resmon.sample.age",
@@ -91,7 +95,14 @@ fn default_set_is_present_with_numeric_types() {
         float(&span, key);
     }
     assert_eq!(int(&span, "resmon.gpu.count"), 1);
-    assert_eq!(attr(&span, "resmon.gpu.status"), Some(&Value::from("ok")));
+    assert_eq!(
+        attr(&span, "resmon.gpu.status"),
+        None,
+        "the status is written when not ok"
+    );
+    for key in FULL_STARTS {
+        assert!(attr(&span, key).is_none(), "{key} is in the full set only");
+    }
     assert_eq!(
         int(&span, "resmon.gpu.0.memory.usage.peak"),
         (10 * GIB) as i64
@@ -102,13 +113,13 @@ fn default_set_is_present_with_numeric_types() {
     let util = float(&span, "resmon.system.cpu.utilization.end");
     assert!((0.0..=1.0).contains(&util));
 
-    // Exactly the default set plus the status, each key once.
+    // Exactly the default set, each key once.
     let mut keys = resmon_keys(&span);
     let n = keys.len();
     keys.sort();
     keys.dedup();
     assert_eq!(keys.len(), n, "a key written twice: {keys:?}");
-    assert_eq!(n, DEFAULT_INTS.len() + DEFAULT_FLOATS.len() + 1, "{keys:?}");
+    assert_eq!(n, DEFAULT_INTS.len() + DEFAULT_FLOATS.len(), "{keys:?}");
     assert_eq!(t.status.otel_link(), OtelLink::Ok);
 }
 
@@ -116,12 +127,23 @@ fn default_set_is_present_with_numeric_types() {
 fn full_set_adds_peaks_limits_and_host_detail() {
     let fake = FakeNvml::new(&one_gpu(10 * GIB));
     let s = sampler(&fake, 20);
+    warm(&s);
     let t = traced(ResourceLayer::builder(&s).figures(FigureSet::Full));
     t.run(|| {
         let _span = tracing::info_span!("full").entered();
         std::thread::sleep(Duration::from_millis(50));
     });
     let span = t.span("full");
+    for key in DEFAULT_INTS.iter().chain(FULL_STARTS) {
+        int(&span, key);
+    }
+    for key in DEFAULT_FLOATS {
+        float(&span, key);
+    }
+    assert_eq!(
+        int(&span, "resmon.gpu.0.memory.usage.end") - int(&span, "resmon.gpu.0.memory.usage.start"),
+        int(&span, "resmon.gpu.0.memory.usage.delta")
+    );
     assert_eq!(int(&span, "resmon.gpu.0.memory.limit"), (80 * GIB) as i64);
     assert_eq!(float(&span, "resmon.gpu.0.power.peak"), 300.0);
     assert_eq!(float(&span, "resmon.gpu.0.temperature.peak"), 50.0);
@@ -171,11 +193,7 @@ fn a_span_touching_256_mib_shows_the_rss_delta() {
             "{name}: RSS delta {} MiB",
             delta / MIB as i64
         );
-        assert_eq!(
-            int(&span, "resmon.process.memory.usage.end")
-                - int(&span, "resmon.process.memory.usage.start"),
-            delta
-        );
+        assert!(int(&span, "resmon.process.memory.usage.end") >= delta);
     }
 }
 
@@ -245,7 +263,7 @@ fn cpu_burn_shows_in_process_and_span_cpu_time_but_not_in_an_idle_sibling() {
 fn gpu_memory_that_rises_and_falls_inside_a_span_shows_its_peak() {
     let fake = FakeNvml::new(&one_gpu(10 * GIB));
     let s = sampler(&fake, 10);
-    let t = traced(ResourceLayer::builder(&s));
+    let t = traced(ResourceLayer::builder(&s).figures(FigureSet::Full));
     t.run(|| {
         let _span = tracing::info_span!("model_call").entered();
         passes(&s, 2);

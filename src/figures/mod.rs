@@ -5,13 +5,15 @@
 mod pressure;
 mod span_window;
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
-use opentelemetry::{KeyValue, Value};
+use opentelemetry::trace::SpanRef;
+use opentelemetry::{Key, KeyValue, Value};
 
 pub(crate) use pressure::PressureEvent;
 pub use pressure::PressureThresholds;
-use span_window::SpanWindow;
+use span_window::SpanSnapshots;
 
 use crate::keys::{self, GpuKeys};
 use crate::snapshot::{DeviceState, GpuSample, Snapshot};
@@ -21,17 +23,23 @@ use crate::Sampler;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum FigureSet {
-    /// GPU memory (device and this process) start / end / delta / peak and utilization peak /
-    /// mean per GPU; process CPU time delta and RSS start / end / delta; host memory used and
-    /// CPU utilization at end; GPU count and status; sample age. About 20 attributes with one
-    /// GPU.
+    /// Each figure's end and delta (its start is end minus delta), and peaks: per GPU device
+    /// memory end / delta / peak, this process's GPU memory end / delta, utilization peak /
+    /// mean; process CPU time delta, RSS end / delta; host memory used and CPU utilization at
+    /// end; GPU count (and GPU status when it is not `ok`); sample age. 14 attributes with one
+    /// GPU, 7 more per GPU.
     #[default]
     Compact,
-    /// Everything in `Compact`, plus per GPU memory limit, lowest free memory, this process's
-    /// peak, memory-controller utilization peak, temperature peak, power mean / peak, energy
-    /// used; host memory used at start and lowest available, CPU utilization mean, load
-    /// average; process RSS peak and virtual memory; the number of snapshots used.
+    /// Everything in `Compact`, plus the explicit starts (GPU memory, this process's GPU
+    /// memory, RSS, host memory used), and per GPU memory limit, lowest free memory, this
+    /// process's peak, memory-controller utilization peak, temperature peak, power mean /
+    /// peak, energy used; host lowest available memory, CPU utilization mean, load average;
+    /// process RSS peak and virtual memory; the number of snapshots used.
     Full,
+}
+
+thread_local! {
+    static BUFFER: RefCell<Vec<Entry>> = const { RefCell::new(Vec::new()) };
 }
 
 /// What to compute at a span's end.
@@ -43,19 +51,38 @@ pub(crate) struct FigureConfig {
     pub(crate) pressure: Option<PressureThresholds>,
 }
 
-/// Attributes and events for one span, written in one batch by the caller.
-#[derive(Debug, Default)]
-pub(crate) struct SpanFigures {
-    pub(crate) attributes: Vec<KeyValue>,
-    pub(crate) events: Vec<PressureEvent>,
+fn bytes(v: u64) -> Num {
+    Num::Int(i64::try_from(v).unwrap_or(i64::MAX))
 }
 
-fn bytes(v: u64) -> Value {
-    Value::I64(i64::try_from(v).unwrap_or(i64::MAX))
+fn bytes_delta(start: u64, end: u64) -> Num {
+    Num::Int((i128::from(end) - i128::from(start)).clamp(i64::MIN.into(), i64::MAX.into()) as i64)
 }
 
-fn bytes_delta(start: u64, end: u64) -> Value {
-    Value::I64((i128::from(end) - i128::from(start)).clamp(i64::MIN.into(), i64::MAX.into()) as i64)
+/// An attribute value before it becomes an OTel `Value`: small and `Copy`, so the figures are
+/// gathered cheaply and turned into `KeyValue`s only as the SDK takes them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Num {
+    Int(i64),
+    Float(f64),
+    Str(&'static str),
+}
+
+impl From<Num> for Value {
+    fn from(n: Num) -> Value {
+        match n {
+            Num::Int(v) => Value::I64(v),
+            Num::Float(v) => Value::F64(v),
+            Num::Str(v) => Value::from(v),
+        }
+    }
+}
+
+/// One attribute: a key that lives for the whole process and its value.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Entry {
+    key: &'static Key,
+    value: Num,
 }
 
 impl FigureConfig {
@@ -65,72 +92,112 @@ impl FigureConfig {
             .is_none_or(|list| list.contains(&gpu.index))
     }
 
-    /// Computes a span's figures from its start and end snapshots and the sampler's history
-    /// in between. `span_cpu_time` is the span's own thread CPU time when that is measured.
-    pub(crate) fn compute(
+    /// Writes a span's figures to its OpenTelemetry span in one batch, with its pressure
+    /// events. `span_cpu_time` is the span's own thread CPU time when measured.
+    pub(crate) fn write(
         &self,
         sampler: &Sampler,
         start: &Snapshot,
         end: &Snapshot,
         span_cpu_time: Option<f64>,
-    ) -> SpanFigures {
-        let window = SpanWindow::fold(sampler, start, end);
-        let full = self.set == FigureSet::Full;
-        let mut a = Vec::with_capacity(if full {
-            24 + 18 * end.gpus.len()
-        } else {
-            12 + 10 * end.gpus.len()
+        span: &SpanRef<'_>,
+    ) {
+        // A per-thread buffer, so a span end does not allocate once it has grown. Taken out
+        // of the thread-local while in use: a re-entrant call finds it empty, not borrowed.
+        let mut attributes = BUFFER.with(|b| std::mem::take(&mut *b.borrow_mut()));
+        attributes.push(Entry {
+            key: &keys::SAMPLE_AGE,
+            value: Num::Float(end.age_coarse().as_secs_f64()),
         });
-        let mut put =
-            |key: &opentelemetry::Key, value: Value| a.push(KeyValue::new(key.clone(), value));
+        if let Some(t) = span_cpu_time {
+            attributes.push(Entry {
+                key: &keys::SPAN_CPU_TIME,
+                value: Num::Float(t),
+            });
+        }
+        let events = self.compute(sampler, start, end, &mut attributes);
+        span.set_attributes(
+            attributes
+                .drain(..)
+                .map(|e| KeyValue::new(e.key.clone(), Value::from(e.value))),
+        );
+        let _ = BUFFER.try_with(|b| *b.borrow_mut() = attributes);
+        for event in events {
+            span.add_event_with_timestamp(keys::PRESSURE_EVENT, event.at, event.attributes);
+        }
+    }
 
-        put(&keys::SAMPLE_AGE, Value::F64(end.age().as_secs_f64()));
-        put(&keys::GPU_COUNT, Value::I64(end.gpus.len() as i64));
-        put(&keys::GPU_STATUS, Value::from(end.gpu_status.as_str()));
+    /// The figures that depend only on the start and end snapshots (and the history between
+    /// them), appended to `a`, and the pressure events.
+    fn compute(
+        &self,
+        sampler: &Sampler,
+        start: &Snapshot,
+        end: &Snapshot,
+        a: &mut Vec<Entry>,
+    ) -> Vec<PressureEvent> {
+        let snapshots = SpanSnapshots {
+            sampler,
+            start,
+            end,
+        };
+        let host = snapshots.host();
+        let mut events = Vec::new();
+        let full = self.set == FigureSet::Full;
+        macro_rules! put {
+            ($key:expr, $value:expr) => {
+                a.push(Entry {
+                    key: $key,
+                    value: $value,
+                })
+            };
+        }
+
+        put!(&keys::GPU_COUNT, Num::Int(end.gpus.len() as i64));
+        if end.gpu_status != crate::GpuStatus::Ok {
+            put!(&keys::GPU_STATUS, Num::Str(end.gpu_status.as_str()));
+        }
         if full {
-            put(&keys::SAMPLE_COUNT, Value::I64(i64::from(window.samples)));
+            put!(&keys::SAMPLE_COUNT, Num::Int(i64::from(host.samples)));
         }
 
         let (ps, pe) = (&start.process, &end.process);
         if let (Some(s), Some(e)) = (ps.cpu_time, pe.cpu_time) {
-            put(&keys::PROCESS_CPU_TIME_DELTA, Value::F64((e - s).max(0.0)));
+            put!(&keys::PROCESS_CPU_TIME_DELTA, Num::Float((e - s).max(0.0)));
         }
-        if let Some(t) = span_cpu_time {
-            put(&keys::SPAN_CPU_TIME, Value::F64(t));
-        }
-        if let Some(s) = ps.resident_memory {
-            put(&keys::PROCESS_MEMORY_START, bytes(s));
+        if let (true, Some(s)) = (full, ps.resident_memory) {
+            put!(&keys::PROCESS_MEMORY_START, bytes(s));
         }
         if let Some(e) = pe.resident_memory {
-            put(&keys::PROCESS_MEMORY_END, bytes(e));
+            put!(&keys::PROCESS_MEMORY_END, bytes(e));
         }
         if let (Some(s), Some(e)) = (ps.resident_memory, pe.resident_memory) {
-            put(&keys::PROCESS_MEMORY_DELTA, bytes_delta(s, e));
+            put!(&keys::PROCESS_MEMORY_DELTA, bytes_delta(s, e));
         }
         if let Some(m) = end.host.memory_used {
-            put(&keys::SYSTEM_MEMORY_END, bytes(m));
+            put!(&keys::SYSTEM_MEMORY_END, bytes(m));
         }
         if let Some(u) = end.host.cpu_utilization {
-            put(&keys::SYSTEM_CPU_UTILIZATION_END, Value::F64(u));
+            put!(&keys::SYSTEM_CPU_UTILIZATION_END, Num::Float(u));
         }
         if full {
-            if let Some(p) = window.rss_peak {
-                put(&keys::PROCESS_MEMORY_PEAK, bytes(p));
+            if let Some(p) = host.rss_peak {
+                put!(&keys::PROCESS_MEMORY_PEAK, bytes(p));
             }
             if let Some(v) = pe.virtual_memory {
-                put(&keys::PROCESS_VIRTUAL_END, bytes(v));
+                put!(&keys::PROCESS_VIRTUAL_END, bytes(v));
             }
             if let Some(m) = start.host.memory_used {
-                put(&keys::SYSTEM_MEMORY_START, bytes(m));
+                put!(&keys::SYSTEM_MEMORY_START, bytes(m));
             }
-            if let Some((m, _)) = window.available_min {
-                put(&keys::SYSTEM_MEMORY_AVAILABLE_MIN, bytes(m));
+            if let Some((m, _)) = host.available_min {
+                put!(&keys::SYSTEM_MEMORY_AVAILABLE_MIN, bytes(m));
             }
-            if let Some(mean) = window.cpu_utilization.mean() {
-                put(&keys::SYSTEM_CPU_UTILIZATION_MEAN, Value::F64(mean));
+            if let Some(mean) = host.cpu_utilization.mean() {
+                put!(&keys::SYSTEM_CPU_UTILIZATION_MEAN, Num::Float(mean));
             }
             if let Some(l) = end.host.load_average_1m {
-                put(&keys::SYSTEM_LOAD_AVERAGE_END, Value::F64(l));
+                put!(&keys::SYSTEM_LOAD_AVERAGE_END, Num::Float(l));
             }
         }
 
@@ -139,79 +206,74 @@ impl FigureConfig {
                 continue;
             }
             let k = GpuKeys::of(g.index);
-            let s = start
-                .gpus
-                .get(j)
-                .filter(|s| s.uuid == g.uuid)
-                .or_else(|| start.gpus.iter().find(|s| s.uuid == g.uuid));
-            let w = &window.gpus[j];
+            let s = span_window::find(start, j, &g.uuid);
+            let w = snapshots.gpu(j, &g.uuid);
+            if let Some(thresholds) = &self.pressure {
+                events.extend(thresholds.gpu_event(g, &w));
+            }
             match &g.state {
                 DeviceState::Ok => {}
-                DeviceState::Lost => put(&k.state, Value::from("lost")),
-                DeviceState::Error(_) => put(&k.state, Value::from("error")),
+                DeviceState::Lost => put!(&k.state, Num::Str("lost")),
+                DeviceState::Error(_) => put!(&k.state, Num::Str("error")),
             }
-            if let Some(v) = s.and_then(|s| s.memory_used) {
-                put(&k.memory_start, bytes(v));
+            if let (true, Some(v)) = (full, s.and_then(|s| s.memory_used)) {
+                put!(&k.memory_start, bytes(v));
             }
             if let Some(v) = g.memory_used {
-                put(&k.memory_end, bytes(v));
+                put!(&k.memory_end, bytes(v));
             }
             if let (Some(s), Some(e)) = (s.and_then(|s| s.memory_used), g.memory_used) {
-                put(&k.memory_delta, bytes_delta(s, e));
+                put!(&k.memory_delta, bytes_delta(s, e));
             }
             if let Some(v) = w.memory_used.max {
-                put(&k.memory_peak, bytes(v as u64));
+                put!(&k.memory_peak, bytes(v as u64));
             }
-            if let Some(v) = s.and_then(|s| s.process_memory) {
-                put(&k.process_memory_start, bytes(v));
+            if let (true, Some(v)) = (full, s.and_then(|s| s.process_memory)) {
+                put!(&k.process_memory_start, bytes(v));
             }
             if let Some(v) = g.process_memory {
-                put(&k.process_memory_end, bytes(v));
+                put!(&k.process_memory_end, bytes(v));
             }
             if let (Some(s), Some(e)) = (s.and_then(|s| s.process_memory), g.process_memory) {
-                put(&k.process_memory_delta, bytes_delta(s, e));
+                put!(&k.process_memory_delta, bytes_delta(s, e));
             }
             if let Some(v) = w.utilization.max {
-                put(&k.utilization_peak, Value::F64(v));
+                put!(&k.utilization_peak, Num::Float(v));
             }
             if let Some(v) = w.utilization.mean() {
-                put(&k.utilization_mean, Value::F64(v));
+                put!(&k.utilization_mean, Num::Float(v));
             }
             if full {
                 if let Some(v) = g.memory_total {
-                    put(&k.memory_limit, bytes(v));
+                    put!(&k.memory_limit, bytes(v));
                 }
                 if let Some((v, _)) = w.free_min {
-                    put(&k.memory_free_min, bytes(v));
+                    put!(&k.memory_free_min, bytes(v));
                 }
                 if let Some(v) = w.process_memory.max {
-                    put(&k.process_memory_peak, bytes(v as u64));
+                    put!(&k.process_memory_peak, bytes(v as u64));
                 }
                 if let Some(v) = w.memory_utilization.max {
-                    put(&k.memory_utilization_peak, Value::F64(v));
+                    put!(&k.memory_utilization_peak, Num::Float(v));
                 }
                 if let Some(v) = w.temperature.max {
-                    put(&k.temperature_peak, Value::F64(v));
+                    put!(&k.temperature_peak, Num::Float(v));
                 }
                 if let Some(v) = w.power.mean() {
-                    put(&k.power_mean, Value::F64(v));
+                    put!(&k.power_mean, Num::Float(v));
                 }
                 if let Some(v) = w.power.max {
-                    put(&k.power_peak, Value::F64(v));
+                    put!(&k.power_peak, Num::Float(v));
                 }
                 if let (Some(s), Some(e)) = (s.and_then(|s| s.energy), g.energy) {
-                    put(&k.energy_delta, Value::F64((e - s).max(0.0)));
+                    put!(&k.energy_delta, Num::Float((e - s).max(0.0)));
                 }
             }
         }
 
-        let events = match &self.pressure {
-            Some(thresholds) => thresholds.events(end, &window, |g| self.reports(g)),
-            None => Vec::new(),
-        };
-        SpanFigures {
-            attributes: a,
-            events,
+        if let Some(thresholds) = &self.pressure {
+            events.extend(thresholds.ram_event(end, &host));
         }
+        events
     }
 }

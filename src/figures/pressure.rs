@@ -4,7 +4,7 @@ use std::time::SystemTime;
 
 use opentelemetry::{KeyValue, Value};
 
-use super::span_window::SpanWindow;
+use super::span_window::{GpuSpan, HostSpan};
 use crate::keys;
 use crate::snapshot::{GpuSample, Snapshot};
 
@@ -84,49 +84,52 @@ impl PressureThresholds {
         }
     }
 
-    pub(crate) fn events(
-        &self,
-        end: &Snapshot,
-        window: &SpanWindow,
-        reports: impl Fn(&GpuSample) -> bool,
-    ) -> Vec<PressureEvent> {
-        let mut events = Vec::new();
-        for (g, w) in end.gpus.iter().zip(&window.gpus) {
-            let threshold =
-                Self::threshold(self.gpu_free_bytes, self.gpu_free_fraction, g.memory_total);
-            if let (true, Some(t), Some((free, at))) = (reports(g), threshold, w.free_min) {
-                if free < t {
-                    let mut attributes = vec![
-                        KeyValue::new(keys::PRESSURE_RESOURCE, "gpu.memory"),
-                        KeyValue::new(keys::HW_ID, Value::from(g.uuid.to_string())),
-                        KeyValue::new(keys::GPU_INDEX, i64::from(g.index)),
-                        KeyValue::new(keys::PRESSURE_FREE, super::bytes(free)),
-                        KeyValue::new(keys::PRESSURE_THRESHOLD, super::bytes(t)),
-                    ];
-                    if let Some(total) = g.memory_total {
-                        attributes.push(KeyValue::new(keys::PRESSURE_LIMIT, super::bytes(total)));
-                    }
-                    events.push(PressureEvent { at, attributes });
-                }
-            }
+    /// The event for this GPU, if its free memory fell below the threshold during the span.
+    pub(crate) fn gpu_event(&self, g: &GpuSample, w: &GpuSpan) -> Option<PressureEvent> {
+        let t = Self::threshold(self.gpu_free_bytes, self.gpu_free_fraction, g.memory_total)?;
+        let (free, at) = w.free_min.filter(|(free, _)| *free < t)?;
+        let mut attributes = vec![
+            KeyValue::new(keys::PRESSURE_RESOURCE.clone(), "gpu.memory"),
+            KeyValue::new(keys::HW_ID.clone(), Value::from(g.uuid.to_string())),
+            KeyValue::new(keys::GPU_INDEX.clone(), i64::from(g.index)),
+            KeyValue::new(keys::PRESSURE_FREE.clone(), Value::from(super::bytes(free))),
+            KeyValue::new(
+                keys::PRESSURE_THRESHOLD.clone(),
+                Value::from(super::bytes(t)),
+            ),
+        ];
+        if let Some(total) = g.memory_total {
+            attributes.push(KeyValue::new(
+                keys::PRESSURE_LIMIT.clone(),
+                Value::from(super::bytes(total)),
+            ));
         }
+        Some(PressureEvent { at, attributes })
+    }
+
+    /// The event for host RAM, if available memory fell below the threshold during the span.
+    pub(crate) fn ram_event(&self, end: &Snapshot, host: &HostSpan) -> Option<PressureEvent> {
         let total = end.host.memory_total;
-        let threshold =
-            Self::threshold(self.ram_available_bytes, self.ram_available_fraction, total);
-        if let (Some(t), Some((available, at))) = (threshold, window.available_min) {
-            if available < t {
-                let mut attributes = vec![
-                    KeyValue::new(keys::PRESSURE_RESOURCE, "system.memory"),
-                    KeyValue::new(keys::PRESSURE_FREE, super::bytes(available)),
-                    KeyValue::new(keys::PRESSURE_THRESHOLD, super::bytes(t)),
-                ];
-                if let Some(total) = total {
-                    attributes.push(KeyValue::new(keys::PRESSURE_LIMIT, super::bytes(total)));
-                }
-                events.push(PressureEvent { at, attributes });
-            }
+        let t = Self::threshold(self.ram_available_bytes, self.ram_available_fraction, total)?;
+        let (available, at) = host.available_min.filter(|(a, _)| *a < t)?;
+        let mut attributes = vec![
+            KeyValue::new(keys::PRESSURE_RESOURCE.clone(), "system.memory"),
+            KeyValue::new(
+                keys::PRESSURE_FREE.clone(),
+                Value::from(super::bytes(available)),
+            ),
+            KeyValue::new(
+                keys::PRESSURE_THRESHOLD.clone(),
+                Value::from(super::bytes(t)),
+            ),
+        ];
+        if let Some(total) = total {
+            attributes.push(KeyValue::new(
+                keys::PRESSURE_LIMIT.clone(),
+                Value::from(super::bytes(total)),
+            ));
         }
-        events
+        Some(PressureEvent { at, attributes })
     }
 }
 

@@ -1,6 +1,9 @@
 //! The extremes and means of a span's snapshots: its start, its end, and every snapshot the
-//! sampler took in between. Folded straight from the history ring, one pass, one allocation.
+//! sampler took in between. Read straight from the history ring; nothing is allocated, and a
+//! span shorter than one interval (start and end are the same or adjacent snapshots) never
+//! touches the ring at all.
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::snapshot::{GpuSample, Snapshot};
@@ -37,8 +40,24 @@ fn lowest(slot: &mut Option<(u64, SystemTime)>, v: Option<u64>, at: SystemTime) 
     }
 }
 
-/// One GPU's figures over the span; indexed like the end snapshot's `gpus`.
-#[derive(Debug, Clone, Default)]
+/// The snapshots of one span.
+pub(crate) struct SpanSnapshots<'a> {
+    pub(crate) sampler: &'a Sampler,
+    pub(crate) start: &'a Snapshot,
+    pub(crate) end: &'a Snapshot,
+}
+
+/// Host and process figures over a span.
+#[derive(Debug, Default)]
+pub(crate) struct HostSpan {
+    pub(crate) samples: u32,
+    pub(crate) rss_peak: Option<u64>,
+    pub(crate) available_min: Option<(u64, SystemTime)>,
+    pub(crate) cpu_utilization: Running,
+}
+
+/// One GPU's figures over a span.
+#[derive(Debug, Default)]
 pub(crate) struct GpuSpan {
     pub(crate) memory_used: Running,
     pub(crate) free_min: Option<(u64, SystemTime)>,
@@ -49,64 +68,61 @@ pub(crate) struct GpuSpan {
     pub(crate) power: Running,
 }
 
-#[derive(Debug, Default)]
-pub(crate) struct SpanWindow {
-    pub(crate) samples: u32,
-    pub(crate) rss_peak: Option<u64>,
-    pub(crate) available_min: Option<(u64, SystemTime)>,
-    pub(crate) cpu_utilization: Running,
-    pub(crate) gpus: Vec<GpuSpan>,
-}
-
-impl SpanWindow {
-    pub(crate) fn fold(sampler: &Sampler, start: &Snapshot, end: &Snapshot) -> Self {
-        let mut w = SpanWindow {
-            gpus: vec![GpuSpan::default(); end.gpus.len()],
-            ..SpanWindow::default()
-        };
-        w.add(start, end);
+impl SpanSnapshots<'_> {
+    /// Calls `f` with the start, the end, and every kept snapshot in between.
+    fn visit(&self, mut f: impl FnMut(&Snapshot)) {
+        let (start, end) = (self.start, self.end);
+        f(start);
         if end.seq != start.seq {
-            w.add(end, end);
+            f(end);
         }
         if end.seq > start.seq + 1 {
-            sampler.for_each_between(start.taken_at, end.taken_at, |s| {
-                if s.seq > start.seq && s.seq < end.seq {
-                    w.add(s, end);
-                }
-            });
+            self.sampler
+                .for_each_between(start.taken_at, end.taken_at, |s| {
+                    if s.seq > start.seq && s.seq < end.seq {
+                        f(s);
+                    }
+                });
         }
-        w
     }
 
-    fn add(&mut self, s: &Snapshot, end: &Snapshot) {
-        self.samples += 1;
-        if let Some(rss) = s.process.resident_memory {
-            self.rss_peak = Some(self.rss_peak.map_or(rss, |p| p.max(rss)));
-        }
-        lowest(
-            &mut self.available_min,
-            s.host.memory_available,
-            s.wall_time,
-        );
-        self.cpu_utilization.add(s.host.cpu_utilization);
-        for (j, g) in s.gpus.iter().enumerate() {
-            if let Some(slot) = position(end, j, g).and_then(|p| self.gpus.get_mut(p)) {
-                slot.memory_used.add(g.memory_used.map(|v| v as f64));
-                lowest(&mut slot.free_min, g.memory_free, s.wall_time);
-                slot.process_memory.add(g.process_memory.map(|v| v as f64));
-                slot.utilization.add(g.utilization_gpu);
-                slot.memory_utilization.add(g.utilization_memory);
-                slot.temperature.add(g.temperature);
-                slot.power.add(g.power);
+    pub(crate) fn host(&self) -> HostSpan {
+        let mut h = HostSpan::default();
+        self.visit(|s| {
+            h.samples += 1;
+            if let Some(rss) = s.process.resident_memory {
+                h.rss_peak = Some(h.rss_peak.map_or(rss, |p| p.max(rss)));
             }
-        }
+            lowest(&mut h.available_min, s.host.memory_available, s.wall_time);
+            h.cpu_utilization.add(s.host.cpu_utilization);
+        });
+        h
+    }
+
+    /// The figures of the GPU at position `j` of the end snapshot, matched by UUID in the
+    /// other snapshots.
+    pub(crate) fn gpu(&self, j: usize, uuid: &Arc<str>) -> GpuSpan {
+        let mut w = GpuSpan::default();
+        self.visit(|s| {
+            if let Some(g) = find(s, j, uuid) {
+                w.memory_used.add(g.memory_used.map(|v| v as f64));
+                lowest(&mut w.free_min, g.memory_free, s.wall_time);
+                w.process_memory.add(g.process_memory.map(|v| v as f64));
+                w.utilization.add(g.utilization_gpu);
+                w.memory_utilization.add(g.utilization_memory);
+                w.temperature.add(g.temperature);
+                w.power.add(g.power);
+            }
+        });
+        w
     }
 }
 
-/// Where `g` (at position `j` of its snapshot) sits in the end snapshot's GPU list.
-fn position(end: &Snapshot, j: usize, g: &GpuSample) -> Option<usize> {
-    match end.gpus.get(j) {
-        Some(e) if e.uuid == g.uuid => Some(j),
-        _ => end.gpus.iter().position(|e| e.uuid == g.uuid),
-    }
+/// The GPU with this UUID in `s`, looked for first at position `j`.
+pub(crate) fn find<'s>(s: &'s Snapshot, j: usize, uuid: &Arc<str>) -> Option<&'s GpuSample> {
+    let same = |g: &&GpuSample| Arc::ptr_eq(&g.uuid, uuid) || g.uuid == *uuid;
+    s.gpus
+        .get(j)
+        .filter(same)
+        .or_else(|| s.gpus.iter().find(same))
 }

@@ -26,7 +26,7 @@ pub use status::{LayerStatus, OtelLink};
 
 use crate::figures::FigureConfig;
 use crate::snapshot::Snapshot;
-use crate::{thread_cpu, Sampler};
+use crate::{clock, Sampler};
 use select::Selection;
 
 /// Resource figures on OpenTelemetry spans.
@@ -87,8 +87,25 @@ impl ResourceLayer {
         self.status.clone()
     }
 
-    fn dispatch(&self) -> Option<Dispatch> {
-        self.dispatch.get().and_then(WeakDispatch::upgrade)
+    /// Runs `f` with the dispatcher this layer is part of: the thread's default when that is
+    /// it (no shared reference count touched), else the one kept at registration (spans can
+    /// close on threads without a default).
+    fn with_dispatch<R>(&self, f: impl FnOnce(&Dispatch) -> R) -> Option<R> {
+        let mut f = Some(f);
+        let on_default = tracing_core::dispatcher::get_default(|d| {
+            let ours = d
+                .downcast_ref::<Self>()
+                .is_some_and(|layer| std::ptr::eq(layer, self));
+            if ours {
+                f.take().map(|f| f(d))
+            } else {
+                None
+            }
+        });
+        on_default.or_else(|| {
+            let dispatch = self.dispatch.get().and_then(WeakDispatch::upgrade)?;
+            f.take().map(|f| f(&dispatch))
+        })
     }
 
     /// For the first selected span only: if tracing-opentelemetry already knows the span when
@@ -98,10 +115,9 @@ impl ResourceLayer {
         if !self.status.take_order_check() {
             return;
         }
-        if let Some(dispatch) = self.dispatch() {
-            if tracing_opentelemetry::get_otel_context(id, &dispatch).is_some() {
-                self.status.set(OtelLink::WrongOrder);
-            }
+        let known = self.with_dispatch(|d| tracing_opentelemetry::get_otel_context(id, d));
+        if known.flatten().is_some() {
+            self.status.set(OtelLink::WrongOrder);
         }
     }
 }
@@ -140,7 +156,7 @@ where
         }
         if let Some(span) = ctx.span(id) {
             if let Some(r) = span.extensions_mut().get_mut::<SpanResources>() {
-                r.entered_cpu = thread_cpu::now();
+                r.entered_cpu = clock::thread_cpu_ns();
             }
         }
     }
@@ -151,7 +167,7 @@ where
         }
         if let Some(span) = ctx.span(id) {
             if let Some(r) = span.extensions_mut().get_mut::<SpanResources>() {
-                if let (Some(entered), Some(now)) = (r.entered_cpu.take(), thread_cpu::now()) {
+                if let (Some(entered), Some(now)) = (r.entered_cpu.take(), clock::thread_cpu_ns()) {
                     r.cpu_ns += now.saturating_sub(entered);
                 }
             }
@@ -167,30 +183,28 @@ where
         else {
             return;
         };
-        let Some(dispatch) = self.dispatch() else {
-            return;
-        };
-        let Some(cx) = tracing_opentelemetry::get_otel_context(&id, &dispatch) else {
+        let cx = self
+            .with_dispatch(|dispatch| tracing_opentelemetry::get_otel_context(&id, dispatch))
+            .flatten();
+        let Some(cx) = cx else {
             self.status.set(OtelLink::NoOtelSpan);
             return;
         };
         let span = cx.span();
-        if !span.is_recording() {
-            // Sampled out: nothing would be kept, so nothing is computed.
+        if !span.span_context().is_sampled() {
+            // Sampled out: nothing would be exported, so nothing is computed (this reads the
+            // span context without taking the span's lock).
             return;
         }
-        let end = if resources.sample_now {
-            self.sampler.sample_now()
-        } else {
-            self.sampler.latest()
-        };
         let cpu = self.span_cpu_time.then(|| resources.cpu_ns as f64 / 1e9);
-        let figures = self
-            .figures
-            .compute(&self.sampler, &resources.start, &end, cpu);
-        span.set_attributes(figures.attributes);
-        for event in figures.events {
-            span.add_event_with_timestamp(crate::keys::PRESSURE_EVENT, event.at, event.attributes);
+        let write = |end: &Arc<Snapshot>| {
+            self.figures
+                .write(&self.sampler, &resources.start, end, cpu, &span)
+        };
+        if resources.sample_now {
+            write(&self.sampler.sample_now());
+        } else {
+            self.sampler.with_latest(write);
         }
         self.status.set(OtelLink::Ok);
     }

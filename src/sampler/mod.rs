@@ -196,25 +196,29 @@ impl Sampler {
     /// newer, this is one atomic load and a reference-count increment.
     #[inline]
     pub fn latest(&self) -> Arc<Snapshot> {
+        self.with_latest(Arc::clone)
+    }
+
+    /// Calls `f` with the most recent snapshot without touching its shared reference count
+    /// (span ends on many threads would otherwise all write one cache line). The thread's
+    /// cached snapshot is lent out while `f` runs; a nested call loads its own.
+    #[inline]
+    pub(crate) fn with_latest<R>(&self, f: impl FnOnce(&Arc<Snapshot>) -> R) -> R {
         let shared = &*self.handle.shared;
         let published = shared.published.load(Ordering::Acquire);
-        LAST_READ
-            .try_with(|cell| {
-                let mut cached = cell.borrow_mut();
-                if let Some(c) = &*cached {
-                    if c.sampler == shared.id && c.snapshot.seq == published {
-                        return c.snapshot.clone();
-                    }
-                }
-                let snapshot = shared.latest.load_full();
-                *cached = Some(LastRead {
-                    sampler: shared.id,
-                    snapshot: snapshot.clone(),
-                });
-                snapshot
-            })
-            // During thread teardown the cache is gone: read directly.
-            .unwrap_or_else(|_| shared.latest.load_full())
+        let cached = LAST_READ
+            .try_with(|cell| cell.borrow_mut().take())
+            .ok()
+            .flatten()
+            .filter(|c| c.sampler == shared.id && c.snapshot.seq == published);
+        let current = cached.unwrap_or_else(|| LastRead {
+            sampler: shared.id,
+            snapshot: shared.latest.load_full(),
+        });
+        let result = f(&current.snapshot);
+        // During thread teardown the cache may be gone: then nothing is kept.
+        let _ = LAST_READ.try_with(|cell| *cell.borrow_mut() = Some(current));
+        result
     }
 
     /// Takes a snapshot now, on the caller's thread, publishes it and returns it. Costs one
@@ -318,6 +322,7 @@ impl Shared {
 impl Probes {
     fn pass(&mut self) -> Snapshot {
         let taken_at = Instant::now();
+        let taken_at_coarse_ns = crate::clock::coarse_ns();
         let wall_time = SystemTime::now();
         let (host, process) = self.host.sample(&mut self.warnings);
         let (gpus, gpu_status) = match &self.gpu {
@@ -335,6 +340,7 @@ impl Probes {
             process,
             gpus,
             gpu_status,
+            taken_at_coarse_ns,
         }
     }
 }
