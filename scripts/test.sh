@@ -21,7 +21,7 @@ run_tests cargo test --all-targets
 run_tests cargo test --doc
 run_tests cargo test --no-default-features --all-targets
 # The benchmarks build and run once each (no timing), so they cannot rot.
-cargo bench --bench sampler -- --test
+cargo bench --benches -- --test
 
 if [ "${RESMON_TEST_REAL_GPU:-0}" = "1" ]; then
   run_tests cargo test --test real_gpu -- --ignored --nocapture

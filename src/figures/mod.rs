@@ -34,7 +34,9 @@ pub enum FigureSet {
     /// memory, RSS, host memory used), and per GPU memory limit, lowest free memory, this
     /// process's peak, memory-controller utilization peak, temperature peak, power mean /
     /// peak, energy used; host lowest available memory, CPU utilization mean, load average;
-    /// process RSS peak and virtual memory; the number of snapshots used.
+    /// process RSS peak and virtual memory; the number of snapshots used. About 11 + 17 per
+    /// GPU attributes: beyond 6 GPUs that passes the SDK's default limit of 128 attributes per
+    /// span, so pick GPUs with `ResourceLayerBuilder::gpus` or raise the SDK's span limits.
     Full,
 }
 

@@ -196,7 +196,27 @@ impl Sampler {
     /// newer, this is one atomic load and a reference-count increment.
     #[inline]
     pub fn latest(&self) -> Arc<Snapshot> {
-        self.with_latest(Arc::clone)
+        let shared = &*self.handle.shared;
+        let published = shared.published.load(Ordering::Acquire);
+        LAST_READ
+            .try_with(|cell| {
+                let mut cached = cell.borrow_mut();
+                match &*cached {
+                    Some(c) if c.sampler == shared.id && c.snapshot.seq == published => {
+                        c.snapshot.clone()
+                    }
+                    _ => {
+                        let snapshot = shared.latest.load_full();
+                        *cached = Some(LastRead {
+                            sampler: shared.id,
+                            snapshot: snapshot.clone(),
+                        });
+                        snapshot
+                    }
+                }
+            })
+            // During thread teardown the cache is gone: read directly.
+            .unwrap_or_else(|_| shared.latest.load_full())
     }
 
     /// Calls `f` with the most recent snapshot without touching its shared reference count
