@@ -19,6 +19,12 @@ pub enum Error {
         /// Why it was refused.
         reason: &'static str,
     },
+    /// An OTLP exporter could not be built or shut down cleanly.
+    #[error("OTLP: {0}")]
+    Exporter(String),
+    /// The global tracing subscriber could not be installed (one is already set).
+    #[error("cannot install the tracing subscriber: {0}")]
+    Subscriber(String),
     /// The sampler thread could not be started.
     #[error("could not start the otel-resmon sampler thread: {0}")]
     Spawn(#[source] io::Error),

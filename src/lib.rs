@@ -33,6 +33,9 @@ mod error;
 mod figures;
 pub mod keys;
 pub mod layer;
+pub mod metrics;
+#[cfg(feature = "otlp")]
+pub mod otlp;
 pub mod sampler;
 pub mod snapshot;
 

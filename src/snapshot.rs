@@ -70,7 +70,8 @@ pub struct HostSample {
     pub memory_used: Option<u64>,
     /// Memory available for new allocations without swapping, bytes.
     pub memory_available: Option<u64>,
-    /// The memory limit of this process's cgroup, bytes, when one applies (read every 30 s).
+    /// The cgroup memory limit sysinfo reports for the system (the container's limit under
+    /// cgroup v2), bytes, when one applies; read every 30 s.
     pub cgroup_memory_limit: Option<u64>,
 }
 

@@ -6,7 +6,7 @@ mod common;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::next_sample;
+use common::sample_after;
 use otel_resmon::Sampler;
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -31,7 +31,7 @@ fn touching_512_mib_raises_resident_memory_in_the_next_sample() {
 
     // vec![1; n] writes every byte, so every page is resident (not the zero page).
     let block = std::hint::black_box(vec![1u8; 512 * MIB as usize]);
-    let after = next_sample(&s, &s.latest());
+    let after = sample_after(&s, Instant::now());
     let rss_after = after.process.resident_memory.expect("RSS");
     let grown = rss_after.saturating_sub(rss_before);
     assert!(
@@ -78,7 +78,7 @@ fn a_thread_burning_500ms_of_cpu_raises_process_cpu_time() {
     .join()
     .unwrap();
 
-    let after = next_sample(&s, &s.latest());
+    let after = sample_after(&s, Instant::now());
     let used = after.process.cpu_time.unwrap() - cpu_before;
     assert!(
         used >= 0.35,
@@ -107,11 +107,14 @@ fn burn_all_cores(stop: &std::sync::atomic::AtomicBool) {
 fn host_cpu_utilization_is_a_fraction_that_rises_under_load() {
     let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let s = sampler();
-    let first = s.latest();
-    assert_eq!(
-        first.host.cpu_utilization, None,
-        "no honest figure from one reading"
-    );
+    // The first snapshot comes from one CPU reading: no honest figure yet.
+    let first = Sampler::builder()
+        .ignore_env()
+        .gpu(false)
+        .interval(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    assert_eq!(first.latest().host.cpu_utilization, None);
 
     let stop = std::sync::atomic::AtomicBool::new(false);
     let loaded = std::thread::scope(|scope| {

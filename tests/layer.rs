@@ -292,7 +292,10 @@ fn gpu_memory_that_rises_and_falls_inside_a_span_shows_its_peak() {
 fn pressure_event_fires_below_the_threshold_and_not_above() {
     let fake = FakeNvml::new(&one_gpu(10 * GIB));
     let s = sampler(&fake, 10);
-    let t = traced(ResourceLayer::builder(&s));
+    // GPU threshold only: the host's own RAM must not decide this test.
+    let t = traced(
+        ResourceLayer::builder(&s).pressure(PressureThresholds::none().gpu_free_bytes(500 * MIB)),
+    );
     let free = |free: u64| one_gpu(80 * GIB - 512 * MIB - free);
     t.run(|| {
         fake.set(&free(700 * MIB));

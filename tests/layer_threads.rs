@@ -68,6 +68,33 @@ fn a_span_entered_on_two_threads_sums_both() {
 }
 
 #[test]
+fn a_span_entered_on_two_threads_at_once_counts_both() {
+    let s = sampler();
+    let t = traced(ResourceLayer::builder(&s).span_cpu_time(true));
+    t.run(|| {
+        let span = tracing::info_span!("shared");
+        let barrier = std::sync::Barrier::new(2);
+        std::thread::scope(|scope| {
+            for _ in 0..2 {
+                let (span, barrier) = (span.clone(), &barrier);
+                scope.spawn(move || {
+                    barrier.wait();
+                    let _e = span.enter();
+                    // Re-entering on the same thread is not counted twice.
+                    let _again = span.enter();
+                    burn_cpu(0.1);
+                });
+            }
+        });
+    });
+    let cpu = float(&t.span("shared"), "resmon.span.cpu.time");
+    assert!(
+        (0.19..0.3).contains(&cpu),
+        "two threads inside at once: {cpu:.3} s"
+    );
+}
+
+#[test]
 fn tasks_on_a_multi_threaded_runtime_get_their_own_figures() {
     let s = sampler();
     let t = traced(ResourceLayer::builder(&s).span_cpu_time(true));

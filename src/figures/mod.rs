@@ -2,6 +2,7 @@
 //! snapshots in between, plus pressure events. One implementation for every entry point (the
 //! tracing layer and the tower layer), so the figures mean the same everywhere.
 
+mod histograms;
 mod pressure;
 mod span_window;
 
@@ -11,6 +12,8 @@ use std::sync::Arc;
 use opentelemetry::trace::SpanRef;
 use opentelemetry::{Key, KeyValue, Value};
 
+pub(crate) use histograms::SpanHistograms;
+pub use histograms::{SPAN_CPU_TIME, SPAN_GPU_MEMORY_PEAK, SPAN_MEMORY_GROWTH};
 pub(crate) use pressure::PressureEvent;
 pub use pressure::PressureThresholds;
 use span_window::SpanSnapshots;
@@ -34,7 +37,7 @@ pub enum FigureSet {
     /// memory, RSS, host memory used), and per GPU memory limit, lowest free memory, this
     /// process's peak, memory-controller utilization peak, temperature peak, power mean /
     /// peak, energy used; host lowest available memory, CPU utilization mean, load average;
-    /// process RSS peak and virtual memory; the number of snapshots used. About 11 + 17 per
+    /// process RSS peak and virtual memory; the number of snapshots used. About 15 + 17 per
     /// GPU attributes: beyond 6 GPUs that passes the SDK's default limit of 128 attributes per
     /// span, so pick GPUs with `ResourceLayerBuilder::gpus` or raise the SDK's span limits.
     Full,
@@ -51,6 +54,8 @@ pub(crate) struct FigureConfig {
     /// CUDA ordinals to report; `None` for every visible GPU.
     pub(crate) gpus: Option<Arc<[u32]>>,
     pub(crate) pressure: Option<PressureThresholds>,
+    /// Per-span histograms, when a meter was given.
+    pub(crate) histograms: Option<SpanHistograms>,
 }
 
 fn bytes(v: u64) -> Num {
@@ -103,10 +108,13 @@ impl FigureConfig {
         end: &Snapshot,
         span_cpu_time: Option<f64>,
         span: &SpanRef<'_>,
+        span_name: &'static str,
     ) {
         // A per-thread buffer, so a span end does not allocate once it has grown. Taken out
         // of the thread-local while in use: a re-entrant call finds it empty, not borrowed.
-        let mut attributes = BUFFER.with(|b| std::mem::take(&mut *b.borrow_mut()));
+        let mut attributes = BUFFER
+            .try_with(|b| std::mem::take(&mut *b.borrow_mut()))
+            .unwrap_or_default();
         attributes.push(Entry {
             key: &keys::SAMPLE_AGE,
             value: Num::Float(end.age_coarse().as_secs_f64()),
@@ -118,6 +126,9 @@ impl FigureConfig {
             });
         }
         let events = self.compute(sampler, start, end, &mut attributes);
+        if let Some(h) = &self.histograms {
+            self.record(h, sampler, start, end, span_name);
+        }
         span.set_attributes(
             attributes
                 .drain(..)
@@ -127,6 +138,32 @@ impl FigureConfig {
         for event in events {
             span.add_event_with_timestamp(keys::PRESSURE_EVENT, event.at, event.attributes);
         }
+    }
+
+    fn record(
+        &self,
+        h: &SpanHistograms,
+        sampler: &Sampler,
+        start: &Snapshot,
+        end: &Snapshot,
+        span_name: &'static str,
+    ) {
+        let snapshots = SpanSnapshots {
+            sampler,
+            start,
+            end,
+        };
+        let peaks: Vec<_> = end
+            .gpus
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| self.reports(g))
+            .filter_map(|(j, g)| {
+                let peak = snapshots.gpu(j, &g.uuid).memory_used.max?;
+                Some((g.uuid.clone(), peak))
+            })
+            .collect();
+        h.record(span_name, start, end, &peaks);
     }
 
     /// The figures that depend only on the start and end snapshots (and the history between

@@ -105,6 +105,16 @@ impl ResourceLayerBuilder {
         self
     }
 
+    /// Records per-span histograms on this meter: process CPU time
+    /// (`resmon.span.process.cpu.time`, s), resident memory growth
+    /// (`resmon.span.process.memory.growth`, By) and each GPU's peak memory
+    /// (`resmon.span.gpu.memory.peak`, By), with the span's name (and the GPU's `hw.id`) as
+    /// the only attributes. Costs a few hundred nanoseconds per span; off by default.
+    pub fn metrics(mut self, meter: &opentelemetry::metrics::Meter) -> Self {
+        self.figures.histograms = Some(crate::figures::SpanHistograms::new(meter));
+        self
+    }
+
     /// No pressure events.
     pub fn no_pressure(mut self) -> Self {
         self.figures.pressure = None;

@@ -65,9 +65,15 @@ pub struct ResourceLayer {
 struct SpanResources {
     start: Arc<Snapshot>,
     sample_now: bool,
-    /// Thread CPU time at the current enter, and the sum over finished enters (ns).
-    entered_cpu: Option<u64>,
+    /// Thread CPU time summed over finished enters (ns).
     cpu_ns: u64,
+}
+
+thread_local! {
+    /// The selected spans this thread is inside, with the thread CPU clock at their
+    /// (outermost) enter.
+    static ENTERED: std::cell::RefCell<Vec<(Id, Option<u64>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
 }
 
 impl ResourceLayer {
@@ -143,7 +149,6 @@ where
             span.extensions_mut().insert(SpanResources {
                 start,
                 sample_now: options.sample_now,
-                entered_cpu: None,
                 cpu_ns: 0,
             });
         }
@@ -154,10 +159,18 @@ where
         if !self.span_cpu_time {
             return;
         }
-        if let Some(span) = ctx.span(id) {
-            if let Some(r) = span.extensions_mut().get_mut::<SpanResources>() {
-                r.entered_cpu = clock::thread_cpu_ns();
-            }
+        let selected = ctx
+            .span(id)
+            .is_some_and(|s| s.extensions().get::<SpanResources>().is_some());
+        if selected {
+            // Per thread, so a span entered on two threads at once counts both; only the
+            // outermost enter of a span on one thread measures, so re-entry is not doubled.
+            let _ = ENTERED.try_with(|e| {
+                let mut e = e.borrow_mut();
+                let nested = e.iter().any(|(s, _)| s == id);
+                let now = if nested { None } else { clock::thread_cpu_ns() };
+                e.push((id.clone(), now));
+            });
         }
     }
 
@@ -165,10 +178,18 @@ where
         if !self.span_cpu_time {
             return;
         }
-        if let Some(span) = ctx.span(id) {
-            if let Some(r) = span.extensions_mut().get_mut::<SpanResources>() {
-                if let (Some(entered), Some(now)) = (r.entered_cpu.take(), clock::thread_cpu_ns()) {
-                    r.cpu_ns += now.saturating_sub(entered);
+        let started = ENTERED
+            .try_with(|e| {
+                let mut e = e.borrow_mut();
+                let at = e.iter().rposition(|(s, _)| s == id)?;
+                e.remove(at).1
+            })
+            .ok()
+            .flatten();
+        if let (Some(started), Some(now)) = (started, clock::thread_cpu_ns()) {
+            if let Some(span) = ctx.span(id) {
+                if let Some(r) = span.extensions_mut().get_mut::<SpanResources>() {
+                    r.cpu_ns += now.saturating_sub(started);
                 }
             }
         }
@@ -197,9 +218,17 @@ where
             return;
         }
         let cpu = self.span_cpu_time.then(|| resources.cpu_ns as f64 / 1e9);
+        let name = ctx.metadata(&id).map_or("unknown", |m| m.name());
         let write = |end: &Arc<Snapshot>| {
+            // A thread whose cached snapshot lags the one the span started with (the sampler
+            // was publishing at that moment) uses the start as the end.
+            let end = if end.seq < resources.start.seq {
+                &resources.start
+            } else {
+                end
+            };
             self.figures
-                .write(&self.sampler, &resources.start, end, cpu, &span)
+                .write(&self.sampler, &resources.start, end, cpu, &span, name)
         };
         if resources.sample_now {
             write(&self.sampler.sample_now());

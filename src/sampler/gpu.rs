@@ -81,7 +81,9 @@ impl GpuProbe {
             Some(value) => {
                 let (selectors, bad_entry) = visible::parse(value);
                 let (resolved, unresolved) = visible::resolve(&selectors, &uuids);
-                (resolved, bad_entry.or(unresolved))
+                // The list stops at whichever comes first: an unresolvable entry precedes
+                // any unparsable one, since resolution only sees entries before it.
+                (resolved, unresolved.or(bad_entry))
             }
         };
         if let Some(entry) = bad {
@@ -216,13 +218,20 @@ impl GpuProbe {
                     UsedGpuMemory::Unavailable => None,
                 })
         };
+        // A list the driver does not have counts as empty; any other failure makes the
+        // figure unknown rather than a partial (possibly zero) answer.
+        let list = |r: Result<Vec<ProcessInfo>, NvmlError>| match r {
+            Ok(list) => Ok(Some(list)),
+            Err(NvmlError::NotSupported | NvmlError::FunctionNotFound) => Ok(None),
+            Err(err) => Err(err),
+        };
         match (
-            device.running_compute_processes(),
-            device.running_graphics_processes(),
+            list(device.running_compute_processes())?,
+            list(device.running_graphics_processes())?,
         ) {
-            (Ok(c), Ok(g)) => Ok(own(c).zip(own(g)).map(|(c, g)| c.max(g))),
-            (Ok(list), Err(_)) | (Err(_), Ok(list)) => Ok(own(list)),
-            (Err(err), Err(_)) => Err(err),
+            (Some(c), Some(g)) => Ok(own(c).zip(own(g)).map(|(c, g)| c.max(g))),
+            (Some(l), None) | (None, Some(l)) => Ok(own(l)),
+            (None, None) => Err(NvmlError::NotSupported),
         }
     }
 }

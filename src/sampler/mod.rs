@@ -286,7 +286,9 @@ impl Sampler {
             passes: latest.seq + 1,
             last_pass: Duration::from_nanos(shared.last_pass_nanos.load(Ordering::Relaxed)),
             last_sample_age: latest.age(),
-            running: lock(&self.handle.worker).is_some(),
+            running: lock(&self.handle.worker)
+                .as_ref()
+                .is_some_and(|w| !w.thread.is_finished()),
             warnings,
         }
     }

@@ -45,7 +45,10 @@ pub type WarningSink = Arc<dyn Fn(&Warning) + Send + Sync>;
 
 pub(crate) fn default_sink() -> WarningSink {
     Arc::new(|warning: &Warning| {
-        if tracing::dispatcher::has_been_set() {
+        // Runs on the sampler thread: only a global subscriber can receive it there.
+        let global =
+            tracing::dispatcher::get_default(|d| !d.is::<tracing_core::subscriber::NoSubscriber>());
+        if global {
             tracing::warn!(target: "otel_resmon", kind = ?warning.kind, "{}", warning.message);
         } else {
             eprintln!("otel-resmon: warning: {}", warning.message);

@@ -40,6 +40,22 @@ pub fn next_sample(sampler: &Sampler, after: &Snapshot) -> Arc<Snapshot> {
     }
 }
 
+/// Waits until the sampler thread has read this process's figures after `t`.
+pub fn sample_after(sampler: &Sampler, t: Instant) -> Arc<Snapshot> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let latest = sampler.latest();
+        if latest.process.taken_at.is_some_and(|at| at > t) {
+            return latest;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no sample after the work for 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
 /// Waits for `n` more passes of the sampler thread.
 pub fn passes(sampler: &Sampler, n: u64) -> Arc<Snapshot> {
     let mut s = sampler.latest();

@@ -1,0 +1,86 @@
+//! Per-span histograms: what each selected span did, as metrics with bounded attributes
+//! (the span's name, and the GPU's `hw.id` for GPU figures).
+
+use opentelemetry::metrics::{Histogram, Meter};
+use opentelemetry::KeyValue;
+
+use crate::snapshot::Snapshot;
+
+/// Process CPU time used by a span, seconds.
+pub const SPAN_CPU_TIME: &str = "resmon.span.process.cpu.time";
+/// Growth of this process's resident memory over a span, bytes (0 when it shrank).
+pub const SPAN_MEMORY_GROWTH: &str = "resmon.span.process.memory.growth";
+/// Peak device memory of a GPU during a span, bytes.
+pub const SPAN_GPU_MEMORY_PEAK: &str = "resmon.span.gpu.memory.peak";
+
+const SECONDS: [f64; 12] = [
+    0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0,
+];
+const MIB: f64 = 1048576.0;
+const BYTES: [f64; 11] = [
+    MIB,
+    4.0 * MIB,
+    16.0 * MIB,
+    64.0 * MIB,
+    256.0 * MIB,
+    1024.0 * MIB,
+    4096.0 * MIB,
+    16384.0 * MIB,
+    40960.0 * MIB,
+    81920.0 * MIB,
+    196608.0 * MIB,
+];
+
+/// The histograms, recorded at each selected span's end.
+#[derive(Debug, Clone)]
+pub(crate) struct SpanHistograms {
+    cpu_time: Histogram<f64>,
+    memory_growth: Histogram<f64>,
+    gpu_memory_peak: Histogram<f64>,
+}
+
+impl SpanHistograms {
+    pub(crate) fn new(meter: &Meter) -> Self {
+        Self {
+            cpu_time: meter
+                .f64_histogram(SPAN_CPU_TIME)
+                .with_unit("s")
+                .with_description("Process CPU time used during a span")
+                .with_boundaries(SECONDS.to_vec())
+                .build(),
+            memory_growth: meter
+                .f64_histogram(SPAN_MEMORY_GROWTH)
+                .with_unit("By")
+                .with_description("Growth of the process's resident memory during a span")
+                .with_boundaries(BYTES.to_vec())
+                .build(),
+            gpu_memory_peak: meter
+                .f64_histogram(SPAN_GPU_MEMORY_PEAK)
+                .with_unit("By")
+                .with_description("Peak device memory of a GPU during a span")
+                .with_boundaries(BYTES.to_vec())
+                .build(),
+        }
+    }
+
+    /// Records one span. `gpu_peaks` gives each reported GPU's UUID and peak memory.
+    pub(crate) fn record(
+        &self,
+        span_name: &'static str,
+        start: &Snapshot,
+        end: &Snapshot,
+        gpu_peaks: &[(std::sync::Arc<str>, f64)],
+    ) {
+        let name = [KeyValue::new("span.name", span_name)];
+        if let (Some(s), Some(e)) = (start.process.cpu_time, end.process.cpu_time) {
+            self.cpu_time.record((e - s).max(0.0), &name);
+        }
+        if let (Some(s), Some(e)) = (start.process.resident_memory, end.process.resident_memory) {
+            self.memory_growth.record(e.saturating_sub(s) as f64, &name);
+        }
+        for (uuid, peak) in gpu_peaks {
+            let attrs = [name[0].clone(), KeyValue::new("hw.id", uuid.to_string())];
+            self.gpu_memory_peak.record(*peak, &attrs);
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! OpenTelemetry metrics from the sampler: asynchronous (observable) instruments with the
+//! semantic conventions' names, units and instrument kinds, read from the latest snapshot in
+//! their callbacks (the export path never samples).
+//!
+//! Attributes are bounded: GPU identity (`hw.id` = UUID, `hw.name`, `hw.vendor`, `hw.type`),
+//! `system.memory.state`, `cpu.mode`, `hw.gpu.task`. Never a pid, a command line or a request
+//! value.
+
+use opentelemetry::metrics::{
+    AsyncInstrument, Meter, ObservableCounter, ObservableGauge, ObservableUpDownCounter,
+};
+use opentelemetry::KeyValue;
+use opentelemetry_semantic_conventions::attribute as attr;
+use opentelemetry_semantic_conventions::metric as name;
+
+use crate::snapshot::{GpuSample, Snapshot};
+use crate::Sampler;
+
+pub use crate::figures::{SPAN_CPU_TIME, SPAN_GPU_MEMORY_PEAK, SPAN_MEMORY_GROWTH};
+
+/// This process's memory on each GPU, bytes (no semantic convention yet; the name others use).
+pub const PROCESS_GPU_MEMORY_USAGE: &str = "process.gpu.memory.usage";
+
+/// The registered instruments. Keep it alive as long as the metrics should be reported
+/// (the meter provider also keeps the callbacks until it shuts down).
+#[derive(Debug)]
+#[must_use = "the instruments stop reporting when dropped"]
+pub struct ResourceMetrics {
+    _gauges: Vec<ObservableGauge<f64>>,
+    _up_down: Vec<ObservableUpDownCounter<i64>>,
+    _counters: Vec<ObservableCounter<f64>>,
+}
+
+fn gpu_identity(g: &GpuSample) -> [KeyValue; 3] {
+    [
+        KeyValue::new(attr::HW_ID, g.uuid.to_string()),
+        KeyValue::new(attr::HW_NAME, g.name.to_string()),
+        KeyValue::new(attr::HW_VENDOR, "NVIDIA"),
+    ]
+}
+
+fn with(base: &[KeyValue], extra: &[KeyValue]) -> Vec<KeyValue> {
+    base.iter().chain(extra).cloned().collect()
+}
+
+fn bytes(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// Registers every resource instrument on `meter`, each reading `sampler`'s latest snapshot.
+///
+/// ```
+/// use opentelemetry::metrics::MeterProvider as _;
+/// let sampler = otel_resmon::Sampler::builder().gpu(false).build()?;
+/// let provider = opentelemetry_sdk::metrics::SdkMeterProvider::builder().build();
+/// let _metrics = otel_resmon::metrics::register(&provider.meter("otel-resmon"), &sampler);
+/// # Ok::<(), otel_resmon::Error>(())
+/// ```
+pub fn register(meter: &Meter, sampler: &Sampler) -> ResourceMetrics {
+    let gauge =
+        |n: &'static str, unit: &'static str, f: fn(&Snapshot, &dyn AsyncInstrument<f64>)| {
+            let s = sampler.clone();
+            meter
+                .f64_observable_gauge(n)
+                .with_unit(unit)
+                .with_callback(move |o| f(&s.latest(), o))
+                .build()
+        };
+    let up_down =
+        |n: &'static str, unit: &'static str, f: fn(&Snapshot, &dyn AsyncInstrument<i64>)| {
+            let s = sampler.clone();
+            meter
+                .i64_observable_up_down_counter(n)
+                .with_unit(unit)
+                .with_callback(move |o| f(&s.latest(), o))
+                .build()
+        };
+    let counter =
+        |n: &'static str, unit: &'static str, f: fn(&Snapshot, &dyn AsyncInstrument<f64>)| {
+            let s = sampler.clone();
+            meter
+                .f64_observable_counter(n)
+                .with_unit(unit)
+                .with_callback(move |o| f(&s.latest(), o))
+                .build()
+        };
+
+    let gauges = vec![
+        gauge(name::HW_GPU_UTILIZATION, "1", |s, o| {
+            for g in &s.gpus {
+                if let Some(u) = g.utilization_gpu {
+                    o.observe(
+                        u,
+                        &with(
+                            &gpu_identity(g),
+                            &[KeyValue::new(attr::HW_GPU_TASK, "general")],
+                        ),
+                    );
+                }
+            }
+        }),
+        gauge(name::HW_GPU_MEMORY_UTILIZATION, "1", |s, o| {
+            for g in &s.gpus {
+                if let (Some(used), Some(total)) = (g.memory_used, g.memory_total) {
+                    if total > 0 {
+                        o.observe(used as f64 / total as f64, &gpu_identity(g));
+                    }
+                }
+            }
+        }),
+        gauge(name::HW_POWER, "W", |s, o| {
+            for g in &s.gpus {
+                if let Some(p) = g.power {
+                    o.observe(
+                        p,
+                        &with(&gpu_identity(g), &[KeyValue::new(attr::HW_TYPE, "gpu")]),
+                    );
+                }
+            }
+        }),
+        gauge(name::HW_TEMPERATURE, "Cel", |s, o| {
+            for g in &s.gpus {
+                if let Some(t) = g.temperature {
+                    // The sensor is a component of its own whose parent is the GPU.
+                    let sensor = [
+                        KeyValue::new(attr::HW_ID, format!("{}:temperature", g.uuid)),
+                        KeyValue::new(attr::HW_NAME, format!("{} temperature", g.name)),
+                        KeyValue::new(attr::HW_TYPE, "temperature"),
+                        KeyValue::new(attr::HW_PARENT, g.uuid.to_string()),
+                    ];
+                    o.observe(t, &sensor);
+                }
+            }
+        }),
+        gauge(name::SYSTEM_CPU_UTILIZATION, "1", |s, o| {
+            if let Some(u) = s.host.cpu_utilization {
+                o.observe(u, &[]);
+            }
+        }),
+    ];
+    let up_downs = vec![
+        up_down(name::HW_GPU_MEMORY_USAGE, "By", |s, o| {
+            for g in &s.gpus {
+                if let Some(v) = g.memory_used {
+                    o.observe(bytes(v), &gpu_identity(g));
+                }
+            }
+        }),
+        up_down(name::HW_GPU_MEMORY_LIMIT, "By", |s, o| {
+            for g in &s.gpus {
+                if let Some(v) = g.memory_total {
+                    o.observe(bytes(v), &gpu_identity(g));
+                }
+            }
+        }),
+        up_down(PROCESS_GPU_MEMORY_USAGE, "By", |s, o| {
+            for g in &s.gpus {
+                if let Some(v) = g.process_memory {
+                    o.observe(bytes(v), &gpu_identity(g));
+                }
+            }
+        }),
+        up_down(name::SYSTEM_MEMORY_USAGE, "By", |s, o| {
+            if let Some(v) = s.host.memory_used {
+                o.observe(
+                    bytes(v),
+                    &[KeyValue::new(attr::SYSTEM_MEMORY_STATE, "used")],
+                );
+            }
+        }),
+        up_down(name::SYSTEM_MEMORY_LIMIT, "By", |s, o| {
+            if let Some(v) = s.host.memory_total {
+                o.observe(bytes(v), &[]);
+            }
+        }),
+        up_down(name::PROCESS_MEMORY_USAGE, "By", |s, o| {
+            if let Some(v) = s.process.resident_memory {
+                o.observe(bytes(v), &[]);
+            }
+        }),
+    ];
+    let counters = vec![
+        counter(name::HW_ENERGY, "J", |s, o| {
+            for g in &s.gpus {
+                if let Some(e) = g.energy {
+                    o.observe(
+                        e,
+                        &with(&gpu_identity(g), &[KeyValue::new(attr::HW_TYPE, "gpu")]),
+                    );
+                }
+            }
+        }),
+        counter(name::PROCESS_CPU_TIME, "s", |s, o| {
+            if let Some(t) = s.process.cpu_time_user {
+                o.observe(t, &[KeyValue::new(attr::CPU_MODE, "user")]);
+            }
+            if let Some(t) = s.process.cpu_time_system {
+                o.observe(t, &[KeyValue::new(attr::CPU_MODE, "system")]);
+            }
+        }),
+    ];
+    ResourceMetrics {
+        _gauges: gauges,
+        _up_down: up_downs,
+        _counters: counters,
+    }
+}

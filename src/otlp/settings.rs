@@ -1,0 +1,336 @@
+//! The standard `OTEL_*` variables, resolved with the specification's precedence and checked:
+//! a value the pipeline cannot use is an error naming the variable.
+
+use std::time::Duration;
+
+use crate::Error;
+
+/// OTLP transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// OTLP over gRPC (default port 4317).
+    Grpc,
+    /// OTLP over HTTP with protobuf bodies (default port 4318); the specification's default.
+    HttpProtobuf,
+}
+
+/// Which signal a setting is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Signal {
+    Traces,
+    Metrics,
+}
+
+impl Signal {
+    fn endpoint_var(self) -> &'static str {
+        match self {
+            Signal::Traces => "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            Signal::Metrics => "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+        }
+    }
+    fn protocol_var(self) -> &'static str {
+        match self {
+            Signal::Traces => "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+            Signal::Metrics => "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
+        }
+    }
+    fn timeout_var(self) -> &'static str {
+        match self {
+            Signal::Traces => "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+            Signal::Metrics => "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT",
+        }
+    }
+    fn path(self) -> &'static str {
+        match self {
+            Signal::Traces => "/v1/traces",
+            Signal::Metrics => "/v1/metrics",
+        }
+    }
+}
+
+/// Where and how one signal is exported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Export {
+    pub(crate) protocol: Protocol,
+    pub(crate) endpoint: String,
+    pub(crate) timeout: Duration,
+}
+
+/// Everything the pipeline reads from the environment.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Settings {
+    pub(crate) disabled: bool,
+    pub(crate) traces: Export,
+    pub(crate) metrics: Export,
+    pub(crate) metric_interval: Duration,
+    pub(crate) service_name: Option<String>,
+}
+
+fn invalid(setting: &'static str, value: &str, reason: &'static str) -> Error {
+    Error::InvalidSetting {
+        setting,
+        value: value.to_owned(),
+        reason,
+    }
+}
+
+/// Reads a variable; empty counts as unset, as the specification says.
+fn read(env: &dyn Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+    env(name).filter(|v| !v.trim().is_empty())
+}
+
+fn protocol(env: &dyn Fn(&str) -> Option<String>, signal: Signal) -> Result<Protocol, Error> {
+    for var in [signal.protocol_var(), "OTEL_EXPORTER_OTLP_PROTOCOL"] {
+        if let Some(v) = read(env, var) {
+            return match v.trim() {
+                "grpc" => Ok(Protocol::Grpc),
+                "http/protobuf" => Ok(Protocol::HttpProtobuf),
+                "http/json" => Err(invalid(
+                    static_name(var),
+                    &v,
+                    "http/json is not supported: use grpc or http/protobuf",
+                )),
+                _ => Err(invalid(
+                    static_name(var),
+                    &v,
+                    "must be grpc or http/protobuf",
+                )),
+            };
+        }
+    }
+    Ok(Protocol::HttpProtobuf)
+}
+
+/// The variable names above are `&'static str` already; this keeps the error type simple.
+fn static_name(var: &str) -> &'static str {
+    const NAMES: [&str; 9] = [
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TIMEOUT",
+        "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+        "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT",
+    ];
+    NAMES
+        .iter()
+        .find(|n| **n == var)
+        .copied()
+        .unwrap_or("OTEL_EXPORTER_OTLP_*")
+}
+
+/// `http://host[:port][/path]` or `https://...`, nothing else.
+fn check_url(var: &'static str, value: &str) -> Result<String, Error> {
+    let v = value.trim();
+    let rest = v
+        .strip_prefix("http://")
+        .or_else(|| v.strip_prefix("https://"))
+        .ok_or_else(|| invalid(var, value, "must start with http:// or https://"))?;
+    let authority = rest.split('/').next().unwrap_or("");
+    let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h);
+    if host.is_empty() || v.contains(char::is_whitespace) {
+        return Err(invalid(
+            var,
+            value,
+            "must name a host, e.g. http://localhost:4318",
+        ));
+    }
+    if let Some((_, port)) = authority.rsplit_once(':') {
+        if !host.ends_with(']') && port.parse::<u16>().is_err() {
+            return Err(invalid(
+                var,
+                value,
+                "has a port that is not a number from 0 to 65535",
+            ));
+        }
+    }
+    Ok(v.to_owned())
+}
+
+fn endpoint(
+    env: &dyn Fn(&str) -> Option<String>,
+    signal: Signal,
+    protocol: Protocol,
+) -> Result<String, Error> {
+    if let Some(v) = read(env, signal.endpoint_var()) {
+        // A signal's own endpoint is used as given.
+        return check_url(static_name(signal.endpoint_var()), &v);
+    }
+    let base = match read(env, "OTEL_EXPORTER_OTLP_ENDPOINT") {
+        Some(v) => check_url("OTEL_EXPORTER_OTLP_ENDPOINT", &v)?,
+        None => match protocol {
+            Protocol::Grpc => "http://localhost:4317".to_owned(),
+            Protocol::HttpProtobuf => "http://localhost:4318".to_owned(),
+        },
+    };
+    Ok(match protocol {
+        Protocol::Grpc => base,
+        // The generic endpoint gets the signal's path appended for HTTP.
+        Protocol::HttpProtobuf => format!("{}{}", base.trim_end_matches('/'), signal.path()),
+    })
+}
+
+fn millis(
+    env: &dyn Fn(&str) -> Option<String>,
+    vars: &[&'static str],
+    default: Duration,
+) -> Result<Duration, Error> {
+    for var in vars {
+        if let Some(v) = read(env, var) {
+            let ms: u64 = v
+                .trim()
+                .parse()
+                .map_err(|_| invalid(var, &v, "must be a whole number of milliseconds"))?;
+            if ms == 0 {
+                return Err(invalid(var, &v, "must be more than 0 milliseconds"));
+            }
+            return Ok(Duration::from_millis(ms));
+        }
+    }
+    Ok(default)
+}
+
+/// `key=value,key=value` with percent-encoded values, as the specification writes it.
+fn check_resource_attributes(value: &str) -> Result<(), Error> {
+    for pair in value.split(',').filter(|p| !p.trim().is_empty()) {
+        match pair.split_once('=') {
+            Some((k, _)) if !k.trim().is_empty() => {}
+            _ => {
+                return Err(invalid(
+                    "OTEL_RESOURCE_ATTRIBUTES",
+                    value,
+                    "must be key=value pairs separated by commas",
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Settings {
+    pub(crate) fn resolve(env: &dyn Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let disabled = match read(env, "OTEL_SDK_DISABLED") {
+            None => false,
+            Some(v) => match v.trim().to_ascii_lowercase().as_str() {
+                "true" => true,
+                "false" => false,
+                _ => return Err(invalid("OTEL_SDK_DISABLED", &v, "must be true or false")),
+            },
+        };
+        if let Some(v) = read(env, "OTEL_RESOURCE_ATTRIBUTES") {
+            check_resource_attributes(&v)?;
+        }
+        let export = |signal: Signal| -> Result<Export, Error> {
+            let protocol = protocol(env, signal)?;
+            Ok(Export {
+                protocol,
+                endpoint: endpoint(env, signal, protocol)?,
+                timeout: millis(
+                    env,
+                    &[
+                        static_name(signal.timeout_var()),
+                        "OTEL_EXPORTER_OTLP_TIMEOUT",
+                    ],
+                    Duration::from_secs(10),
+                )?,
+            })
+        };
+        Ok(Settings {
+            disabled,
+            traces: export(Signal::Traces)?,
+            metrics: export(Signal::Metrics)?,
+            metric_interval: millis(
+                env,
+                &["OTEL_METRIC_EXPORT_INTERVAL"],
+                Duration::from_secs(60),
+            )?,
+            service_name: read(env, "OTEL_SERVICE_NAME"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn resolve(vars: &[(&str, &str)]) -> Result<Settings, Error> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::resolve(&|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_follow_the_specification() {
+        let s = resolve(&[]).unwrap();
+        assert!(!s.disabled);
+        assert_eq!(s.traces.protocol, Protocol::HttpProtobuf);
+        assert_eq!(s.traces.endpoint, "http://localhost:4318/v1/traces");
+        assert_eq!(s.metrics.endpoint, "http://localhost:4318/v1/metrics");
+        assert_eq!(s.traces.timeout, Duration::from_secs(10));
+        assert_eq!(s.metric_interval, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn generic_endpoint_gets_the_path_for_http_only_and_signal_endpoints_win() {
+        let s = resolve(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/")]).unwrap();
+        assert_eq!(s.traces.endpoint, "http://collector:4318/v1/traces");
+        let s = resolve(&[
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317"),
+        ])
+        .unwrap();
+        assert_eq!(s.traces.endpoint, "http://collector:4317");
+        let s = resolve(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+            (
+                "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+                "http://metrics:9000/custom",
+            ),
+            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc"),
+        ])
+        .unwrap();
+        assert_eq!(s.metrics.endpoint, "http://metrics:9000/custom");
+        assert_eq!(s.traces.protocol, Protocol::Grpc);
+        assert_eq!(s.traces.endpoint, "http://collector:4318");
+        assert_eq!(s.metrics.protocol, Protocol::HttpProtobuf);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        for (var, value) in [
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "udp"),
+            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/json"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "localhost:4317"),
+            ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "http://:4318"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://host:port"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "ten"),
+            ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "0"),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "-5"),
+            ("OTEL_SDK_DISABLED", "yes please"),
+            ("OTEL_RESOURCE_ATTRIBUTES", "team"),
+        ] {
+            let err = resolve(&[(var, value)]).unwrap_err().to_string();
+            assert!(
+                err.contains(var) && err.contains(value),
+                "{var}={value}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn disabled_and_empty_values() {
+        assert!(resolve(&[("OTEL_SDK_DISABLED", "TRUE")]).unwrap().disabled);
+        let s = resolve(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
+            ("OTEL_SERVICE_NAME", ""),
+        ])
+        .unwrap();
+        assert_eq!(s.traces.endpoint, "http://localhost:4318/v1/traces");
+        assert_eq!(s.service_name, None);
+    }
+}
