@@ -3,6 +3,7 @@
 
 pub mod fake_nvml;
 pub mod otel;
+pub mod rotel;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
