@@ -91,10 +91,15 @@ fn end_to_end(protocol: &str) {
 
     let received = rotel.wait_for("the spans and every metric", |o| {
         o.contains("Name           : quickstart.step")
-            && METRICS.iter().all(|(name, ..)| o.contains(&format!("-> Name: {name}\n")))
+            && METRICS
+                .iter()
+                .all(|(name, ..)| o.contains(&format!("-> Name: {name}\n")))
     });
     assert!(received.contains(&format!("service.name: Str(e2e-{protocol})")));
-    assert!(received.contains("resmon.gpu.driver.version: Str(550.54.15)"), "inventory on the Resource");
+    assert!(
+        received.contains("resmon.gpu.driver.version: Str(550.54.15)"),
+        "inventory on the Resource"
+    );
 
     let descriptors = metric_descriptors(&received);
     for (name, unit, data_type, monotonic) in METRICS {
@@ -118,7 +123,10 @@ fn end_to_end(protocol: &str) {
         .join("\n");
     for (key, typed) in SPAN_ATTRIBUTES {
         let line = format!("-> {key}: {typed}");
-        assert!(step_attributes.contains(&line), "span attribute `{line}` missing in:\n{step_attributes}");
+        assert!(
+            step_attributes.contains(&line),
+            "span attribute `{line}` missing in:\n{step_attributes}"
+        );
     }
     // Bounded metric attributes: no pid or command line anywhere.
     for forbidden in ["process.pid", "process.command", "process.executable"] {
@@ -149,7 +157,10 @@ fn with_the_collector_down_the_program_runs_and_shuts_down_quickly() {
         let (out, took) = run_quickstart(protocol, &format!("http://127.0.0.1:{port}"), &fake);
         let stderr = String::from_utf8_lossy(&out.stderr);
         println!("{protocol}: {took:?}, stderr {} bytes", stderr.len());
-        assert!(out.status.success(), "{protocol}: the program failed: {stderr}");
+        assert!(
+            out.status.success(),
+            "{protocol}: the program failed: {stderr}"
+        );
         // 0.9 s of work, then a shutdown bounded by the export timeout (2 s) per signal.
         assert!(took < Duration::from_secs(12), "{protocol}: took {took:?}");
         assert!(stderr.len() < 20_000, "{protocol}: unbounded error output");

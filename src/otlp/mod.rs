@@ -38,12 +38,14 @@ use crate::{Error, ResourceLayer, Sampler, SamplerBuilder};
 /// Instrumentation scope name of the crate's tracer and meter.
 pub const SCOPE: &str = "otel-resmon";
 
+type Env = Box<dyn Fn(&str) -> Option<String>>;
 type Configure = Arc<dyn Fn(ResourceLayerBuilder) -> ResourceLayerBuilder + Send + Sync>;
 
 /// Builds the pipeline; [`init`] is `Pipeline::new().install()`.
 #[must_use]
 pub struct Pipeline {
     sampler: SamplerBuilder,
+    env: Option<Env>,
     layer: Option<Configure>,
     install_subscriber: bool,
 }
@@ -78,6 +80,7 @@ impl Pipeline {
     pub fn new() -> Self {
         Self {
             sampler: Sampler::builder(),
+            env: None,
             layer: None,
             install_subscriber: true,
         }
@@ -86,6 +89,14 @@ impl Pipeline {
     /// The sampler's settings (default: [`Sampler::builder`], which reads `RESMON_*`).
     pub fn sampler(mut self, sampler: SamplerBuilder) -> Self {
         self.sampler = sampler;
+        self
+    }
+
+    /// Reads the `OTEL_*` settings from this function instead of the process environment
+    /// (a configuration file, or a test). The sampler's settings come from
+    /// [`Pipeline::sampler`].
+    pub fn env(mut self, lookup: impl Fn(&str) -> Option<String> + 'static) -> Self {
+        self.env = Some(Box::new(lookup));
         self
     }
 
@@ -109,15 +120,11 @@ impl Pipeline {
     ///
     /// # Errors
     /// As [`init`].
-    pub fn install(self) -> Result<OtelGuard, Error> {
-        self.install_with_env(&|name| std::env::var(name).ok())
-    }
-
-    pub(crate) fn install_with_env(
-        self,
-        env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<OtelGuard, Error> {
-        let settings = Settings::resolve(env)?;
+    pub fn install(mut self) -> Result<OtelGuard, Error> {
+        let settings = match self.env.take() {
+            Some(env) => Settings::resolve(&*env)?,
+            None => Settings::resolve(&|name| std::env::var(name).ok())?,
+        };
         let sampler = self.sampler.build()?;
         let resource = resource(&settings, &sampler);
 

@@ -73,7 +73,10 @@ impl Rotel {
         let deadline = Instant::now() + Duration::from_secs(20);
         for port in [grpc_port, http_port] {
             while TcpStream::connect(("127.0.0.1", port)).is_err() {
-                assert!(Instant::now() < deadline, "rotel did not listen on {port} in 20 s");
+                assert!(
+                    Instant::now() < deadline,
+                    "rotel did not listen on {port} in 20 s"
+                );
                 std::thread::sleep(Duration::from_millis(50));
             }
         }
