@@ -93,25 +93,11 @@ impl ResourceLayer {
         self.status.clone()
     }
 
-    /// Runs `f` with the dispatcher this layer is part of: the thread's default when that is
-    /// it (no shared reference count touched), else the one kept at registration (spans can
-    /// close on threads without a default).
+    /// Runs `f` with the dispatcher this layer is part of, kept at registration (spans can
+    /// close on threads without a default dispatcher).
     fn with_dispatch<R>(&self, f: impl FnOnce(&Dispatch) -> R) -> Option<R> {
-        let mut f = Some(f);
-        let on_default = tracing_core::dispatcher::get_default(|d| {
-            let ours = d
-                .downcast_ref::<Self>()
-                .is_some_and(|layer| std::ptr::eq(layer, self));
-            if ours {
-                f.take().map(|f| f(d))
-            } else {
-                None
-            }
-        });
-        on_default.or_else(|| {
-            let dispatch = self.dispatch.get().and_then(WeakDispatch::upgrade)?;
-            f.take().map(|f| f(&dispatch))
-        })
+        let dispatch = self.dispatch.get().and_then(WeakDispatch::upgrade)?;
+        Some(f(&dispatch))
     }
 
     /// For the first selected span only: if tracing-opentelemetry already knows the span when
@@ -198,10 +184,10 @@ where
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
         // Take our state and let go of the extensions lock before calling into
         // tracing-opentelemetry, which locks them again.
-        let Some(resources) = ctx
-            .span(&id)
-            .and_then(|span| span.extensions_mut().remove::<SpanResources>())
-        else {
+        let Some((resources, name)) = ctx.span(&id).and_then(|span| {
+            let resources = span.extensions_mut().remove::<SpanResources>()?;
+            Some((resources, span.name()))
+        }) else {
             return;
         };
         let cx = self
@@ -218,7 +204,6 @@ where
             return;
         }
         let cpu = self.span_cpu_time.then(|| resources.cpu_ns as f64 / 1e9);
-        let name = ctx.metadata(&id).map_or("unknown", |m| m.name());
         let write = |end: &Arc<Snapshot>| {
             // A thread whose cached snapshot lags the one the span started with (the sampler
             // was publishing at that moment) uses the start as the end.
