@@ -67,11 +67,14 @@ impl SpanHistograms {
     pub(crate) fn record(
         &self,
         span_name: &'static str,
+        fields: &[KeyValue],
         start: &Snapshot,
         end: &Snapshot,
         gpu_peaks: &[(std::sync::Arc<str>, f64)],
     ) {
-        let name = [KeyValue::new("span.name", span_name)];
+        let mut name = Vec::with_capacity(fields.len() + 2);
+        name.push(KeyValue::new("span.name", span_name));
+        name.extend_from_slice(fields);
         if let (Some(s), Some(e)) = (start.process.cpu_time, end.process.cpu_time) {
             self.cpu_time.record((e - s).max(0.0), &name);
         }
@@ -79,8 +82,9 @@ impl SpanHistograms {
             self.memory_growth.record(e.saturating_sub(s) as f64, &name);
         }
         for (uuid, peak) in gpu_peaks {
-            let attrs = [name[0].clone(), KeyValue::new("hw.id", uuid.to_string())];
-            self.gpu_memory_peak.record(*peak, &attrs);
+            name.push(KeyValue::new("hw.id", uuid.to_string()));
+            self.gpu_memory_peak.record(*peak, &name);
+            name.pop();
         }
     }
 }

@@ -47,6 +47,18 @@ thread_local! {
     static BUFFER: RefCell<Vec<Entry>> = const { RefCell::new(Vec::new()) };
 }
 
+/// One span at its end: what the figures are computed from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EndedSpan<'a> {
+    pub(crate) start: &'a Snapshot,
+    pub(crate) end: &'a Snapshot,
+    /// The span's own thread CPU time, when measured.
+    pub(crate) cpu_time: Option<f64>,
+    pub(crate) name: &'static str,
+    /// Field values for the per-span histograms.
+    pub(crate) metric_fields: &'a [KeyValue],
+}
+
 /// What to compute at a span's end.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct FigureConfig {
@@ -56,6 +68,9 @@ pub(crate) struct FigureConfig {
     pub(crate) pressure: Option<PressureThresholds>,
     /// Per-span histograms, when a meter was given.
     pub(crate) histograms: Option<SpanHistograms>,
+    /// Span fields whose values become histogram attributes (the user vouches that they
+    /// are low-cardinality).
+    pub(crate) metric_fields: Arc<[String]>,
 }
 
 fn bytes(v: u64) -> Num {
@@ -100,16 +115,15 @@ impl FigureConfig {
     }
 
     /// Writes a span's figures to its OpenTelemetry span in one batch, with its pressure
-    /// events. `span_cpu_time` is the span's own thread CPU time when measured.
-    pub(crate) fn write(
-        &self,
-        sampler: &Sampler,
-        start: &Snapshot,
-        end: &Snapshot,
-        span_cpu_time: Option<f64>,
-        span: &SpanRef<'_>,
-        span_name: &'static str,
-    ) {
+    /// events, and records the per-span histograms when configured.
+    pub(crate) fn write(&self, sampler: &Sampler, ended: &EndedSpan<'_>, span: &SpanRef<'_>) {
+        let EndedSpan {
+            start,
+            end,
+            cpu_time: span_cpu_time,
+            name: span_name,
+            metric_fields,
+        } = *ended;
         // A per-thread buffer, so a span end does not allocate once it has grown. Taken out
         // of the thread-local while in use: a re-entrant call finds it empty, not borrowed.
         let mut attributes = BUFFER
@@ -127,7 +141,7 @@ impl FigureConfig {
         }
         let events = self.compute(sampler, start, end, &mut attributes);
         if let Some(h) = &self.histograms {
-            self.record(h, sampler, start, end, span_name);
+            self.record(h, sampler, start, end, span_name, metric_fields);
         }
         span.set_attributes(
             attributes
@@ -147,6 +161,7 @@ impl FigureConfig {
         start: &Snapshot,
         end: &Snapshot,
         span_name: &'static str,
+        metric_fields: &[KeyValue],
     ) {
         let snapshots = SpanSnapshots {
             sampler,
@@ -163,7 +178,7 @@ impl FigureConfig {
                 Some((g.uuid.clone(), peak))
             })
             .collect();
-        h.record(span_name, start, end, &peaks);
+        h.record(span_name, metric_fields, start, end, &peaks);
     }
 
     /// The figures that depend only on the start and end snapshots (and the history between

@@ -115,6 +115,14 @@ impl ResourceLayerBuilder {
         self
     }
 
+    /// Adds the values of these span fields as attributes of the per-span histograms (see
+    /// [`metrics`](Self::metrics)), e.g. `"http.route"` or `"model"`. Only name fields with a
+    /// few distinct values: every combination is a separate time series.
+    pub fn metric_fields<S: Into<String>>(mut self, fields: impl IntoIterator<Item = S>) -> Self {
+        self.figures.metric_fields = fields.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// No pressure events.
     pub fn no_pressure(mut self) -> Self {
         self.figures.pressure = None;

@@ -24,7 +24,7 @@ pub use builder::ResourceLayerBuilder;
 pub use select::{MARKER_FIELD, SAMPLE_NOW_FIELD};
 pub use status::{LayerStatus, OtelLink};
 
-use crate::figures::FigureConfig;
+use crate::figures::{EndedSpan, FigureConfig};
 use crate::snapshot::Snapshot;
 use crate::{clock, Sampler};
 use select::Selection;
@@ -67,6 +67,8 @@ struct SpanResources {
     sample_now: bool,
     /// Thread CPU time summed over finished enters (ns).
     cpu_ns: u64,
+    /// Values of the fields named by `metric_fields`, for the per-span histograms.
+    metric_fields: Vec<opentelemetry::KeyValue>,
 }
 
 thread_local! {
@@ -98,6 +100,20 @@ impl ResourceLayer {
     fn with_dispatch<R>(&self, f: impl FnOnce(&Dispatch) -> R) -> Option<R> {
         let dispatch = self.dispatch.get().and_then(WeakDispatch::upgrade)?;
         Some(f(&dispatch))
+    }
+
+    /// The values of the fields the per-span histograms carry (nothing to do, and nothing
+    /// allocated, unless histograms and fields are configured).
+    fn metric_field_values(&self, attrs: &Attributes<'_>) -> Vec<opentelemetry::KeyValue> {
+        if self.figures.histograms.is_none() || self.figures.metric_fields.is_empty() {
+            return Vec::new();
+        }
+        let mut values = select::FieldValues {
+            wanted: &self.figures.metric_fields,
+            values: Vec::new(),
+        };
+        attrs.record(&mut values);
+        values.values
     }
 
     /// For the first selected span only: if tracing-opentelemetry already knows the span when
@@ -136,6 +152,7 @@ where
                 start,
                 sample_now: options.sample_now,
                 cpu_ns: 0,
+                metric_fields: self.metric_field_values(attrs),
             });
         }
         self.check_order(id);
@@ -212,8 +229,14 @@ where
             } else {
                 end
             };
-            self.figures
-                .write(&self.sampler, &resources.start, end, cpu, &span, name)
+            let ended = EndedSpan {
+                start: &resources.start,
+                end,
+                cpu_time: cpu,
+                name,
+                metric_fields: &resources.metric_fields,
+            };
+            self.figures.write(&self.sampler, &ended, &span)
         };
         if resources.sample_now {
             write(&self.sampler.sample_now());

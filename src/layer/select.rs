@@ -40,6 +40,39 @@ pub(crate) struct SpanOptions {
     pub(crate) sample_now: bool,
 }
 
+/// Collects the values of the fields named in `wanted` as OTel attributes.
+pub(crate) struct FieldValues<'a> {
+    pub(crate) wanted: &'a [String],
+    pub(crate) values: Vec<opentelemetry::KeyValue>,
+}
+
+impl FieldValues<'_> {
+    fn put(&mut self, field: &Field, value: opentelemetry::Value) {
+        if self.wanted.iter().any(|w| w == field.name()) {
+            self.values
+                .push(opentelemetry::KeyValue::new(field.name(), value));
+        }
+    }
+}
+
+impl Visit for FieldValues<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.put(field, value.to_owned().into());
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.put(field, value.into());
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.put(field, i64::try_from(value).unwrap_or(i64::MAX).into());
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.put(field, value.into());
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.put(field, format!("{value:?}").into());
+    }
+}
+
 impl Visit for SpanOptions {
     fn record_bool(&mut self, field: &Field, value: bool) {
         match field.name() {
