@@ -174,7 +174,7 @@ impl FigureConfig {
             .enumerate()
             .filter(|(_, g)| self.reports(g))
             .filter_map(|(j, g)| {
-                let peak = snapshots.gpu(j, &g.uuid).memory_used.max?;
+                let peak = snapshots.gpu(j, &g.uuid, false).memory_used.max?;
                 Some((g.uuid.clone(), peak))
             })
             .collect();
@@ -261,7 +261,7 @@ impl FigureConfig {
             }
             let k = GpuKeys::of(g.index);
             let s = span_window::find(start, j, &g.uuid);
-            let w = snapshots.gpu(j, &g.uuid);
+            let w = snapshots.gpu(j, &g.uuid, full);
             if let Some(thresholds) = &self.pressure {
                 events.extend(thresholds.gpu_event(g, &w));
             }

@@ -76,6 +76,7 @@ impl PressureThresholds {
         self
     }
 
+    #[inline]
     fn threshold(bytes: Option<u64>, fraction: Option<f64>, total: Option<u64>) -> Option<u64> {
         let by_fraction = fraction.zip(total).map(|(f, t)| (f * t as f64) as u64);
         match (bytes, by_fraction) {
@@ -85,9 +86,13 @@ impl PressureThresholds {
     }
 
     /// The event for this GPU, if its free memory fell below the threshold during the span.
+    #[inline]
     pub(crate) fn gpu_event(&self, g: &GpuSample, w: &GpuSpan) -> Option<PressureEvent> {
+        let (free, at) = w.free_min?;
         let t = Self::threshold(self.gpu_free_bytes, self.gpu_free_fraction, g.memory_total)?;
-        let (free, at) = w.free_min.filter(|(free, _)| *free < t)?;
+        if free >= t {
+            return None;
+        }
         let mut attributes = vec![
             KeyValue::new(keys::PRESSURE_RESOURCE.clone(), "gpu.memory"),
             KeyValue::new(keys::HW_ID.clone(), Value::from(g.uuid.to_string())),
@@ -108,10 +113,14 @@ impl PressureThresholds {
     }
 
     /// The event for host RAM, if available memory fell below the threshold during the span.
+    #[inline]
     pub(crate) fn ram_event(&self, end: &Snapshot, host: &HostSpan) -> Option<PressureEvent> {
+        let (available, at) = host.available_min?;
         let total = end.host.memory_total;
         let t = Self::threshold(self.ram_available_bytes, self.ram_available_fraction, total)?;
-        let (available, at) = host.available_min.filter(|(a, _)| *a < t)?;
+        if available >= t {
+            return None;
+        }
         let mut attributes = vec![
             KeyValue::new(keys::PRESSURE_RESOURCE.clone(), "system.memory"),
             KeyValue::new(

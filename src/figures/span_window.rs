@@ -100,18 +100,20 @@ impl SpanSnapshots<'_> {
     }
 
     /// The figures of the GPU at position `j` of the end snapshot, matched by UUID in the
-    /// other snapshots.
-    pub(crate) fn gpu(&self, j: usize, uuid: &Arc<str>) -> GpuSpan {
+    /// other snapshots; `full` adds the figures only the full set reports.
+    pub(crate) fn gpu(&self, j: usize, uuid: &Arc<str>, full: bool) -> GpuSpan {
         let mut w = GpuSpan::default();
         self.visit(|s| {
             if let Some(g) = find(s, j, uuid) {
                 w.memory_used.add(g.memory_used.map(|v| v as f64));
                 lowest(&mut w.free_min, g.memory_free, s.wall_time);
-                w.process_memory.add(g.process_memory.map(|v| v as f64));
                 w.utilization.add(g.utilization_gpu);
-                w.memory_utilization.add(g.utilization_memory);
-                w.temperature.add(g.temperature);
-                w.power.add(g.power);
+                if full {
+                    w.process_memory.add(g.process_memory.map(|v| v as f64));
+                    w.memory_utilization.add(g.utilization_memory);
+                    w.temperature.add(g.temperature);
+                    w.power.add(g.power);
+                }
             }
         });
         w
