@@ -5,6 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=target/rotel-venv
 version=0.0.1a15
+mkdir -p target
+# Tests running in parallel install once: the others wait for the lock.
+exec 9>target/rotel-venv.lock
+flock 9
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv" >&2
 fi

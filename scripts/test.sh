@@ -17,6 +17,8 @@ run_tests() { "$@" 2>&1 | tee -a "$log"; }
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 cargo clippy --all-targets --no-default-features -- -D warnings
+# The end-to-end tests run the examples as programs: build them under their own names.
+cargo build --examples
 run_tests cargo test --all-targets
 run_tests cargo test --doc
 run_tests cargo test --no-default-features --all-targets

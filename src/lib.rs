@@ -38,6 +38,8 @@ pub mod metrics;
 pub mod otlp;
 pub mod sampler;
 pub mod snapshot;
+#[cfg(feature = "tower")]
+pub mod tower;
 
 pub use error::Error;
 pub use figures::{FigureSet, PressureThresholds};

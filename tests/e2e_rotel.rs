@@ -18,7 +18,7 @@ fn quickstart() -> PathBuf {
     let bin = dir.join("examples/quickstart");
     assert!(
         bin.exists(),
-        "{} is missing: run the tests with `cargo test --all-targets` (scripts/test.sh)",
+        "{} is missing: build it first (`cargo build --examples`, as scripts/test.sh does)",
         bin.display()
     );
     bin

@@ -47,6 +47,31 @@ thread_local! {
     static BUFFER: RefCell<Vec<Entry>> = const { RefCell::new(Vec::new()) };
 }
 
+/// Each GPU's peak device memory between two snapshots (UUID, bytes), over the sampler's
+/// history in between.
+pub(crate) fn gpu_memory_peaks(
+    sampler: &Sampler,
+    start: &Snapshot,
+    end: &Snapshot,
+    reported: impl Fn(&GpuSample) -> bool,
+) -> Vec<(Arc<str>, f64)> {
+    let end = if end.seq < start.seq { start } else { end };
+    let snapshots = SpanSnapshots {
+        sampler,
+        start,
+        end,
+    };
+    end.gpus
+        .iter()
+        .enumerate()
+        .filter(|(_, g)| reported(g))
+        .filter_map(|(j, g)| {
+            let peak = snapshots.gpu(j, &g.uuid, false).memory_used.max?;
+            Some((g.uuid.clone(), peak))
+        })
+        .collect()
+}
+
 /// One span at its end: what the figures are computed from.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct EndedSpan<'a> {
@@ -163,21 +188,7 @@ impl FigureConfig {
         span_name: &'static str,
         metric_fields: &[KeyValue],
     ) {
-        let snapshots = SpanSnapshots {
-            sampler,
-            start,
-            end,
-        };
-        let peaks: Vec<_> = end
-            .gpus
-            .iter()
-            .enumerate()
-            .filter(|(_, g)| self.reports(g))
-            .filter_map(|(j, g)| {
-                let peak = snapshots.gpu(j, &g.uuid, false).memory_used.max?;
-                Some((g.uuid.clone(), peak))
-            })
-            .collect();
+        let peaks = gpu_memory_peaks(sampler, start, end, |g| self.reports(g));
         h.record(span_name, metric_fields, start, end, &peaks);
     }
 

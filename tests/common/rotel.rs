@@ -26,6 +26,11 @@ fn free_port() -> u16 {
 /// Installs rotel (pinned, into target/rotel-venv) and returns its binary. Fails the test
 /// with the reason when it cannot: a missing collector never passes silently.
 pub fn rotel_binary() -> PathBuf {
+    static BINARY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BINARY.get_or_init(install).clone()
+}
+
+fn install() -> PathBuf {
     let out = Command::new(Path::new(ROOT).join("otel-collector/install-rotel.sh"))
         .stderr(Stdio::inherit())
         .output()

@@ -1,0 +1,79 @@
+//! The response body: the request ends (span, metrics, report) when the body ends, so a
+//! streaming response is measured to its last byte.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Buf;
+use http_body::{Body, Frame, SizeHint};
+use pin_project_lite::pin_project;
+
+use super::request::RequestState;
+
+pin_project! {
+    /// Response body of [`ResourceTrace`](super::ResourceTrace).
+    pub struct ResponseBody<B> {
+        #[pin]
+        inner: B,
+        state: Option<RequestState>,
+    }
+}
+
+impl<B> std::fmt::Debug for ResponseBody<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseBody").finish_non_exhaustive()
+    }
+}
+
+impl<B: Body> ResponseBody<B> {
+    pub(crate) fn new(inner: B, mut state: Option<RequestState>) -> Self {
+        if inner.is_end_stream() {
+            // Nothing to stream: the request is complete now.
+            if let Some(s) = state.as_mut() {
+                s.finish();
+            }
+            state = None;
+        }
+        Self { inner, state }
+    }
+}
+
+impl<B: Body> Body for ResponseBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = self.project();
+        let polled = this.inner.poll_frame(cx);
+        match &polled {
+            Poll::Pending => {}
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(s) = this.state.as_mut() {
+                    if let Some(data) = frame.data_ref() {
+                        s.response_bytes += data.remaining() as u64;
+                    }
+                    if let Some(trailers) = frame.trailers_ref() {
+                        s.grpc_status(trailers);
+                    }
+                }
+            }
+            Poll::Ready(Some(Err(_))) | Poll::Ready(None) => {
+                if let Some(mut s) = this.state.take() {
+                    s.finish();
+                }
+            }
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

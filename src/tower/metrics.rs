@@ -1,0 +1,98 @@
+//! Request metrics with bounded attributes: method, scheme, route (the template, never the
+//! path), status code, error type.
+
+use opentelemetry::metrics::{Histogram, Meter};
+use opentelemetry::KeyValue;
+use opentelemetry_semantic_conventions::metric::HTTP_SERVER_REQUEST_DURATION;
+
+use super::request::RequestState;
+use crate::snapshot::Snapshot;
+
+/// Process CPU time used while a request ran, seconds.
+pub const HTTP_SERVER_REQUEST_CPU_TIME: &str = "resmon.http.server.request.cpu.time";
+/// Peak device memory of a GPU while a request ran, bytes.
+pub const HTTP_SERVER_REQUEST_GPU_MEMORY_PEAK: &str = "resmon.http.server.request.gpu.memory.peak";
+
+/// The conventions' advice for `http.server.request.duration`, in seconds.
+const DURATION_BUCKETS: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
+const CPU_BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0,
+];
+const MIB: f64 = 1048576.0;
+const BYTE_BUCKETS: [f64; 9] = [
+    64.0 * MIB,
+    256.0 * MIB,
+    1024.0 * MIB,
+    4096.0 * MIB,
+    16384.0 * MIB,
+    40960.0 * MIB,
+    81920.0 * MIB,
+    143360.0 * MIB,
+    196608.0 * MIB,
+];
+
+#[derive(Debug, Clone)]
+pub(crate) struct RequestMetrics {
+    duration: Histogram<f64>,
+    cpu_time: Histogram<f64>,
+    gpu_peak: Histogram<f64>,
+}
+
+impl RequestMetrics {
+    pub(crate) fn new(meter: &Meter) -> Self {
+        Self {
+            duration: meter
+                .f64_histogram(HTTP_SERVER_REQUEST_DURATION)
+                .with_unit("s")
+                .with_description("Duration of HTTP server requests")
+                .with_boundaries(DURATION_BUCKETS.to_vec())
+                .build(),
+            cpu_time: meter
+                .f64_histogram(HTTP_SERVER_REQUEST_CPU_TIME)
+                .with_unit("s")
+                .with_description("Process CPU time used while a request ran")
+                .with_boundaries(CPU_BUCKETS.to_vec())
+                .build(),
+            gpu_peak: meter
+                .f64_histogram(HTTP_SERVER_REQUEST_GPU_MEMORY_PEAK)
+                .with_unit("By")
+                .with_description("Peak device memory of a GPU while a request ran")
+                .with_boundaries(BYTE_BUCKETS.to_vec())
+                .build(),
+        }
+    }
+
+    pub(crate) fn record(&self, r: &RequestState, end: &Snapshot) {
+        let mut attrs = Vec::with_capacity(6);
+        attrs.push(KeyValue::new("http.request.method", r.method()));
+        attrs.push(KeyValue::new("url.scheme", r.scheme()));
+        if let Some(route) = r.route() {
+            attrs.push(KeyValue::new("http.route", route.to_owned()));
+        }
+        if let Some(status) = r.status() {
+            attrs.push(KeyValue::new(
+                "http.response.status_code",
+                i64::from(status),
+            ));
+        }
+        if let Some(code) = r.grpc_code() {
+            attrs.push(KeyValue::new("rpc.grpc.status_code", code));
+        }
+        if let Some(error) = r.error() {
+            attrs.push(KeyValue::new("error.type", error));
+        }
+        self.duration
+            .record(r.started().elapsed().as_secs_f64(), &attrs);
+        let start = r.start_snapshot();
+        if let (Some(s), Some(e)) = (start.process.cpu_time, end.process.cpu_time) {
+            self.cpu_time.record((e - s).max(0.0), &attrs);
+        }
+        for (uuid, peak) in crate::figures::gpu_memory_peaks(r.sampler(), start, end, |_| true) {
+            attrs.push(KeyValue::new("hw.id", uuid.to_string()));
+            self.gpu_peak.record(peak, &attrs);
+            attrs.pop();
+        }
+    }
+}

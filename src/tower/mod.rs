@@ -1,0 +1,40 @@
+//! [`ResourceTraceLayer`]: a tower layer for axum, hyper and tonic servers. Every request is a
+//! server span with the OpenTelemetry HTTP (or RPC) semantic-convention fields; the
+//! resource figures land on it through [`ResourceLayer`](crate::ResourceLayer) (one
+//! implementation for both entry points); the request's start snapshot is handed to the
+//! handler; request metrics are recorded when the response body ends.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use axum::{routing::get, Router};
+//! use otel_resmon::tower::ResourceTraceLayer;
+//!
+//! let telemetry = otel_resmon::otlp::init()?; // subscriber with ResourceLayer + OTel
+//! let app = Router::new()
+//!     .route("/hello", get(|| async { "hello" }))
+//!     .layer(ResourceTraceLayer::new(telemetry.sampler()));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:5001").await?;
+//! axum::serve(listener, app).await?;
+//! # Ok(()) }
+//! ```
+
+mod body;
+mod future;
+mod handle;
+mod layer;
+mod metrics;
+mod report;
+mod request;
+mod service;
+mod status;
+
+pub use body::ResponseBody;
+pub use future::ResponseFuture;
+pub use handle::RequestResources;
+pub use layer::ResourceTraceLayer;
+pub use metrics::{HTTP_SERVER_REQUEST_CPU_TIME, HTTP_SERVER_REQUEST_GPU_MEMORY_PEAK};
+pub use service::ResourceTrace;
+pub use status::StatusService;
+
+/// Environment variable: `1` turns the per-request summary on stderr on.
+pub const ENV_REPORT: &str = "RESMON_REPORT";

@@ -1,0 +1,360 @@
+//! One request's span and bookkeeping, from `call` until its response body ends (or it is
+//! dropped: a cancelled request still ends its span, with its figures, marked cancelled).
+
+use std::fmt::Display;
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::{HeaderMap, Request, Response, StatusCode};
+use opentelemetry::trace::{
+    SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId, TraceState,
+};
+use tracing::field::Empty;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+use super::layer::Shared;
+use crate::snapshot::Snapshot;
+
+/// The HTTP method as the conventions want it: a known method, or `_OTHER` (bounded).
+fn method_name(method: &http::Method) -> &'static str {
+    match method.as_str() {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "PATCH" => "PATCH",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        "CONNECT" => "CONNECT",
+        "TRACE" => "TRACE",
+        _ => "_OTHER",
+    }
+}
+
+fn protocol_version(version: http::Version) -> &'static str {
+    match version {
+        http::Version::HTTP_09 => "0.9",
+        http::Version::HTTP_10 => "1.0",
+        http::Version::HTTP_11 => "1.1",
+        http::Version::HTTP_2 => "2",
+        http::Version::HTTP_3 => "3",
+        _ => "_OTHER",
+    }
+}
+
+/// The W3C `traceparent` (and `tracestate`) of an incoming request, as a remote parent.
+pub(crate) fn remote_parent(headers: &HeaderMap) -> Option<opentelemetry::Context> {
+    let value = headers.get("traceparent")?.to_str().ok()?.trim();
+    let mut parts = value.split('-');
+    let (version, trace, span, flags) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    if version.len() != 2
+        || version == "ff"
+        || trace.len() != 32
+        || span.len() != 16
+        || flags.len() != 2
+    {
+        return None;
+    }
+    if version == "00" && parts.next().is_some() {
+        return None;
+    }
+    let trace_id = TraceId::from_hex(trace).ok()?;
+    let span_id = SpanId::from_hex(span).ok()?;
+    let flags = u8::from_str_radix(flags, 16).ok()?;
+    if trace_id == TraceId::INVALID || span_id == SpanId::INVALID {
+        return None;
+    }
+    let state = headers
+        .get("tracestate")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<TraceState>().ok())
+        .unwrap_or_default();
+    let cx = SpanContext::new(trace_id, span_id, TraceFlags::new(flags & 1), true, state);
+    Some(opentelemetry::Context::new().with_remote_span_context(cx))
+}
+
+/// gRPC status codes a server reports as errors (the conventions' list).
+fn grpc_server_error(code: i64) -> bool {
+    matches!(code, 2 | 4 | 12 | 13 | 14 | 15)
+}
+
+pub(crate) struct RequestState {
+    pub(crate) span: tracing::Span,
+    shared: Arc<Shared>,
+    started: Instant,
+    start: Arc<Snapshot>,
+    method: &'static str,
+    scheme: &'static str,
+    route: Option<String>,
+    grpc: bool,
+    status: Option<u16>,
+    grpc_status: Option<i64>,
+    error: Option<&'static str>,
+    request_bytes: Option<u64>,
+    pub(crate) response_bytes: u64,
+    finished: bool,
+}
+
+impl RequestState {
+    pub(crate) fn new<B>(req: &Request<B>, shared: Arc<Shared>, start: Arc<Snapshot>) -> Self {
+        let method = method_name(req.method());
+        let scheme = match req.uri().scheme_str() {
+            Some("https") => "https",
+            _ => "http",
+        };
+        let route = route_of(req);
+        let headers = req.headers();
+        let grpc = headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/grpc"));
+        let path = req.uri().path();
+        let (rpc_service, rpc_method) = if grpc {
+            let mut p = path.trim_start_matches('/').splitn(2, '/');
+            (p.next().unwrap_or(""), p.next().unwrap_or(""))
+        } else {
+            ("", "")
+        };
+        let name = if grpc {
+            format!("{rpc_service}/{rpc_method}")
+        } else {
+            match &route {
+                Some(r) => format!("{method} {r}"),
+                None => method.to_owned(),
+            }
+        };
+        let span = tracing::info_span!(
+            target: "otel_resmon::http",
+            "HTTP request",
+            otel.name = %name,
+            otel.kind = "server",
+            otel.status_code = Empty,
+            http.request.method = method,
+            url.path = path,
+            url.scheme = scheme,
+            http.route = Empty,
+            network.protocol.version = protocol_version(req.version()),
+            server.address = Empty,
+            user_agent.original = Empty,
+            http.response.status_code = Empty,
+            error.type = Empty,
+            rpc.system = Empty,
+            rpc.service = Empty,
+            rpc.method = Empty,
+            rpc.grpc.status_code = Empty,
+            resmon = true,
+            resmon.cancelled = Empty,
+        );
+        if let Some(r) = &route {
+            span.record("http.route", r.as_str());
+        }
+        let host = headers
+            .get(http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| req.uri().host());
+        if let Some(host) = host {
+            let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+            span.record("server.address", host);
+        }
+        if let Some(ua) = headers
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+        {
+            span.record("user_agent.original", ua);
+        }
+        if grpc {
+            span.record("rpc.system", "grpc");
+            span.record("rpc.service", rpc_service);
+            span.record("rpc.method", rpc_method);
+        }
+        if let Some(parent) = remote_parent(headers) {
+            let _ = span.set_parent(parent);
+        }
+        let request_bytes = headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        Self {
+            span,
+            shared,
+            started: Instant::now(),
+            start,
+            method,
+            scheme,
+            route,
+            grpc,
+            status: None,
+            grpc_status: None,
+            error: None,
+            request_bytes,
+            response_bytes: 0,
+            finished: false,
+        }
+    }
+
+    pub(crate) fn on_response<B>(&mut self, response: &Response<B>) {
+        let status = response.status();
+        self.status = Some(status.as_u16());
+        self.span
+            .record("http.response.status_code", i64::from(status.as_u16()));
+        if status.is_server_error() {
+            self.fail(status_error(status));
+        }
+        if self.grpc {
+            // A trailers-only response carries its status in the headers.
+            self.grpc_status(response.headers());
+        }
+    }
+
+    /// Reads `grpc-status` from headers or trailers.
+    pub(crate) fn grpc_status(&mut self, map: &HeaderMap) {
+        let Some(code) = map
+            .get("grpc-status")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<i64>().ok())
+        else {
+            return;
+        };
+        self.grpc_status = Some(code);
+        self.span.record("rpc.grpc.status_code", code);
+        if grpc_server_error(code) {
+            self.fail("grpc_error");
+        }
+    }
+
+    pub(crate) fn on_error<E: Display>(&mut self, _error: &E) {
+        self.fail(
+            std::any::type_name::<E>()
+                .rsplit("::")
+                .next()
+                .unwrap_or("_OTHER"),
+        );
+        self.finished = true;
+    }
+
+    fn fail(&mut self, error_type: &'static str) {
+        self.error = Some(error_type);
+        self.span.record("otel.status_code", "ERROR");
+        self.span.record("error.type", error_type);
+    }
+
+    /// The response body ended: the request is complete.
+    pub(crate) fn finish(&mut self) {
+        self.finished = true;
+    }
+}
+
+fn status_error(status: StatusCode) -> &'static str {
+    // A bounded set: the 5xx codes themselves.
+    match status.as_u16() {
+        500 => "500",
+        501 => "501",
+        502 => "502",
+        503 => "503",
+        504 => "504",
+        _ => "5xx",
+    }
+}
+
+#[cfg(feature = "axum")]
+fn route_of<B>(req: &Request<B>) -> Option<String> {
+    req.extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+}
+
+#[cfg(not(feature = "axum"))]
+fn route_of<B>(_: &Request<B>) -> Option<String> {
+    None
+}
+
+impl Drop for RequestState {
+    fn drop(&mut self) {
+        if !self.finished {
+            // Dropped before its response or body ended: the client went away, or a timeout
+            // cancelled it. The span still ends now, with its figures.
+            self.span.record("resmon.cancelled", true);
+            self.span.record("error.type", "cancelled");
+            self.error = Some("cancelled");
+        }
+        let end = self.shared.sampler.latest();
+        if let Some(m) = &self.shared.metrics {
+            m.record(self, &end);
+        }
+        if self.shared.report {
+            super::report::print(self, &end);
+        }
+    }
+}
+
+/// What the metrics and the report read.
+impl RequestState {
+    pub(crate) fn started(&self) -> Instant {
+        self.started
+    }
+    pub(crate) fn start_snapshot(&self) -> &Arc<Snapshot> {
+        &self.start
+    }
+    pub(crate) fn sampler(&self) -> &crate::Sampler {
+        &self.shared.sampler
+    }
+    pub(crate) fn method(&self) -> &'static str {
+        self.method
+    }
+    pub(crate) fn scheme(&self) -> &'static str {
+        self.scheme
+    }
+    pub(crate) fn route(&self) -> Option<&str> {
+        self.route.as_deref()
+    }
+    pub(crate) fn status(&self) -> Option<u16> {
+        self.status
+    }
+    pub(crate) fn grpc_code(&self) -> Option<i64> {
+        self.grpc_status
+    }
+    pub(crate) fn error(&self) -> Option<&'static str> {
+        self.error
+    }
+    pub(crate) fn request_bytes(&self) -> Option<u64> {
+        self.request_bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::trace::TraceContextExt;
+
+    fn headers(tp: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("traceparent", tp.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn traceparent_is_parsed_strictly() {
+        let cx = remote_parent(&headers(
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        ))
+        .unwrap();
+        let sc = cx.span().span_context().clone();
+        assert_eq!(
+            sc.trace_id().to_string(),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+        assert_eq!(sc.span_id().to_string(), "00f067aa0ba902b7");
+        assert!(sc.is_sampled() && sc.is_remote());
+        for bad in [
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+            "garbage",
+        ] {
+            assert!(remote_parent(&headers(bad)).is_none(), "{bad}");
+        }
+    }
+}

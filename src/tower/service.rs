@@ -1,0 +1,80 @@
+//! The tower `Service`.
+
+use std::fmt::Display;
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+
+use super::future::ResponseFuture;
+use super::handle::RequestResources;
+use super::layer::ResourceTraceLayer;
+use super::request::RequestState;
+use crate::Sampler;
+
+/// A service wrapped by [`ResourceTraceLayer`].
+#[derive(Clone, Debug)]
+pub struct ResourceTrace<S> {
+    inner: S,
+    layer: ResourceTraceLayer,
+}
+
+impl<S> ResourceTrace<S> {
+    /// Wraps `inner`, reading `sampler`.
+    pub fn new(inner: S, sampler: &Sampler) -> Self {
+        Self::from_layer(inner, ResourceTraceLayer::new(sampler))
+    }
+
+    pub(crate) fn from_layer(inner: S, layer: ResourceTraceLayer) -> Self {
+        Self { inner, layer }
+    }
+
+    /// The layer, for `ServiceBuilder` and friends.
+    pub fn layer(sampler: &Sampler) -> ResourceTraceLayer {
+        ResourceTraceLayer::new(sampler)
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, ReqBody, ResBody> tower::Service<Request<ReqBody>> for ResourceTrace<S>
+where
+    S: tower::Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S::Error: Display,
+    ResBody: http_body::Body,
+{
+    type Response = Response<super::ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        let shared = &self.layer.shared;
+        let resources = RequestResources::new(&shared.sampler);
+        let state = RequestState::new(&req, shared.clone(), resources.start().clone());
+        req.extensions_mut().insert(resources);
+        let inner = {
+            let _entered = state.span.enter();
+            self.inner.call(req)
+        };
+        ResponseFuture {
+            inner,
+            state: Some(state),
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! The status service: JSON with the latest snapshot, the device inventory, the GPU status
+//! and the sampler's own health. The seed's `/api/status`, `/api/gpu-debug` and
+//! `/api/performance-metrics` in one place; mount it at any path.
+
+use std::convert::Infallible;
+use std::future::{ready, Ready};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::Full;
+use serde_json::{json, Value};
+
+use crate::snapshot::{DeviceState, GpuSample, MissingReason, Snapshot};
+use crate::Sampler;
+
+/// A tower service answering every request with the sampler's status as JSON.
+///
+/// ```
+/// # #[cfg(feature = "axum")] {
+/// # let sampler = otel_resmon::Sampler::builder().gpu(false).build().unwrap();
+/// let app: axum::Router = axum::Router::new()
+///     .route_service("/api/status", otel_resmon::tower::StatusService::new(&sampler));
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct StatusService {
+    sampler: Sampler,
+}
+
+impl StatusService {
+    /// A status service for `sampler`.
+    pub fn new(sampler: &Sampler) -> Self {
+        Self {
+            sampler: sampler.clone(),
+        }
+    }
+
+    /// The JSON document.
+    pub fn document(&self) -> Value {
+        let s = self.sampler.latest();
+        let inv = self.sampler.inventory();
+        let health = self.sampler.health();
+        json!({
+            "snapshot": snapshot_json(&s),
+            "gpu_status": { "status": s.gpu_status.as_str(), "reason": s.gpu_status.to_string() },
+            "inventory": {
+                "driver_version": inv.driver_version,
+                "cuda_driver_version": inv.cuda_driver_version,
+                "devices": inv.devices.iter().map(|d| json!({
+                    "index": d.index,
+                    "uuid": &*d.uuid,
+                    "name": &*d.name,
+                    "pci_bus_id": d.pci_bus_id,
+                    "memory_total_bytes": d.memory_total,
+                    "mig_enabled": d.mig_enabled,
+                })).collect::<Vec<_>>(),
+            },
+            "sampler": {
+                "interval_seconds": health.interval.as_secs_f64(),
+                "history_capacity": health.history_capacity,
+                "passes": health.passes,
+                "last_pass_seconds": health.last_pass.as_secs_f64(),
+                "last_sample_age_seconds": health.last_sample_age.as_secs_f64(),
+                "running": health.running,
+                "warnings": health.warnings.iter().map(|w| json!({
+                    "kind": format!("{:?}", w.kind),
+                    "device": w.device.as_deref(),
+                    "message": w.message,
+                })).collect::<Vec<_>>(),
+            },
+        })
+    }
+}
+
+fn gpu_json(g: &GpuSample) -> Value {
+    let state = match &g.state {
+        DeviceState::Ok => "ok".to_owned(),
+        DeviceState::Lost => "lost".to_owned(),
+        DeviceState::Error(e) => format!("error: {e}"),
+    };
+    json!({
+        "index": g.index,
+        "uuid": &*g.uuid,
+        "name": &*g.name,
+        "state": state,
+        "memory_used_bytes": g.memory_used,
+        "memory_free_bytes": g.memory_free,
+        "memory_total_bytes": g.memory_total,
+        "utilization_gpu": g.utilization_gpu,
+        "utilization_memory": g.utilization_memory,
+        "temperature_celsius": g.temperature,
+        "power_watts": g.power,
+        "energy_joules": g.energy,
+        "process_memory_bytes": g.process_memory,
+        "mig_enabled": g.mig_enabled,
+        "missing": g.missing.iter().map(|m| json!({
+            "field": m.field.as_str(),
+            "reason": match &m.reason {
+                MissingReason::NotSupported => "not_supported".to_owned(),
+                MissingReason::NoPermission => "no_permission".to_owned(),
+                MissingReason::Failed(e) => format!("failed: {e}"),
+            },
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn snapshot_json(s: &Snapshot) -> Value {
+    let wall = s
+        .wall_time
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    json!({
+        "seq": s.seq,
+        "taken_at_unix_seconds": wall,
+        "age_seconds": s.age().as_secs_f64(),
+        "host": {
+            "cpu_utilization": s.host.cpu_utilization,
+            "load_average_1m": s.host.load_average_1m,
+            "memory_total_bytes": s.host.memory_total,
+            "memory_used_bytes": s.host.memory_used,
+            "memory_available_bytes": s.host.memory_available,
+            "cgroup_memory_limit_bytes": s.host.cgroup_memory_limit,
+        },
+        "process": {
+            "pid": s.process.pid,
+            "cpu_time_seconds": s.process.cpu_time,
+            "resident_memory_bytes": s.process.resident_memory,
+            "virtual_memory_bytes": s.process.virtual_memory,
+        },
+        "gpus": s.gpus.iter().map(gpu_json).collect::<Vec<_>>(),
+    })
+}
+
+impl<B> tower::Service<Request<B>> for StatusService {
+    type Response = Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future = Ready<Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: Request<B>) -> Self::Future {
+        let body = serde_json::to_vec_pretty(&self.document()).unwrap_or_default();
+        let mut response = Response::new(Full::new(Bytes::from(body)));
+        response.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
+        ready(Ok(response))
+    }
+}

@@ -1,0 +1,486 @@
+//! `ResourceTraceLayer` on a real axum server (127.0.0.1:0) driven by a real HTTP client, and
+//! on a tonic service: span fields per route, trace continuation, real memory in a handler,
+//! a client that disconnects, 500 concurrent requests, the status JSON, bounded metrics, and
+//! tower-http's `TraceLayer` beside it.
+#![cfg(all(feature = "nvml", feature = "axum", target_os = "linux"))]
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::extract::{Extension, Path};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::Router;
+use common::fake_nvml::{gpus, FakeNvml, Gpu, MIB};
+use common::otel::{attr, int, traced, Traced};
+use opentelemetry::metrics::MeterProvider as _;
+use opentelemetry::Value;
+use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+use otel_resmon::tower::{RequestResources, ResourceTraceLayer, StatusService};
+use otel_resmon::{FigureSet, ResourceLayer, Sampler};
+
+const UUID0: &str = "GPU-11111111-aaaa-4000-8000-000000000001";
+
+/// Memory a handler keeps alive until the test has read its span.
+static KEPT: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+
+struct Server {
+    addr: std::net::SocketAddr,
+    traced: Traced,
+    metrics: (InMemoryMetricExporter, SdkMeterProvider),
+    sampler: Sampler,
+    runtime: tokio::runtime::Runtime,
+    _fake: FakeNvml,
+}
+
+impl Server {
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.runtime.block_on(f)
+    }
+
+    /// Waits until `n` spans named `name` are exported.
+    fn spans_named(&self, name: &str, n: usize) -> Vec<opentelemetry_sdk::trace::SpanData> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let spans: Vec<_> = self
+                .traced
+                .spans()
+                .into_iter()
+                .filter(|s| s.name == name)
+                .collect();
+            if spans.len() >= n {
+                return spans;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} of {n} spans {name:?} after 20 s",
+                spans.len()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn server(extra: impl FnOnce(Router) -> Router) -> Server {
+    let fake = FakeNvml::new(&gpus(&[Gpu::new(0, UUID0, "0000:01:00.0")]));
+    let sampler = Sampler::builder()
+        .ignore_env()
+        .nvml_library(fake.library())
+        .interval(Duration::from_millis(20))
+        .build()
+        .unwrap();
+    let traced = traced(ResourceLayer::builder(&sampler).figures(FigureSet::Full));
+    let exporter = InMemoryMetricExporter::default();
+    let provider = SdkMeterProvider::builder()
+        .with_reader(PeriodicReader::builder(exporter.clone()).build())
+        .build();
+    let dispatch = traced.dispatch.clone();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .on_thread_start(move || std::mem::forget(tracing::dispatcher::set_default(&dispatch)))
+        .build()
+        .unwrap();
+    let sampler_for_handler = sampler.clone();
+    let app = Router::new()
+        .route("/hello", get(|| async { "hello" }))
+        .route(
+            "/users/{id}",
+            get(|Path(id): Path<u64>| async move { format!("user {id}") }),
+        )
+        .route(
+            "/boom",
+            get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom") }),
+        )
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(3)).await;
+                "slow"
+            }),
+        )
+        .route(
+            "/alloc",
+            post(move |Extension(resources): Extension<RequestResources>| {
+                let sampler = sampler_for_handler.clone();
+                async move {
+                    let block = vec![1u8; 256 * MIB as usize];
+                    KEPT.lock().unwrap().push(block);
+                    // Hand back the figures so far once the sampler has seen the memory.
+                    let touched = Instant::now();
+                    while sampler
+                        .latest()
+                        .process
+                        .taken_at
+                        .is_none_or(|t| t <= touched)
+                    {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    let so_far = resources.so_far();
+                    format!("{}", so_far.rss_delta.unwrap_or(0))
+                }
+            }),
+        )
+        .layer(ResourceTraceLayer::new(&sampler).with_metrics(&provider.meter("test")))
+        .route_service("/api/status", StatusService::new(&sampler));
+    let app = extra(app);
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    runtime.spawn(async move { axum::serve(listener, app).await });
+    Server {
+        addr,
+        traced,
+        metrics: (exporter, provider),
+        sampler,
+        runtime,
+        _fake: fake,
+    }
+}
+
+#[test]
+fn spans_carry_http_fields_and_figures_per_route() {
+    let s = server(|r| r);
+    let client = reqwest::Client::new();
+    s.block_on(async {
+        for path in ["/hello", "/users/42", "/boom", "/nowhere"] {
+            let _ = client
+                .get(s.url(path))
+                .header("user-agent", "resmon-test/1")
+                .send()
+                .await
+                .unwrap();
+        }
+    });
+    let hello = &s.spans_named("GET /hello", 1)[0];
+    assert_eq!(hello.span_kind, opentelemetry::trace::SpanKind::Server);
+    assert_eq!(
+        attr(hello, "http.request.method"),
+        Some(&Value::from("GET"))
+    );
+    assert_eq!(attr(hello, "http.route"), Some(&Value::from("/hello")));
+    assert_eq!(attr(hello, "url.path"), Some(&Value::from("/hello")));
+    assert_eq!(attr(hello, "url.scheme"), Some(&Value::from("http")));
+    assert_eq!(
+        attr(hello, "network.protocol.version"),
+        Some(&Value::from("1.1"))
+    );
+    assert_eq!(
+        attr(hello, "server.address"),
+        Some(&Value::from("127.0.0.1"))
+    );
+    assert_eq!(
+        attr(hello, "user_agent.original"),
+        Some(&Value::from("resmon-test/1"))
+    );
+    assert_eq!(int(hello, "http.response.status_code"), 200);
+    assert_eq!(int(hello, "resmon.gpu.count"), 1);
+    int(hello, "resmon.gpu.0.memory.usage.end");
+    int(hello, "resmon.process.memory.usage.delta");
+    assert_eq!(hello.status, opentelemetry::trace::Status::Unset);
+
+    let user = &s.spans_named("GET /users/{id}", 1)[0];
+    assert_eq!(attr(user, "http.route"), Some(&Value::from("/users/{id}")));
+    assert_eq!(attr(user, "url.path"), Some(&Value::from("/users/42")));
+
+    let boom = &s.spans_named("GET /boom", 1)[0];
+    assert_eq!(int(boom, "http.response.status_code"), 500);
+    assert!(
+        matches!(boom.status, opentelemetry::trace::Status::Error { .. }),
+        "{:?}",
+        boom.status
+    );
+    assert_eq!(attr(boom, "error.type"), Some(&Value::from("500")));
+}
+
+#[test]
+fn a_traceparent_continues_the_callers_trace() {
+    let s = server(|r| r);
+    let client = reqwest::Client::new();
+    s.block_on(async {
+        client
+            .get(s.url("/hello"))
+            .header(
+                "traceparent",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            )
+            .send()
+            .await
+            .unwrap();
+    });
+    let span = &s.spans_named("GET /hello", 1)[0];
+    assert_eq!(
+        span.span_context.trace_id().to_string(),
+        "4bf92f3577b34da6a3ce929d0e0e4736"
+    );
+    assert_eq!(span.parent_span_id.to_string(), "00f067aa0ba902b7");
+    assert!(span.parent_span_is_remote);
+}
+
+#[test]
+fn a_handler_touching_256_mib_shows_it_and_gets_its_figures() {
+    let s = server(|r| r);
+    let client = reqwest::Client::new();
+    let body = s.block_on(async {
+        client
+            .post(s.url("/alloc"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    });
+    let seen_by_handler: i64 = body.parse().unwrap();
+    assert!(
+        seen_by_handler >= (200 * MIB) as i64,
+        "handler saw {} MiB",
+        seen_by_handler / MIB as i64
+    );
+    let span = &s.spans_named("POST /alloc", 1)[0];
+    let delta = int(span, "resmon.process.memory.usage.delta");
+    assert!(
+        delta >= (200 * MIB) as i64,
+        "span RSS delta {} MiB",
+        delta / MIB as i64
+    );
+    KEPT.lock().unwrap().clear();
+}
+
+#[test]
+fn a_client_that_disconnects_mid_handler_still_gets_its_span() {
+    let s = server(|r| r);
+    let mut stream = std::net::TcpStream::connect(s.addr).unwrap();
+    write!(stream, "GET /slow HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n").unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    drop(stream); // hyper notices and drops the request's future
+    let span = &s.spans_named("GET /slow", 1)[0];
+    assert_eq!(attr(span, "resmon.cancelled"), Some(&Value::Bool(true)));
+    assert_eq!(attr(span, "error.type"), Some(&Value::from("cancelled")));
+    assert!(attr(span, "http.response.status_code").is_none());
+    int(span, "resmon.process.memory.usage.end");
+    int(span, "resmon.gpu.0.memory.usage.end");
+    let took = span.end_time.duration_since(span.start_time).unwrap();
+    assert!(
+        took < Duration::from_secs(2),
+        "ended at the disconnect, not the handler's end: {took:?}"
+    );
+}
+
+#[test]
+fn five_hundred_concurrent_requests_get_one_consistent_span_each() {
+    let s = server(|r| r);
+    let client = reqwest::Client::new();
+    s.block_on(async {
+        let requests: Vec<_> = (0..500)
+            .map(|_| {
+                let (client, url) = (client.clone(), s.url("/hello"));
+                tokio::spawn(async move { client.get(url).send().await.unwrap().status() })
+            })
+            .collect();
+        for r in requests {
+            assert_eq!(r.await.unwrap(), 200);
+        }
+    });
+    let spans = s.spans_named("GET /hello", 500);
+    assert_eq!(spans.len(), 500, "one span per request");
+    let mut ids = std::collections::HashSet::new();
+    for span in &spans {
+        assert!(
+            ids.insert(span.span_context.span_id()),
+            "a span exported twice"
+        );
+        for (start, end, delta) in [
+            (
+                "resmon.process.memory.usage.start",
+                "resmon.process.memory.usage.end",
+                "resmon.process.memory.usage.delta",
+            ),
+            (
+                "resmon.gpu.0.memory.usage.start",
+                "resmon.gpu.0.memory.usage.end",
+                "resmon.gpu.0.memory.usage.delta",
+            ),
+        ] {
+            assert_eq!(int(span, end) - int(span, start), int(span, delta));
+        }
+        assert!(int(span, "resmon.sample.count") >= 1);
+    }
+}
+
+#[test]
+fn the_status_json_parses_and_matches_the_sampler() {
+    let s = server(|r| r);
+    let body = s.block_on(async {
+        reqwest::get(s.url("/api/status"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    });
+    let json: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(json["gpu_status"]["status"], "ok");
+    assert_eq!(json["inventory"]["driver_version"], "550.54.15");
+    assert_eq!(json["inventory"]["cuda_driver_version"], "12.4");
+    assert_eq!(json["inventory"]["devices"][0]["uuid"], UUID0);
+    assert_eq!(
+        json["snapshot"]["gpus"][0]["memory_used_bytes"],
+        10u64 << 30
+    );
+    assert_eq!(json["snapshot"]["gpus"][0]["utilization_gpu"], 0.4);
+    assert_eq!(json["sampler"]["interval_seconds"], 0.02);
+    assert_eq!(json["snapshot"]["process"]["pid"], std::process::id());
+    assert!(json["sampler"]["passes"].as_u64().unwrap() >= 1);
+    assert_eq!(s.sampler.inventory().devices.len(), 1);
+}
+
+#[test]
+fn request_metrics_carry_bounded_attributes_only() {
+    let s = server(|r| r);
+    let client = reqwest::Client::new();
+    s.block_on(async {
+        for id in 0..20 {
+            client
+                .get(s.url(&format!("/users/{id}")))
+                .send()
+                .await
+                .unwrap();
+        }
+        client.get(s.url("/boom")).send().await.unwrap();
+    });
+    s.spans_named("GET /users/{id}", 20);
+    let (exporter, provider) = &s.metrics;
+    provider.force_flush().unwrap();
+    let mut series: HashMap<String, Vec<Vec<(String, String)>>> = HashMap::new();
+    let mut units = HashMap::new();
+    for rm in exporter.get_finished_metrics().unwrap() {
+        for sm in rm.scope_metrics() {
+            for m in sm.metrics() {
+                units.insert(m.name().to_owned(), m.unit().to_owned());
+                if let AggregatedMetrics::F64(MetricData::Histogram(h)) = m.data() {
+                    for p in h.data_points() {
+                        let attrs = p
+                            .attributes()
+                            .map(|kv| (kv.key.to_string(), kv.value.to_string()))
+                            .collect();
+                        series.entry(m.name().to_owned()).or_default().push(attrs);
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(units["http.server.request.duration"], "s");
+    assert_eq!(units["resmon.http.server.request.cpu.time"], "s");
+    assert_eq!(units["resmon.http.server.request.gpu.memory.peak"], "By");
+    let durations = &series["http.server.request.duration"];
+    // 20 different user ids are one route: one series for them, one for /boom.
+    assert_eq!(durations.len(), 2, "{durations:?}");
+    for attrs in durations {
+        for (k, v) in attrs {
+            assert!(
+                [
+                    "http.request.method",
+                    "url.scheme",
+                    "http.route",
+                    "http.response.status_code",
+                    "error.type"
+                ]
+                .contains(&k.as_str()),
+                "unbounded attribute {k}={v}"
+            );
+            assert!(!v.contains("/users/1"), "a path with an id: {v}");
+        }
+    }
+    assert!(durations
+        .iter()
+        .any(|a| a.contains(&("http.route".into(), "/users/{id}".into()))));
+}
+
+#[test]
+fn works_beside_tower_http_trace_layer() {
+    let s = server(|r| r.layer(tower_http::trace::TraceLayer::new_for_http()));
+    s.block_on(async {
+        let status = reqwest::get(s.url("/hello")).await.unwrap().status();
+        assert_eq!(status, 200);
+    });
+    let ours = &s.spans_named("GET /hello", 1)[0];
+    int(ours, "resmon.process.memory.usage.end");
+    // tower-http's span ("request") wraps ours and is exported too.
+    let all = s.traced.spans();
+    let theirs = all
+        .iter()
+        .find(|s| s.name == "request")
+        .expect("tower-http's span");
+    assert_eq!(ours.parent_span_id, theirs.span_context.span_id());
+}
+
+#[test]
+fn tonic_requests_get_rpc_fields() {
+    use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+    use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+        TraceService, TraceServiceServer,
+    };
+    use opentelemetry_proto::tonic::collector::trace::v1::{
+        ExportTraceServiceRequest, ExportTraceServiceResponse,
+    };
+
+    struct Sink;
+    #[tonic::async_trait]
+    impl TraceService for Sink {
+        async fn export(
+            &self,
+            _: tonic::Request<ExportTraceServiceRequest>,
+        ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+            Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+        }
+    }
+
+    let s = server(|r| r);
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let incoming = {
+        let _e = s.runtime.enter();
+        tonic::transport::server::TcpIncoming::bind(addr).unwrap()
+    };
+    s.runtime.spawn(
+        tonic::transport::Server::builder()
+            .layer(ResourceTraceLayer::new(&s.sampler))
+            .add_service(TraceServiceServer::new(Sink))
+            .serve_with_incoming(incoming),
+    );
+    s.block_on(async {
+        let mut client = TraceServiceClient::connect(format!("http://{addr}"))
+            .await
+            .unwrap();
+        client
+            .export(ExportTraceServiceRequest::default())
+            .await
+            .unwrap();
+    });
+    let name = "opentelemetry.proto.collector.trace.v1.TraceService/Export";
+    let span = &s.spans_named(name, 1)[0];
+    assert_eq!(attr(span, "rpc.system"), Some(&Value::from("grpc")));
+    assert_eq!(
+        attr(span, "rpc.service"),
+        Some(&Value::from(
+            "opentelemetry.proto.collector.trace.v1.TraceService"
+        ))
+    );
+    assert_eq!(attr(span, "rpc.method"), Some(&Value::from("Export")));
+    assert_eq!(int(span, "rpc.grpc.status_code"), 0);
+    assert!(attr(span, "http.route").is_none());
+    int(span, "resmon.process.memory.usage.end");
+}
