@@ -102,6 +102,20 @@ fn server(extra: impl FnOnce(Router) -> Router) -> Server {
             get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom") }),
         )
         .route(
+            "/stream",
+            get(|| async {
+                // Three chunks, 150 ms apart: the request ends with the last one.
+                let chunks = futures_util::stream::unfold(0u8, |i| async move {
+                    if i == 3 {
+                        return None;
+                    }
+                    tokio::time::sleep(Duration::from_millis(150)).await;
+                    Some((Ok::<_, std::io::Error>(vec![b'x'; 1000]), i + 1))
+                });
+                axum::body::Body::from_stream(chunks)
+            }),
+        )
+        .route(
             "/slow",
             get(|| async {
                 tokio::time::sleep(Duration::from_secs(3)).await;
@@ -204,6 +218,27 @@ fn spans_carry_http_fields_and_figures_per_route() {
 }
 
 #[test]
+fn a_streaming_response_ends_its_span_with_the_body() {
+    let s = server(|r| r);
+    let body = s.block_on(async {
+        reqwest::get(s.url("/stream"))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap()
+    });
+    assert_eq!(body.len(), 3000);
+    let span = &s.spans_named("GET /stream", 1)[0];
+    let took = span.end_time.duration_since(span.start_time).unwrap();
+    assert!(
+        took >= Duration::from_millis(400),
+        "span ended before the body: {took:?}"
+    );
+    assert!(attr(span, "resmon.cancelled").is_none());
+}
+
+#[test]
 fn a_traceparent_continues_the_callers_trace() {
     let s = server(|r| r);
     let client = reqwest::Client::new();
@@ -272,8 +307,8 @@ fn a_client_that_disconnects_mid_handler_still_gets_its_span() {
     int(span, "resmon.gpu.0.memory.usage.end");
     let took = span.end_time.duration_since(span.start_time).unwrap();
     assert!(
-        took < Duration::from_secs(2),
-        "ended at the disconnect, not the handler's end: {took:?}"
+        took >= Duration::from_millis(150) && took < Duration::from_secs(2),
+        "ends at the disconnect (about 200 ms), not at the start or the handler's end: {took:?}"
     );
 }
 

@@ -47,7 +47,12 @@ impl<B: Body> Body for ResponseBody<B> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let this = self.project();
-        let polled = this.inner.poll_frame(cx);
+        // Inside the span: tracing-opentelemetry ends the OTel span at its last exit, so the
+        // span lasts until the body's last frame.
+        let polled = {
+            let _entered = this.state.as_ref().map(|s| s.span.enter());
+            this.inner.poll_frame(cx)
+        };
         match &polled {
             Poll::Pending => {}
             Poll::Ready(Some(Ok(frame))) => {

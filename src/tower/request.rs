@@ -273,7 +273,9 @@ impl Drop for RequestState {
     fn drop(&mut self) {
         if !self.finished {
             // Dropped before its response or body ended: the client went away, or a timeout
-            // cancelled it. The span still ends now, with its figures.
+            // cancelled it. The span still ends now (its end time is its last exit: stamp
+            // it), with its figures.
+            drop(self.span.enter());
             self.span.record("resmon.cancelled", true);
             self.span.record("error.type", "cancelled");
             self.error = Some("cancelled");
