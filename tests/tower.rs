@@ -202,6 +202,11 @@ fn spans_carry_http_fields_and_figures_per_route() {
     int(hello, "resmon.gpu.0.memory.usage.end");
     int(hello, "resmon.process.memory.usage.delta");
     assert_eq!(hello.status, opentelemetry::trace::Status::Unset);
+    assert!(
+        attr(hello, "resmon.cancelled").is_none(),
+        "a completed request is not cancelled"
+    );
+    assert!(attr(hello, "error.type").is_none());
 
     let user = &s.spans_named("GET /users/{id}", 1)[0];
     assert_eq!(attr(user, "http.route"), Some(&Value::from("/users/{id}")));

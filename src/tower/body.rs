@@ -46,12 +46,12 @@ impl<B: Body> Body for ResponseBody<B> {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        let this = self.project();
+        let mut this = self.project();
         // Inside the span: tracing-opentelemetry ends the OTel span at its last exit, so the
         // span lasts until the body's last frame.
         let polled = {
             let _entered = this.state.as_ref().map(|s| s.span.enter());
-            this.inner.poll_frame(cx)
+            this.inner.as_mut().poll_frame(cx)
         };
         match &polled {
             Poll::Pending => {}
@@ -62,6 +62,13 @@ impl<B: Body> Body for ResponseBody<B> {
                     }
                     if let Some(trailers) = frame.trailers_ref() {
                         s.grpc_status(trailers);
+                    }
+                }
+                // Servers stop polling once the body says it has ended (hyper does after the
+                // last frame of a sized body): that is the end of the request.
+                if this.inner.is_end_stream() {
+                    if let Some(mut s) = this.state.take() {
+                        s.finish();
                     }
                 }
             }
