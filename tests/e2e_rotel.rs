@@ -11,17 +11,8 @@ use std::time::{Duration, Instant};
 use common::fake_nvml::{two_gpus, FakeNvml};
 use common::rotel::{metric_descriptors, Rotel};
 
-/// The example binary `cargo test` builds beside the test binaries.
 fn quickstart() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(|d| d.parent()).unwrap();
-    let bin = dir.join("examples/quickstart");
-    assert!(
-        bin.exists(),
-        "{} is missing: build it first (`cargo build --examples`, as scripts/test.sh does)",
-        bin.display()
-    );
-    bin
+    common::example("quickstart")
 }
 
 fn run_quickstart(protocol: &str, endpoint: &str, fake: &FakeNvml) -> (Output, Duration) {

@@ -65,3 +65,16 @@ pub fn passes(sampler: &Sampler, n: u64) -> Arc<Snapshot> {
     }
     s
 }
+
+/// An example program, as `cargo build --examples` leaves it beside the test binaries.
+pub fn example(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(|d| d.parent()).unwrap();
+    let bin = dir.join("examples").join(name);
+    assert!(
+        bin.exists(),
+        "{} is missing: build it first (`cargo build --examples`, as scripts/test.sh does)",
+        bin.display()
+    );
+    bin
+}

@@ -1,0 +1,186 @@
+//! Each example runs briefly against a real local collector (rotel): the axum server answers a
+//! chat request and stops on SIGTERM with its telemetry flushed; the batch job's runs, steps
+//! and pressure events arrive; the doctor reports the (fake) GPU and fails when asked to
+//! require one that is not there.
+#![cfg(all(
+    feature = "nvml",
+    feature = "otlp",
+    feature = "axum",
+    target_os = "linux"
+))]
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::example;
+use common::fake_nvml::{two_gpus, FakeNvml};
+use common::rotel::Rotel;
+
+fn otlp_env(cmd: &mut Command, rotel: &Rotel, fake: &FakeNvml, service: &str) {
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            format!("http://127.0.0.1:{}", rotel.http_port),
+        )
+        .env("OTEL_METRIC_EXPORT_INTERVAL", "300")
+        .env("OTEL_SERVICE_NAME", service)
+        .env("RESMON_NVML_LIB", fake.library())
+        .env("RESMON_INTERVAL_MS", "50");
+}
+
+#[test]
+fn axum_server_answers_chat_and_flushes_on_sigterm() {
+    let rotel = Rotel::start();
+    let fake = FakeNvml::new(&two_gpus());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut cmd = Command::new(example("axum_server"));
+    otlp_env(&mut cmd, &rotel, &fake, "axum-server-test");
+    let mut child = cmd
+        .arg(format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the server did not listen");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let reply: serde_json::Value = runtime.block_on(async {
+        let text = reqwest::Client::new()
+            .post(format!("http://127.0.0.1:{port}/api/chat"))
+            .header("content-type", "application/json")
+            .body(r#"{"prompt": "Explain warp divergence in two sentences", "session_id": "t1"}"#)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        serde_json::from_str(&text).unwrap()
+    });
+    assert_eq!(reply["session_id"], "t1");
+    let metrics = &reply["performance_metrics"];
+    assert!(metrics["process_cpu_seconds"].is_number(), "{metrics}");
+    assert_eq!(metrics["gpus"].as_array().unwrap().len(), 2);
+    let status: serde_json::Value = runtime.block_on(async {
+        let text = reqwest::get(format!("http://127.0.0.1:{port}/api/gpu-debug"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        serde_json::from_str(&text).unwrap()
+    });
+    assert_eq!(status["gpu_status"]["status"], "ok");
+
+    // SIGTERM: graceful stop, telemetry flushed, exit 0.
+    // SAFETY: kill with a valid pid of our own child and a standard signal.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit {status:?}");
+    let out = rotel.wait_for("the chat request's spans and metrics", |o| {
+        o.contains("Name           : POST /api/chat")
+            && o.contains("Name           : llm.generate")
+            && o.contains("-> Name: http.server.request.duration")
+            && o.contains("-> Name: hw.gpu.memory.usage")
+    });
+    let chat = out.split("Name           : POST /api/chat").nth(1).unwrap();
+    for attribute in [
+        "-> http.route: Str(/api/chat)",
+        "-> http.response.status_code: Int(200)",
+        "-> resmon.process.cpu.time.delta: Double(",
+        "-> resmon.gpu.count: Int(2)",
+        "-> resmon.gpu.0.memory.usage.end: Int(",
+    ] {
+        assert!(chat.contains(attribute), "{attribute} missing");
+    }
+    assert!(!chat
+        .split("Span #")
+        .next()
+        .unwrap()
+        .contains("resmon.cancelled"));
+}
+
+#[test]
+fn batch_job_exports_runs_steps_and_a_pressure_event() {
+    let rotel = Rotel::start();
+    let fake = FakeNvml::new(&two_gpus());
+    let mut cmd = Command::new(example("batch_job"));
+    otlp_env(&mut cmd, &rotel, &fake, "batch-job-test");
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let received = rotel.wait_for("both runs", |o| {
+        o.contains("run.outcome: Str(ok)") && o.contains("run.outcome: Str(fail)")
+    });
+    assert!(
+        received.contains("-> Name: resmon.pressure"),
+        "a pressure event"
+    );
+    assert!(received.contains("resmon.pressure.resource: Str(system.memory)"));
+    assert!(received.contains("-> step: Str(call_tool)"));
+    assert!(received.contains("-> error.type: Str(tool_timeout)"));
+    assert!(received.contains("Name           : agent.step"));
+}
+
+#[test]
+fn doctor_reports_the_gpu_and_fails_when_one_is_required_but_missing() {
+    let fake = FakeNvml::new(&two_gpus());
+    let out = Command::new(example("doctor"))
+        .env("RESMON_NVML_LIB", fake.library())
+        .env_remove("CUDA_VISIBLE_DEVICES")
+        .arg("--require-gpu")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for expected in [
+        "Driver version    : 550.54.15",
+        "CUDA (driver)     : 12.4",
+        "GPU-22222222-bbbb-4000-8000-000000000002",
+        "Sampler cost",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "{expected} missing in:\n{stdout}"
+        );
+    }
+
+    let out = Command::new(example("doctor"))
+        .env("RESMON_GPU", "0")
+        .arg("--require-gpu")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--require-gpu") && stderr.contains("switched off"),
+        "{stderr}"
+    );
+}
