@@ -184,3 +184,29 @@ fn doctor_reports_the_gpu_and_fails_when_one_is_required_but_missing() {
         "{stderr}"
     );
 }
+
+#[test]
+fn watch_prints_what_the_sampler_sees() {
+    let fake = FakeNvml::new(&two_gpus());
+    let out = Command::new(example("watch"))
+        .env("RESMON_NVML_LIB", fake.library())
+        .env_remove("CUDA_VISIBLE_DEVICES")
+        .arg("1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("GPU: GPU data available (driver 550.54.15, CUDA 12.4)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("| gpu1 20480.0/81920.0 MiB util 50.0% 51.0C 301.0W"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("process cpu"), "{stdout}");
+}
