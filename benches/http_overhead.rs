@@ -1,0 +1,435 @@
+//! HTTP overhead in one run, on loopback: the same axum app three ways, alternated
+//! (a b c a b c ...) for several rounds, with an in-process client at fixed concurrency:
+//! - a: bare;
+//! - b: the usual stack: tower-http `TraceLayer` + tracing-opentelemetry + SDK with OTLP batch
+//!   export (HTTP/protobuf) to a local sink;
+//! - c: b plus this crate's `ResourceTraceLayer` and `ResourceLayer`, sampler running (fake
+//!   NVML, one GPU, default 200 ms interval).
+//!
+//! For a hello-world handler and a handler doing 1 ms of real work it prints requests/s, p50
+//! and p99 for each, then the ratios c/b and c/a. It also measures the sampler thread's CPU use
+//! (2 fake GPUs, default interval) and the RSS of a process after 100 000 requests with and
+//! without the crate (each in a fresh child process). The last lines are `name value`.
+//!
+//! `cargo bench --bench http_overhead` (about two minutes); `-- --quick` for a short run.
+
+#[path = "../tests/common/fake_nvml.rs"]
+mod fake_nvml;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::routing::get;
+use axum::Router;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use otel_resmon::tower::ResourceTraceLayer;
+use otel_resmon::{ResourceLayer, Sampler};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tracing::instrument::WithSubscriber;
+use tracing::Dispatch;
+use tracing_subscriber::layer::SubscriberExt;
+
+const CONCURRENCY: usize = 32;
+
+/// Runs every request of a service under one dispatcher (each variant has its own).
+#[derive(Clone)]
+struct UnderDispatch<S> {
+    inner: S,
+    dispatch: Dispatch,
+}
+
+impl<S, R> tower::Service<R> for UnderDispatch<S>
+where
+    S: tower::Service<R>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: R) -> Self::Future {
+        let fut = tracing::dispatcher::with_default(&self.dispatch, || self.inner.call(req));
+        Box::pin(fut.with_subscriber(self.dispatch.clone()))
+    }
+}
+
+fn under<S>(dispatch: Dispatch) -> impl tower::Layer<S, Service = UnderDispatch<S>> + Clone {
+    tower::layer::layer_fn(move |inner| UnderDispatch {
+        inner,
+        dispatch: dispatch.clone(),
+    })
+}
+
+/// An OTLP/HTTP sink: answers 200 to every export and keeps nothing.
+async fn sink() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut r = BufReader::new(stream);
+                loop {
+                    let mut line = String::new();
+                    if r.read_line(&mut line).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let mut len = 0usize;
+                    loop {
+                        let mut h = String::new();
+                        r.read_line(&mut h).await.unwrap();
+                        let h = h.trim_end();
+                        if h.is_empty() {
+                            break;
+                        }
+                        if let Some((k, v)) = h.split_once(':') {
+                            if k.eq_ignore_ascii_case("content-length") {
+                                len = v.trim().parse().unwrap_or(0);
+                            }
+                        }
+                    }
+                    let mut body = vec![0; len];
+                    r.read_exact(&mut body).await.unwrap();
+                    let _ = r
+                        .get_mut()
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                        .await;
+                }
+            });
+        }
+    });
+    format!("http://{addr}/v1/traces")
+}
+
+fn provider(endpoint: &str) -> SdkTracerProvider {
+    let endpoint = endpoint.to_owned();
+    // The blocking HTTP client must be built outside the runtime.
+    let exporter = std::thread::spawn(move || {
+        opentelemetry_otlp::SpanExporter::builder()
+            .with_http()
+            .with_endpoint(endpoint)
+            .build()
+            .unwrap()
+    })
+    .join()
+    .unwrap();
+    SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .build()
+}
+
+fn one_ms_of_work() -> &'static str {
+    let until = Instant::now() + Duration::from_millis(1);
+    let mut x = 0u64;
+    while Instant::now() < until {
+        x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(1));
+    }
+    "done"
+}
+
+fn routes() -> Router {
+    Router::new()
+        .route("/hello", get(|| async { "hello" }))
+        .route("/work", get(|| async { one_ms_of_work() }))
+}
+
+/// Starts the three servers; returns their addresses (a, b, c).
+async fn servers(sampler: &Sampler, endpoint: &str) -> [String; 3] {
+    let bare = routes();
+    let b_provider = provider(endpoint);
+    let b_dispatch = Dispatch::new(
+        tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(b_provider.tracer("b"))),
+    );
+    let usual = routes()
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(under(b_dispatch));
+    let c_provider = provider(endpoint);
+    let c_dispatch = Dispatch::new(
+        tracing_subscriber::registry()
+            .with(ResourceLayer::new(sampler))
+            .with(tracing_opentelemetry::layer().with_tracer(c_provider.tracer("c"))),
+    );
+    let ours = routes()
+        .layer(ResourceTraceLayer::new(sampler))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(under(c_dispatch));
+    std::mem::forget((b_provider, c_provider));
+    let mut addrs = Vec::new();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    addrs.push(listener.local_addr().unwrap().to_string());
+    tokio::spawn(async move { axum::serve(listener, bare).await });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    addrs.push(listener.local_addr().unwrap().to_string());
+    tokio::spawn(async move { axum::serve(listener, usual).await });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    addrs.push(listener.local_addr().unwrap().to_string());
+    tokio::spawn(async move { axum::serve(listener, ours).await });
+    [addrs[0].clone(), addrs[1].clone(), addrs[2].clone()]
+}
+
+struct Run {
+    rps: f64,
+    latencies_us: Vec<u32>,
+}
+
+/// `CONCURRENCY` workers send requests for `duration`; every latency is kept.
+async fn load(client: &reqwest::Client, url: &str, duration: Duration) -> Run {
+    let deadline = Instant::now() + duration;
+    let started = Instant::now();
+    let workers: Vec<_> = (0..CONCURRENCY)
+        .map(|_| {
+            let (client, url) = (client.clone(), url.to_owned());
+            tokio::spawn(async move {
+                let mut lat = Vec::new();
+                while Instant::now() < deadline {
+                    let t = Instant::now();
+                    let r = client.get(&url).send().await.unwrap();
+                    let _ = r.bytes().await.unwrap();
+                    lat.push(t.elapsed().as_micros() as u32);
+                }
+                lat
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for w in workers {
+        all.extend(w.await.unwrap());
+    }
+    Run {
+        rps: all.len() as f64 / started.elapsed().as_secs_f64(),
+        latencies_us: all,
+    }
+}
+
+fn percentile(sorted: &[u32], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * p) as usize] as f64
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Sampler thread CPU seconds per wall second, from /proc (clock ticks).
+fn sampler_cpu_share(seconds: u64) -> f64 {
+    let fake = fake_nvml::FakeNvml::new(&fake_nvml::two_gpus());
+    let sampler = Sampler::builder()
+        .ignore_env()
+        .nvml_library(fake.library())
+        .build()
+        .unwrap();
+    let tid = std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .find(|e| {
+            std::fs::read_to_string(e.path().join("comm"))
+                .is_ok_and(|c| c.trim() == "otel-resmon-sam")
+        })
+        .map(|e| e.path())
+        .expect("the sampler thread");
+    let ticks = || {
+        let stat = std::fs::read_to_string(tid.join("stat")).unwrap();
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .unwrap()
+            .1
+            .split_whitespace()
+            .collect();
+        fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+    };
+    let (t0, w0) = (ticks(), Instant::now());
+    std::thread::sleep(Duration::from_secs(seconds));
+    let used = (ticks() - t0) as f64 / 100.0;
+    drop(sampler);
+    used / w0.elapsed().as_secs_f64()
+}
+
+fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    pages * 4096
+}
+
+/// In a child process: 100 000 requests through variant b or c, then the RSS.
+fn rss_child(variant: &str) {
+    let fake = fake_nvml::FakeNvml::new(&fake_nvml::gpus(&[fake_nvml::Gpu::new(
+        0,
+        "GPU-11111111-aaaa-4000-8000-000000000001",
+        "0000:01:00.0",
+    )]));
+    let sampler = Sampler::builder()
+        .ignore_env()
+        .nvml_library(fake.library())
+        .build()
+        .unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let endpoint = sink().await;
+        let addrs = servers(&sampler, &endpoint).await;
+        let url = format!(
+            "http://{}/hello",
+            if variant == "c" { &addrs[2] } else { &addrs[1] }
+        );
+        let client = reqwest::Client::new();
+        let per_worker = 100_000 / CONCURRENCY;
+        let workers: Vec<_> = (0..CONCURRENCY)
+            .map(|_| {
+                let (client, url) = (client.clone(), url.clone());
+                tokio::spawn(async move {
+                    for _ in 0..per_worker {
+                        client
+                            .get(&url)
+                            .send()
+                            .await
+                            .unwrap()
+                            .bytes()
+                            .await
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            w.await.unwrap();
+        }
+    });
+    println!("{}", rss_bytes());
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--rss-child") {
+        rss_child(&args[i + 1]);
+        return;
+    }
+    if args.iter().any(|a| a == "--list") {
+        return; // `cargo bench -- --list` and `cargo test --benches`
+    }
+    // `cargo bench` passes --bench; `cargo test --benches` runs this once, briefly.
+    let quick = args.iter().any(|a| a == "--quick" || a == "--test")
+        || !args.iter().any(|a| a == "--bench");
+    let (rounds, per_run) = if quick {
+        (2, Duration::from_millis(300))
+    } else {
+        (6, Duration::from_secs(3))
+    };
+
+    let fake = fake_nvml::FakeNvml::new(&fake_nvml::gpus(&[fake_nvml::Gpu::new(
+        0,
+        "GPU-11111111-aaaa-4000-8000-000000000001",
+        "0000:01:00.0",
+    )]));
+    let sampler = Sampler::builder()
+        .ignore_env()
+        .nvml_library(fake.library())
+        .build()
+        .unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut lines = Vec::new();
+    rt.block_on(async {
+        let endpoint = sink().await;
+        let addrs = servers(&sampler, &endpoint).await;
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(CONCURRENCY)
+            .build()
+            .unwrap();
+        for (handler, path) in [("hello", "/hello"), ("work_1ms", "/work")] {
+            // Warm every server and connection pool.
+            for a in &addrs {
+                load(
+                    &client,
+                    &format!("http://{a}{path}"),
+                    Duration::from_millis(300),
+                )
+                .await;
+            }
+            let mut rps = [Vec::new(), Vec::new(), Vec::new()];
+            let mut p50 = [Vec::new(), Vec::new(), Vec::new()];
+            let mut p99 = [Vec::new(), Vec::new(), Vec::new()];
+            let (mut cb, mut ca, mut p99cb) = (Vec::new(), Vec::new(), Vec::new());
+            for _ in 0..rounds {
+                let mut round = Vec::new();
+                for (i, a) in addrs.iter().enumerate() {
+                    let mut run = load(&client, &format!("http://{a}{path}"), per_run).await;
+                    run.latencies_us.sort_unstable();
+                    let (x50, x99) = (
+                        percentile(&run.latencies_us, 0.5),
+                        percentile(&run.latencies_us, 0.99),
+                    );
+                    rps[i].push(run.rps);
+                    p50[i].push(x50);
+                    p99[i].push(x99);
+                    round.push((run.rps, x99));
+                }
+                cb.push(round[2].0 / round[1].0);
+                ca.push(round[2].0 / round[0].0);
+                p99cb.push(round[2].1 / round[1].1);
+            }
+            for (i, name) in ["a_bare", "b_usual", "c_resmon"].iter().enumerate() {
+                let (r, l50, l99) = (
+                    median(&mut rps[i]),
+                    median(&mut p50[i]),
+                    median(&mut p99[i]),
+                );
+                println!("{handler} {name}: {r:.0} req/s, p50 {l50:.0} µs, p99 {l99:.0} µs");
+                lines.push(format!("http.{handler}.{name}.rps {r:.0}"));
+                lines.push(format!("http.{handler}.{name}.p50_us {l50:.0}"));
+                lines.push(format!("http.{handler}.{name}.p99_us {l99:.0}"));
+            }
+            lines.push(format!(
+                "http.{handler}.throughput_ratio_c_b {:.3}",
+                median(&mut cb)
+            ));
+            lines.push(format!(
+                "http.{handler}.throughput_ratio_c_a {:.3}",
+                median(&mut ca)
+            ));
+            lines.push(format!(
+                "http.{handler}.p99_ratio_c_b {:.3}",
+                median(&mut p99cb)
+            ));
+        }
+    });
+    drop(rt);
+    let share = sampler_cpu_share(if quick { 2 } else { 10 });
+    lines.push(format!(
+        "sampler.cpu_seconds_per_second_2_fake_gpus {share:.4}"
+    ));
+    if !quick {
+        let exe = std::env::current_exe().unwrap();
+        for variant in ["b", "c"] {
+            let out = std::process::Command::new(&exe)
+                .args(["--rss-child", variant])
+                .output()
+                .unwrap();
+            let rss: u64 = String::from_utf8_lossy(&out.stdout)
+                .trim()
+                .parse()
+                .unwrap_or(0);
+            let name = if variant == "b" {
+                "without_crate"
+            } else {
+                "with_crate"
+            };
+            lines.push(format!(
+                "rss_after_100k_requests.{name}_mib {:.1}",
+                rss as f64 / 1048576.0
+            ));
+        }
+    }
+    for l in lines {
+        println!("{l}");
+    }
+}
