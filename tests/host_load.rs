@@ -6,7 +6,7 @@ mod common;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::sample_after;
+use common::{sample_after, thread_cpu};
 use otel_resmon::Sampler;
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -46,18 +46,6 @@ fn touching_512_mib_raises_resident_memory_in_the_next_sample() {
     drop(block);
 }
 
-/// CPU time of the calling thread, seconds.
-fn thread_cpu_time() -> f64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec into a valid pointer.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0);
-    ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
-}
-
 #[test]
 fn a_thread_burning_500ms_of_cpu_raises_process_cpu_time() {
     let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
@@ -66,14 +54,14 @@ fn a_thread_burning_500ms_of_cpu_raises_process_cpu_time() {
     let cpu_before = before.process.cpu_time.expect("CPU time");
 
     let burned = std::thread::spawn(|| {
-        let start = thread_cpu_time();
+        let start = thread_cpu();
         let mut x = 0u64;
-        while thread_cpu_time() - start < 0.5 {
+        while thread_cpu() - start < 0.5 {
             for i in 0..10_000u64 {
                 x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(i));
             }
         }
-        thread_cpu_time() - start
+        thread_cpu() - start
     })
     .join()
     .unwrap();

@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::burn_cpu;
+
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -195,29 +197,6 @@ fn a_span_touching_256_mib_shows_the_rss_delta() {
         );
         assert!(int(&span, "resmon.process.memory.usage.end") >= delta);
     }
-}
-
-fn burn_cpu(seconds: f64) {
-    let start = thread_cpu();
-    let mut x = 1u64;
-    while thread_cpu() - start < seconds {
-        for _ in 0..10_000 {
-            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
-        }
-    }
-}
-
-fn thread_cpu() -> f64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec into a valid pointer.
-    assert_eq!(
-        unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) },
-        0
-    );
-    ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
 }
 
 #[test]

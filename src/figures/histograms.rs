@@ -13,7 +13,8 @@ pub const SPAN_MEMORY_GROWTH: &str = "resmon.span.process.memory.growth";
 /// Peak device memory of a GPU during a span, bytes.
 pub const SPAN_GPU_MEMORY_PEAK: &str = "resmon.span.gpu.memory.peak";
 
-const SECONDS: [f64; 12] = [
+/// Buckets for CPU time, seconds (half a millisecond to half a minute).
+pub(crate) const CPU_SECONDS: [f64; 12] = [
     0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0,
 ];
 const MIB: f64 = 1048576.0;
@@ -46,7 +47,7 @@ impl SpanHistograms {
                 .f64_histogram(SPAN_CPU_TIME)
                 .with_unit("s")
                 .with_description("Process CPU time used during a span")
-                .with_boundaries(SECONDS.to_vec())
+                .with_boundaries(CPU_SECONDS.to_vec())
                 .build(),
             memory_growth: meter
                 .f64_histogram(SPAN_MEMORY_GROWTH)

@@ -13,6 +13,8 @@ use opentelemetry::trace::SpanRef;
 use opentelemetry::{Key, KeyValue, Value};
 
 pub(crate) use histograms::SpanHistograms;
+#[cfg(feature = "tower")]
+pub(crate) use histograms::CPU_SECONDS;
 pub use histograms::{SPAN_CPU_TIME, SPAN_GPU_MEMORY_PEAK, SPAN_MEMORY_GROWTH};
 pub(crate) use pressure::PressureEvent;
 pub use pressure::PressureThresholds;

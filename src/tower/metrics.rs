@@ -17,9 +17,6 @@ pub const HTTP_SERVER_REQUEST_GPU_MEMORY_PEAK: &str = "resmon.http.server.reques
 const DURATION_BUCKETS: [f64; 14] = [
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
 ];
-const CPU_BUCKETS: [f64; 12] = [
-    0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0,
-];
 const MIB: f64 = 1048576.0;
 const BYTE_BUCKETS: [f64; 9] = [
     64.0 * MIB,
@@ -53,7 +50,7 @@ impl RequestMetrics {
                 .f64_histogram(HTTP_SERVER_REQUEST_CPU_TIME)
                 .with_unit("s")
                 .with_description("Process CPU time used while a request ran")
-                .with_boundaries(CPU_BUCKETS.to_vec())
+                .with_boundaries(crate::figures::CPU_SECONDS.to_vec())
                 .build(),
             gpu_peak: meter
                 .f64_histogram(HTTP_SERVER_REQUEST_GPU_MEMORY_PEAK)
