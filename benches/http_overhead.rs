@@ -35,29 +35,78 @@ use tracing_subscriber::layer::SubscriberExt;
 
 const CONCURRENCY: usize = 32;
 
-/// Runs every request of a service under one dispatcher (each variant has its own).
+/// Runs every request of a service under one dispatcher (each variant has its own), body
+/// included: tracing-subscriber closes a parent span through the *current thread's* default
+/// dispatcher when its last child closes, and hyper drops response bodies outside the request
+/// future, so the body is polled and dropped under the variant's dispatcher too.
 #[derive(Clone)]
 struct UnderDispatch<S> {
     inner: S,
     dispatch: Dispatch,
 }
 
-impl<S, R> tower::Service<R> for UnderDispatch<S>
+impl<S, R, B> tower::Service<R> for UnderDispatch<S>
 where
-    S: tower::Service<R>,
+    S: tower::Service<R, Response = http::Response<B>>,
     S::Future: Send + 'static,
+    B: http_body::Body + Send + 'static,
 {
-    type Response = S::Response;
+    type Response = http::Response<DispatchBody<B>>;
     type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, req: R) -> Self::Future {
-        let fut = tracing::dispatcher::with_default(&self.dispatch, || self.inner.call(req));
-        Box::pin(fut.with_subscriber(self.dispatch.clone()))
+        let dispatch = self.dispatch.clone();
+        let fut = tracing::dispatcher::with_default(&dispatch, || self.inner.call(req));
+        Box::pin(
+            async move {
+                let response = fut.await?;
+                Ok(response.map(|body| DispatchBody {
+                    inner: Some(Box::pin(body)),
+                    dispatch,
+                }))
+            }
+            .with_subscriber(self.dispatch.clone()),
+        )
+    }
+}
+
+/// A response body polled and dropped under a dispatcher.
+struct DispatchBody<B> {
+    inner: Option<Pin<Box<B>>>,
+    dispatch: Dispatch,
+}
+
+impl<B: http_body::Body> http_body::Body for DispatchBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<B::Data>, B::Error>>> {
+        let this = &mut *self;
+        match this.inner.as_mut() {
+            Some(inner) => {
+                tracing::dispatcher::with_default(&this.dispatch, || inner.as_mut().poll_frame(cx))
+            }
+            None => Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.as_ref().is_none_or(|b| b.is_end_stream())
+    }
+}
+
+impl<B> Drop for DispatchBody<B> {
+    fn drop(&mut self) {
+        let inner = self.inner.take();
+        tracing::dispatcher::with_default(&self.dispatch, move || drop(inner));
     }
 }
 
@@ -140,8 +189,8 @@ fn routes() -> Router {
         .route("/work", get(|| async { one_ms_of_work() }))
 }
 
-/// Starts the three servers; returns their addresses (a, b, c).
-async fn servers(sampler: &Sampler, endpoint: &str) -> [String; 3] {
+/// Starts the three servers; returns their addresses (a, b, c) and the dispatchers of b and c.
+async fn servers(sampler: &Sampler, endpoint: &str) -> ([String; 3], [Dispatch; 2]) {
     let bare = routes();
     let b_provider = provider(endpoint);
     let b_dispatch = Dispatch::new(
@@ -150,7 +199,7 @@ async fn servers(sampler: &Sampler, endpoint: &str) -> [String; 3] {
     );
     let usual = routes()
         .layer(tower_http::trace::TraceLayer::new_for_http())
-        .layer(under(b_dispatch));
+        .layer(under(b_dispatch.clone()));
     let c_provider = provider(endpoint);
     let c_dispatch = Dispatch::new(
         tracing_subscriber::registry()
@@ -160,7 +209,7 @@ async fn servers(sampler: &Sampler, endpoint: &str) -> [String; 3] {
     let ours = routes()
         .layer(ResourceTraceLayer::new(sampler))
         .layer(tower_http::trace::TraceLayer::new_for_http())
-        .layer(under(c_dispatch));
+        .layer(under(c_dispatch.clone()));
     std::mem::forget((b_provider, c_provider));
     let mut addrs = Vec::new();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -172,7 +221,10 @@ async fn servers(sampler: &Sampler, endpoint: &str) -> [String; 3] {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     addrs.push(listener.local_addr().unwrap().to_string());
     tokio::spawn(async move { axum::serve(listener, ours).await });
-    [addrs[0].clone(), addrs[1].clone(), addrs[2].clone()]
+    (
+        [addrs[0].clone(), addrs[1].clone(), addrs[2].clone()],
+        [b_dispatch, c_dispatch],
+    )
 }
 
 struct Run {
@@ -273,7 +325,7 @@ fn rss_child(variant: &str) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let endpoint = sink().await;
-        let addrs = servers(&sampler, &endpoint).await;
+        let (addrs, _dispatches) = servers(&sampler, &endpoint).await;
         let url = format!(
             "http://{}/hello",
             if variant == "c" { &addrs[2] } else { &addrs[1] }
@@ -340,7 +392,7 @@ fn main() {
     let mut lines = Vec::new();
     rt.block_on(async {
         let endpoint = sink().await;
-        let addrs = servers(&sampler, &endpoint).await;
+        let (addrs, _dispatches) = servers(&sampler, &endpoint).await;
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(CONCURRENCY)
             .build()
