@@ -310,8 +310,8 @@ fn rss_bytes() -> u64 {
     pages * 4096
 }
 
-/// In a child process: 100 000 requests through variant b or c, then the RSS.
-fn rss_child(variant: &str) {
+/// A sampler at the default interval reading one fake GPU (kept alive with it).
+fn one_fake_gpu() -> (fake_nvml::FakeNvml, Sampler) {
     let fake = fake_nvml::FakeNvml::new(&fake_nvml::gpus(&[fake_nvml::Gpu::new(
         0,
         "GPU-11111111-aaaa-4000-8000-000000000001",
@@ -322,6 +322,12 @@ fn rss_child(variant: &str) {
         .nvml_library(fake.library())
         .build()
         .unwrap();
+    (fake, sampler)
+}
+
+/// In a child process: 100 000 requests through variant b or c, then the RSS.
+fn rss_child(variant: &str) {
+    let (_fake, sampler) = one_fake_gpu();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let endpoint = sink().await;
@@ -374,16 +380,7 @@ fn main() {
         (6, Duration::from_secs(3))
     };
 
-    let fake = fake_nvml::FakeNvml::new(&fake_nvml::gpus(&[fake_nvml::Gpu::new(
-        0,
-        "GPU-11111111-aaaa-4000-8000-000000000001",
-        "0000:01:00.0",
-    )]));
-    let sampler = Sampler::builder()
-        .ignore_env()
-        .nvml_library(fake.library())
-        .build()
-        .unwrap();
+    let (_fake, sampler) = one_fake_gpu();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

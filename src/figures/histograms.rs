@@ -18,7 +18,8 @@ pub(crate) const CPU_SECONDS: [f64; 12] = [
     0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0,
 ];
 const MIB: f64 = 1048576.0;
-const BYTES: [f64; 11] = [
+/// Buckets for memory, bytes (1 MiB to 192 GiB).
+pub(crate) const BYTE_BUCKETS: [f64; 11] = [
     MIB,
     4.0 * MIB,
     16.0 * MIB,
@@ -53,13 +54,13 @@ impl SpanHistograms {
                 .f64_histogram(SPAN_MEMORY_GROWTH)
                 .with_unit("By")
                 .with_description("Growth of the process's resident memory during a span")
-                .with_boundaries(BYTES.to_vec())
+                .with_boundaries(BYTE_BUCKETS.to_vec())
                 .build(),
             gpu_memory_peak: meter
                 .f64_histogram(SPAN_GPU_MEMORY_PEAK)
                 .with_unit("By")
                 .with_description("Peak device memory of a GPU during a span")
-                .with_boundaries(BYTES.to_vec())
+                .with_boundaries(BYTE_BUCKETS.to_vec())
                 .build(),
         }
     }

@@ -14,7 +14,7 @@ use opentelemetry::{Key, KeyValue, Value};
 
 pub(crate) use histograms::SpanHistograms;
 #[cfg(feature = "tower")]
-pub(crate) use histograms::CPU_SECONDS;
+pub(crate) use histograms::{BYTE_BUCKETS, CPU_SECONDS};
 pub use histograms::{SPAN_CPU_TIME, SPAN_GPU_MEMORY_PEAK, SPAN_MEMORY_GROWTH};
 pub(crate) use pressure::PressureEvent;
 pub use pressure::PressureThresholds;
@@ -105,7 +105,12 @@ fn bytes(v: u64) -> Num {
 }
 
 fn bytes_delta(start: u64, end: u64) -> Num {
-    Num::Int((i128::from(end) - i128::from(start)).clamp(i64::MIN.into(), i64::MAX.into()) as i64)
+    Num::Int(signed_delta(start, end))
+}
+
+/// `end - start` for byte counts, saturating at the ends of `i64`.
+pub(crate) fn signed_delta(start: u64, end: u64) -> i64 {
+    (i128::from(end) - i128::from(start)).clamp(i64::MIN.into(), i64::MAX.into()) as i64
 }
 
 /// An attribute value before it becomes an OTel `Value`: small and `Copy`, so the figures are

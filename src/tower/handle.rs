@@ -40,7 +40,7 @@ pub struct FiguresSoFar {
 }
 
 fn delta(start: Option<u64>, end: Option<u64>) -> Option<i64> {
-    Some((i128::from(end?) - i128::from(start?)).clamp(i64::MIN.into(), i64::MAX.into()) as i64)
+    Some(crate::figures::signed_delta(start?, end?))
 }
 
 impl RequestResources {

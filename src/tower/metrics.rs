@@ -17,18 +17,6 @@ pub const HTTP_SERVER_REQUEST_GPU_MEMORY_PEAK: &str = "resmon.http.server.reques
 const DURATION_BUCKETS: [f64; 14] = [
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
 ];
-const MIB: f64 = 1048576.0;
-const BYTE_BUCKETS: [f64; 9] = [
-    64.0 * MIB,
-    256.0 * MIB,
-    1024.0 * MIB,
-    4096.0 * MIB,
-    16384.0 * MIB,
-    40960.0 * MIB,
-    81920.0 * MIB,
-    143360.0 * MIB,
-    196608.0 * MIB,
-];
 
 #[derive(Debug, Clone)]
 pub(crate) struct RequestMetrics {
@@ -56,7 +44,7 @@ impl RequestMetrics {
                 .f64_histogram(HTTP_SERVER_REQUEST_GPU_MEMORY_PEAK)
                 .with_unit("By")
                 .with_description("Peak device memory of a GPU while a request ran")
-                .with_boundaries(BYTE_BUCKETS.to_vec())
+                .with_boundaries(crate::figures::BYTE_BUCKETS.to_vec())
                 .build(),
         }
     }
