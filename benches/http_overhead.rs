@@ -3,8 +3,9 @@
 //! - a: bare;
 //! - b: the usual stack: tower-http `TraceLayer` + tracing-opentelemetry + SDK with OTLP batch
 //!   export (HTTP/protobuf) to a local sink;
-//! - c: b plus this crate's `ResourceTraceLayer` and `ResourceLayer`, sampler running (fake
-//!   NVML, one GPU, default 200 ms interval).
+//! - c: b plus this crate's `ResourceTraceLayer` (`in_current_span`: figures on tower-http's
+//!   request span, no second span) and `ResourceLayer`, sampler running (fake NVML, one GPU,
+//!   default 200 ms interval).
 //!
 //! For a hello-world handler and a handler doing 1 ms of real work it prints requests/s, p50
 //! and p99 for each, then the ratios c/b and c/a. It also measures the sampler thread's CPU use
@@ -207,7 +208,7 @@ async fn servers(sampler: &Sampler, endpoint: &str) -> ([String; 3], [Dispatch; 
             .with(tracing_opentelemetry::layer().with_tracer(c_provider.tracer("c"))),
     );
     let ours = routes()
-        .layer(ResourceTraceLayer::new(sampler))
+        .layer(ResourceTraceLayer::new(sampler).in_current_span())
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .layer(under(c_dispatch.clone()));
     std::mem::forget((b_provider, c_provider));
@@ -230,10 +231,39 @@ async fn servers(sampler: &Sampler, endpoint: &str) -> ([String; 3], [Dispatch; 
 struct Run {
     rps: f64,
     latencies_us: Vec<u32>,
+    /// Process CPU time per request (client, server and exporter together), µs.
+    cpu_us: f64,
+    /// CPU time of the OTel SDK's batch export thread per request, µs.
+    export_cpu_us: f64,
+}
+
+/// User + system CPU clock ticks (1/100 s) of a `/proc` process or task directory.
+fn ticks_of(dir: &std::path::Path) -> u64 {
+    let stat = std::fs::read_to_string(dir.join("stat")).unwrap_or_default();
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return 0;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    fields[11].parse::<u64>().unwrap_or(0) + fields[12].parse::<u64>().unwrap_or(0)
+}
+
+/// CPU ticks of the whole process and of the OTel SDK's export threads.
+fn cpu_ticks() -> (u64, u64) {
+    let export = std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            std::fs::read_to_string(e.path().join("comm"))
+                .is_ok_and(|c| c.starts_with("OpenTelemetry"))
+        })
+        .map(|e| ticks_of(&e.path()))
+        .sum();
+    (ticks_of(std::path::Path::new("/proc/self")), export)
 }
 
 /// `CONCURRENCY` workers send requests for `duration`; every latency is kept.
 async fn load(client: &reqwest::Client, url: &str, duration: Duration) -> Run {
+    let before = cpu_ticks();
     let deadline = Instant::now() + duration;
     let started = Instant::now();
     let workers: Vec<_> = (0..CONCURRENCY)
@@ -255,8 +285,12 @@ async fn load(client: &reqwest::Client, url: &str, duration: Duration) -> Run {
     for w in workers {
         all.extend(w.await.unwrap());
     }
+    let after = cpu_ticks();
+    let per_request = |ticks: u64| ticks as f64 * 1e4 / all.len().max(1) as f64;
     Run {
         rps: all.len() as f64 / started.elapsed().as_secs_f64(),
+        cpu_us: per_request(after.0 - before.0),
+        export_cpu_us: per_request(after.1 - before.1),
         latencies_us: all,
     }
 }
@@ -407,6 +441,8 @@ fn main() {
             let mut rps = [Vec::new(), Vec::new(), Vec::new()];
             let mut p50 = [Vec::new(), Vec::new(), Vec::new()];
             let mut p99 = [Vec::new(), Vec::new(), Vec::new()];
+            let mut cpu = [Vec::new(), Vec::new(), Vec::new()];
+            let mut export = [Vec::new(), Vec::new(), Vec::new()];
             let (mut cb, mut ca, mut p99cb) = (Vec::new(), Vec::new(), Vec::new());
             for _ in 0..rounds {
                 let mut round = Vec::new();
@@ -420,6 +456,8 @@ fn main() {
                     rps[i].push(run.rps);
                     p50[i].push(x50);
                     p99[i].push(x99);
+                    cpu[i].push(run.cpu_us);
+                    export[i].push(run.export_cpu_us);
                     round.push((run.rps, x99));
                 }
                 cb.push(round[2].0 / round[1].0);
@@ -432,8 +470,16 @@ fn main() {
                     median(&mut p50[i]),
                     median(&mut p99[i]),
                 );
-                println!("{handler} {name}: {r:.0} req/s, p50 {l50:.0} µs, p99 {l99:.0} µs");
+                let (c, e) = (median(&mut cpu[i]), median(&mut export[i]));
+                println!(
+                    "{handler} {name}: {r:.0} req/s, p50 {l50:.0} µs, p99 {l99:.0} µs, \
+                     CPU {c:.1} µs/request ({e:.1} in the export thread)"
+                );
                 lines.push(format!("http.{handler}.{name}.rps {r:.0}"));
+                lines.push(format!("http.{handler}.{name}.cpu_us_per_request {c:.1}"));
+                lines.push(format!(
+                    "http.{handler}.{name}.export_cpu_us_per_request {e:.1}"
+                ));
                 lines.push(format!("http.{handler}.{name}.p50_us {l50:.0}"));
                 lines.push(format!("http.{handler}.{name}.p99_us {l99:.0}"));
             }

@@ -125,6 +125,44 @@ fn default_set_is_present_with_numeric_types() {
     assert_eq!(t.status.otel_link(), OtelLink::Ok);
 }
 
+/// Figures that need two readings: without them, a span says nothing rather than 0.
+const NEED_TWO_SNAPSHOTS: &[&str] = &[
+    "resmon.process.cpu.time.delta",
+    "resmon.process.memory.usage.delta",
+    "resmon.gpu.0.memory.usage.delta",
+    "resmon.gpu.0.memory.usage.peak",
+    "resmon.gpu.0.process.memory.usage.delta",
+    "resmon.gpu.0.utilization.mean",
+];
+
+#[test]
+fn a_span_within_one_sampling_interval_gets_values_but_no_deltas() {
+    let fake = FakeNvml::new(&one_gpu(10 * GIB));
+    let s = sampler(&fake, 60_000);
+    let t = traced(ResourceLayer::builder(&s));
+    t.run(|| {
+        let _span = tracing::info_span!("short").entered();
+    });
+    let span = t.span("short");
+    for key in NEED_TWO_SNAPSHOTS {
+        assert!(attr(&span, key).is_none(), "{key} from one snapshot");
+    }
+    assert_eq!(
+        int(&span, "resmon.gpu.0.memory.usage.end"),
+        (10 * GIB) as i64
+    );
+    assert_eq!(float(&span, "resmon.gpu.0.utilization.peak"), 0.4);
+    int(&span, "resmon.process.memory.usage.end");
+    float(&span, "resmon.sample.age");
+    let n = resmon_keys(&span).len();
+    assert_eq!(
+        n,
+        DEFAULT_INTS.len() + DEFAULT_FLOATS.len() - NEED_TWO_SNAPSHOTS.len() - 1,
+        "no system CPU utilization yet either (one reading): {:?}",
+        resmon_keys(&span)
+    );
+}
+
 #[test]
 fn full_set_adds_peaks_limits_and_host_detail() {
     let fake = FakeNvml::new(&one_gpu(10 * GIB));

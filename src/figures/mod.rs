@@ -33,6 +33,11 @@ pub enum FigureSet {
     /// mean; process CPU time delta, RSS end / delta; host memory used and CPU utilization at
     /// end; GPU count (and GPU status when it is not `ok`); sample age. 14 attributes with one
     /// GPU, 7 more per GPU.
+    ///
+    /// A span whose start and end read the same snapshot (it lies within one sampling
+    /// interval) gets no deltas, GPU memory peak or utilization mean: nothing was observed
+    /// between its ends, so each would be a made-up 0 or a copy of the value. 8 attributes
+    /// with one GPU, 3 more per GPU.
     #[default]
     Compact,
     /// Everything in `Compact`, plus the explicit starts (GPU memory, this process's GPU
@@ -147,8 +152,15 @@ impl FigureConfig {
     }
 
     /// Writes a span's figures to its OpenTelemetry span in one batch, with its pressure
-    /// events, and records the per-span histograms when configured.
-    pub(crate) fn write(&self, sampler: &Sampler, ended: &EndedSpan<'_>, span: &SpanRef<'_>) {
+    /// events, and `extra` attributes in the same batch; records the per-span histograms when
+    /// configured.
+    pub(crate) fn write(
+        &self,
+        sampler: &Sampler,
+        ended: &EndedSpan<'_>,
+        span: &SpanRef<'_>,
+        extra: Vec<KeyValue>,
+    ) {
         let EndedSpan {
             start,
             end,
@@ -178,7 +190,8 @@ impl FigureConfig {
         span.set_attributes(
             attributes
                 .drain(..)
-                .map(|e| KeyValue::new(e.key.clone(), Value::from(e.value))),
+                .map(|e| KeyValue::new(e.key.clone(), Value::from(e.value)))
+                .chain(extra),
         );
         let _ = BUFFER.try_with(|b| *b.borrow_mut() = attributes);
         for event in events {
@@ -216,6 +229,10 @@ impl FigureConfig {
         let host = snapshots.host();
         let mut events = Vec::new();
         let full = self.set == FigureSet::Full;
+        // Both ends read the same snapshot (the span lies within one sampling interval):
+        // nothing was observed between them, so there is no delta to report (0 would be made
+        // up), and a peak or mean over one reading is the reading itself.
+        let observed = end.seq != start.seq;
         macro_rules! put {
             ($key:expr, $value:expr) => {
                 a.push(Entry {
@@ -234,7 +251,7 @@ impl FigureConfig {
         }
 
         let (ps, pe) = (&start.process, &end.process);
-        if let (Some(s), Some(e)) = (ps.cpu_time, pe.cpu_time) {
+        if let (true, Some(s), Some(e)) = (observed, ps.cpu_time, pe.cpu_time) {
             put!(&keys::PROCESS_CPU_TIME_DELTA, Num::Float((e - s).max(0.0)));
         }
         if let (true, Some(s)) = (full, ps.resident_memory) {
@@ -243,7 +260,7 @@ impl FigureConfig {
         if let Some(e) = pe.resident_memory {
             put!(&keys::PROCESS_MEMORY_END, bytes(e));
         }
-        if let (Some(s), Some(e)) = (ps.resident_memory, pe.resident_memory) {
+        if let (true, Some(s), Some(e)) = (observed, ps.resident_memory, pe.resident_memory) {
             put!(&keys::PROCESS_MEMORY_DELTA, bytes_delta(s, e));
         }
         if let Some(m) = end.host.memory_used {
@@ -294,10 +311,12 @@ impl FigureConfig {
             if let Some(v) = g.memory_used {
                 put!(&k.memory_end, bytes(v));
             }
-            if let (Some(s), Some(e)) = (s.and_then(|s| s.memory_used), g.memory_used) {
+            if let (true, Some(s), Some(e)) =
+                (observed, s.and_then(|s| s.memory_used), g.memory_used)
+            {
                 put!(&k.memory_delta, bytes_delta(s, e));
             }
-            if let Some(v) = w.memory_used.max {
+            if let (true, Some(v)) = (observed, w.memory_used.max) {
                 put!(&k.memory_peak, bytes(v as u64));
             }
             if let (true, Some(v)) = (full, s.and_then(|s| s.process_memory)) {
@@ -306,13 +325,15 @@ impl FigureConfig {
             if let Some(v) = g.process_memory {
                 put!(&k.process_memory_end, bytes(v));
             }
-            if let (Some(s), Some(e)) = (s.and_then(|s| s.process_memory), g.process_memory) {
+            if let (true, Some(s), Some(e)) =
+                (observed, s.and_then(|s| s.process_memory), g.process_memory)
+            {
                 put!(&k.process_memory_delta, bytes_delta(s, e));
             }
             if let Some(v) = w.utilization.max {
                 put!(&k.utilization_peak, Num::Float(v));
             }
-            if let Some(v) = w.utilization.mean() {
+            if let (true, Some(v)) = (observed, w.utilization.mean()) {
                 put!(&k.utilization_mean, Num::Float(v));
             }
             if full {
@@ -337,7 +358,7 @@ impl FigureConfig {
                 if let Some(v) = w.power.max {
                     put!(&k.power_peak, Num::Float(v));
                 }
-                if let (Some(s), Some(e)) = (s.and_then(|s| s.energy), g.energy) {
+                if let (true, Some(s), Some(e)) = (observed, s.and_then(|s| s.energy), g.energy) {
                     put!(&k.energy_delta, Num::Float((e - s).max(0.0)));
                 }
             }

@@ -138,6 +138,7 @@ impl ResourceLayerBuilder {
             span_cpu_time: self.span_cpu_time,
             dispatch: OnceLock::new(),
             status: LayerStatus::default(),
+            with_extensions: None,
         }
     }
 }

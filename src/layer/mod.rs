@@ -6,6 +6,7 @@
 //! figures from the start and end snapshots and the sampler's history in between and writes
 //! them in one batch through tracing-opentelemetry's public context API.
 
+mod adopt;
 mod builder;
 mod select;
 mod status;
@@ -20,6 +21,10 @@ use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
 
+#[cfg(not(feature = "tower"))]
+use adopt::Handover;
+#[cfg(feature = "tower")]
+pub(crate) use adopt::{adopt_current, hand_over, Handover};
 pub use builder::ResourceLayerBuilder;
 pub use select::{MARKER_FIELD, SAMPLE_NOW_FIELD};
 pub use status::{LayerStatus, OtelLink};
@@ -59,6 +64,10 @@ pub struct ResourceLayer {
     span_cpu_time: bool,
     dispatch: OnceLock<WeakDispatch>,
     status: LayerStatus,
+    /// Reaches a span's extensions from outside the layer (set in `on_layer`, where the
+    /// subscriber's type is known).
+    #[cfg_attr(not(feature = "tower"), allow(dead_code))]
+    with_extensions: Option<adopt::WithExtensions>,
 }
 
 /// What the layer keeps in a selected span's extensions.
@@ -69,6 +78,24 @@ struct SpanResources {
     cpu_ns: u64,
     /// Values of the fields named by `metric_fields`, for the per-span histograms.
     metric_fields: Vec<opentelemetry::KeyValue>,
+    /// Name and attributes from whoever adopted the span (the tower layer).
+    handover: Option<Handover>,
+}
+
+impl SpanResources {
+    fn new(
+        start: Arc<Snapshot>,
+        sample_now: bool,
+        metric_fields: Vec<opentelemetry::KeyValue>,
+    ) -> Self {
+        Self {
+            start,
+            sample_now,
+            cpu_ns: 0,
+            metric_fields,
+            handover: None,
+        }
+    }
 }
 
 thread_local! {
@@ -134,6 +161,10 @@ impl<S> Layer<S> for ResourceLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
+    fn on_layer(&mut self, _: &mut S) {
+        self.with_extensions = Some(adopt::with_extensions::<S>);
+    }
+
     fn on_register_dispatch(&self, subscriber: &Dispatch) {
         let _ = self.dispatch.set(subscriber.downgrade());
     }
@@ -148,12 +179,11 @@ where
             self.sampler.latest()
         };
         if let Some(span) = ctx.span(id) {
-            span.extensions_mut().insert(SpanResources {
+            span.extensions_mut().insert(SpanResources::new(
                 start,
-                sample_now: options.sample_now,
-                cpu_ns: 0,
-                metric_fields: self.metric_field_values(attrs),
-            });
+                options.sample_now,
+                self.metric_field_values(attrs),
+            ));
         }
         self.check_order(id);
     }
@@ -201,7 +231,7 @@ where
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
         // Take our state and let go of the extensions lock before calling into
         // tracing-opentelemetry, which locks them again.
-        let Some((resources, name)) = ctx.span(&id).and_then(|span| {
+        let Some((mut resources, name)) = ctx.span(&id).and_then(|span| {
             let resources = span.extensions_mut().remove::<SpanResources>()?;
             Some((resources, span.name()))
         }) else {
@@ -221,7 +251,12 @@ where
             return;
         }
         let cpu = self.span_cpu_time.then(|| resources.cpu_ns as f64 / 1e9);
-        let write = |end: &Arc<Snapshot>| {
+        let mut handed = resources.handover.take().unwrap_or_default();
+        if let Some(name) = handed.name.take() {
+            span.update_name(name);
+        }
+        let mut extra = Some(handed.attributes);
+        let mut write = |end: &Arc<Snapshot>| {
             // A thread whose cached snapshot lags the one the span started with (the sampler
             // was publishing at that moment) uses the start as the end.
             let end = if end.seq < resources.start.seq {
@@ -236,7 +271,8 @@ where
                 name,
                 metric_fields: &resources.metric_fields,
             };
-            self.figures.write(&self.sampler, &ended, &span)
+            let extra = extra.take().unwrap_or_default();
+            self.figures.write(&self.sampler, &ended, &span, extra)
         };
         if resources.sample_now {
             write(&self.sampler.sample_now());

@@ -50,7 +50,7 @@ impl<B: Body> Body for ResponseBody<B> {
         // Inside the span: tracing-opentelemetry ends the OTel span at its last exit, so the
         // span lasts until the body's last frame.
         let polled = {
-            let _entered = this.state.as_ref().map(|s| s.span.enter());
+            let _entered = this.state.as_ref().and_then(|s| s.enter());
             this.inner.as_mut().poll_frame(cx)
         };
         match &polled {

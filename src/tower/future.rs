@@ -41,7 +41,7 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let polled = {
-            let _entered = this.state.as_ref().map(|s| s.span.enter());
+            let _entered = this.state.as_ref().and_then(|s| s.enter());
             this.inner.poll(cx)
         };
         let result = match polled {

@@ -9,10 +9,12 @@ use http::{HeaderMap, Request, Response, StatusCode};
 use opentelemetry::trace::{
     SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId, TraceState,
 };
+use opentelemetry::KeyValue;
 use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use super::layer::Shared;
+use crate::layer::Handover;
 use crate::snapshot::Snapshot;
 
 /// The HTTP method as the conventions want it: a known method, or `_OTHER` (bounded).
@@ -74,13 +76,22 @@ pub(crate) fn remote_parent(headers: &HeaderMap) -> Option<opentelemetry::Contex
     Some(opentelemetry::Context::new().with_remote_span_context(cx))
 }
 
+/// What a request on an adopted span keeps for its handover.
+struct Adopted {
+    name: String,
+    rpc: Option<(String, String)>,
+}
+
 /// gRPC status codes a server reports as errors (the conventions' list).
 fn grpc_server_error(code: i64) -> bool {
     matches!(code, 2 | 4 | 12 | 13 | 14 | 15)
 }
 
 pub(crate) struct RequestState {
-    pub(crate) span: tracing::Span,
+    span: tracing::Span,
+    /// The span is an outer layer's (tower-http's), adopted: this layer does not enter it and
+    /// hands its HTTP attributes over at the end instead of recording fields.
+    adopted: Option<Adopted>,
     shared: Arc<Shared>,
     started: Instant,
     start: Arc<Snapshot>,
@@ -97,7 +108,14 @@ pub(crate) struct RequestState {
 }
 
 impl RequestState {
-    pub(crate) fn new<B>(req: &Request<B>, shared: Arc<Shared>, start: Arc<Snapshot>) -> Self {
+    /// The request's state, with a span of its own, or on `adopted` (the current span, which
+    /// the resource layer already tracks).
+    pub(crate) fn new<B>(
+        req: &Request<B>,
+        shared: Arc<Shared>,
+        start: Arc<Snapshot>,
+        adopted: Option<tracing::Span>,
+    ) -> Self {
         let method = method_name(req.method());
         let scheme = match req.uri().scheme_str() {
             Some("https") => "https",
@@ -124,6 +142,36 @@ impl RequestState {
                 None => method.to_owned(),
             }
         };
+        let request_bytes = headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        let mut state = Self {
+            span: tracing::Span::none(),
+            adopted: None,
+            shared,
+            started: Instant::now(),
+            start,
+            method,
+            scheme,
+            route,
+            grpc,
+            status: None,
+            grpc_status: None,
+            error: None,
+            request_bytes,
+            response_bytes: 0,
+            finished: false,
+        };
+        if let Some(span) = adopted {
+            state.span = span;
+            state.adopted = Some(Adopted {
+                name,
+                rpc: grpc.then(|| (rpc_service.to_owned(), rpc_method.to_owned())),
+            });
+            return state;
+        }
+        let route = &state.route;
         let span = tracing::info_span!(
             target: "otel_resmon::http",
             "HTTP request",
@@ -171,33 +219,60 @@ impl RequestState {
         if let Some(parent) = remote_parent(headers) {
             let _ = span.set_parent(parent);
         }
-        let request_bytes = headers
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok());
-        Self {
-            span,
-            shared,
-            started: Instant::now(),
-            start,
-            method,
-            scheme,
-            route,
-            grpc,
-            status: None,
-            grpc_status: None,
-            error: None,
-            request_bytes,
-            response_bytes: 0,
-            finished: false,
+        state.span = span;
+        state
+    }
+
+    /// Enters the request's own span (an adopted one is entered by its owner).
+    pub(crate) fn enter(&self) -> Option<tracing::span::Entered<'_>> {
+        self.adopted.is_none().then(|| self.span.enter())
+    }
+
+    /// Records a field of the request's own span (an adopted span gets its attributes at the
+    /// end, in one handover).
+    fn record<V: tracing::Value>(&self, field: &str, value: V) {
+        if self.adopted.is_none() {
+            self.span.record(field, value);
+        }
+    }
+
+    /// The attributes an adopted span gets at the end.
+    fn handover(&mut self, adopted: Adopted) -> Handover {
+        let mut a = Vec::with_capacity(8);
+        a.push(KeyValue::new("http.request.method", self.method));
+        if let Some(route) = &self.route {
+            a.push(KeyValue::new("http.route", route.clone()));
+        }
+        if let Some(status) = self.status {
+            a.push(KeyValue::new(
+                "http.response.status_code",
+                i64::from(status),
+            ));
+        }
+        if let Some((service, method)) = adopted.rpc {
+            a.push(KeyValue::new("rpc.system", "grpc"));
+            a.push(KeyValue::new("rpc.service", service));
+            a.push(KeyValue::new("rpc.method", method));
+        }
+        if let Some(code) = self.grpc_status {
+            a.push(KeyValue::new("rpc.grpc.status_code", code));
+        }
+        if let Some(error) = self.error {
+            a.push(KeyValue::new("error.type", error));
+        }
+        if !self.finished {
+            a.push(KeyValue::new("resmon.cancelled", true));
+        }
+        Handover {
+            name: Some(adopted.name.into()),
+            attributes: a,
         }
     }
 
     pub(crate) fn on_response<B>(&mut self, response: &Response<B>) {
         let status = response.status();
         self.status = Some(status.as_u16());
-        self.span
-            .record("http.response.status_code", i64::from(status.as_u16()));
+        self.record("http.response.status_code", i64::from(status.as_u16()));
         if status.is_server_error() {
             self.fail(status_error(status));
         }
@@ -217,7 +292,7 @@ impl RequestState {
             return;
         };
         self.grpc_status = Some(code);
-        self.span.record("rpc.grpc.status_code", code);
+        self.record("rpc.grpc.status_code", code);
         if grpc_server_error(code) {
             self.fail("grpc_error");
         }
@@ -235,8 +310,8 @@ impl RequestState {
 
     fn fail(&mut self, error_type: &'static str) {
         self.error = Some(error_type);
-        self.span.record("otel.status_code", "ERROR");
-        self.span.record("error.type", error_type);
+        self.record("otel.status_code", "ERROR");
+        self.record("error.type", error_type);
     }
 
     /// The response body ended: the request is complete.
@@ -275,10 +350,14 @@ impl Drop for RequestState {
             // Dropped before its response or body ended: the client went away, or a timeout
             // cancelled it. The span still ends now (its end time is its last exit: stamp
             // it), with its figures.
-            drop(self.span.enter());
-            self.span.record("resmon.cancelled", true);
-            self.span.record("error.type", "cancelled");
+            drop(self.enter());
+            self.record("resmon.cancelled", true);
+            self.record("error.type", "cancelled");
             self.error = Some("cancelled");
+        }
+        if let Some(adopted) = self.adopted.take() {
+            let handover = self.handover(adopted);
+            crate::layer::hand_over(&self.span, handover);
         }
         let end = self.shared.sampler.latest();
         if let Some(m) = &self.shared.metrics {

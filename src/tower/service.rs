@@ -66,10 +66,15 @@ where
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let shared = &self.layer.shared;
         let resources = RequestResources::new(&shared.sampler);
-        let state = RequestState::new(&req, shared.clone(), resources.start().clone());
+        let adopted = if shared.in_current_span {
+            crate::layer::adopt_current(resources.start())
+        } else {
+            None
+        };
+        let state = RequestState::new(&req, shared.clone(), resources.start().clone(), adopted);
         req.extensions_mut().insert(resources);
         let inner = {
-            let _entered = state.span.enter();
+            let _entered = state.enter();
             self.inner.call(req)
         };
         ResponseFuture {
