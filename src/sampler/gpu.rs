@@ -3,8 +3,8 @@
 //! this process's memory and MIG mode, each device and each figure failing on its own.
 
 use std::ffi::OsStr;
-use std::path::Path;
-use std::time::Instant;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use nvml_wrapper::enum_wrappers::device::TemperatureSensor;
 use nvml_wrapper::enums::device::UsedGpuMemory;
@@ -35,6 +35,30 @@ pub(crate) struct GpuProbe {
     devices: Vec<Visible>,
     status: GpuStatus,
     pid: u32,
+    library: Option<PathBuf>,
+    visible_devices: Option<String>,
+    /// When NVML could not start: when to try again, and the wait after that.
+    retry: Option<(Instant, Duration)>,
+}
+
+/// First wait before NVML is tried again after a failed start; it doubles up to the maximum.
+const FIRST_RETRY: Duration = Duration::from_secs(1);
+const MAX_RETRY: Duration = Duration::from_secs(60);
+
+/// Symbols nvml-wrapper calls without checking that they loaded: `nvmlInit_v2` to start and
+/// `nvmlShutdown` in its `Drop`, which panics when the symbol is missing.
+const REQUIRED_SYMBOLS: [&str; 2] = ["nvmlInit_v2", "nvmlShutdown"];
+
+/// The first required symbol `library` lacks; `None` when it has them all or does not load
+/// (nvml-wrapper then reports why).
+fn missing_symbol(library: &OsStr) -> Option<&'static str> {
+    // SAFETY: loading the library runs its initialisers, exactly as nvml-wrapper's own load
+    // right after this does; nothing in it is called here.
+    let lib = unsafe { libloading::Library::new(library) }.ok()?;
+    REQUIRED_SYMBOLS.into_iter().find(|name| {
+        // SAFETY: the symbol is only looked up, never called, so its type does not matter.
+        unsafe { lib.get::<unsafe extern "C" fn()>(name.as_bytes()) }.is_err()
+    })
 }
 
 impl GpuProbe {
@@ -49,7 +73,20 @@ impl GpuProbe {
             devices: Vec::new(),
             status: GpuStatus::NoDevices,
             pid: std::process::id(),
+            library: library.map(Path::to_path_buf),
+            visible_devices: visible_devices.map(str::to_owned),
+            retry: Some((Instant::now() + FIRST_RETRY, FIRST_RETRY)),
         };
+        let path = library.map_or(OsStr::new("libnvidia-ml.so.1"), Path::as_os_str);
+        if let Some(symbol) = missing_symbol(path) {
+            probe.status =
+                GpuStatus::InitFailed(format!("{} lacks {symbol}", path.to_string_lossy()).into());
+            let status = probe.status.clone();
+            warnings.raise(WarningKind::GpuUnavailable, None, "init", || {
+                format!("no GPU figures: {status}")
+            });
+            return (probe, GpuInventory::default());
+        }
         let mut builder = Nvml::builder();
         if let Some(path) = library {
             builder.lib_path(path.as_os_str());
@@ -128,8 +165,36 @@ impl GpuProbe {
         } else {
             GpuStatus::Ok
         };
+        if probe.status == GpuStatus::Ok {
+            probe.retry = None;
+        }
         probe.nvml = Some(nvml);
         (probe, inventory)
+    }
+
+    /// After a failed start (no driver, no permission, no device...), tries again once the
+    /// backoff has passed: 1 s, then doubling up to 60 s. Returns the new inventory when NVML
+    /// now works. Warnings stay once per sampler, however many tries fail.
+    pub(crate) fn retry_if_due(&mut self, warnings: &mut Warnings) -> Option<GpuInventory> {
+        let (at, wait) = self.retry?;
+        if Instant::now() < at {
+            return None;
+        }
+        // Let go of the old library handle first, so the new start loads it afresh.
+        self.nvml = None;
+        self.devices.clear();
+        let (next, inventory) = Self::open(
+            self.library.as_deref(),
+            self.visible_devices.as_deref(),
+            warnings,
+        );
+        *self = next;
+        if self.status == GpuStatus::Ok {
+            return Some(inventory);
+        }
+        let wait = (wait * 2).min(MAX_RETRY);
+        self.retry = Some((Instant::now() + wait, wait));
+        None
     }
 
     pub(crate) fn status(&self) -> &GpuStatus {

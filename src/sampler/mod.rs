@@ -95,7 +95,8 @@ struct Shared {
     history: History,
     probes: Mutex<Probes>,
     interval: Duration,
-    inventory: GpuInventory,
+    /// Replaced when NVML starts late (the driver came back).
+    inventory: ArcSwap<GpuInventory>,
     last_pass_nanos: AtomicU64,
 }
 
@@ -160,7 +161,7 @@ impl Sampler {
             warnings,
             next_seq: 0,
         };
-        let first = Arc::new(probes.pass());
+        let first = Arc::new(probes.pass().0);
         let history = History::new(settings.history);
         history.push(first.clone());
         static NEXT_ID: AtomicU64 = AtomicU64::new(0);
@@ -171,7 +172,7 @@ impl Sampler {
             history,
             probes: Mutex::new(probes),
             interval: settings.interval,
-            inventory,
+            inventory: ArcSwap::from_pointee(inventory),
             last_pass_nanos: AtomicU64::new(0),
         });
         let (stop, stopped) = mpsc::channel();
@@ -265,9 +266,10 @@ impl Sampler {
         self.handle.shared.history.for_each_between(from, to, f);
     }
 
-    /// Driver versions and the visible devices, read once at start.
-    pub fn inventory(&self) -> &GpuInventory {
-        &self.handle.shared.inventory
+    /// Driver versions and the visible devices, read when NVML started (at start, or later
+    /// when a driver that was not there came back).
+    pub fn inventory(&self) -> Arc<GpuInventory> {
+        self.handle.shared.inventory.load_full()
     }
 
     /// Time between passes.
@@ -330,7 +332,11 @@ impl Shared {
     fn pass(&self) -> Arc<Snapshot> {
         let started = Instant::now();
         let mut probes = self.lock_probes();
-        let snapshot = Arc::new(probes.pass());
+        let (snapshot, inventory) = probes.pass();
+        let snapshot = Arc::new(snapshot);
+        if let Some(inventory) = inventory {
+            self.inventory.store(Arc::new(inventory));
+        }
         self.latest.store(snapshot.clone());
         self.published.store(snapshot.seq, Ordering::Release);
         self.history.push(snapshot.clone());
@@ -342,7 +348,15 @@ impl Shared {
 }
 
 impl Probes {
-    fn pass(&mut self) -> Snapshot {
+    /// One snapshot, and the new inventory if NVML started during this pass.
+    fn pass(&mut self) -> (Snapshot, Option<GpuInventory>) {
+        #[cfg(feature = "nvml")]
+        let inventory = match &mut self.gpu {
+            GpuSource::Nvml(probe) => probe.retry_if_due(&mut self.warnings),
+            GpuSource::Off(_) => None,
+        };
+        #[cfg(not(feature = "nvml"))]
+        let inventory = None;
         let taken_at = Instant::now();
         let taken_at_coarse_ns = crate::clock::coarse_ns();
         let wall_time = SystemTime::now();
@@ -354,7 +368,7 @@ impl Probes {
         };
         let seq = self.next_seq;
         self.next_seq += 1;
-        Snapshot {
+        let snapshot = Snapshot {
             seq,
             taken_at,
             wall_time,
@@ -363,7 +377,8 @@ impl Probes {
             gpus,
             gpu_status,
             taken_at_coarse_ns,
-        }
+        };
+        (snapshot, inventory)
     }
 }
 

@@ -22,11 +22,16 @@ pub struct FakeNvml {
 impl FakeNvml {
     /// A fresh copy of the driver, configured with `config` (see the C file's header).
     pub fn new(config: &str) -> Self {
+        Self::variant(config, Variant::Complete)
+    }
+
+    /// A copy of one variant of the driver (one lacking a symbol, say).
+    pub fn variant(config: &str, variant: Variant) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("fake-nvml-")
             .tempdir()
             .expect("temp dir for the fake NVML");
-        std::fs::copy(compiled(), dir.path().join("libnvidia-ml.so.1"))
+        std::fs::copy(compiled(variant), dir.path().join("libnvidia-ml.so.1"))
             .expect("copy the fake NVML library");
         let fake = Self {
             dir,
@@ -62,10 +67,31 @@ impl FakeNvml {
     }
 }
 
-/// Compiles the fake once for this test binary and returns the library's path.
-fn compiled() -> &'static Path {
-    static LIB: OnceLock<PathBuf> = OnceLock::new();
-    LIB.get_or_init(|| {
+/// Which build of the fake driver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    /// Every symbol.
+    Complete,
+    /// No `nvmlShutdown` (nvml-wrapper's `Drop` would panic on it).
+    NoShutdown,
+    /// No `nvmlDeviceGetMemoryInfo_v2` (an old driver).
+    NoMemoryInfoV2,
+}
+
+impl Variant {
+    fn define(self) -> Option<&'static str> {
+        match self {
+            Variant::Complete => None,
+            Variant::NoShutdown => Some("FAKE_NVML_OMIT_SHUTDOWN"),
+            Variant::NoMemoryInfoV2 => Some("FAKE_NVML_OMIT_MEMORY_INFO_V2"),
+        }
+    }
+}
+
+/// Compiles a variant of the fake once for this test binary and returns the library's path.
+fn compiled(variant: Variant) -> &'static Path {
+    static LIBS: [OnceLock<PathBuf>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    LIBS[variant as usize].get_or_init(|| {
         let root = Path::new(ROOT);
         let include = std::env::var_os("NVML_INCLUDE_DIR")
             .map(PathBuf::from)
@@ -83,13 +109,15 @@ fn compiled() -> &'static Path {
         }
         let out_dir = root.join("target/fake-nvml");
         std::fs::create_dir_all(&out_dir).unwrap();
-        let out = out_dir.join("libfake_nvml.so");
-        let tmp = out_dir.join(format!("libfake_nvml.{}.so", std::process::id()));
+        let name = variant.define().unwrap_or("complete").to_lowercase();
+        let out = out_dir.join(format!("libfake_nvml.{name}.so"));
+        let tmp = out_dir.join(format!("libfake_nvml.{name}.{}.so", std::process::id()));
         let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_owned());
         let output = Command::new(&cc)
             .args([
                 "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC",
             ])
+            .args(variant.define().map(|d| format!("-D{d}")))
             .arg("-I")
             .arg(&include)
             .arg(root.join("tests/fake_nvml/fake_nvml.c"))

@@ -10,6 +10,8 @@
  * `key=value` per line, `#` starts a comment:
  *
  *   init_error=9                  nvmlInit_v2 returns this nvmlReturn_t
+ *   slow_ms=200                   every call sleeps this long first (a hung
+ *                                 or overloaded driver)
  *   driver_version=550.54.15      nvmlSystemGetDriverVersion
  *   cuda_driver_version=12040     nvmlSystemGetCudaDriverVersion_v2
  *   fail.<function>=<code>        <function> returns <code> for every device
@@ -24,6 +26,9 @@
  *                                 NVML_VALUE_NOT_AVAILABLE
  *
  * A field absent from the file is NOT_SUPPORTED, as on a device that lacks it.
+ *
+ * Compiled with -DFAKE_NVML_OMIT_SHUTDOWN or -DFAKE_NVML_OMIT_MEMORY_INFO_V2 it
+ * lacks that symbol, as an old or broken driver library would.
  * The device count is the highest configured <i> plus one.
  */
 #define _GNU_SOURCE
@@ -95,6 +100,7 @@ struct gpu {
 
 struct config {
     nvmlReturn_t init_error;
+    unsigned int slow_ms;
     char driver_version[MAX_TEXT];
     int cuda_driver_version;
     int has_cuda_driver_version;
@@ -132,6 +138,8 @@ static void parse_procs(const char *value, struct proc *procs, int *count) {
 static void parse_line(struct config *c, char *key, char *value) {
     if (strcmp(key, "init_error") == 0) {
         c->init_error = (nvmlReturn_t)atoi(value);
+    } else if (strcmp(key, "slow_ms") == 0) {
+        c->slow_ms = (unsigned int)strtoul(value, NULL, 10);
     } else if (strcmp(key, "driver_version") == 0) {
         copy_text(c->driver_version, value);
     } else if (strcmp(key, "cuda_driver_version") == 0) {
@@ -237,9 +245,14 @@ static nvmlReturn_t injected(int gpu, const char *function) {
 
 /* Takes the lock, refreshes the config and checks injected failures. On
  * NVML_SUCCESS the lock stays held and *out points at the device. */
+static void maybe_slow(void) {
+    if (cfg.slow_ms > 0) usleep(cfg.slow_ms * 1000u);
+}
+
 static nvmlReturn_t enter(nvmlDevice_t device, const char *function, struct gpu **out) {
     pthread_mutex_lock(&lock);
     refresh_config();
+    maybe_slow();
     if (device == NULL || device < handles || device >= handles + MAX_GPUS || device->index >= cfg.gpu_count) {
         pthread_mutex_unlock(&lock);
         return NVML_ERROR_INVALID_ARGUMENT;
@@ -269,6 +282,7 @@ static nvmlReturn_t copy_string(const char *src, char *dst, unsigned int length)
 static nvmlReturn_t global_call(const char *function) {
     pthread_mutex_lock(&lock);
     refresh_config();
+    maybe_slow();
     return injected(-1, function);
 }
 
@@ -280,10 +294,12 @@ nvmlReturn_t DECLDIR nvmlInit_v2(void) {
     return leave(rc);
 }
 
+#ifndef FAKE_NVML_OMIT_SHUTDOWN
 nvmlReturn_t DECLDIR nvmlShutdown(void) {
     nvmlReturn_t rc = global_call("nvmlShutdown");
     return leave(rc);
 }
+#endif
 
 nvmlReturn_t DECLDIR nvmlSystemGetDriverVersion(char *version, unsigned int length) {
     nvmlReturn_t rc = global_call("nvmlSystemGetDriverVersion");
@@ -364,6 +380,7 @@ nvmlReturn_t DECLDIR nvmlDeviceGetPciInfo_v3(nvmlDevice_t device, nvmlPciInfo_t 
     return leave(NVML_SUCCESS);
 }
 
+#ifndef FAKE_NVML_OMIT_MEMORY_INFO_V2
 nvmlReturn_t DECLDIR nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t device, nvmlMemory_v2_t *memory) {
     struct gpu *g;
     nvmlReturn_t rc = enter(device, "nvmlDeviceGetMemoryInfo_v2", &g);
@@ -378,6 +395,7 @@ nvmlReturn_t DECLDIR nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t device, nvmlMemory_
                                          : memory->total - memory->used - memory->reserved;
     return leave(NVML_SUCCESS);
 }
+#endif
 
 nvmlReturn_t DECLDIR nvmlDeviceGetUtilizationRates(nvmlDevice_t device, nvmlUtilization_t *utilization) {
     struct gpu *g;
