@@ -15,6 +15,16 @@ trap 'rm -f "$log"' EXIT
 run_tests() { "$@" 2>&1 | tee -a "$log"; }
 
 cargo fmt --all -- --check
+# Security: test-only parts (the fake NVML driver is compiled by the test harness, never by a
+# build script) and dev-dependencies stay out of what a user's build links.
+if [ -e build.rs ]; then echo "build.rs appeared: check it does not build the fake driver" >&2; exit 1; fi
+tree=$(cargo tree -e normal --prefix none --all-features)
+for dev_only in tempfile criterion proptest; do
+  if grep -q "^$dev_only v" <<<"$tree"; then
+    echo "$dev_only is in the library's normal dependency tree" >&2; exit 1
+  fi
+done
+echo "normal dependency tree: $(sort -u <<<"$tree" | wc -l) crates, no test-only one"
 cargo clippy --all-targets -- -D warnings
 cargo clippy --all-targets --no-default-features -- -D warnings
 # The end-to-end tests run the examples as programs: build them under their own names.

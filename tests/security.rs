@@ -1,0 +1,192 @@
+//! What the crate must not leak: other processes on the GPU (NVML lists every user's pids), a
+//! pid, path, query, header or body in a metric attribute, request data the user did not opt
+//! into on a span.
+#![cfg(all(
+    feature = "nvml",
+    feature = "tower",
+    feature = "axum",
+    target_os = "linux"
+))]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use axum::routing::post;
+use axum::Router;
+use common::fake_nvml::{two_gpus, FakeNvml, GIB};
+use common::otel::traced;
+use common::passes;
+use opentelemetry::metrics::MeterProvider as _;
+use opentelemetry::KeyValue;
+use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+use otel_resmon::tower::{ResourceTraceLayer, StatusService};
+use otel_resmon::{ResourceLayer, Sampler};
+
+/// The other process `two_gpus` lists on each GPU, and its memory.
+const OTHER_PID: &str = "4242";
+const OTHER_BYTES: u64 = 5 * GIB;
+/// What the request below carries and nothing may repeat.
+const SECRETS: [&str; 4] = ["98765", "s3cr3t-token", "Bearer-abc", "body-secret"];
+
+/// Every metric attribute key the crate may emit: bounded values only.
+const ALLOWED_METRIC_KEYS: &[&str] = &[
+    "hw.id",
+    "hw.name",
+    "hw.vendor",
+    "hw.model",
+    "hw.type",
+    "hw.parent",
+    "hw.gpu.task",
+    "hw.state",
+    "system.memory.state",
+    "cpu.mode",
+    "http.request.method",
+    "http.route",
+    "http.response.status_code",
+    "url.scheme",
+    "error.type",
+    "rpc.grpc.status_code",
+    "span.name",
+];
+
+fn sampler(fake: &FakeNvml) -> Sampler {
+    Sampler::builder()
+        .ignore_env()
+        .nvml_library(fake.library())
+        .interval(Duration::from_millis(20))
+        .on_warning(|_| {})
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn the_status_service_reports_this_process_only() {
+    let fake = FakeNvml::new(&two_gpus());
+    let s = sampler(&fake);
+    let snap = passes(&s, 3);
+    assert_eq!(snap.gpus[0].process_memory, Some(GIB), "our own figure");
+    let document = StatusService::new(&s).document();
+    assert_eq!(
+        document["snapshot"]["process"]["pid"],
+        std::process::id(),
+        "the one pid in it is this process's"
+    );
+    let json = document.to_string();
+    assert!(!json.contains(OTHER_PID), "another process's pid: {json}");
+    assert!(
+        !json.contains(&OTHER_BYTES.to_string()),
+        "another process's memory: {json}"
+    );
+    assert_eq!(json.matches("\"pid\"").count(), 1, "{json}");
+}
+
+#[test]
+fn metrics_and_spans_carry_no_request_data() {
+    let fake = FakeNvml::new(&two_gpus());
+    let s = sampler(&fake);
+    let t = traced(ResourceLayer::builder(&s).metrics(&opentelemetry::global::meter("unused")));
+    let exporter = InMemoryMetricExporter::default();
+    let provider = SdkMeterProvider::builder()
+        .with_reader(PeriodicReader::builder(exporter.clone()).build())
+        .build();
+    let meter = provider.meter("security");
+    let _resource_metrics = otel_resmon::metrics::register(&meter, &s);
+    let dispatch = t.dispatch.clone();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .on_thread_start(move || std::mem::forget(tracing::dispatcher::set_default(&dispatch)))
+        .build()
+        .unwrap();
+    let app = Router::new()
+        .route(
+            "/users/{id}",
+            post(|body: String| async move { body.len().to_string() }),
+        )
+        .layer(ResourceTraceLayer::new(&s).with_metrics(&meter));
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    runtime.spawn(async move { axum::serve(listener, app).await });
+    runtime.block_on(async {
+        let status = reqwest::Client::new()
+            .post(format!("http://{addr}/users/98765?token=s3cr3t-token"))
+            .header("authorization", "Bearer-abc")
+            .header("cookie", "session=s3cr3t-token")
+            .body("body-secret")
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 200);
+    });
+    // The span: the route template and the path (semconv), never the query, a header other
+    // than the user agent, or the body.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let span = loop {
+        if let Some(span) = t.spans().into_iter().find(|s| s.name == "POST /users/{id}") {
+            break span;
+        }
+        assert!(Instant::now() < deadline, "no request span");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    for kv in &span.attributes {
+        let value = kv.value.as_str();
+        for secret in &SECRETS[1..] {
+            assert!(!value.contains(secret), "{} = {value}", kv.key);
+        }
+        assert!(
+            !value.contains(OTHER_PID) || kv.key.as_str() == "thread.id",
+            "{} = {value}",
+            kv.key
+        );
+    }
+    // Metrics: bounded keys only, and no value from the request or another process.
+    provider.force_flush().unwrap();
+    let mut points = 0;
+    let mut check = |name: &str, attrs: Vec<KeyValue>, value: f64| {
+        points += 1;
+        assert!(
+            value != OTHER_BYTES as f64,
+            "{name}: another process's memory"
+        );
+        for kv in attrs {
+            assert!(
+                ALLOWED_METRIC_KEYS.contains(&kv.key.as_str()),
+                "{name}: attribute {} is not a bounded one",
+                kv.key
+            );
+            let v = kv.value.as_str();
+            for secret in SECRETS.iter().chain([&OTHER_PID]) {
+                assert!(!v.contains(secret), "{name}: {} = {v}", kv.key);
+            }
+            assert_ne!(v, std::process::id().to_string(), "{name}: a pid");
+        }
+    };
+    for rm in exporter.get_finished_metrics().unwrap() {
+        for sm in rm.scope_metrics() {
+            for m in sm.metrics() {
+                let name = m.name();
+                match m.data() {
+                    AggregatedMetrics::F64(MetricData::Gauge(g)) => g
+                        .data_points()
+                        .for_each(|p| check(name, p.attributes().cloned().collect(), p.value())),
+                    AggregatedMetrics::F64(MetricData::Sum(s)) => s
+                        .data_points()
+                        .for_each(|p| check(name, p.attributes().cloned().collect(), p.value())),
+                    AggregatedMetrics::I64(MetricData::Sum(s)) => s.data_points().for_each(|p| {
+                        check(name, p.attributes().cloned().collect(), p.value() as f64)
+                    }),
+                    AggregatedMetrics::F64(MetricData::Histogram(h)) => h
+                        .data_points()
+                        .for_each(|p| check(name, p.attributes().cloned().collect(), p.sum())),
+                    other => panic!("{name}: unexpected {other:?}"),
+                }
+            }
+        }
+    }
+    assert!(points > 10, "metrics were read ({points} points)");
+}
