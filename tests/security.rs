@@ -93,13 +93,7 @@ fn metrics_and_spans_carry_no_request_data() {
         .build();
     let meter = provider.meter("security");
     let _resource_metrics = otel_resmon::metrics::register(&meter, &s);
-    let dispatch = t.dispatch.clone();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .on_thread_start(move || std::mem::forget(tracing::dispatcher::set_default(&dispatch)))
-        .build()
-        .unwrap();
+    let runtime = common::runtime_under(&t.dispatch);
     let app = Router::new()
         .route(
             "/users/{id}",

@@ -91,13 +91,7 @@ fn server_with(
     let provider = SdkMeterProvider::builder()
         .with_reader(PeriodicReader::builder(exporter.clone()).build())
         .build();
-    let dispatch = traced.dispatch.clone();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .on_thread_start(move || std::mem::forget(tracing::dispatcher::set_default(&dispatch)))
-        .build()
-        .unwrap();
+    let runtime = common::runtime_under(&traced.dispatch);
     let sampler_for_handler = sampler.clone();
     let app = Router::new()
         .route("/hello", get(|| async { "hello" }))

@@ -104,3 +104,15 @@ pub fn burn_cpu(seconds: f64) -> f64 {
     }
     thread_cpu() - start
 }
+
+/// A 2-worker tokio runtime whose threads all have `dispatch` as their default subscriber (so
+/// spans that end on a worker, with a response body, end under it).
+pub fn runtime_under(dispatch: &tracing::Dispatch) -> tokio::runtime::Runtime {
+    let dispatch = dispatch.clone();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .on_thread_start(move || std::mem::forget(tracing::dispatcher::set_default(&dispatch)))
+        .build()
+        .expect("a tokio runtime")
+}
