@@ -98,6 +98,9 @@ struct Shared {
     /// Replaced when NVML starts late (the driver came back).
     inventory: ArcSwap<GpuInventory>,
     last_pass_nanos: AtomicU64,
+    /// A copy of the warnings raised so far, refreshed after each pass, so `health()` never
+    /// waits on the probe lock (held for a whole pass: seconds with a slow driver).
+    warnings: Mutex<Vec<Warning>>,
 }
 
 /// Everything a pass reads with; behind one lock so `sample_now` can run a pass too.
@@ -162,6 +165,7 @@ impl Sampler {
             next_seq: 0,
         };
         let first = Arc::new(probes.pass().0);
+        let warnings_so_far = probes.warnings.kept.clone();
         let history = History::new(settings.history);
         history.push(first.clone());
         static NEXT_ID: AtomicU64 = AtomicU64::new(0);
@@ -174,6 +178,7 @@ impl Sampler {
             interval: settings.interval,
             inventory: ArcSwap::from_pointee(inventory),
             last_pass_nanos: AtomicU64::new(0),
+            warnings: Mutex::new(warnings_so_far),
         });
         let (stop, stopped) = mpsc::channel();
         let thread = std::thread::Builder::new()
@@ -280,7 +285,7 @@ impl Sampler {
     /// The sampler's own health: passes, last pass duration, sample age, warnings.
     pub fn health(&self) -> SamplerHealth {
         let shared = &self.handle.shared;
-        let warnings = shared.lock_probes().warnings.kept.clone();
+        let warnings = lock(&shared.warnings).clone();
         let latest = self.latest();
         SamplerHealth {
             interval: shared.interval,
@@ -408,7 +413,11 @@ fn open_gpu(settings: &Settings, _: &mut Warnings) -> (GpuSource, GpuInventory) 
 /// The sampler thread: a pass every interval until told to stop, then warnings delivered.
 fn run(shared: &Shared, stop: &mpsc::Receiver<()>, sink: &(dyn Fn(&Warning) + Send + Sync)) {
     let deliver = |shared: &Shared| {
-        let pending = shared.lock_probes().warnings.take_pending();
+        let (pending, kept) = {
+            let mut probes = shared.lock_probes();
+            (probes.warnings.take_pending(), probes.warnings.kept.clone())
+        };
+        *lock(&shared.warnings) = kept;
         for warning in &pending {
             sink(warning);
         }
