@@ -15,12 +15,10 @@ use std::time::{Duration, Instant};
 use axum::routing::post;
 use axum::Router;
 use common::fake_nvml::{two_gpus, FakeNvml, GIB};
+use common::metrics::{collect, meters};
 use common::otel::traced;
 use common::passes;
 use opentelemetry::metrics::MeterProvider as _;
-use opentelemetry::KeyValue;
-use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
-use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 use otel_resmon::tower::{ResourceTraceLayer, StatusService};
 use otel_resmon::{ResourceLayer, Sampler};
 
@@ -86,12 +84,10 @@ fn the_status_service_reports_this_process_only() {
 fn metrics_and_spans_carry_no_request_data() {
     let fake = FakeNvml::new(&two_gpus());
     let s = sampler(&fake);
-    let t = traced(ResourceLayer::builder(&s).metrics(&opentelemetry::global::meter("unused")));
-    let exporter = InMemoryMetricExporter::default();
-    let provider = SdkMeterProvider::builder()
-        .with_reader(PeriodicReader::builder(exporter.clone()).build())
-        .build();
-    let meter = provider.meter("security");
+    let m = meters();
+    let meter = m.provider.meter("security");
+    // The per-span histograms go to the same provider, so they are checked too.
+    let t = traced(ResourceLayer::builder(&s).metrics(&meter));
     let _resource_metrics = otel_resmon::metrics::register(&meter, &s);
     let runtime = common::runtime_under(&t.dispatch);
     let app = Router::new()
@@ -139,46 +135,26 @@ fn metrics_and_spans_carry_no_request_data() {
         );
     }
     // Metrics: bounded keys only, and no value from the request or another process.
-    provider.force_flush().unwrap();
     let mut points = 0;
-    let mut check = |name: &str, attrs: Vec<KeyValue>, value: f64| {
-        points += 1;
-        assert!(
-            value != OTHER_BYTES as f64,
-            "{name}: another process's memory"
-        );
-        for kv in attrs {
+    for (name, (_, _, data)) in collect(&m) {
+        for p in data {
+            points += 1;
+            let value = p.sum.unwrap_or(p.value);
             assert!(
-                ALLOWED_METRIC_KEYS.contains(&kv.key.as_str()),
-                "{name}: attribute {} is not a bounded one",
-                kv.key
+                value != OTHER_BYTES as f64,
+                "{name}: another process's memory"
             );
-            let v = kv.value.as_str();
-            for secret in SECRETS.iter().chain([&OTHER_PID]) {
-                assert!(!v.contains(secret), "{name}: {} = {v}", kv.key);
-            }
-            assert_ne!(v, std::process::id().to_string(), "{name}: a pid");
-        }
-    };
-    for rm in exporter.get_finished_metrics().unwrap() {
-        for sm in rm.scope_metrics() {
-            for m in sm.metrics() {
-                let name = m.name();
-                match m.data() {
-                    AggregatedMetrics::F64(MetricData::Gauge(g)) => g
-                        .data_points()
-                        .for_each(|p| check(name, p.attributes().cloned().collect(), p.value())),
-                    AggregatedMetrics::F64(MetricData::Sum(s)) => s
-                        .data_points()
-                        .for_each(|p| check(name, p.attributes().cloned().collect(), p.value())),
-                    AggregatedMetrics::I64(MetricData::Sum(s)) => s.data_points().for_each(|p| {
-                        check(name, p.attributes().cloned().collect(), p.value() as f64)
-                    }),
-                    AggregatedMetrics::F64(MetricData::Histogram(h)) => h
-                        .data_points()
-                        .for_each(|p| check(name, p.attributes().cloned().collect(), p.sum())),
-                    other => panic!("{name}: unexpected {other:?}"),
+            for kv in &p.attributes {
+                assert!(
+                    ALLOWED_METRIC_KEYS.contains(&kv.key.as_str()),
+                    "{name}: attribute {} is not a bounded one",
+                    kv.key
+                );
+                let v = kv.value.as_str();
+                for secret in SECRETS.iter().chain([&OTHER_PID]) {
+                    assert!(!v.contains(secret), "{name}: {} = {v}", kv.key);
                 }
+                assert_ne!(v, std::process::id().to_string(), "{name}: a pid");
             }
         }
     }

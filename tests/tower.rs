@@ -16,11 +16,10 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Router;
 use common::fake_nvml::{gpus, FakeNvml, Gpu, MIB};
+use common::metrics::{collect, meters, Meters};
 use common::otel::{attr, int, traced, Traced};
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::Value;
-use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
-use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 use otel_resmon::tower::{RequestResources, ResourceTraceLayer, StatusService};
 use otel_resmon::{FigureSet, ResourceLayer, Sampler};
 
@@ -32,7 +31,7 @@ static KEPT: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
 struct Server {
     addr: std::net::SocketAddr,
     traced: Traced,
-    metrics: (InMemoryMetricExporter, SdkMeterProvider),
+    metrics: Meters,
     sampler: Sampler,
     runtime: tokio::runtime::Runtime,
     _fake: FakeNvml,
@@ -87,10 +86,7 @@ fn server_with(
         .build()
         .unwrap();
     let traced = traced(ResourceLayer::builder(&sampler).figures(FigureSet::Full));
-    let exporter = InMemoryMetricExporter::default();
-    let provider = SdkMeterProvider::builder()
-        .with_reader(PeriodicReader::builder(exporter.clone()).build())
-        .build();
+    let metrics = meters();
     let runtime = common::runtime_under(&traced.dispatch);
     let sampler_for_handler = sampler.clone();
     let app = Router::new()
@@ -147,7 +143,7 @@ fn server_with(
             }),
         )
         .layer(trace(
-            ResourceTraceLayer::new(&sampler).with_metrics(&provider.meter("test")),
+            ResourceTraceLayer::new(&sampler).with_metrics(&metrics.provider.meter("test")),
         ))
         .route_service("/api/status", StatusService::new(&sampler));
     let app = extra(app);
@@ -159,7 +155,7 @@ fn server_with(
     Server {
         addr,
         traced,
-        metrics: (exporter, provider),
+        metrics,
         sampler,
         runtime,
         _fake: fake,
@@ -417,33 +413,27 @@ fn request_metrics_carry_bounded_attributes_only() {
         client.get(s.url("/boom")).send().await.unwrap();
     });
     s.spans_named("GET /users/{id}", 20);
-    let (exporter, provider) = &s.metrics;
-    provider.force_flush().unwrap();
-    let mut series: HashMap<String, Vec<Vec<(String, String)>>> = HashMap::new();
-    let mut units = HashMap::new();
-    for rm in exporter.get_finished_metrics().unwrap() {
-        for sm in rm.scope_metrics() {
-            for m in sm.metrics() {
-                units.insert(m.name().to_owned(), m.unit().to_owned());
-                if let AggregatedMetrics::F64(MetricData::Histogram(h)) = m.data() {
-                    for p in h.data_points() {
-                        let attrs = p
-                            .attributes()
-                            .map(|kv| (kv.key.to_string(), kv.value.to_string()))
-                            .collect();
-                        series.entry(m.name().to_owned()).or_default().push(attrs);
-                    }
-                }
-            }
-        }
-    }
+    let got = collect(&s.metrics);
+    let units: HashMap<&str, &str> = got
+        .iter()
+        .map(|(name, (unit, _, _))| (name.as_str(), unit.as_str()))
+        .collect();
+    let durations: Vec<Vec<(String, String)>> = got["http.server.request.duration"]
+        .2
+        .iter()
+        .map(|p| {
+            p.attributes
+                .iter()
+                .map(|kv| (kv.key.to_string(), kv.value.to_string()))
+                .collect()
+        })
+        .collect();
     assert_eq!(units["http.server.request.duration"], "s");
     assert_eq!(units["resmon.http.server.request.cpu.time"], "s");
     assert_eq!(units["resmon.http.server.request.gpu.memory.peak"], "By");
-    let durations = &series["http.server.request.duration"];
     // 20 different user ids are one route: one series for them, one for /boom.
     assert_eq!(durations.len(), 2, "{durations:?}");
-    for attrs in durations {
+    for attrs in &durations {
         for (k, v) in attrs {
             assert!(
                 [

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod fake_nvml;
+pub mod metrics;
 pub mod otel;
 pub mod rotel;
 
