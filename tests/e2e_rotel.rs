@@ -139,11 +139,7 @@ fn spans_and_metrics_reach_rotel_over_http_protobuf() {
 fn with_the_collector_down_the_program_runs_and_shuts_down_quickly() {
     let fake = FakeNvml::new(&two_gpus());
     // A port nobody listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_port();
     for protocol in ["grpc", "http/protobuf"] {
         let (out, took) = run_quickstart(protocol, &format!("http://127.0.0.1:{port}"), &fake);
         let stderr = String::from_utf8_lossy(&out.stderr);

@@ -35,11 +35,7 @@ fn otlp_env(cmd: &mut Command, rotel: &Rotel, fake: &FakeNvml, service: &str) {
 fn axum_server_answers_chat_and_flushes_on_sigterm() {
     let rotel = Rotel::start();
     let fake = FakeNvml::new(&two_gpus());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_port();
     let mut cmd = Command::new(example("axum_server"));
     otlp_env(&mut cmd, &rotel, &fake, "axum-server-test");
     let mut child = cmd

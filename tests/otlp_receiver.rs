@@ -92,17 +92,10 @@ struct Receiver {
     _runtime: tokio::runtime::Runtime,
 }
 
-fn free_addr() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
-
 fn grpc_receiver() -> Receiver {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let received = Received::default();
-    let addr = free_addr();
+    let addr = common::free_addr();
     let incoming = {
         let _entered = runtime.enter();
         tonic::transport::server::TcpIncoming::bind(addr).unwrap()

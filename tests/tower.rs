@@ -550,10 +550,7 @@ fn tonic_requests_get_rpc_fields() {
     }
 
     let s = server(|r| r);
-    let addr = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let addr = common::free_addr();
     let incoming = {
         let _e = s.runtime.enter();
         tonic::transport::server::TcpIncoming::bind(addr).unwrap()

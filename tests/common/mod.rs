@@ -117,3 +117,15 @@ pub fn runtime_under(dispatch: &tracing::Dispatch) -> tokio::runtime::Runtime {
         .build()
         .expect("a tokio runtime")
 }
+
+/// A loopback address nothing listens on at the moment.
+pub fn free_addr() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+}
+
+/// A loopback port nothing listens on at the moment.
+pub fn free_port() -> u16 {
+    free_addr().port()
+}

@@ -1,7 +1,7 @@
 //! A real OTLP collector (rotel, from PyPI) on free loopback ports, printing what it receives.
 #![allow(dead_code)]
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,13 +14,6 @@ pub struct Rotel {
     pub http_port: u16,
     out: PathBuf,
     _dir: tempfile::TempDir,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
 }
 
 /// Installs rotel (pinned, into target/rotel-venv) and returns its binary. Fails the test
@@ -48,7 +41,7 @@ impl Rotel {
         let bin = rotel_binary();
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("rotel.out");
-        let (grpc_port, http_port) = (free_port(), free_port());
+        let (grpc_port, http_port) = (super::free_port(), super::free_port());
         let child = Command::new(bin)
             .args(["start", "--otlp-grpc-endpoint"])
             .arg(format!("127.0.0.1:{grpc_port}"))
