@@ -251,12 +251,11 @@ where
             return;
         }
         let cpu = self.span_cpu_time.then(|| resources.cpu_ns as f64 / 1e9);
-        let mut handed = resources.handover.take().unwrap_or_default();
-        if let Some(name) = handed.name.take() {
+        let handed = resources.handover.take().unwrap_or_default();
+        if let Some(name) = handed.name {
             span.update_name(name);
         }
-        let mut extra = Some(handed.attributes);
-        let mut write = |end: &Arc<Snapshot>| {
+        let write = |end: &Arc<Snapshot>| {
             // A thread whose cached snapshot lags the one the span started with (the sampler
             // was publishing at that moment) uses the start as the end.
             let end = if end.seq < resources.start.seq {
@@ -271,8 +270,8 @@ where
                 name,
                 metric_fields: &resources.metric_fields,
             };
-            let extra = extra.take().unwrap_or_default();
-            self.figures.write(&self.sampler, &ended, &span, extra)
+            self.figures
+                .write(&self.sampler, &ended, &span, handed.attributes)
         };
         if resources.sample_now {
             write(&self.sampler.sample_now());

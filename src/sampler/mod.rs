@@ -413,11 +413,15 @@ fn open_gpu(settings: &Settings, _: &mut Warnings) -> (GpuSource, GpuInventory) 
 /// The sampler thread: a pass every interval until told to stop, then warnings delivered.
 fn run(shared: &Shared, stop: &mpsc::Receiver<()>, sink: &(dyn Fn(&Warning) + Send + Sync)) {
     let deliver = |shared: &Shared| {
-        let (pending, kept) = {
+        let pending = {
             let mut probes = shared.lock_probes();
-            (probes.warnings.take_pending(), probes.warnings.kept.clone())
+            let pending = probes.warnings.take_pending();
+            // Every new warning is pending once: only then has the kept list changed.
+            if !pending.is_empty() {
+                *lock(&shared.warnings) = probes.warnings.kept.clone();
+            }
+            pending
         };
-        *lock(&shared.warnings) = kept;
         for warning in &pending {
             sink(warning);
         }

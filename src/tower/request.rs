@@ -240,8 +240,8 @@ impl RequestState {
     fn handover(&mut self, adopted: Adopted) -> Handover {
         let mut a = Vec::with_capacity(8);
         a.push(KeyValue::new("http.request.method", self.method));
-        if let Some(route) = &self.route {
-            a.push(KeyValue::new("http.route", route.clone()));
+        if let Some(route) = self.route.take() {
+            a.push(KeyValue::new("http.route", route));
         }
         if let Some(status) = self.status {
             a.push(KeyValue::new(
@@ -355,16 +355,17 @@ impl Drop for RequestState {
             self.record("error.type", "cancelled");
             self.error = Some("cancelled");
         }
-        if let Some(adopted) = self.adopted.take() {
-            let handover = self.handover(adopted);
-            crate::layer::hand_over(&self.span, handover);
-        }
         let end = self.shared.sampler.latest();
         if let Some(m) = &self.shared.metrics {
             m.record(self, &end);
         }
         if self.shared.report {
             super::report::print(self, &end);
+        }
+        // Last: the handover takes the route, which the metrics and the report read.
+        if let Some(adopted) = self.adopted.take() {
+            let handover = self.handover(adopted);
+            crate::layer::hand_over(&self.span, handover);
         }
     }
 }
