@@ -471,3 +471,43 @@ fn the_wrong_registration_order_is_reported() {
     });
     assert_eq!(status.otel_link(), OtelLink::NoOtelSpan);
 }
+
+#[test]
+fn a_layer_registered_twice_is_reported_and_writes_each_figure_once() {
+    use opentelemetry::trace::TracerProvider as _;
+    let s = Sampler::builder().ignore_env().gpu(false).build().unwrap();
+    let exporter = opentelemetry_sdk::trace::InMemorySpanExporter::default();
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    let (first, second) = (ResourceLayer::new(&s), ResourceLayer::new(&s));
+    let (first_status, second_status) = (first.status(), second.status());
+    let twice = tracing_subscriber::registry().with(
+        first
+            .and_then(second)
+            .and_then(tracing_opentelemetry::layer().with_tracer(provider.tracer("t"))),
+    );
+    tracing::subscriber::with_default(twice, || {
+        for _ in 0..3 {
+            let outer = tracing::info_span!("outer").entered();
+            drop(tracing::info_span!("inner").entered());
+            drop(outer);
+        }
+    });
+    assert_eq!(first_status.otel_link(), OtelLink::Ok);
+    assert_eq!(second_status.otel_link(), OtelLink::RegisteredTwice);
+    provider.force_flush().unwrap();
+    let spans = exporter.get_finished_spans().unwrap();
+    assert_eq!(spans.len(), 6);
+    for span in &spans {
+        let keys = resmon_keys(span);
+        assert!(
+            keys.contains(&"resmon.process.memory.usage.end".to_string()),
+            "{keys:?}"
+        );
+        let mut unique = keys.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), keys.len(), "each key once: {keys:?}");
+    }
+}

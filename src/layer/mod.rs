@@ -179,7 +179,15 @@ where
             self.sampler.latest()
         };
         if let Some(span) = ctx.span(id) {
-            span.extensions_mut().insert(SpanResources::new(
+            let mut extensions = span.extensions_mut();
+            if extensions.get_mut::<SpanResources>().is_some() {
+                // Another ResourceLayer in this subscriber got here first (`insert` would
+                // panic on the second value): leave the span to it.
+                drop(extensions);
+                self.status.set(OtelLink::RegisteredTwice);
+                return;
+            }
+            extensions.insert(SpanResources::new(
                 start,
                 options.sample_now,
                 self.metric_field_values(attrs),

@@ -19,6 +19,10 @@ pub enum OtelLink {
     /// A selected span had no OpenTelemetry span: no tracing-opentelemetry layer in this
     /// subscriber, or it filtered the span out.
     NoOtelSpan,
+    /// Another `ResourceLayer` in the same subscriber already tracks the spans this one
+    /// selects, so this one leaves them alone: each figure is still written once. Keep one
+    /// `ResourceLayer` per subscriber.
+    RegisteredTwice,
 }
 
 /// A handle to the layer's link state; clone it from [`ResourceLayer::status`] before
@@ -44,6 +48,7 @@ impl LayerStatus {
             1 => OtelLink::Ok,
             2 => OtelLink::WrongOrder,
             3 => OtelLink::NoOtelSpan,
+            4 => OtelLink::RegisteredTwice,
             _ => OtelLink::Unknown,
         }
     }
@@ -60,13 +65,18 @@ impl LayerStatus {
             OtelLink::Ok => 1,
             OtelLink::WrongOrder => 2,
             OtelLink::NoOtelSpan => 3,
+            OtelLink::RegisteredTwice => 4,
         };
-        // A wrong order stays reported; avoid writing the shared line on every span.
+        // A wrong order or a second registration stays reported; avoid writing the shared
+        // line on every span.
         let current = self.inner.link.load(Ordering::Relaxed);
-        if current != code && current != 2 {
+        if current != code && current != 2 && current != 4 {
             self.inner.link.store(code, Ordering::Relaxed);
         }
-        if matches!(link, OtelLink::WrongOrder | OtelLink::NoOtelSpan) {
+        if matches!(
+            link,
+            OtelLink::WrongOrder | OtelLink::NoOtelSpan | OtelLink::RegisteredTwice
+        ) {
             self.report_once(link);
         }
     }
@@ -82,6 +92,11 @@ impl LayerStatus {
                  OpenTelemetry spans are already ended when it runs and no resource figures are \
                  written. Register it first: registry().with(resource_layer).with(otel_layer), \
                  or resource_layer.and_then(otel_layer)."
+            }
+            OtelLink::RegisteredTwice => {
+                "ResourceLayer is registered twice in one subscriber; the second one leaves the \
+                 spans to the first, so figures are written once. Keep one ResourceLayer per \
+                 subscriber."
             }
             _ => {
                 "a span selected by ResourceLayer has no OpenTelemetry span (no \
