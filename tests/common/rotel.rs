@@ -38,10 +38,14 @@ fn install() -> PathBuf {
 
 impl Rotel {
     pub fn start() -> Self {
+        Self::start_on(super::free_port(), super::free_port())
+    }
+
+    /// A collector on these ports (to bring one back where an earlier one was).
+    pub fn start_on(grpc_port: u16, http_port: u16) -> Self {
         let bin = rotel_binary();
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("rotel.out");
-        let (grpc_port, http_port) = (super::free_port(), super::free_port());
         let child = Command::new(bin)
             .args(["start", "--otlp-grpc-endpoint"])
             .arg(format!("127.0.0.1:{grpc_port}"))
@@ -79,6 +83,19 @@ impl Rotel {
             }
         }
         rotel
+    }
+
+    /// Kills the collector (SIGKILL: no flush, no goodbye) and waits until its ports are free.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// How many spans with this name rotel printed so far.
+    pub fn spans_named(&self, name: &str) -> usize {
+        self.output()
+            .matches(&format!("Name           : {name}\n"))
+            .count()
     }
 
     /// What rotel printed so far, without terminal colours.
