@@ -29,6 +29,7 @@
 struct ReadmeDoctests;
 
 mod clock;
+mod env;
 mod error;
 mod figures;
 pub mod keys;

@@ -123,7 +123,10 @@ impl Pipeline {
     pub fn install(mut self) -> Result<OtelGuard, Error> {
         let settings = match self.env.take() {
             Some(env) => Settings::resolve(&*env)?,
-            None => Settings::resolve(&|name| std::env::var(name).ok())?,
+            None => {
+                let env = crate::env::read(&settings::VARIABLES)?;
+                Settings::resolve(&|name| env.get(name).cloned())?
+            }
         };
         let sampler = self.sampler.build()?;
         let resource = resource(&settings, &sampler);

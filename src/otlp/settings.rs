@@ -76,7 +76,7 @@ fn invalid(setting: &'static str, value: &str, reason: &'static str) -> Error {
 
 /// Reads a variable; empty counts as unset, as the specification says.
 fn read(env: &dyn Fn(&str) -> Option<String>, name: &str) -> Option<String> {
-    env(name).filter(|v| !v.trim().is_empty())
+    crate::env::non_empty(env(name))
 }
 
 fn protocol(env: &dyn Fn(&str) -> Option<String>, signal: Signal) -> Result<Protocol, Error> {
@@ -100,6 +100,27 @@ fn protocol(env: &dyn Fn(&str) -> Option<String>, signal: Signal) -> Result<Prot
     }
     Ok(Protocol::HttpProtobuf)
 }
+
+/// Every variable [`Settings::resolve`] reads.
+pub(crate) const VARIABLES: [&str; 13] = [
+    "OTEL_EXPORTER_OTLP_PROTOCOL",
+    "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+    "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TIMEOUT",
+    "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+    "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT",
+    "OTEL_METRIC_EXPORT_INTERVAL",
+    "OTEL_SDK_DISABLED",
+    "OTEL_RESOURCE_ATTRIBUTES",
+    "OTEL_SERVICE_NAME",
+];
+
+/// The longest export timeout or metric interval taken: longer ones would overflow deadlines
+/// computed from `Instant::now()` in the exporters, and mean "never" in practice anyway.
+const LONGEST: Duration = Duration::from_secs(3600);
 
 /// The variable names above are `&'static str` already; this keeps the error type simple.
 fn static_name(var: &str) -> &'static str {
@@ -136,6 +157,9 @@ fn check_url(var: &'static str, value: &str) -> Result<String, Error> {
             value,
             "must name a host, e.g. http://localhost:4318",
         ));
+    }
+    if v.parse::<http::Uri>().is_err() {
+        return Err(invalid(var, value, "is not a valid URL"));
     }
     if let Some((_, port)) = authority.rsplit_once(':') {
         if !host.ends_with(']') && port.parse::<u16>().is_err() {
@@ -186,7 +210,15 @@ fn millis(
             if ms == 0 {
                 return Err(invalid(var, &v, "must be more than 0 milliseconds"));
             }
-            return Ok(Duration::from_millis(ms));
+            let d = Duration::from_millis(ms);
+            if d > LONGEST {
+                return Err(invalid(
+                    var,
+                    &v,
+                    "must be at most 3600000 milliseconds (one hour)",
+                ));
+            }
+            return Ok(d);
         }
     }
     Ok(default)
@@ -308,9 +340,12 @@ mod tests {
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "localhost:4317"),
             ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "http://:4318"),
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://host:port"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://[::1"),
             ("OTEL_EXPORTER_OTLP_TIMEOUT", "ten"),
             ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "0"),
             ("OTEL_METRIC_EXPORT_INTERVAL", "-5"),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "99999999999999999"),
+            ("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", "3600001"),
             ("OTEL_SDK_DISABLED", "yes please"),
             ("OTEL_RESOURCE_ATTRIBUTES", "team"),
         ] {
@@ -332,5 +367,63 @@ mod tests {
         .unwrap();
         assert_eq!(s.traces.endpoint, "http://localhost:4318/v1/traces");
         assert_eq!(s.service_name, None);
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::HashMap;
+
+    /// Values a person or a template might leave in a variable: empty, blank, negative, zero,
+    /// huge, fractional, words, URLs of every shape, and any Unicode text.
+    pub(crate) fn value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just(String::new()),
+            Just("  ".to_owned()),
+            Just("-1".to_owned()),
+            Just("0".to_owned()),
+            Just("18446744073709551615".to_owned()),
+            Just("18446744073709551616".to_owned()),
+            Just("1e309".to_owned()),
+            Just("NaN".to_owned()),
+            any::<u64>().prop_map(|n| n.to_string()),
+            any::<i64>().prop_map(|n| n.to_string()),
+            "(http|https|grpc|)(://)?[a-z0-9.\\[\\]:]{0,20}(/[a-z0-9/]{0,10})?",
+            "[a-zA-Z0-9:/._,= -]{0,40}",
+            any::<String>(),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn any_environment_resolves_or_names_a_variable_it_was_given(
+            vars in proptest::collection::hash_map(
+                proptest::sample::select(VARIABLES.to_vec()),
+                value(),
+                0..6,
+            )
+        ) {
+            let env: HashMap<&str, String> = vars.clone();
+            match Settings::resolve(&|name| env.get(name).cloned()) {
+                Ok(s) => {
+                    for e in [&s.traces, &s.metrics] {
+                        prop_assert!(e.timeout > Duration::ZERO && e.timeout <= LONGEST);
+                        prop_assert!(
+                            e.endpoint.starts_with("http://") || e.endpoint.starts_with("https://"),
+                            "{}", e.endpoint
+                        );
+                        prop_assert!(e.endpoint.parse::<http::Uri>().is_ok(), "{}", e.endpoint);
+                    }
+                    prop_assert!(s.metric_interval > Duration::ZERO && s.metric_interval <= LONGEST);
+                }
+                Err(Error::InvalidSetting { setting, value, .. }) => {
+                    prop_assert_eq!(vars.get(setting), Some(&value), "{} was not given", setting);
+                    prop_assert!(!value.trim().is_empty(), "empty {} counts as unset", setting);
+                }
+                Err(other) => prop_assert!(false, "not a setting error: {other}"),
+            }
+        }
     }
 }

@@ -121,24 +121,49 @@ impl SamplerBuilder {
         self
     }
 
-    /// Checks the settings, takes the first snapshot and starts the sampler thread.
+    /// Checks the settings, takes the first snapshot and starts the sampler thread. An empty
+    /// `RESMON_*` variable counts as unset (as the OpenTelemetry specification says of its
+    /// own); `CUDA_VISIBLE_DEVICES` set but empty hides every GPU, as in CUDA.
     ///
     /// # Errors
-    /// [`Error::InvalidSetting`] naming the setting for a bad value, [`Error::Spawn`] if the
+    /// [`Error::InvalidSetting`] naming the setting for a bad value (out of range, not a
+    /// number, not UTF-8; `RESMON_NVML_LIB` may be any path), [`Error::Spawn`] if the
     /// thread cannot start. A missing GPU, driver or permission is not an error: it is the
     /// snapshot's [`GpuStatus`](crate::GpuStatus).
     pub fn build(self) -> Result<Sampler, Error> {
-        let settings = if self.ignore_env {
-            self.resolve(|_| None)?
+        let mut builder = self;
+        let settings = if builder.ignore_env {
+            builder.resolve(|_| None)?
         } else {
-            self.resolve(|name| std::env::var(name).ok())?
+            // A library path need not be UTF-8; every other variable must be.
+            if builder.nvml_library.is_none() {
+                if let Some(path) = std::env::var_os(ENV_NVML_LIB).filter(|p| p.to_str().is_none())
+                {
+                    builder.nvml_library = Some(PathBuf::from(path));
+                }
+            }
+            let env = crate::env::read(&[
+                ENV_INTERVAL_MS,
+                ENV_HISTORY,
+                ENV_GPU,
+                ENV_CUDA_VISIBLE_DEVICES,
+            ])?;
+            builder.resolve(|name| match name {
+                ENV_NVML_LIB => std::env::var(ENV_NVML_LIB).ok(),
+                _ => env.get(name).cloned(),
+            })?
         };
-        let sink = self.on_warning.unwrap_or_else(super::warning::default_sink);
+        let sink = builder
+            .on_warning
+            .unwrap_or_else(super::warning::default_sink);
         Sampler::start(settings, sink)
     }
 
     pub(crate) fn resolve(&self, env: impl Fn(&str) -> Option<String>) -> Result<Settings, Error> {
-        let interval = match (self.interval, env(ENV_INTERVAL_MS)) {
+        // Empty means unset for the crate's variables (CUDA_VISIBLE_DEVICES keeps CUDA's
+        // meaning: set but empty hides every device).
+        let var = |name: &str| crate::env::non_empty(env(name));
+        let interval = match (self.interval, var(ENV_INTERVAL_MS)) {
             (Some(d), _) => check_interval("SamplerBuilder::interval", d, || format!("{d:?}"))?,
             (None, Some(v)) => {
                 let ms = parse_number(ENV_INTERVAL_MS, &v)?;
@@ -146,7 +171,7 @@ impl SamplerBuilder {
             }
             (None, None) => DEFAULT_INTERVAL,
         };
-        let history = match (self.history, env(ENV_HISTORY)) {
+        let history = match (self.history, var(ENV_HISTORY)) {
             (Some(n), _) => check_history("SamplerBuilder::history", n, n.to_string())?,
             (None, Some(v)) => {
                 let n = parse_number(ENV_HISTORY, &v)?;
@@ -154,20 +179,20 @@ impl SamplerBuilder {
             }
             (None, None) => default_history(interval),
         };
-        let gpu = match (self.gpu, env(ENV_GPU)) {
+        let gpu = match (self.gpu, var(ENV_GPU)) {
             (Some(on), _) => on,
             (None, Some(v)) => parse_switch(ENV_GPU, &v)?,
             (None, None) => true,
         };
-        let nvml_library = match (&self.nvml_library, env(ENV_NVML_LIB)) {
-            (Some(p), _) => Some(p.clone()),
-            (None, Some(v)) if v.trim().is_empty() => {
+        let nvml_library = match (&self.nvml_library, var(ENV_NVML_LIB)) {
+            (Some(p), _) if p.as_os_str().is_empty() => {
                 return Err(invalid(
-                    ENV_NVML_LIB,
-                    v,
+                    "SamplerBuilder::nvml_library",
+                    "",
                     "must be a path to the NVML library",
                 ))
             }
+            (Some(p), _) => Some(p.clone()),
             (None, Some(v)) => Some(PathBuf::from(v)),
             (None, None) => None,
         };
@@ -313,7 +338,90 @@ mod tests {
         assert!(err.to_string().contains("RESMON_HISTORY=\"0\""), "{err}");
         let err = resolve(SamplerBuilder::default(), &[(ENV_GPU, "maybe")]).unwrap_err();
         assert!(err.to_string().contains("RESMON_GPU=\"maybe\""), "{err}");
-        let err = resolve(SamplerBuilder::default(), &[(ENV_NVML_LIB, " ")]).unwrap_err();
-        assert!(err.to_string().contains("RESMON_NVML_LIB"), "{err}");
+        let err = resolve(SamplerBuilder::default().nvml_library(""), &[]).unwrap_err();
+        assert!(
+            err.to_string().contains("SamplerBuilder::nvml_library"),
+            "{err}"
+        );
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::HashMap;
+
+    const VARIABLES: [&str; 5] = [
+        ENV_INTERVAL_MS,
+        ENV_HISTORY,
+        ENV_GPU,
+        ENV_NVML_LIB,
+        ENV_CUDA_VISIBLE_DEVICES,
+    ];
+
+    fn value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just(String::new()),
+            Just("  ".to_owned()),
+            Just("-1".to_owned()),
+            Just("0".to_owned()),
+            Just("18446744073709551615".to_owned()),
+            Just("18446744073709551616".to_owned()),
+            Just("1.5".to_owned()),
+            any::<u64>().prop_map(|n| n.to_string()),
+            any::<i64>().prop_map(|n| n.to_string()),
+            "[a-zA-Z0-9:/._,-]{0,30}",
+            any::<String>(),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn any_environment_resolves_in_range_or_names_a_variable_it_was_given(
+            vars in proptest::collection::hash_map(
+                proptest::sample::select(VARIABLES.to_vec()),
+                value(),
+                0..5,
+            )
+        ) {
+            let env: HashMap<&str, String> = vars.clone();
+            match SamplerBuilder::default().resolve(|name| env.get(name).cloned()) {
+                Ok(s) => {
+                    prop_assert!(s.interval >= Duration::from_millis(1));
+                    prop_assert!(s.interval <= Duration::from_secs(3600));
+                    prop_assert!((1..=1_000_000).contains(&s.history));
+                    if let Some(lib) = &s.nvml_library {
+                        prop_assert!(!lib.as_os_str().to_string_lossy().trim().is_empty());
+                    }
+                }
+                Err(Error::InvalidSetting { setting, value, .. }) => {
+                    prop_assert_eq!(vars.get(setting), Some(&value), "{} was not given", setting);
+                    prop_assert!(!value.trim().is_empty(), "empty {} counts as unset", setting);
+                }
+                Err(other) => prop_assert!(false, "not a setting error: {other}"),
+            }
+        }
+
+        #[test]
+        fn any_builder_values_resolve_in_range_or_name_the_method(
+            interval_ns in prop_oneof![Just(0u64), Just(u64::MAX), any::<u64>()],
+            history in prop_oneof![Just(0usize), Just(usize::MAX), any::<usize>()],
+        ) {
+            let b = SamplerBuilder::default()
+                .interval(Duration::from_nanos(interval_ns))
+                .history(history);
+            match b.resolve(|_| None) {
+                Ok(s) => {
+                    prop_assert_eq!(s.interval, Duration::from_nanos(interval_ns));
+                    prop_assert_eq!(s.history, history);
+                }
+                Err(Error::InvalidSetting { setting, .. }) => prop_assert!(
+                    setting == "SamplerBuilder::interval" || setting == "SamplerBuilder::history",
+                    "{}", setting
+                ),
+                Err(other) => prop_assert!(false, "not a setting error: {other}"),
+            }
+        }
     }
 }
