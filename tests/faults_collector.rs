@@ -26,6 +26,7 @@ use axum::routing::get;
 use axum::Router;
 use common::fake_nvml::{gpus, FakeNvml, Gpu};
 use common::rotel::Rotel;
+use common::sdk_log::SdkLog;
 use otel_resmon::otlp::{OtelGuard, Pipeline};
 use otel_resmon::tower::ResourceTraceLayer;
 use otel_resmon::Sampler;
@@ -51,50 +52,6 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 fn serial() -> std::sync::MutexGuard<'static, ()> {
     ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// The warnings and errors the OTel SDK and exporter logged through `tracing` (their
-/// `internal-logs`), counted by event name (`BatchSpanProcessor.SpansDropped` counts the
-/// spans it reports dropped): they log from inside the layers' callbacks (a span dropped at its end) and
-/// from their own threads, through this same subscriber.
-#[derive(Clone, Default)]
-struct SdkLog(Arc<Mutex<HashMap<String, usize>>>);
-
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for SdkLog {
-    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
-        let target = event.metadata().target();
-        if target.starts_with("opentelemetry") {
-            let name = event.metadata().name().to_owned();
-            if std::env::var_os("FAULTS_PRINT_SDK_LOG").is_some() {
-                let mut fields = String::new();
-                event.record(&mut |f: &tracing::field::Field, v: &dyn std::fmt::Debug| {
-                    fields.push_str(&format!(" {}={v:?}", f.name()))
-                });
-                eprintln!("{:?} {target} {name}{fields}", std::time::SystemTime::now());
-            }
-            if *event.metadata().level() <= tracing::Level::WARN {
-                // The count of spans the queue dropped comes with the shutdown's warning.
-                let mut dropped = None;
-                event.record(&mut |f: &tracing::field::Field, v: &dyn std::fmt::Debug| {
-                    if f.name() == "dropped_span_count" {
-                        dropped = format!("{v:?}").parse::<usize>().ok();
-                    }
-                });
-                *self.0.lock().unwrap().entry(name).or_default() += dropped.unwrap_or(1);
-            }
-        }
-    }
-}
-
-impl SdkLog {
-    /// What was logged since the last call, sorted by name.
-    fn take(&self) -> Vec<(String, usize)> {
-        let mut logged: Vec<_> = std::mem::take(&mut *self.0.lock().unwrap())
-            .into_iter()
-            .collect();
-        logged.sort();
-        logged
-    }
 }
 
 /// One `SdkLog`, also the global default subscriber so the SDK's own threads report to it.

@@ -5,6 +5,7 @@ pub mod fake_nvml;
 pub mod metrics;
 pub mod otel;
 pub mod rotel;
+pub mod sdk_log;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
