@@ -25,6 +25,10 @@ for dev_only in tempfile criterion proptest; do
   fi
 done
 echo "normal dependency tree: $(sort -u <<<"$tree" | wc -l) crates, no test-only one"
+# Licences, banned crates and sources of every dependency (policy: deny.toml). The advisories
+# check needs the RustSec database from GitHub, which the CI machine cannot download.
+command -v cargo-deny >/dev/null || cargo install cargo-deny --locked --version 0.20.2
+cargo deny --offline check --hide-inclusion-graph bans licenses sources
 cargo clippy --all-targets -- -D warnings
 cargo clippy --all-targets --no-default-features -- -D warnings
 # The end-to-end tests run the examples as programs: build them under their own names.

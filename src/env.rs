@@ -29,3 +29,13 @@ pub(crate) fn read(names: &[&'static str]) -> Result<HashMap<&'static str, Strin
 pub(crate) fn non_empty(value: Option<String>) -> Option<String> {
     value.filter(|v| !v.trim().is_empty())
 }
+
+/// A switch: `1`/`true`/`on`/`yes` or `0`/`false`/`off`/`no`, any case; `None` for anything
+/// else.
+pub(crate) fn switch(value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "on" | "yes" => Some(true),
+        "0" | "false" | "off" | "no" => Some(false),
+        _ => None,
+    }
+}

@@ -5,7 +5,12 @@
 //! library that cannot be loaded is a GPU status), and never a panic.
 //!
 //! The outcome table prints with `cargo test --test config_faults -- --nocapture`.
-#![cfg(all(feature = "nvml", feature = "otlp", target_os = "linux"))]
+#![cfg(all(
+    feature = "nvml",
+    feature = "otlp",
+    feature = "tower",
+    target_os = "linux"
+))]
 
 mod common;
 
@@ -294,4 +299,16 @@ fn odd_layer_settings_are_clamped_not_fatal() {
         "{:?}",
         spans[0].events
     );
+}
+
+#[test]
+fn resmon_report_with_bad_values_leaves_the_summary_off_and_never_panics() {
+    let _env = env_lock();
+    let sampler = Sampler::builder().ignore_env().gpu(false).build().unwrap();
+    for (class, value) in bad_values() {
+        let built = with_env(&[("RESMON_REPORT", &value)], || {
+            catch_unwind(|| drop(otel_resmon::tower::ResourceTraceLayer::new(&sampler)))
+        });
+        assert!(built.is_ok(), "RESMON_REPORT={class} panicked");
+    }
 }

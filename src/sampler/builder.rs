@@ -226,15 +226,13 @@ fn parse_number(setting: &'static str, value: &str) -> Result<u64, Error> {
 }
 
 fn parse_switch(setting: &'static str, value: &str) -> Result<bool, Error> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "1" | "true" | "on" | "yes" => Ok(true),
-        "0" | "false" | "off" | "no" => Ok(false),
-        _ => Err(invalid(
+    crate::env::switch(value).ok_or_else(|| {
+        invalid(
             setting,
             value,
-            "must be one of 1, 0, true, false, on, off",
-        )),
-    }
+            "must be one of 1, 0, true, false, on, off, yes, no",
+        )
+    })
 }
 
 fn check_interval(

@@ -26,10 +26,37 @@ pub(crate) struct Shared {
     pub(crate) in_current_span: bool,
 }
 
+/// `RESMON_REPORT`, read once per layer; an unusable value is reported once per process.
+fn report_from_env() -> bool {
+    static REPORTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let Some(raw) = std::env::var_os(super::ENV_REPORT) else {
+        return false;
+    };
+    let value = raw.to_string_lossy();
+    if value.trim().is_empty() {
+        return false;
+    }
+    match raw.to_str().and_then(crate::env::switch) {
+        Some(on) => on,
+        None => {
+            if !REPORTED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                eprintln!(
+                    "otel-resmon: invalid {}={value:?}: must be one of 1, 0, true, false, on, \
+                     off, yes, no; the per-request summary stays off",
+                    super::ENV_REPORT
+                );
+            }
+            false
+        }
+    }
+}
+
 impl ResourceTraceLayer {
-    /// A layer reading `sampler`; the stderr summary follows `RESMON_REPORT`.
+    /// A layer reading `sampler`; the stderr summary follows `RESMON_REPORT` (`1`, `true`,
+    /// `on`, `yes` turn it on; empty or unset leave it off; any other value leaves it off and
+    /// says so once on stderr).
     pub fn new(sampler: &Sampler) -> Self {
-        let report = std::env::var(super::ENV_REPORT).is_ok_and(|v| v.trim() == "1");
+        let report = report_from_env();
         Self {
             shared: Arc::new(Shared {
                 sampler: sampler.clone(),

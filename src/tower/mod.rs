@@ -36,5 +36,5 @@ pub use metrics::{HTTP_SERVER_REQUEST_CPU_TIME, HTTP_SERVER_REQUEST_GPU_MEMORY_P
 pub use service::ResourceTrace;
 pub use status::StatusService;
 
-/// Environment variable: `1` turns the per-request summary on stderr on.
+/// Environment variable: `1` (or `true`, `on`, `yes`) turns the per-request summary on stderr on.
 pub const ENV_REPORT: &str = "RESMON_REPORT";
