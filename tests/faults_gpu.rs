@@ -167,3 +167,189 @@ fn the_sampler_recovers_when_the_driver_comes_back() {
     assert_eq!(all.len(), 1, "{all:?}");
     assert_eq!(all[0].kind, WarningKind::GpuUnavailable);
 }
+
+/// One GPU fault as the HTTP service lives it.
+#[cfg(feature = "axum")]
+struct ServiceFault {
+    name: &'static str,
+    fake: FakeNvml,
+    /// Load a library that does not exist instead of the fake.
+    no_library: bool,
+    /// Written to the fake's control file half-way through the load.
+    midway: Option<String>,
+}
+
+#[cfg(feature = "axum")]
+fn service_fault(name: &'static str, fake: FakeNvml) -> ServiceFault {
+    ServiceFault {
+        name,
+        fake,
+        no_library: false,
+        midway: None,
+    }
+}
+
+/// Serves 2 000 requests (8 clients, flat out) from an axum service with `ResourceTraceLayer`
+/// under the fault; returns (requests/s, p99, spans exported, RSS growth in MiB).
+#[cfg(feature = "axum")]
+fn serve_under(fault: &ServiceFault) -> (f64, Duration, usize, f64) {
+    use otel_resmon::tower::ResourceTraceLayer;
+    const REQUESTS: usize = 2000;
+    const CLIENTS: usize = 8;
+    let mut builder = Sampler::builder()
+        .ignore_env()
+        .interval(Duration::from_millis(20))
+        .on_warning(|_| {});
+    builder = if fault.no_library {
+        builder.nvml_library("/nonexistent/otel-resmon/libnvidia-ml.so.1")
+    } else {
+        builder.nvml_library(fault.fake.library())
+    };
+    let s = builder.build().expect("a driver fault is a status");
+    let t = traced(ResourceLayer::builder(&s));
+    let runtime = common::runtime_under(&t.dispatch);
+    let app = axum::Router::new()
+        .route("/work", axum::routing::get(|| async { "ok" }))
+        .layer(ResourceTraceLayer::new(&s));
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    runtime.spawn(async move { axum::serve(listener, app).await });
+    let rss = || {
+        let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+        statm
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .parse::<f64>()
+            .unwrap()
+            * 4096.0
+            / (1 << 20) as f64
+    };
+    let rss_before = rss();
+    let started = Instant::now();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let latencies = runtime.block_on(async {
+        let client = reqwest::Client::new();
+        let clients: Vec<_> = (0..CLIENTS)
+            .map(|_| {
+                let (client, done) = (client.clone(), done.clone());
+                let url = format!("http://{addr}/work");
+                tokio::spawn(async move {
+                    let mut took = Vec::new();
+                    while done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < REQUESTS {
+                        let t0 = Instant::now();
+                        let status = client.get(&url).send().await.unwrap().status();
+                        assert_eq!(status, 200);
+                        took.push(t0.elapsed());
+                    }
+                    took
+                })
+            })
+            .collect();
+        let midway = async {
+            if let Some(config) = &fault.midway {
+                while done.load(std::sync::atomic::Ordering::Relaxed) < REQUESTS / 2 {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                fault.fake.set(config);
+            }
+        };
+        let (_, latencies) = tokio::join!(midway, async {
+            let mut all = Vec::new();
+            for c in clients {
+                all.extend(c.await.unwrap());
+            }
+            all
+        });
+        latencies
+    });
+    let elapsed = started.elapsed();
+    let rss_growth = rss() - rss_before;
+    let mut sorted = latencies;
+    sorted.sort();
+    assert_eq!(sorted.len(), REQUESTS, "every request answered");
+    let p99 = sorted[REQUESTS * 99 / 100];
+    let spans = t
+        .spans()
+        .iter()
+        .filter(|s| s.name == "GET /work" && attr(s, "resmon.sample.age").is_some())
+        .count();
+    runtime.shutdown_background();
+    s.shutdown();
+    (
+        REQUESTS as f64 / elapsed.as_secs_f64(),
+        p99,
+        spans,
+        rss_growth,
+    )
+}
+
+/// The table's "what the service did" for every GPU driver fault: requests served, p99 against
+/// the healthy fake, spans exported with figures, memory.
+#[cfg(feature = "axum")]
+#[test]
+fn the_http_service_under_each_gpu_driver_fault() {
+    let with = |extra: &str| {
+        let mut c = two_gpus();
+        c.push_str(extra);
+        FakeNvml::new(&c)
+    };
+    let mut lost = two_gpus();
+    lost.push_str("gpu.1.lost=1\n");
+    let faults = [
+        service_fault("healthy fake driver", FakeNvml::new(&two_gpus())),
+        ServiceFault {
+            no_library: true,
+            ..service_fault("no NVML library", FakeNvml::new(""))
+        },
+        service_fault("driver not loaded", FakeNvml::new("init_error=9\n")),
+        service_fault("no permission", FakeNvml::new("init_error=4\n")),
+        service_fault(
+            "library without nvmlShutdown",
+            FakeNvml::variant(&two_gpus(), Variant::NoShutdown),
+        ),
+        service_fault(
+            "library without nvmlDeviceGetMemoryInfo_v2",
+            FakeNvml::variant(&two_gpus(), Variant::NoMemoryInfoV2),
+        ),
+        service_fault(
+            "a field NotSupported",
+            with("gpu.0.fail.nvmlDeviceGetPowerUsage=3\n"),
+        ),
+        service_fault(
+            "a field failing",
+            with("gpu.0.fail.nvmlDeviceGetTemperature=999\n"),
+        ),
+        service_fault(
+            "process list failing",
+            with("fail.nvmlDeviceGetComputeRunningProcesses_v3=999\n"),
+        ),
+        ServiceFault {
+            midway: Some(lost),
+            ..service_fault("GPU lost mid-load", FakeNvml::new(&two_gpus()))
+        },
+        service_fault("every NVML call sleeps 200 ms", with("slow_ms=200\n")),
+    ];
+    let mut healthy_p99 = None;
+    for fault in &faults {
+        let (rps, p99, spans, rss) = serve_under(fault);
+        println!(
+            "gpu_fault {:<45} served 2000 at {rps:>6.0}/s  p99 {p99:>10.3?}  spans with figures \
+             {spans}/2000  RSS {rss:+.1} MiB",
+            fault.name
+        );
+        assert_eq!(
+            spans, 2000,
+            "{}: every request's span, with figures",
+            fault.name
+        );
+        let reference = *healthy_p99.get_or_insert(p99);
+        assert!(
+            p99 <= reference * 3 + Duration::from_millis(10),
+            "{}: p99 {p99:?} against {reference:?} with a healthy driver",
+            fault.name
+        );
+    }
+}
