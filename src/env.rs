@@ -39,3 +39,43 @@ pub(crate) fn switch(value: &str) -> Option<bool> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use proptest::prelude::*;
+
+    /// Values a person or a template might leave in a variable, for the property tests of
+    /// every parser: empty, blank, negative, zero, huge, fractional, words, URLs of every
+    /// shape, and any Unicode text.
+    pub(crate) fn value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just(String::new()),
+            Just("  ".to_owned()),
+            Just("-1".to_owned()),
+            Just("0".to_owned()),
+            Just("18446744073709551615".to_owned()),
+            Just("18446744073709551616".to_owned()),
+            Just("1.5".to_owned()),
+            Just("1e309".to_owned()),
+            Just("NaN".to_owned()),
+            any::<u64>().prop_map(|n| n.to_string()),
+            any::<i64>().prop_map(|n| n.to_string()),
+            "(http|https|grpc|)(://)?[a-z0-9.\\[\\]:]{0,20}(/[a-z0-9/]{0,10})?",
+            "[a-zA-Z0-9:/._,= -]{0,40}",
+            any::<String>(),
+        ]
+    }
+
+    #[test]
+    fn switches_take_the_usual_spellings_only() {
+        for on in ["1", "true", "ON", " yes "] {
+            assert_eq!(super::switch(on), Some(true), "{on}");
+        }
+        for off in ["0", "False", "off", "no"] {
+            assert_eq!(super::switch(off), Some(false), "{off}");
+        }
+        for neither in ["", "2", "enabled", "-1"] {
+            assert_eq!(super::switch(neither), None, "{neither}");
+        }
+    }
+}

@@ -355,8 +355,49 @@ fn healthy_p99(protocol: &str, test: &str) -> Duration {
     result.p99(HEALTHY)
 }
 
-/// Collector down when the service starts, up later: requests are served at the same latency
-/// throughout, and spans flow once the collector is there.
+/// The part every outage shares: the load runs 4 s with no collector, one starts on `ports`,
+/// the load runs 2 s more (recovering) and 3 s (after). Reports, then checks: every request
+/// answered, p99 during the fault and the recovery against `reference` (the healthy phase of
+/// this same load when `None`), every span of the "after" phase delivered, shutdown bounded.
+fn outage_and_recovery(
+    test: &str,
+    svc: Service,
+    load: Load,
+    ports: (u16, u16),
+    reference: Option<Duration>,
+    before: &str,
+) {
+    load.phase(FAULT);
+    load.run_for(Duration::from_secs(4)); // the queue fills, exports fail
+    let rotel = Rotel::start_on(ports.0, ports.1);
+    load.phase(RECOVERING);
+    load.run_for(Duration::from_secs(2));
+    load.phase(AFTER);
+    load.run_for(Duration::from_secs(3));
+    let result = load.stop();
+    result.print(test);
+    svc.flush();
+    let after = wait_for_spans(&rotel, AFTER, result.served(AFTER));
+    println!(
+        "{test}.spans_received: {before}once the collector runs: {}",
+        received(&rotel, &result, &[FAULT, RECOVERING, AFTER])
+    );
+    let (took, outcome) = svc.shutdown();
+    println!("{test}.shutdown: {took:?} {outcome:?}");
+    println!("{test}.sdk_log: {:?}", sdk_log().take());
+    assert_eq!(result.failed, 0, "every request answered");
+    let reference = reference.unwrap_or_else(|| result.p99(HEALTHY));
+    result.assert_latency_kept(FAULT, reference);
+    result.assert_latency_kept(RECOVERING, reference);
+    assert_eq!(
+        after,
+        result.served(AFTER),
+        "every span sent once the collector runs (and its backlog is out) arrives"
+    );
+    assert!(took < SHUTDOWN_BOUND, "shutdown took {took:?}");
+}
+
+/// Collector down when the service starts, up later.
 fn collector_down_at_start(protocol: &str) {
     let _serial = serial();
     let test = format!("down_at_start.{protocol}");
@@ -364,32 +405,7 @@ fn collector_down_at_start(protocol: &str) {
     let ports = (common::free_port(), common::free_port());
     let svc = service(protocol, endpoint(protocol, ports));
     let load = Load::start(svc.addr, RATE);
-    load.phase(FAULT);
-    load.run_for(Duration::from_secs(4)); // nothing listens: the queue fills, exports fail
-    let rotel = Rotel::start_on(ports.0, ports.1);
-    load.phase(RECOVERING);
-    load.run_for(Duration::from_secs(2));
-    load.phase(AFTER);
-    load.run_for(Duration::from_secs(3));
-    let result = load.stop();
-    result.print(&test);
-    svc.flush();
-    let after = wait_for_spans(&rotel, AFTER, result.served(AFTER));
-    println!(
-        "{test}.spans_received: {}",
-        received(&rotel, &result, &[FAULT, RECOVERING, AFTER])
-    );
-    let (took, outcome) = svc.shutdown();
-    println!("{test}.shutdown: {took:?} {outcome:?}");
-    println!("{test}.sdk_log: {:?}", sdk_log().take());
-    assert_eq!(result.failed, 0, "every request answered");
-    result.assert_latency_kept(FAULT, reference);
-    assert_eq!(
-        after,
-        result.served(AFTER),
-        "every span sent once the collector runs arrives"
-    );
-    assert!(took < SHUTDOWN_BOUND, "shutdown took {took:?}");
+    outage_and_recovery(&test, svc, load, ports, Some(reference), "");
 }
 
 #[test]
@@ -402,7 +418,7 @@ fn collector_down_at_start_over_grpc() {
     collector_down_at_start("grpc");
 }
 
-/// The collector is killed in the middle of a load and restarted on the same ports.
+/// The collector is killed (SIGKILL) in the middle of a load and restarted on the same ports.
 fn collector_killed_and_restarted(protocol: &str) {
     let _serial = serial();
     let test = format!("killed_and_restarted.{protocol}");
@@ -412,35 +428,12 @@ fn collector_killed_and_restarted(protocol: &str) {
     let load = Load::start(svc.addr, RATE);
     load.run_for(Duration::from_secs(3));
     svc.flush();
-    let healthy_received = rotel.spans_named("GET /healthy");
+    let before = format!(
+        "healthy {} by the kill, ",
+        rotel.spans_named("GET /healthy")
+    );
     rotel.kill();
-    load.phase(FAULT);
-    load.run_for(Duration::from_secs(4));
-    let rotel = Rotel::start_on(ports.0, ports.1);
-    load.phase(RECOVERING);
-    load.run_for(Duration::from_secs(2));
-    load.phase(AFTER);
-    load.run_for(Duration::from_secs(3));
-    let result = load.stop();
-    result.print(&test);
-    svc.flush();
-    let after = wait_for_spans(&rotel, AFTER, result.served(AFTER));
-    println!(
-        "{test}.spans_received: healthy {healthy_received}+ by the kill, after the restart: {}",
-        received(&rotel, &result, &[FAULT, RECOVERING, AFTER])
-    );
-    let (took, outcome) = svc.shutdown();
-    println!("{test}.shutdown: {took:?} {outcome:?}");
-    println!("{test}.sdk_log: {:?}", sdk_log().take());
-    assert_eq!(result.failed, 0, "every request answered");
-    result.assert_latency_kept(FAULT, result.p99(HEALTHY));
-    result.assert_latency_kept(RECOVERING, result.p99(HEALTHY));
-    assert_eq!(
-        after,
-        result.served(AFTER),
-        "every span sent after the restart (and its backlog) arrives"
-    );
-    assert!(took < SHUTDOWN_BOUND, "shutdown took {took:?}");
+    outage_and_recovery(&test, svc, load, ports, None, &before);
 }
 
 #[test]

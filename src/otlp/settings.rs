@@ -122,20 +122,9 @@ pub(crate) const VARIABLES: [&str; 13] = [
 /// computed from `Instant::now()` in the exporters, and mean "never" in practice anyway.
 const LONGEST: Duration = Duration::from_secs(3600);
 
-/// The variable names above are `&'static str` already; this keeps the error type simple.
+/// The `&'static str` for a variable name built at run time; this keeps the error type simple.
 fn static_name(var: &str) -> &'static str {
-    const NAMES: [&str; 9] = [
-        "OTEL_EXPORTER_OTLP_PROTOCOL",
-        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
-        "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
-        "OTEL_EXPORTER_OTLP_ENDPOINT",
-        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-        "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
-        "OTEL_EXPORTER_OTLP_TIMEOUT",
-        "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
-        "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT",
-    ];
-    NAMES
+    VARIABLES
         .iter()
         .find(|n| **n == var)
         .copied()
@@ -373,28 +362,9 @@ mod tests {
 #[cfg(test)]
 mod properties {
     use super::*;
+    use crate::env::tests::value;
     use proptest::prelude::*;
     use std::collections::HashMap;
-
-    /// Values a person or a template might leave in a variable: empty, blank, negative, zero,
-    /// huge, fractional, words, URLs of every shape, and any Unicode text.
-    pub(crate) fn value() -> impl Strategy<Value = String> {
-        prop_oneof![
-            Just(String::new()),
-            Just("  ".to_owned()),
-            Just("-1".to_owned()),
-            Just("0".to_owned()),
-            Just("18446744073709551615".to_owned()),
-            Just("18446744073709551616".to_owned()),
-            Just("1e309".to_owned()),
-            Just("NaN".to_owned()),
-            any::<u64>().prop_map(|n| n.to_string()),
-            any::<i64>().prop_map(|n| n.to_string()),
-            "(http|https|grpc|)(://)?[a-z0-9.\\[\\]:]{0,20}(/[a-z0-9/]{0,10})?",
-            "[a-zA-Z0-9:/._,= -]{0,40}",
-            any::<String>(),
-        ]
-    }
 
     proptest! {
         #[test]

@@ -347,6 +347,7 @@ mod tests {
 #[cfg(test)]
 mod properties {
     use super::*;
+    use crate::env::tests::value;
     use proptest::prelude::*;
     use std::collections::HashMap;
 
@@ -357,22 +358,6 @@ mod properties {
         ENV_NVML_LIB,
         ENV_CUDA_VISIBLE_DEVICES,
     ];
-
-    fn value() -> impl Strategy<Value = String> {
-        prop_oneof![
-            Just(String::new()),
-            Just("  ".to_owned()),
-            Just("-1".to_owned()),
-            Just("0".to_owned()),
-            Just("18446744073709551615".to_owned()),
-            Just("18446744073709551616".to_owned()),
-            Just("1.5".to_owned()),
-            any::<u64>().prop_map(|n| n.to_string()),
-            any::<i64>().prop_map(|n| n.to_string()),
-            "[a-zA-Z0-9:/._,-]{0,30}",
-            any::<String>(),
-        ]
-    }
 
     proptest! {
         #[test]
