@@ -296,14 +296,6 @@ impl LoadResult {
     }
 }
 
-/// This process's resident memory, bytes.
-fn rss() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
-    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
-    // SAFETY: sysconf only reads a configuration value.
-    pages * unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64
-}
-
 fn wait_for_spans(rotel: &Rotel, phase: usize, n: usize) -> usize {
     let name = format!("GET /{}", PHASES[phase]);
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -496,9 +488,9 @@ fn collector_never_answers(protocol: &str) {
     let load = Load::start(svc.addr, 2 * RATE);
     load.phase(FAULT);
     load.run_for(Duration::from_secs(2)); // the queue (2048 spans) fills and starts dropping
-    let rss_full_queue = rss();
+    let rss_full_queue = common::rss_bytes();
     load.run_for(Duration::from_secs(6));
-    let rss_after = rss();
+    let rss_after = common::rss_bytes();
     let result = load.stop();
     result.print(&test);
     let growth = rss_after.saturating_sub(rss_full_queue) as f64 / (1 << 20) as f64;

@@ -216,17 +216,7 @@ fn serve_under(fault: &ServiceFault) -> (f64, Duration, usize, f64) {
         .unwrap();
     let addr = listener.local_addr().unwrap();
     runtime.spawn(async move { axum::serve(listener, app).await });
-    let rss = || {
-        let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
-        statm
-            .split_whitespace()
-            .nth(1)
-            .unwrap()
-            .parse::<f64>()
-            .unwrap()
-            * 4096.0
-            / (1 << 20) as f64
-    };
+    let rss = || common::rss_bytes() as f64 / (1 << 20) as f64;
     let rss_before = rss();
     let started = Instant::now();
     let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));

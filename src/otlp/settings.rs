@@ -134,24 +134,25 @@ fn static_name(var: &str) -> &'static str {
 /// `http://host[:port][/path]` or `https://...`, nothing else.
 fn check_url(var: &'static str, value: &str) -> Result<String, Error> {
     let v = value.trim();
-    let rest = v
-        .strip_prefix("http://")
-        .or_else(|| v.strip_prefix("https://"))
-        .ok_or_else(|| invalid(var, value, "must start with http:// or https://"))?;
-    let authority = rest.split('/').next().unwrap_or("");
-    let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h);
-    if host.is_empty() || v.contains(char::is_whitespace) {
+    let uri: http::Uri = v
+        .parse()
+        .map_err(|_| invalid(var, value, "is not a valid URL"))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        return Err(invalid(var, value, "must start with http:// or https://"));
+    }
+    let host = uri.host().unwrap_or("");
+    if host.is_empty() {
         return Err(invalid(
             var,
             value,
             "must name a host, e.g. http://localhost:4318",
         ));
     }
-    if v.parse::<http::Uri>().is_err() {
-        return Err(invalid(var, value, "is not a valid URL"));
-    }
-    if let Some((_, port)) = authority.rsplit_once(':') {
-        if !host.ends_with(']') && port.parse::<u16>().is_err() {
+    // `Uri` keeps a port it cannot read as a number (`Authority::port` is then `None`).
+    let authority = uri.authority().map_or("", |a| a.as_str());
+    let port = authority.rsplit_once(host).map_or("", |(_, rest)| rest);
+    if let Some(port) = port.strip_prefix(':').filter(|p| !p.is_empty()) {
+        if port.parse::<u16>().is_err() {
             return Err(invalid(
                 var,
                 value,
@@ -343,6 +344,30 @@ mod tests {
                 err.contains(var) && err.contains(value),
                 "{var}={value}: {err}"
             );
+        }
+    }
+
+    #[test]
+    fn endpoints_with_and_without_ports_ipv6_included() {
+        for ok in [
+            "http://collector",
+            "https://collector:4318/prefix",
+            "http://[::1]",
+            "http://[::1]:4318",
+            "http://127.0.0.1:0",
+        ] {
+            let s = resolve(&[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", ok)]).unwrap();
+            assert_eq!(s.traces.endpoint, ok);
+        }
+        for bad in [
+            "http://[::1]:port",
+            "http://127.0.0.1:99999",
+            "ftp://collector",
+            "http://",
+            "http://a b",
+        ] {
+            let err = resolve(&[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", bad)]).unwrap_err();
+            assert!(err.to_string().contains(bad), "{bad}: {err}");
         }
     }
 

@@ -135,12 +135,12 @@ impl SamplerBuilder {
         let settings = if builder.ignore_env {
             builder.resolve(|_| None)?
         } else {
-            // A library path need not be UTF-8; every other variable must be.
+            // A library path need not be UTF-8: it is read as a path, every other variable as
+            // text (which must be UTF-8).
             if builder.nvml_library.is_none() {
-                if let Some(path) = std::env::var_os(ENV_NVML_LIB).filter(|p| p.to_str().is_none())
-                {
-                    builder.nvml_library = Some(PathBuf::from(path));
-                }
+                builder.nvml_library = std::env::var_os(ENV_NVML_LIB)
+                    .filter(|p| !p.to_string_lossy().trim().is_empty())
+                    .map(PathBuf::from);
             }
             let env = crate::env::read(&[
                 ENV_INTERVAL_MS,
@@ -148,10 +148,7 @@ impl SamplerBuilder {
                 ENV_GPU,
                 ENV_CUDA_VISIBLE_DEVICES,
             ])?;
-            builder.resolve(|name| match name {
-                ENV_NVML_LIB => std::env::var(ENV_NVML_LIB).ok(),
-                _ => env.get(name).cloned(),
-            })?
+            builder.resolve(|name| env.get(name).cloned())?
         };
         let sink = builder
             .on_warning

@@ -130,3 +130,15 @@ pub fn free_addr() -> std::net::SocketAddr {
 pub fn free_port() -> u16 {
     free_addr().port()
 }
+
+/// This process's resident memory now, bytes.
+pub fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").expect("/proc/self/statm");
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .expect("resident pages in /proc/self/statm");
+    // SAFETY: sysconf only reads a configuration value.
+    pages * unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64
+}
