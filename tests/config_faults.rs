@@ -38,7 +38,7 @@ const RESMON_VARIABLES: [&str; 5] = [
     "CUDA_VISIBLE_DEVICES",
 ];
 
-const OTEL_VARIABLES: [&str; 13] = [
+const OTEL_VARIABLES: [&str; 14] = [
     "OTEL_EXPORTER_OTLP_PROTOCOL",
     "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
     "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
@@ -52,6 +52,7 @@ const OTEL_VARIABLES: [&str; 13] = [
     "OTEL_SDK_DISABLED",
     "OTEL_RESOURCE_ATTRIBUTES",
     "OTEL_SERVICE_NAME",
+    "OTEL_PROPAGATORS",
 ];
 
 /// The values tried in every variable.

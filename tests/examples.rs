@@ -31,30 +31,71 @@ fn otlp_env(cmd: &mut Command, rotel: &Rotel, fake: &FakeNvml, service: &str) {
         .env("RESMON_INTERVAL_MS", "50");
 }
 
+/// The axum example, listening on a free port, exporting to `rotel`.
+struct AxumServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl AxumServer {
+    fn start(rotel: &Rotel, fake: &FakeNvml, service: &str, env: &[(&str, &str)]) -> Self {
+        let port = common::free_port();
+        let mut cmd = Command::new(example("axum_server"));
+        otlp_env(&mut cmd, rotel, fake, service);
+        let child = cmd
+            .envs(env.iter().copied())
+            .arg(format!("127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "the server did not listen");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { child, port }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// SIGTERM: a graceful stop with the telemetry flushed, and exit 0.
+    fn stop(mut self) {
+        // SAFETY: kill with a valid pid of our own child and a standard signal.
+        assert_eq!(
+            unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) },
+            0
+        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server did not stop on SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(status.success(), "exit {status:?}");
+    }
+}
+
+const CHAT_BODY: &str = r#"{"prompt": "Explain warp divergence in two sentences", "session_id": "t1"}"#;
+
 #[test]
 fn axum_server_answers_chat_and_flushes_on_sigterm() {
     let rotel = Rotel::start();
     let fake = FakeNvml::new(&two_gpus());
-    let port = common::free_port();
-    let mut cmd = Command::new(example("axum_server"));
-    otlp_env(&mut cmd, &rotel, &fake, "axum-server-test");
-    let mut child = cmd
-        .arg(format!("127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "the server did not listen");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let server = AxumServer::start(&rotel, &fake, "axum-server-test", &[]);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let reply: serde_json::Value = runtime.block_on(async {
         let text = reqwest::Client::new()
-            .post(format!("http://127.0.0.1:{port}/api/chat"))
+            .post(server.url("/api/chat"))
             .header("content-type", "application/json")
-            .body(r#"{"prompt": "Explain warp divergence in two sentences", "session_id": "t1"}"#)
+            .body(CHAT_BODY)
             .send()
             .await
             .unwrap()
@@ -68,7 +109,7 @@ fn axum_server_answers_chat_and_flushes_on_sigterm() {
     assert!(metrics["process_cpu_seconds"].is_number(), "{metrics}");
     assert_eq!(metrics["gpus"].as_array().unwrap().len(), 2);
     let status: serde_json::Value = runtime.block_on(async {
-        let text = reqwest::get(format!("http://127.0.0.1:{port}/api/gpu-debug"))
+        let text = reqwest::get(server.url("/api/gpu-debug"))
             .await
             .unwrap()
             .text()
@@ -77,22 +118,7 @@ fn axum_server_answers_chat_and_flushes_on_sigterm() {
         serde_json::from_str(&text).unwrap()
     });
     assert_eq!(status["gpu_status"]["status"], "ok");
-
-    // SIGTERM: graceful stop, telemetry flushed, exit 0.
-    // SAFETY: kill with a valid pid of our own child and a standard signal.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the server did not stop on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert!(status.success(), "exit {status:?}");
+    server.stop();
     let out = rotel.wait_for("the chat request's spans and metrics", |o| {
         o.contains("Name           : POST /api/chat")
             && o.contains("Name           : llm.generate")
@@ -114,6 +140,72 @@ fn axum_server_answers_chat_and_flushes_on_sigterm() {
         .next()
         .unwrap()
         .contains("resmon.cancelled"));
+}
+
+#[test]
+fn axum_server_continues_w3c_and_b3_callers_traces() {
+    let rotel = Rotel::start();
+    let fake = FakeNvml::new(&two_gpus());
+    let server = AxumServer::start(
+        &rotel,
+        &fake,
+        "propagation-test",
+        &[("OTEL_PROPAGATORS", "tracecontext,baggage,b3")],
+    );
+    const W3C_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const B3_TRACE: &str = "80f198ee56343ba864fe8b2a57d3eff7";
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let client = reqwest::Client::new();
+        for (header, value) in [
+            ("traceparent", format!("00-{W3C_TRACE}-00f067aa0ba902b7-01")),
+            ("b3", format!("{B3_TRACE}-e457b5a2e4d86bd1-1")),
+        ] {
+            let reply = client
+                .post(server.url("/api/chat"))
+                .header("content-type", "application/json")
+                .header(header, value)
+                .body(CHAT_BODY)
+                .send()
+                .await
+                .unwrap();
+            assert!(reply.status().is_success());
+        }
+    });
+    server.stop();
+    let out = rotel.wait_for("both chat spans", |o| {
+        o.matches("Name           : POST /api/chat").count() >= 2
+    });
+    let chats: Vec<&str> = out
+        .split("Span #")
+        .filter(|s| s.contains("Name           : POST /api/chat"))
+        .collect();
+    for (trace, parent) in [(W3C_TRACE, "00f067aa0ba902b7"), (B3_TRACE, "e457b5a2e4d86bd1")] {
+        let span = chats
+            .iter()
+            .find(|s| s.contains(trace))
+            .unwrap_or_else(|| panic!("no chat span in trace {trace}:\n{}", chats.join("\n")));
+        assert!(span.contains(parent), "not a child of {parent}:\n{span}");
+    }
+}
+
+#[test]
+fn axum_server_refuses_an_unknown_propagator_by_name() {
+    let rotel = Rotel::start();
+    let fake = FakeNvml::new(&two_gpus());
+    let mut cmd = Command::new(example("axum_server"));
+    otlp_env(&mut cmd, &rotel, &fake, "propagation-test");
+    let out = cmd
+        .env("OTEL_PROPAGATORS", "tracecontext,bogus")
+        .arg(format!("127.0.0.1:{}", common::free_port()))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "started with a bogus propagator");
+    assert!(
+        stderr.contains("OTEL_PROPAGATORS") && stderr.contains("bogus"),
+        "{stderr}"
+    );
 }
 
 #[test]

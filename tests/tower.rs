@@ -18,10 +18,12 @@ use axum::Router;
 use common::fake_nvml::{gpus, FakeNvml, Gpu, MIB};
 use common::metrics::{collect, meters, Meters};
 use common::otel::{attr, int, traced, Traced};
+use opentelemetry::baggage::BaggageExt as _;
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::Value;
 use otel_resmon::tower::{RequestResources, ResourceTraceLayer, StatusService};
 use otel_resmon::{FigureSet, ResourceLayer, Sampler};
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 const UUID0: &str = "GPU-11111111-aaaa-4000-8000-000000000001";
 
@@ -91,6 +93,16 @@ fn server_with(
     let sampler_for_handler = sampler.clone();
     let app = Router::new()
         .route("/hello", get(|| async { "hello" }))
+        .route(
+            "/baggage",
+            get(|| async {
+                // What the caller's `baggage` header put in the handler's context.
+                let cx = tracing::Span::current().context();
+                cx.baggage()
+                    .get("tenant")
+                    .map_or_else(|| "none".to_owned(), |v| v.as_str().to_owned())
+            }),
+        )
         .route(
             "/users/{id}",
             get(|Path(id): Path<u64>| async move { format!("user {id}") }),
@@ -248,11 +260,23 @@ fn a_streaming_response_ends_its_span_with_the_body() {
     assert!(attr(span, "resmon.cancelled").is_none());
 }
 
+/// The context propagators `otlp::init` installs by default; the layer extracts with the
+/// global one, as the ecosystem does.
+fn w3c_propagators() {
+    opentelemetry::global::set_text_map_propagator(
+        opentelemetry::propagation::TextMapCompositePropagator::new(vec![
+            Box::new(opentelemetry_sdk::propagation::TraceContextPropagator::new()),
+            Box::new(opentelemetry_sdk::propagation::BaggagePropagator::new()),
+        ]),
+    );
+}
+
 #[test]
-fn a_traceparent_continues_the_callers_trace() {
+fn a_traceparent_continues_the_callers_trace_and_baggage_reaches_the_handler() {
+    w3c_propagators();
     let s = server(|r| r);
     let client = reqwest::Client::new();
-    s.block_on(async {
+    let tenant = s.block_on(async {
         client
             .get(s.url("/hello"))
             .header(
@@ -262,6 +286,15 @@ fn a_traceparent_continues_the_callers_trace() {
             .send()
             .await
             .unwrap();
+        client
+            .get(s.url("/baggage"))
+            .header("baggage", "tenant=acme,plan=pro")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
     });
     let span = &s.spans_named("GET /hello", 1)[0];
     assert_eq!(
@@ -270,6 +303,10 @@ fn a_traceparent_continues_the_callers_trace() {
     );
     assert_eq!(span.parent_span_id.to_string(), "00f067aa0ba902b7");
     assert!(span.parent_span_is_remote);
+    assert_eq!(tenant, "acme", "the handler's context lost the caller's baggage");
+    // Baggage alone does not invent a parent.
+    let span = &s.spans_named("GET /baggage", 1)[0];
+    assert!(!span.parent_span_is_remote);
 }
 
 #[test]

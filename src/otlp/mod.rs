@@ -5,13 +5,14 @@
 //! # fn main() -> Result<(), otel_resmon::Error> {
 //! // Reads OTEL_EXPORTER_OTLP_ENDPOINT (and the per-signal ones), OTEL_EXPORTER_OTLP_PROTOCOL,
 //! // OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_METRIC_EXPORT_INTERVAL, OTEL_SDK_DISABLED,
-//! // and the sampler's RESMON_* variables.
+//! // OTEL_PROPAGATORS, and the sampler's RESMON_* variables.
 //! let _telemetry = otel_resmon::otlp::init()?;
 //! tracing::info_span!("work").in_scope(|| { /* ... */ });
 //! # Ok(()) }
 //! // Dropping the guard flushes and shuts everything down.
 //! ```
 
+mod propagators;
 mod settings;
 
 use std::sync::Arc;
@@ -176,6 +177,8 @@ impl Pipeline {
             tracing::subscriber::set_global_default(subscriber)
                 .map_err(|e| Error::Subscriber(e.to_string()))?;
         }
+        // What the tower layer extracts with, and the application's outgoing calls inject with.
+        opentelemetry::global::set_text_map_propagator(propagators::build(&settings.propagators));
         Ok(guard)
     }
 }

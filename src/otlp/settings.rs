@@ -64,6 +64,8 @@ pub(crate) struct Settings {
     pub(crate) metrics: Export,
     pub(crate) metric_interval: Duration,
     pub(crate) service_name: Option<String>,
+    /// `OTEL_PROPAGATORS`, parsed: what the global propagator is built from.
+    pub(crate) propagators: Vec<super::propagators::Kind>,
 }
 
 fn invalid(setting: &'static str, value: &str, reason: &'static str) -> Error {
@@ -102,7 +104,7 @@ fn protocol(env: &dyn Fn(&str) -> Option<String>, signal: Signal) -> Result<Prot
 }
 
 /// Every variable [`Settings::resolve`] reads.
-pub(crate) const VARIABLES: [&str; 13] = [
+pub(crate) const VARIABLES: [&str; 14] = [
     "OTEL_EXPORTER_OTLP_PROTOCOL",
     "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
     "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
@@ -116,6 +118,7 @@ pub(crate) const VARIABLES: [&str; 13] = [
     "OTEL_SDK_DISABLED",
     "OTEL_RESOURCE_ATTRIBUTES",
     "OTEL_SERVICE_NAME",
+    super::propagators::OTEL_PROPAGATORS,
 ];
 
 /// The longest export timeout or metric interval taken: longer ones would overflow deadlines
@@ -269,6 +272,9 @@ impl Settings {
                 Duration::from_secs(60),
             )?,
             service_name: read(env, "OTEL_SERVICE_NAME"),
+            propagators: super::propagators::parse(
+                read(env, super::propagators::OTEL_PROPAGATORS).as_deref(),
+            )?,
         })
     }
 }

@@ -2,7 +2,8 @@
 //! server span with the OpenTelemetry HTTP (or RPC) semantic-convention fields; the
 //! resource figures land on it through [`ResourceLayer`](crate::ResourceLayer) (one
 //! implementation for both entry points); the request's start snapshot is handed to the
-//! handler; request metrics are recorded when the response body ends.
+//! handler; request metrics are recorded when the response body ends. The caller's trace
+//! context and baggage are extracted with OpenTelemetry's global propagator.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -23,6 +24,7 @@ mod future;
 mod handle;
 mod layer;
 mod metrics;
+mod propagation;
 mod report;
 mod request;
 mod service;

@@ -6,9 +6,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use http::{HeaderMap, Request, Response, StatusCode};
-use opentelemetry::trace::{
-    SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId, TraceState,
-};
 use opentelemetry::KeyValue;
 use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
@@ -42,38 +39,6 @@ fn protocol_version(version: http::Version) -> &'static str {
         http::Version::HTTP_3 => "3",
         _ => "_OTHER",
     }
-}
-
-/// The W3C `traceparent` (and `tracestate`) of an incoming request, as a remote parent.
-pub(crate) fn remote_parent(headers: &HeaderMap) -> Option<opentelemetry::Context> {
-    let value = headers.get("traceparent")?.to_str().ok()?.trim();
-    let mut parts = value.split('-');
-    let (version, trace, span, flags) =
-        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-    if version.len() != 2
-        || version == "ff"
-        || trace.len() != 32
-        || span.len() != 16
-        || flags.len() != 2
-    {
-        return None;
-    }
-    if version == "00" && parts.next().is_some() {
-        return None;
-    }
-    let trace_id = TraceId::from_hex(trace).ok()?;
-    let span_id = SpanId::from_hex(span).ok()?;
-    let flags = u8::from_str_radix(flags, 16).ok()?;
-    if trace_id == TraceId::INVALID || span_id == SpanId::INVALID {
-        return None;
-    }
-    let state = headers
-        .get("tracestate")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<TraceState>().ok())
-        .unwrap_or_default();
-    let cx = SpanContext::new(trace_id, span_id, TraceFlags::new(flags & 1), true, state);
-    Some(opentelemetry::Context::new().with_remote_span_context(cx))
 }
 
 /// What a request on an adopted span keeps for its handover.
@@ -216,7 +181,7 @@ impl RequestState {
             span.record("rpc.service", rpc_service);
             span.record("rpc.method", rpc_method);
         }
-        if let Some(parent) = remote_parent(headers) {
+        if let Some(parent) = super::propagation::remote_parent(headers) {
             let _ = span.set_parent(parent);
         }
         state.span = span;
@@ -401,42 +366,5 @@ impl RequestState {
     }
     pub(crate) fn request_bytes(&self) -> Option<u64> {
         self.request_bytes
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use opentelemetry::trace::TraceContextExt;
-
-    fn headers(tp: &str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert("traceparent", tp.parse().unwrap());
-        h
-    }
-
-    #[test]
-    fn traceparent_is_parsed_strictly() {
-        let cx = remote_parent(&headers(
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-        ))
-        .unwrap();
-        let sc = cx.span().span_context().clone();
-        assert_eq!(
-            sc.trace_id().to_string(),
-            "4bf92f3577b34da6a3ce929d0e0e4736"
-        );
-        assert_eq!(sc.span_id().to_string(), "00f067aa0ba902b7");
-        assert!(sc.is_sampled() && sc.is_remote());
-        for bad in [
-            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
-            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-            "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
-            "garbage",
-        ] {
-            assert!(remote_parent(&headers(bad)).is_none(), "{bad}");
-        }
     }
 }
