@@ -2,8 +2,13 @@
 # The project's one test command: installs what the tests need, then runs every check.
 #   scripts/test.sh            fmt, clippy, the full test suite (fake NVML driver), docs
 #   RESMON_TEST_REAL_GPU=1 scripts/test.sh   also the tests against a real NVIDIA driver
+# It needs nothing in the cargo cache: it fetches every crate first (CARGO_HOME may be empty).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# Every crate of the lockfile, for every platform and feature, before anything runs offline
+# (`cargo deny --offline` reads them all; a cache that happens to hold them hides this step).
+cargo fetch --locked
 
 # NVIDIA's nvml.h, so the fake NVML driver is compiled against the real ABI.
 scripts/fetch-nvml-header.sh
@@ -25,6 +30,8 @@ for dev_only in tempfile criterion proptest; do
   fi
 done
 echo "normal dependency tree: $(sort -u <<<"$tree" | wc -l) crates, no test-only one"
+# rust-version in Cargo.toml is at least what every crate a user builds declares.
+python3 scripts/check-msrv.py
 # Licences, banned crates and sources of every dependency (policy: deny.toml). The advisories
 # check needs the RustSec database from GitHub, which the CI machine cannot download.
 command -v cargo-deny >/dev/null || cargo install cargo-deny --locked --version 0.20.2
@@ -38,6 +45,8 @@ run_tests cargo test --doc
 run_tests cargo test --no-default-features --all-targets
 # The benchmarks build and run once each (no timing), so they cannot rot.
 cargo bench --benches -- --test
+# The README's demo: target dir elsewhere, taken ports, a failure midway.
+scripts/test-demo.sh
 
 if [ "${RESMON_TEST_REAL_GPU:-0}" = "1" ]; then
   run_tests cargo test --test real_gpu -- --ignored --nocapture

@@ -83,7 +83,8 @@ impl AxumServer {
     }
 }
 
-const CHAT_BODY: &str = r#"{"prompt": "Explain warp divergence in two sentences", "session_id": "t1"}"#;
+const CHAT_BODY: &str =
+    r#"{"prompt": "Explain warp divergence in two sentences", "session_id": "t1"}"#;
 
 #[test]
 fn axum_server_answers_chat_and_flushes_on_sigterm() {
@@ -180,7 +181,10 @@ fn axum_server_continues_w3c_and_b3_callers_traces() {
         .split("Span #")
         .filter(|s| s.contains("Name           : POST /api/chat"))
         .collect();
-    for (trace, parent) in [(W3C_TRACE, "00f067aa0ba902b7"), (B3_TRACE, "e457b5a2e4d86bd1")] {
+    for (trace, parent) in [
+        (W3C_TRACE, "00f067aa0ba902b7"),
+        (B3_TRACE, "e457b5a2e4d86bd1"),
+    ] {
         let span = chats
             .iter()
             .find(|s| s.contains(trace))

@@ -303,7 +303,10 @@ fn a_traceparent_continues_the_callers_trace_and_baggage_reaches_the_handler() {
     );
     assert_eq!(span.parent_span_id.to_string(), "00f067aa0ba902b7");
     assert!(span.parent_span_is_remote);
-    assert_eq!(tenant, "acme", "the handler's context lost the caller's baggage");
+    assert_eq!(
+        tenant, "acme",
+        "the handler's context lost the caller's baggage"
+    );
     // Baggage alone does not invent a parent.
     let span = &s.spans_named("GET /baggage", 1)[0];
     assert!(!span.parent_span_is_remote);

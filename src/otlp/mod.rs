@@ -278,7 +278,7 @@ fn resource(settings: &Settings, sampler: &Sampler) -> Resource {
     if let Some(name) = &settings.service_name {
         b = b.with_service_name(name.clone());
     }
-    if let Ok(host) = sysinfo::System::host_name() {
+    if let Some(host) = sysinfo::System::host_name() {
         b = b.with_attribute(KeyValue::new("host.name", host));
     }
     let inv = sampler.inventory();

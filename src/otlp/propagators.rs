@@ -3,8 +3,8 @@
 //! application's own outgoing calls inject with.
 
 use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
-use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use opentelemetry_aws::trace::XrayPropagator;
+use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 // opentelemetry-zipkin 0.33 marks the whole crate deprecated for its exporter (Zipkin takes
 // OTLP now); its B3 propagator is still the ecosystem's only one for this OpenTelemetry version.
 #[allow(deprecated)]
@@ -131,12 +131,16 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_variable() {
-        for bad in ["bogus", "tracecontext,bogus", "none,b3", ",", "jaeger", "ottrace"] {
+        for bad in [
+            "bogus",
+            "tracecontext,bogus",
+            "none,b3",
+            ",",
+            "jaeger",
+            "ottrace",
+        ] {
             let err = parse(Some(bad)).unwrap_err();
-            assert!(
-                err.to_string().contains("OTEL_PROPAGATORS"),
-                "{bad}: {err}"
-            );
+            assert!(err.to_string().contains("OTEL_PROPAGATORS"), "{bad}: {err}");
         }
         assert!(parse(Some("jaeger"))
             .unwrap_err()

@@ -29,15 +29,13 @@ pub(crate) struct HostProbe {
 
 impl HostProbe {
     pub(crate) fn new(warnings: &mut Warnings) -> Self {
-        let system = match System::new() {
-            Ok(system) => Some(system),
-            Err(err) => {
-                warnings.raise(WarningKind::HostFailed, None, "system", || {
-                    format!("host figures are unavailable: {err}")
-                });
-                None
-            }
-        };
+        // sysinfo reads nothing on an OS it does not support: say so once, never report zeros.
+        let system = sysinfo::IS_SUPPORTED_SYSTEM.then(System::new);
+        if system.is_none() {
+            warnings.raise(WarningKind::HostFailed, None, "system", || {
+                "host figures are unavailable: sysinfo does not support this OS".to_owned()
+            });
+        }
         Self {
             system,
             pid: Pid::from_u32(std::process::id()),
@@ -66,7 +64,7 @@ impl HostProbe {
             match self.cpu_primed_at {
                 Some(at) if now.duration_since(at) < CPU_MIN_GAP => {}
                 primed => {
-                    system.refresh_cpu_specifics(CpuRefreshKind::nothing().with_usage());
+                    system.refresh_cpu_specifics(CpuRefreshKind::nothing().with_cpu_usage());
                     if primed.is_some() {
                         let percent = f64::from(system.global_cpu_usage());
                         self.cpu_utilization = Some((percent / 100.0).clamp(0.0, 1.0));
@@ -123,12 +121,17 @@ fn nonzero(v: u64) -> Option<u64> {
     (v != 0).then_some(v)
 }
 
-#[cfg(not(windows))]
+/// The 1-minute load average, or `None` where the kernel does not give one (sysinfo 0.38
+/// would answer 0 there).
+#[cfg(unix)]
 fn load_average_1m() -> Option<f64> {
-    System::load_average().ok().map(|l| l.one)
+    let mut loads = [0f64; 3];
+    // SAFETY: getloadavg writes at most `nelem` (1) doubles into the array it is given.
+    let n = unsafe { libc::getloadavg(loads.as_mut_ptr(), 1) };
+    (n >= 1).then_some(loads[0])
 }
 
-#[cfg(windows)]
+#[cfg(not(unix))]
 fn load_average_1m() -> Option<f64> {
     None
 }

@@ -18,7 +18,7 @@ pub(crate) fn remote_parent(headers: &HeaderMap) -> Option<Context> {
 fn extract(propagator: &dyn TextMapPropagator, headers: &HeaderMap) -> Option<Context> {
     // From an empty context: the caller is the parent, not whatever is current on this thread.
     let cx = propagator.extract_with_context(&Context::new(), &HeaderExtractor(headers));
-    (cx.span().span_context().is_valid() || cx.baggage().len() > 0).then_some(cx)
+    (cx.span().span_context().is_valid() || !cx.baggage().is_empty()).then_some(cx)
 }
 
 #[cfg(test)]
