@@ -18,8 +18,10 @@ use common::fake_nvml::{gpus, FakeNvml, Gpu};
 use common::otel::{attr, int};
 use common::sdk_log::SdkLog;
 use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, InMemorySpanExporter, SdkTracerProvider, SpanData,
+    SpanExporter,
 };
 use otel_resmon::tower::ResourceTraceLayer;
 use otel_resmon::{FigureSet, ResourceLayer, Sampler};
@@ -251,14 +253,27 @@ fn two_thousand_concurrent_requests_with_nested_spans_across_threads_export_each
     assert!(traces.values().all(|&n| n == NAMES.len()));
 }
 
+/// An exporter that takes 20 ms per batch before handing it to the in-memory one.
+#[derive(Debug)]
+struct Slow(InMemorySpanExporter);
+
+impl SpanExporter for Slow {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        std::thread::sleep(Duration::from_millis(20));
+        self.0.export(batch).await
+    }
+}
+
 #[test]
 fn the_sdk_logging_through_tracing_from_inside_the_layers_does_not_deadlock() {
     let fake = one_gpu();
     let sampler = sampler(&fake);
     let exporter = InMemorySpanExporter::default();
-    // A queue far too small: the SDK drops spans and says so through `tracing`, from inside
-    // tracing-opentelemetry's on_close, on whichever worker ends the span.
-    let processor = BatchSpanProcessor::builder(exporter.clone())
+    // A queue far too small and an exporter that takes 20 ms a batch (a real one takes
+    // longer): the SDK drops spans and says so through `tracing`, from inside
+    // tracing-opentelemetry's on_close, on whichever worker ends the span. Without the delay
+    // the in-memory exporter may keep up on a fast machine, and nothing is dropped.
+    let processor = BatchSpanProcessor::builder(Slow(exporter.clone()))
         .with_batch_config(
             BatchConfigBuilder::default()
                 .with_max_queue_size(64)
