@@ -86,6 +86,7 @@ fn a_slow_driver_does_not_slow_spans() {
     let warnings = Collected::default();
     let s = sampler(&fake, &warnings, 50);
     let t = traced(ResourceLayer::builder(&s));
+    // (p99, slowest) of n spans.
     let time_spans = |n: usize| {
         let mut took = Vec::with_capacity(n);
         t.run(|| {
@@ -96,16 +97,16 @@ fn a_slow_driver_does_not_slow_spans() {
             }
         });
         took.sort_unstable();
-        took[n * 99 / 100]
+        (took[n * 99 / 100], took[n - 1])
     };
-    let normal_p99 = time_spans(2000);
+    let (normal_p99, _) = time_spans(2000);
     // Every NVML call now sleeps 200 ms: a pass over two GPUs takes seconds.
     let mut slow = two_gpus();
     slow.push_str("slow_ms=200\n");
     fake.set(&slow);
     std::thread::sleep(Duration::from_millis(300)); // a pass is under way
     let started = Instant::now();
-    let slow_p99 = time_spans(2000);
+    let (slow_p99, slowest) = time_spans(2000);
     let all = started.elapsed();
     // The sampler's health (what the status service shows) does not wait for the pass.
     let asked = Instant::now();
@@ -125,9 +126,16 @@ fn a_slow_driver_does_not_slow_spans() {
     eprintln!(
         "span p99: {normal_p99:?} normal, {slow_p99:?} with a 200 ms driver; 2000 spans in {all:?}"
     );
+    // A span that waited for the driver would take 200 ms or more. The margin is for a 2-core
+    // machine running the other tests of this file at the same time: a preempted thread
+    // loses a few milliseconds (seen: p99 4 ms against 0.18 ms), never 200.
     assert!(
-        slow_p99 < normal_p99 * 5 + Duration::from_millis(2),
+        slow_p99 < normal_p99 * 5 + Duration::from_millis(20),
         "span p99 {slow_p99:?} with a slow driver against {normal_p99:?}"
+    );
+    assert!(
+        slowest < Duration::from_millis(150),
+        "a span waited for the driver: {slowest:?}"
     );
     assert!(all < Duration::from_secs(2), "2000 spans took {all:?}");
     // The spans say how old their figures are.
