@@ -57,7 +57,8 @@ async fn chat(
         let _span = tracing::info_span!("llm.generate", prompt.chars = prompt.len()).entered();
         infer(&prompt)
     };
-    let so_far = resources.so_far();
+    // Exact at this end (one sampler pass): the reply is read by people.
+    let so_far = resources.so_far_exact();
     let start = resources.start();
     Json(json!({
         "response": answer,
@@ -67,7 +68,11 @@ async fn chat(
             "prompt_length": prompt.len(),
             "process_cpu_seconds": so_far.process_cpu_time,
             "rss_delta_bytes": so_far.rss_delta,
-            "gpu_memory_delta_bytes": so_far.gpu_memory_delta,
+            "gpu_memory_delta": so_far.gpu_memory_delta.iter().map(|d| json!({
+                "index": d.index,
+                "uuid": &*d.uuid,
+                "bytes": d.bytes,
+            })).collect::<Vec<_>>(),
             "sample_age_seconds": so_far.sample_age.as_secs_f64(),
             "gpu_status": start.gpu_status.as_str(),
             "gpus": start.gpus.iter().map(|g| json!({
@@ -126,6 +131,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     eprintln!("axum_server: stopping, flushing telemetry");
     // Off the async worker: the flush waits for the exporters.
-    tokio::task::spawn_blocking(move || telemetry.shutdown()).await??;
+    // A collector that is down is not the server's failure: say so, in one line.
+    if let Err(e) = tokio::task::spawn_blocking(move || telemetry.shutdown()).await? {
+        eprintln!("axum_server: telemetry was not fully delivered: {e}");
+    }
     Ok(())
 }

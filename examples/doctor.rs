@@ -7,7 +7,37 @@
 
 use std::time::Instant;
 
-use otel_resmon::{DeviceState, Sampler};
+use otel_resmon::{DeviceState, GpuField, GpuSample, MissingReason, Sampler};
+
+const GIB: f64 = (1u64 << 30) as f64;
+
+/// `7.2 GiB`, or `7.2 GiB (15 %)` of a total.
+fn gib(bytes: u64, of: Option<u64>) -> String {
+    let v = format!("{:.1} GiB", bytes as f64 / GIB);
+    match of.filter(|t| *t > 0) {
+        Some(total) => format!("{v} ({:.0} %)", bytes as f64 * 100.0 / total as f64),
+        None => v,
+    }
+}
+
+/// A GPU figure, or "not available (why)".
+fn figure<T>(g: &GpuSample, field: GpuField, v: Option<T>, show: impl Fn(T) -> String) -> String {
+    match v {
+        Some(v) => show(v),
+        None => match g.missing_reason(field) {
+            Some(MissingReason::NotSupported) => "not available (not supported)".to_owned(),
+            Some(MissingReason::NoPermission) => "not available (no permission)".to_owned(),
+            Some(MissingReason::Failed(e)) => format!("not available ({e})"),
+            Some(_) => "not available".to_owned(),
+            None => "not available".to_owned(),
+        },
+    }
+}
+
+/// A host figure, or "not available".
+fn or_na<T>(v: Option<T>, show: impl Fn(T) -> String) -> String {
+    v.map_or_else(|| "not available".to_owned(), show)
+}
 
 fn main() {
     let require_gpu = std::env::args().any(|a| a == "--require-gpu");
@@ -32,11 +62,13 @@ fn main() {
     );
     println!(
         "Driver version    : {}",
-        inv.driver_version.as_deref().unwrap_or("-")
+        inv.driver_version.as_deref().unwrap_or("not available")
     );
     println!(
         "CUDA (driver)     : {}",
-        inv.cuda_driver_version.as_deref().unwrap_or("-")
+        inv.cuda_driver_version
+            .as_deref()
+            .unwrap_or("not available")
     );
     println!(
         "CUDA_VISIBLE_DEVICES: {}",
@@ -44,40 +76,63 @@ fn main() {
     );
     for d in &inv.devices {
         println!(
-            "  cuda:{} -> NVML index {}  {}  {}  bus {}  memory {:.1} GiB  MIG {}",
+            "  cuda:{} -> NVML index {}  {}  {}  bus {}  memory {}  MIG {}",
             d.index,
             d.nvml_index,
             d.name,
             d.uuid,
-            d.pci_bus_id.as_deref().unwrap_or("-"),
-            d.memory_total
-                .map_or(0.0, |b| b as f64 / (1u64 << 30) as f64),
-            d.mig_enabled.map_or("-", |m| if m { "on" } else { "off" }),
+            d.pci_bus_id.as_deref().unwrap_or("not available"),
+            or_na(d.memory_total, |b| gib(b, None)),
+            d.mig_enabled
+                .map_or("not available", |m| if m { "on" } else { "off" }),
         );
     }
     for g in &latest.gpus {
-        let missing: Vec<_> = g.missing.iter().map(|m| m.field.as_str()).collect();
+        let state = match &g.state {
+            DeviceState::Ok => "ok".to_owned(),
+            DeviceState::Lost => "lost".to_owned(),
+            DeviceState::Error(e) => format!("error ({e})"),
+            _ => "unknown".to_owned(),
+        };
         println!(
-            "  cuda:{} state {:?}, used {:?} B, util {:?}, temp {:?} C, power {:?} W; not available: {:?}",
-            g.index, g.state, g.memory_used, g.utilization_gpu, g.temperature, g.power, missing
+            "  cuda:{} {state}: memory {}, utilization {}, temperature {}, power {}",
+            g.index,
+            figure(g, GpuField::Memory, g.memory_used, |b| gib(
+                b,
+                g.memory_total
+            )),
+            figure(g, GpuField::Utilization, g.utilization_gpu, |u| format!(
+                "{:.0} %",
+                u * 100.0
+            )),
+            figure(g, GpuField::Temperature, g.temperature, |t| format!(
+                "{t:.0} °C"
+            )),
+            figure(g, GpuField::Power, g.power, |p| format!("{p:.0} W")),
         );
     }
     let h = &latest.host;
     println!(
-        "Host memory       : total {:?} B, available {:?} B, cgroup limit {:?}",
-        h.memory_total, h.memory_available, h.cgroup_memory_limit
+        "Host memory       : {} available of {}; cgroup limit {}",
+        or_na(h.memory_available, |b| gib(b, None)),
+        or_na(h.memory_total, |b| gib(b, None)),
+        h.cgroup_memory_limit
+            .map_or_else(|| "none found".to_owned(), |b| gib(b, None)),
     );
-    println!("Load average (1m) : {:?}", h.load_average_1m);
+    println!(
+        "Load average (1m) : {}",
+        or_na(h.load_average_1m, |l| format!("{l:.2}"))
+    );
     let passes = 20;
     let started = Instant::now();
     for _ in 0..passes {
         sampler.sample_now();
     }
     println!(
-        "Sampler cost      : {:.1} µs per pass ({} GPU(s)), every {:?}",
+        "Sampler cost      : {:.1} µs per pass ({} GPU(s)), every {} ms",
         started.elapsed().as_secs_f64() * 1e6 / passes as f64,
         latest.gpus.len(),
-        sampler.interval()
+        sampler.interval().as_millis()
     );
     for w in sampler.health().warnings {
         println!("Warning           : {w}");

@@ -21,13 +21,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "GPU: {} (driver {}, CUDA {})",
         sampler.latest().gpu_status,
-        inventory.driver_version.as_deref().unwrap_or("-"),
-        inventory.cuda_driver_version.as_deref().unwrap_or("-"),
+        inventory
+            .driver_version
+            .as_deref()
+            .unwrap_or("not available"),
+        inventory
+            .cuda_driver_version
+            .as_deref()
+            .unwrap_or("not available"),
     );
     for d in &inventory.devices {
         println!(
-            "  cuda:{} {} {} ({:?})",
-            d.index, d.name, d.uuid, d.pci_bus_id
+            "  cuda:{} {} {} (bus {})",
+            d.index,
+            d.name,
+            d.uuid,
+            d.pci_bus_id.as_deref().unwrap_or("not available")
         );
     }
     let start = Instant::now();
@@ -38,7 +47,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let window = sampler.window(start, Instant::now());
     if let Some(cpu) = window.cpu_utilization {
         println!(
-            "host CPU over {} samples: min {:.1}% mean {:.1}% max {:.1}%",
+            "host CPU over {} samples: min {:.1} % mean {:.1} % max {:.1} %",
             window.samples,
             cpu.min * 100.0,
             cpu.mean * 100.0,
@@ -52,18 +61,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn opt(v: Option<f64>, scale: f64, unit: &str) -> String {
-    v.map_or_else(|| "n/a".to_owned(), |v| format!("{:.1}{unit}", v * scale))
+    v.map_or_else(
+        || "not available".to_owned(),
+        |v| format!("{:.1}{unit}", v * scale),
+    )
 }
 
 fn print_line(s: &Snapshot) {
     let mib = |b: Option<u64>| b.map(|b| b as f64 / MIB);
     print!(
         "cpu {} load {} ram {}/{} MiB | process cpu {} rss {} MiB",
-        opt(s.host.cpu_utilization, 100.0, "%"),
+        opt(s.host.cpu_utilization, 100.0, " %"),
         opt(s.host.load_average_1m, 1.0, ""),
         opt(mib(s.host.memory_used), 1.0, ""),
         opt(mib(s.host.memory_total), 1.0, ""),
-        opt(s.process.cpu_time, 1.0, "s"),
+        opt(s.process.cpu_time, 1.0, " s"),
         opt(mib(s.process.resident_memory), 1.0, ""),
     );
     for g in &s.gpus {
@@ -72,9 +84,9 @@ fn print_line(s: &Snapshot) {
             g.index,
             opt(mib(g.memory_used), 1.0, ""),
             opt(mib(g.memory_total), 1.0, ""),
-            opt(g.utilization_gpu, 100.0, "%"),
-            opt(g.temperature, 1.0, "C"),
-            opt(g.power, 1.0, "W"),
+            opt(g.utilization_gpu, 100.0, " %"),
+            opt(g.temperature, 1.0, " °C"),
+            opt(g.power, 1.0, " W"),
         );
     }
     println!();

@@ -40,6 +40,47 @@ pub(crate) fn switch(value: &str) -> Option<bool> {
     }
 }
 
+/// The specification's limit on attribute value length; the crate applies it to every
+/// request-derived value it puts on a span (user agent, path, host, RPC names).
+#[cfg_attr(not(any(feature = "tower", feature = "otlp")), allow(dead_code))]
+pub(crate) const OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: &str = "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT";
+/// Characters kept of a request-derived value when the variable is unset: headers can be as
+/// large as the server allows, and the SDK's queue holds 2048 spans.
+#[cfg_attr(not(any(feature = "tower", feature = "otlp")), allow(dead_code))]
+pub(crate) const DEFAULT_VALUE_LENGTH_LIMIT: usize = 1024;
+
+/// `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`: a whole number of characters, at least 1; unset or
+/// empty is [`DEFAULT_VALUE_LENGTH_LIMIT`].
+///
+/// # Errors
+/// [`Error::InvalidSetting`] naming the variable.
+#[cfg_attr(not(any(feature = "tower", feature = "otlp")), allow(dead_code))]
+pub(crate) fn value_length_limit(value: Option<&str>) -> Result<usize, Error> {
+    let Some(v) = value.filter(|v| !v.trim().is_empty()) else {
+        return Ok(DEFAULT_VALUE_LENGTH_LIMIT);
+    };
+    match v.trim().parse::<u32>() {
+        Ok(n) if n >= 1 => Ok(n as usize),
+        _ => Err(Error::InvalidSetting {
+            setting: OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT,
+            value: v.to_owned(),
+            reason: "must be a whole number of characters from 1 to 4294967295",
+        }),
+    }
+}
+
+/// `value` cut to at most `limit` characters (at a character boundary).
+#[cfg_attr(not(any(feature = "tower", feature = "otlp")), allow(dead_code))]
+pub(crate) fn truncate(value: &str, limit: usize) -> &str {
+    if value.len() <= limit {
+        return value;
+    }
+    value
+        .char_indices()
+        .nth(limit)
+        .map_or(value, |(i, _)| &value[..i])
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use proptest::prelude::*;
@@ -64,6 +105,36 @@ pub(crate) mod tests {
             "[a-zA-Z0-9:/._,= -]{0,40}",
             any::<String>(),
         ]
+    }
+
+    #[test]
+    fn value_length_limit_and_truncation() {
+        assert_eq!(super::value_length_limit(None).unwrap(), 1024);
+        assert_eq!(super::value_length_limit(Some(" ")).unwrap(), 1024);
+        assert_eq!(super::value_length_limit(Some("64")).unwrap(), 64);
+        for bad in ["0", "-1", "ten", "1.5", "99999999999"] {
+            let err = super::value_length_limit(Some(bad))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT"),
+                "{bad}: {err}"
+            );
+        }
+        assert_eq!(super::truncate("abcdef", 3), "abc");
+        assert_eq!(super::truncate("abc", 3), "abc");
+        assert_eq!(super::truncate("ééé", 2), "éé");
+        assert_eq!(super::truncate("", 2), "");
+    }
+
+    proptest! {
+        #[test]
+        fn truncation_keeps_a_prefix_of_at_most_limit_chars(s in any::<String>(), n in 1usize..50) {
+            let t = super::truncate(&s, n);
+            prop_assert!(s.starts_with(t));
+            prop_assert!(t.chars().count() <= n);
+            prop_assert_eq!(t.chars().count(), s.chars().count().min(n));
+        }
     }
 
     #[test]

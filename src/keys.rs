@@ -59,6 +59,8 @@ pub static PRESSURE_FREE: Key = Key::from_static_str("resmon.pressure.free");
 pub static PRESSURE_LIMIT: Key = Key::from_static_str("resmon.pressure.limit");
 /// Pressure event: the GPU's UUID (semantic convention `hw.id`).
 pub static HW_ID: Key = Key::from_static_str("hw.id");
+/// Per-span histograms: the span's name (bounded: names are callsite literals).
+pub static SPAN_NAME: Key = Key::from_static_str("span.name");
 /// Pressure event: the GPU's CUDA ordinal.
 pub static GPU_INDEX: Key = Key::from_static_str("resmon.gpu.index");
 

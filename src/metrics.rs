@@ -48,6 +48,8 @@ fn bytes(v: u64) -> i64 {
 }
 
 /// Registers every resource instrument on `meter`, each reading `sampler`'s latest snapshot.
+/// Once the sampler has stopped, or while its latest snapshot is older than three intervals,
+/// they report nothing: an old figure would read as today's.
 ///
 /// ```
 /// use opentelemetry::metrics::MeterProvider as _;
@@ -63,7 +65,11 @@ pub fn register(meter: &Meter, sampler: &Sampler) -> ResourceMetrics {
             meter
                 .f64_observable_gauge(n)
                 .with_unit(unit)
-                .with_callback(move |o| f(&s.latest(), o))
+                .with_callback(move |o| {
+                    if let Some(latest) = s.current() {
+                        f(&latest, o);
+                    }
+                })
                 .build()
         };
     let up_down =
@@ -72,7 +78,11 @@ pub fn register(meter: &Meter, sampler: &Sampler) -> ResourceMetrics {
             meter
                 .i64_observable_up_down_counter(n)
                 .with_unit(unit)
-                .with_callback(move |o| f(&s.latest(), o))
+                .with_callback(move |o| {
+                    if let Some(latest) = s.current() {
+                        f(&latest, o);
+                    }
+                })
                 .build()
         };
     let counter =
@@ -81,7 +91,11 @@ pub fn register(meter: &Meter, sampler: &Sampler) -> ResourceMetrics {
             meter
                 .f64_observable_counter(n)
                 .with_unit(unit)
-                .with_callback(move |o| f(&s.latest(), o))
+                .with_callback(move |o| {
+                    if let Some(latest) = s.current() {
+                        f(&latest, o);
+                    }
+                })
                 .build()
         };
 

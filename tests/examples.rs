@@ -61,8 +61,8 @@ impl AxumServer {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
-    /// SIGTERM: a graceful stop with the telemetry flushed, and exit 0.
-    fn stop(mut self) {
+    /// SIGTERM: a graceful stop with the telemetry flushed, and exit 0. Returns its stderr.
+    fn stop(mut self) -> String {
         // SAFETY: kill with a valid pid of our own child and a standard signal.
         assert_eq!(
             unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) },
@@ -79,7 +79,12 @@ impl AxumServer {
             );
             std::thread::sleep(Duration::from_millis(50));
         };
-        assert!(status.success(), "exit {status:?}");
+        let mut stderr = String::new();
+        if let Some(mut pipe) = self.child.stderr.take() {
+            std::io::Read::read_to_string(&mut pipe, &mut stderr).unwrap();
+        }
+        assert!(status.success(), "exit {status:?}: {stderr}");
+        stderr
     }
 }
 
@@ -90,7 +95,7 @@ const CHAT_BODY: &str =
 fn axum_server_answers_chat_and_flushes_on_sigterm() {
     let rotel = Rotel::start();
     let fake = FakeNvml::new(&two_gpus());
-    let server = AxumServer::start(&rotel, &fake, "axum-server-test", &[]);
+    let server = AxumServer::start(&rotel, &fake, "axum-server-test", &[("RESMON_REPORT", "1")]);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let reply: serde_json::Value = runtime.block_on(async {
         let text = reqwest::Client::new()
@@ -109,6 +114,17 @@ fn axum_server_answers_chat_and_flushes_on_sigterm() {
     let metrics = &reply["performance_metrics"];
     assert!(metrics["process_cpu_seconds"].is_number(), "{metrics}");
     assert_eq!(metrics["gpus"].as_array().unwrap().len(), 2);
+    // Named fields, and exact figures (the handler takes a fresh sample at its end).
+    let delta = &metrics["gpu_memory_delta"][0];
+    assert!(
+        delta["uuid"].as_str().unwrap().starts_with("GPU-"),
+        "{metrics}"
+    );
+    assert!(
+        delta["bytes"].is_i64() && delta["index"].is_u64(),
+        "{metrics}"
+    );
+    assert!(metrics["rss_delta_bytes"].is_i64(), "{metrics}");
     let status: serde_json::Value = runtime.block_on(async {
         let text = reqwest::get(server.url("/api/gpu-debug"))
             .await
@@ -119,7 +135,27 @@ fn axum_server_answers_chat_and_flushes_on_sigterm() {
         serde_json::from_str(&text).unwrap()
     });
     assert_eq!(status["gpu_status"]["status"], "ok");
-    server.stop();
+    let report = server.stop();
+    // The per-request report: exact figures, GiB, the seed's rolling averages.
+    for expected in [
+        "Process CPU time during the request (all threads): ",
+        "Average memory (last 1): ",
+        "Average CPU (last 1): ",
+        " GiB of ",
+    ] {
+        assert!(
+            report.contains(expected),
+            "{expected} missing in:\n{report}"
+        );
+    }
+    assert!(
+        !report.contains(" GB") && !report.contains("n/a"),
+        "{report}"
+    );
+    assert!(
+        !report.contains("during the request (all threads): 0.000 s"),
+        "a request that burnt CPU reported none:\n{report}"
+    );
     let out = rotel.wait_for("the chat request's spans and metrics", |o| {
         o.contains("Name           : POST /api/chat")
             && o.contains("Name           : llm.generate")
@@ -257,12 +293,20 @@ fn doctor_reports_the_gpu_and_fails_when_one_is_required_but_missing() {
         "CUDA (driver)     : 12.4",
         "GPU-22222222-bbbb-4000-8000-000000000002",
         "Sampler cost",
+        " GiB (",
+        " %, temperature ",
+        " °C, power ",
     ] {
         assert!(
             stdout.contains(expected),
             "{expected} missing in:\n{stdout}"
         );
     }
+
+    assert!(
+        !stdout.contains("Some(") && !stdout.contains("None"),
+        "Rust debug syntax for people:\n{stdout}"
+    );
 
     let out = Command::new(example("doctor"))
         .env("RESMON_GPU", "0")
@@ -297,7 +341,7 @@ fn watch_prints_what_the_sampler_sees() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("| gpu1 20480.0/81920.0 MiB util 50.0% 51.0C 301.0W"),
+        stdout.contains("| gpu1 20480.0/81920.0 MiB util 50.0 % 51.0 °C 301.0 W"),
         "{stdout}"
     );
     assert!(stdout.contains("process cpu"), "{stdout}");

@@ -484,6 +484,7 @@ fn collector_never_answers(protocol: &str) {
     let test = format!("never_answers.{protocol}");
     let reference = healthy_p99(protocol, &test);
     let hole = BlackHole::start();
+    let hole_addr = hole.addr;
     let svc = service(protocol, format!("http://{}", hole.addr));
     let load = Load::start(svc.addr, 2 * RATE);
     load.phase(FAULT);
@@ -522,9 +523,64 @@ fn collector_never_answers(protocol: &str) {
         "memory grew {growth:.1} MiB: the export queue is not bounded"
     );
     assert!(took < SHUTDOWN_BOUND, "shutdown took {took:?}");
+    // In one readable line: what was not delivered, and where it was going.
+    let message = outcome
+        .expect_err("a failed final export is reported")
+        .to_string();
     assert!(
-        outcome.is_err(),
-        "a failed final export is reported: {outcome:?}"
+        message.contains(&format!("were not delivered to http://{hole_addr}"))
+            && !message.contains("InternalFailure(\\\"")
+            && !message.contains('\n'),
+        "{message}"
+    );
+}
+
+/// Request data on spans is bounded: 3000 requests with a 200 KB `User-Agent` into a collector
+/// that never answers keep the SDK's queue (2048 spans) full of cut values, not of 200 KB
+/// headers (measured before the cut: RSS 8 MB -> 330 MB).
+#[test]
+fn huge_user_agents_into_a_black_hole_keep_memory_bounded() {
+    let _serial = serial();
+    let hole = BlackHole::start();
+    let svc = service("http/protobuf", format!("http://{}", hole.addr));
+    let agent = "a".repeat(200_000);
+    let send = |n: usize| {
+        svc.runtime.block_on(async {
+            let client = reqwest::Client::new();
+            let url = format!("http://{}/{}", svc.addr, PHASES[0]);
+            let tasks: Vec<_> = (0..8)
+                .map(|_| {
+                    let (client, url, agent) = (client.clone(), url.clone(), agent.clone());
+                    tokio::spawn(async move {
+                        for _ in 0..n / 8 {
+                            let r = client.get(&url).header("user-agent", &agent).send().await;
+                            assert_eq!(r.unwrap().status(), 200);
+                        }
+                    })
+                })
+                .collect();
+            for t in tasks {
+                t.await.unwrap();
+            }
+        });
+    };
+    send(400);
+    let before = common::rss_bytes();
+    send(3000);
+    let after = common::rss_bytes();
+    let growth = after.saturating_sub(before) as f64 / (1 << 20) as f64;
+    println!(
+        "huge_user_agents.rss: {:.1} MiB before, {:.1} MiB after 3000 requests with a 200 KB \
+         User-Agent (+{growth:.1} MiB)",
+        before as f64 / (1 << 20) as f64,
+        after as f64 / (1 << 20) as f64,
+    );
+    let _ = svc.shutdown();
+    hole.stop();
+    // 2048 queued spans x 200 KB would be 400 MiB; cut to 1024 characters, about 2 MiB.
+    assert!(
+        growth < 48.0,
+        "memory grew {growth:.1} MiB: request values on spans are not bounded"
     );
 }
 

@@ -403,6 +403,22 @@ fn selection_by_level_marker_name_and_target() {
     assert!(has_figures(&t, "marked"));
     assert!(!has_figures(&t, "unmarked"));
 
+    // An explicit marker wins over the level and target rules.
+    let t = traced(
+        ResourceLayer::builder(&s)
+            .target_prefix("my_app")
+            .level(Level::WARN),
+    );
+    t.run(|| {
+        drop(tracing::debug_span!(target: "elsewhere", "asked_for", resmon = true).entered());
+        drop(tracing::info_span!(target: "my_app", "too_verbose").entered());
+    });
+    assert!(
+        has_figures(&t, "asked_for"),
+        "resmon = true was dropped by the filters"
+    );
+    assert!(!has_figures(&t, "too_verbose"));
+
     let t = traced(ResourceLayer::builder(&s).all_spans().name_prefix("llm."));
     t.run(|| {
         drop(tracing::trace_span!("llm.generate").entered());

@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use common::fake_nvml::{two_gpus, FakeNvml, GIB};
@@ -13,15 +14,20 @@ use common::passes;
 use opentelemetry::metrics::MeterProvider as _;
 use otel_resmon::{ResourceLayer, Sampler};
 
+/// A sampler on the fake driver, passing every `interval`.
+fn sampler(fake: &FakeNvml, interval: Duration) -> Sampler {
+    Sampler::builder()
+        .ignore_env()
+        .nvml_library(fake.library())
+        .interval(interval)
+        .build()
+        .unwrap()
+}
+
 #[test]
 fn resource_metrics_follow_the_semantic_conventions() {
     let fake = FakeNvml::new(&two_gpus());
-    let s = Sampler::builder()
-        .ignore_env()
-        .nvml_library(fake.library())
-        .interval(Duration::from_millis(50))
-        .build()
-        .unwrap();
+    let s = sampler(&fake, Duration::from_millis(50));
     passes(&s, 6); // CPU utilization needs two readings 200 ms apart
     let m = meters();
     let _metrics = otel_resmon::metrics::register(&m.provider.meter("test"), &s);
@@ -91,12 +97,7 @@ fn resource_metrics_follow_the_semantic_conventions() {
 #[test]
 fn span_histograms_carry_only_the_span_name_and_allowed_fields() {
     let fake = FakeNvml::new(&two_gpus());
-    let s = Sampler::builder()
-        .ignore_env()
-        .nvml_library(fake.library())
-        .interval(Duration::from_millis(50))
-        .build()
-        .unwrap();
+    let s = sampler(&fake, Duration::from_millis(50));
     let m = meters();
     let t = traced(
         ResourceLayer::builder(&s)
@@ -105,9 +106,15 @@ fn span_histograms_carry_only_the_span_name_and_allowed_fields() {
     );
     t.run(|| {
         for _ in 0..3 {
-            let _span =
-                tracing::info_span!("request", route = "/api/chat", user = "bob", request_id = 7)
-                    .entered();
+            // Fresh samples at both ends: each span observes something.
+            let _span = tracing::info_span!(
+                "request",
+                route = "/api/chat",
+                user = "bob",
+                request_id = 7,
+                resmon.sample_now = true
+            )
+            .entered();
         }
     });
     let got = collect(&m);
@@ -134,4 +141,105 @@ fn span_histograms_carry_only_the_span_name_and_allowed_fields() {
     }
     assert_eq!(got["resmon.span.process.cpu.time"].0, "s");
     assert_eq!(got["resmon.span.gpu.memory.peak"].0, "By");
+}
+
+/// Values recorded in a histogram, from one `collect`.
+fn histogram_count(got: &HashMap<String, common::metrics::Collected>, name: &str) -> f64 {
+    got.get(name)
+        .map_or(0.0, |(_, _, points)| points.iter().map(|p| p.value).sum())
+}
+
+#[test]
+fn histograms_skip_spans_that_saw_one_snapshot() {
+    let fake = FakeNvml::new(&two_gpus());
+    // One snapshot for the whole test: every span starts and ends on it.
+    let s = sampler(&fake, Duration::from_secs(3600));
+    let m = meters();
+    let t = traced(ResourceLayer::builder(&s).metrics(&m.provider.meter("test")));
+    t.run(|| {
+        for _ in 0..50 {
+            let _span = tracing::info_span!("instant").entered();
+            common::burn_cpu(0.002);
+        }
+    });
+    let got = collect(&m);
+    for name in [
+        "resmon.span.process.cpu.time",
+        "resmon.span.process.memory.growth",
+        "resmon.span.gpu.memory.peak",
+    ] {
+        assert_eq!(
+            histogram_count(&got, name),
+            0.0,
+            "{name}: made-up zeros for spans that observed nothing"
+        );
+    }
+}
+
+#[test]
+fn histograms_count_every_span_under_a_ratio_sampler() {
+    use opentelemetry::trace::TracerProvider as _;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    let fake = FakeNvml::new(&two_gpus());
+    let s = sampler(&fake, Duration::from_secs(3600));
+    let m = meters();
+    let exporter = opentelemetry_sdk::trace::InMemorySpanExporter::default();
+    // OTEL_TRACES_SAMPLER=traceidratio with 0.01, as a user would set it.
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_sampler(opentelemetry_sdk::trace::Sampler::TraceIdRatioBased(0.01))
+        .with_simple_exporter(exporter.clone())
+        .build();
+    let subscriber = tracing_subscriber::registry()
+        .with(
+            ResourceLayer::builder(&s)
+                .metrics(&m.provider.meter("test"))
+                .build(),
+        )
+        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+    const SPANS: usize = 200;
+    tracing::subscriber::with_default(subscriber, || {
+        for _ in 0..SPANS {
+            let _span = tracing::info_span!("sampled.or.not", resmon.sample_now = true).entered();
+        }
+    });
+    let exported = exporter.get_finished_spans().unwrap().len();
+    assert!(exported < SPANS / 4, "{exported} of {SPANS} spans sampled");
+    let got = collect(&m);
+    assert_eq!(
+        histogram_count(&got, "resmon.span.process.cpu.time"),
+        SPANS as f64,
+        "the histogram counts every span, not only the sampled ones ({exported} exported)"
+    );
+    assert_eq!(
+        histogram_count(&got, "resmon.span.gpu.memory.peak"),
+        2.0 * SPANS as f64
+    );
+}
+
+#[test]
+fn resource_metrics_report_nothing_once_the_sampler_stops() {
+    let fake = FakeNvml::new(&two_gpus());
+    let s = sampler(&fake, Duration::from_millis(50));
+    passes(&s, 2);
+    let m = meters();
+    let _metrics = otel_resmon::metrics::register(&m.provider.meter("test"), &s);
+    let before = collect(&m);
+    assert!(!before["hw.gpu.memory.usage"].2.is_empty());
+    s.shutdown();
+    m.exporter.reset();
+    let after = collect(&m);
+    for name in [
+        "hw.gpu.memory.usage",
+        "system.memory.usage",
+        "process.cpu.time",
+    ] {
+        assert!(
+            after
+                .get(name)
+                .is_none_or(|(_, _, points)| points.is_empty()),
+            "{name} still reports the stopped sampler's last snapshot: {:?}",
+            after.get(name)
+        );
+    }
 }

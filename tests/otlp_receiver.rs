@@ -37,6 +37,8 @@ use tracing_subscriber::layer::SubscriberExt;
 struct Received {
     traces: Arc<Mutex<Vec<ExportTraceServiceRequest>>>,
     metrics: Arc<Mutex<Vec<ExportMetricsServiceRequest>>>,
+    /// The `x-tenant` header (gRPC metadata) of each export.
+    tenants: Arc<Mutex<Vec<String>>>,
 }
 
 impl Received {
@@ -47,6 +49,31 @@ impl Received {
             .flat_map(|r| &r.resource_spans)
             .flat_map(|r| &r.scope_spans)
             .flat_map(|s| s.spans.clone())
+            .collect()
+    }
+
+    fn tenant(&self, value: Option<&str>) {
+        self.tenants
+            .lock()
+            .unwrap()
+            .push(value.unwrap_or("(none)").to_owned());
+    }
+
+    /// The string attributes of the first exported Resource.
+    fn resource(&self) -> HashMap<String, String> {
+        let traces = self.traces.lock().unwrap();
+        let resource = traces
+            .iter()
+            .flat_map(|r| &r.resource_spans)
+            .find_map(|r| r.resource.clone())
+            .expect("a Resource");
+        resource
+            .attributes
+            .into_iter()
+            .filter_map(|kv| match kv.value?.value? {
+                Value::StringValue(v) => Some((kv.key, v)),
+                _ => None,
+            })
             .collect()
     }
 
@@ -69,6 +96,12 @@ impl TraceService for Received {
         &self,
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        self.tenant(
+            request
+                .metadata()
+                .get("x-tenant")
+                .and_then(|v| v.to_str().ok()),
+        );
         self.traces.lock().unwrap().push(request.into_inner());
         Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
     }
@@ -80,6 +113,12 @@ impl MetricsService for Received {
         &self,
         request: tonic::Request<ExportMetricsServiceRequest>,
     ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        self.tenant(
+            request
+                .metadata()
+                .get("x-tenant")
+                .and_then(|v| v.to_str().ok()),
+        );
         self.metrics.lock().unwrap().push(request.into_inner());
         Ok(tonic::Response::new(ExportMetricsServiceResponse::default()))
     }
@@ -139,6 +178,7 @@ fn http_receiver() -> Receiver {
                     }
                     let path = request_line.split_whitespace().nth(1).unwrap_or("").to_owned();
                     let mut length = 0usize;
+                    let mut tenant = None;
                     loop {
                         let mut header = String::new();
                         reader.read_line(&mut header).await.unwrap();
@@ -150,8 +190,12 @@ fn http_receiver() -> Receiver {
                             if name.eq_ignore_ascii_case("content-length") {
                                 length = value.trim().parse().unwrap();
                             }
+                            if name.eq_ignore_ascii_case("x-tenant") {
+                                tenant = Some(value.trim().to_owned());
+                            }
                         }
                     }
+                    store.tenant(tenant.as_deref());
                     let mut body = vec![0; length];
                     reader.read_exact(&mut body).await.unwrap();
                     let status = match path.as_str() {
@@ -182,6 +226,13 @@ fn http_receiver() -> Receiver {
     }
 }
 
+/// Tests that install a pipeline hold this: one of them sets process variables.
+fn env_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn pipeline(protocol: &str, receiver: &Receiver, fake: &FakeNvml) -> Pipeline {
     let endpoint = format!("http://{}", receiver.addr);
     let vars: HashMap<&str, String> = [
@@ -189,6 +240,15 @@ fn pipeline(protocol: &str, receiver: &Receiver, fake: &FakeNvml) -> Pipeline {
         ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint),
         ("OTEL_METRIC_EXPORT_INTERVAL", "200".to_owned()),
         ("OTEL_SERVICE_NAME", "hermetic".to_owned()),
+        // Given here, not in the process: they must reach the collector all the same.
+        (
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "x-tenant=acme%20corp".to_owned(),
+        ),
+        (
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "team=inference,service.name=ignored".to_owned(),
+        ),
     ]
     .into_iter()
     .collect();
@@ -223,6 +283,24 @@ fn exported_and_typed(protocol: &str, receiver: Receiver) {
     guard
         .shutdown()
         .expect("a clean shutdown with the receiver up");
+
+    // Headers and resource attributes from `Pipeline::env`, none from the process.
+    let tenants = receiver.received.tenants.lock().unwrap().clone();
+    assert!(
+        !tenants.is_empty() && tenants.iter().all(|t| t == "acme corp"),
+        "x-tenant on the exports: {tenants:?}"
+    );
+    let resource = receiver.received.resource();
+    assert_eq!(resource.get("team").map(String::as_str), Some("inference"));
+    assert_eq!(
+        resource.get("service.name").map(String::as_str),
+        Some("hermetic"),
+        "OTEL_SERVICE_NAME wins"
+    );
+    assert!(
+        !resource.contains_key("leak"),
+        "the process's OTEL_RESOURCE_ATTRIBUTES reached the Resource: {resource:?}"
+    );
 
     let spans = receiver.received.spans();
     let span = spans
@@ -281,16 +359,19 @@ fn exported_and_typed(protocol: &str, receiver: Receiver) {
 
 #[test]
 fn grpc_export_is_typed() {
+    let _env = env_lock();
     exported_and_typed("grpc", grpc_receiver());
 }
 
 #[test]
 fn http_protobuf_export_is_typed() {
+    let _env = env_lock();
     exported_and_typed("http/protobuf", http_receiver());
 }
 
 #[test]
 fn shutdown_on_a_current_thread_runtime_neither_hangs_nor_loses_spans() {
+    let _env = env_lock();
     for (protocol, receiver) in [
         ("grpc", grpc_receiver()),
         ("http/protobuf", http_receiver()),
@@ -324,4 +405,28 @@ fn shutdown_on_a_current_thread_runtime_neither_hangs_nor_loses_spans() {
             .count();
         assert_eq!(n, 20, "{protocol}: every span delivered by the final flush");
     }
+}
+
+/// The process environment's OTEL_RESOURCE_ATTRIBUTES stays out of a pipeline given its own
+/// environment (checked in `exported_and_typed`), and a header variable in the process, which
+/// opentelemetry-otlp would read behind `Pipeline::env`'s back, stops `install` by name.
+#[test]
+fn pipeline_env_replaces_the_process_environment() {
+    let _env = env_lock();
+    // Set for the whole test binary: no test here reads it from the process.
+    std::env::set_var("OTEL_RESOURCE_ATTRIBUTES", "leak=process");
+    exported_and_typed("http/protobuf", http_receiver());
+    exported_and_typed("grpc", grpc_receiver());
+
+    let fake = FakeNvml::new(&two_gpus());
+    let receiver = http_receiver();
+    std::env::set_var("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "x-leak=1");
+    let result = pipeline("http/protobuf", &receiver, &fake).install();
+    std::env::remove_var("OTEL_EXPORTER_OTLP_TRACES_HEADERS");
+    let err = result.expect_err("a process header variable behind Pipeline::env");
+    assert!(
+        err.to_string()
+            .contains("OTEL_EXPORTER_OTLP_TRACES_HEADERS"),
+        "{err}"
+    );
 }

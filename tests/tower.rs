@@ -80,6 +80,15 @@ fn server_with(
     trace: impl FnOnce(ResourceTraceLayer) -> ResourceTraceLayer,
     extra: impl FnOnce(Router) -> Router,
 ) -> Server {
+    server_full(|l| l, trace, extra)
+}
+
+/// A server whose `ResourceLayer` is configured by `layer` too.
+fn server_full(
+    layer: impl FnOnce(otel_resmon::ResourceLayerBuilder) -> otel_resmon::ResourceLayerBuilder,
+    trace: impl FnOnce(ResourceTraceLayer) -> ResourceTraceLayer,
+    extra: impl FnOnce(Router) -> Router,
+) -> Server {
     let fake = FakeNvml::new(&gpus(&[Gpu::new(0, UUID0, "0000:01:00.0")]));
     let sampler = Sampler::builder()
         .ignore_env()
@@ -87,7 +96,9 @@ fn server_with(
         .interval(Duration::from_millis(20))
         .build()
         .unwrap();
-    let traced = traced(ResourceLayer::builder(&sampler).figures(FigureSet::Full));
+    let traced = traced(layer(
+        ResourceLayer::builder(&sampler).figures(FigureSet::Full),
+    ));
     let metrics = meters();
     let runtime = common::runtime_under(&traced.dispatch);
     let sampler_for_handler = sampler.clone();
@@ -451,8 +462,13 @@ fn request_metrics_carry_bounded_attributes_only() {
                 .unwrap();
         }
         client.get(s.url("/boom")).send().await.unwrap();
+        // 450 ms: it sees several snapshots, so its CPU time and GPU peak are recorded (the
+        // fast ones may begin and end on one snapshot, which records nothing).
+        let streamed = client.get(s.url("/stream")).send().await.unwrap();
+        streamed.bytes().await.unwrap();
     });
     s.spans_named("GET /users/{id}", 20);
+    s.spans_named("GET /stream", 1);
     let got = collect(&s.metrics);
     let units: HashMap<&str, &str> = got
         .iter()
@@ -469,10 +485,10 @@ fn request_metrics_carry_bounded_attributes_only() {
         })
         .collect();
     assert_eq!(units["http.server.request.duration"], "s");
-    assert_eq!(units["resmon.http.server.request.cpu.time"], "s");
+    assert_eq!(units["resmon.http.server.request.process.cpu.time"], "s");
     assert_eq!(units["resmon.http.server.request.gpu.memory.peak"], "By");
-    // 20 different user ids are one route: one series for them, one for /boom.
-    assert_eq!(durations.len(), 2, "{durations:?}");
+    // 20 different user ids are one route: one series for them, one for /boom, one for /stream.
+    assert_eq!(durations.len(), 3, "{durations:?}");
     for attrs in &durations {
         for (k, v) in attrs {
             assert!(
@@ -623,4 +639,155 @@ fn tonic_requests_get_rpc_fields() {
     assert_eq!(int(span, "rpc.grpc.status_code"), 0);
     assert!(attr(span, "http.route").is_none());
     int(span, "resmon.process.memory.usage.end");
+}
+
+#[test]
+fn head_requests_are_finished_not_cancelled() {
+    for in_current_span in [false, true] {
+        let s = if in_current_span {
+            server_with(
+                |layer| layer.in_current_span(),
+                |r| r.layer(tower_http::trace::TraceLayer::new_for_http()),
+            )
+        } else {
+            server(|r| r)
+        };
+        let client = reqwest::Client::new();
+        let status =
+            s.block_on(async { client.head(s.url("/hello")).send().await.unwrap().status() });
+        assert_eq!(status, 200);
+        let span = &s.spans_named("HEAD /hello", 1)[0];
+        assert!(
+            attr(span, "resmon.cancelled").is_none() && attr(span, "error.type").is_none(),
+            "HEAD (in_current_span {in_current_span}) reported as cancelled: {:?}",
+            span.attributes
+        );
+        assert_eq!(int(span, "http.response.status_code"), 200);
+        let got = collect(&s.metrics);
+        let (_, _, points) = &got["http.server.request.duration"];
+        assert!(
+            points.iter().all(|p| p
+                .attributes
+                .iter()
+                .all(|kv| kv.key.as_str() != "error.type")),
+            "{points:?}"
+        );
+    }
+}
+
+#[test]
+fn an_explicit_selection_never_drops_the_request_spans_and_no_marker_is_exported() {
+    let s = server_full(
+        |layer| layer.target_prefix("my_app").level(tracing::Level::WARN),
+        |t| t,
+        |r| r,
+    );
+    s.block_on(async {
+        reqwest::get(s.url("/hello")).await.unwrap();
+    });
+    let span = &s.spans_named("GET /hello", 1)[0];
+    int(span, "resmon.process.memory.usage.end");
+    assert!(
+        attr(span, "resmon").is_none(),
+        "the selection marker is exported"
+    );
+}
+
+#[test]
+fn request_values_are_cut_to_the_value_length_limit() {
+    let s = server_with(|t| t.with_value_length_limit(100), |r| r);
+    let long = "x".repeat(200_000);
+    s.block_on(async {
+        reqwest::Client::new()
+            .get(s.url(&format!("/users/{}", "9".repeat(300))))
+            .header("user-agent", &long)
+            .header("host", format!("{}:80", "h".repeat(300)))
+            .send()
+            .await
+            .unwrap();
+    });
+    let span = &s.spans_named("GET /users/{id}", 1)[0];
+    for key in ["user_agent.original", "url.path", "server.address"] {
+        let v = attr(span, key).unwrap_or_else(|| panic!("{key}")).as_str();
+        assert_eq!(v.chars().count(), 100, "{key}");
+    }
+}
+
+#[test]
+fn a_request_within_one_snapshot_has_no_made_up_figures() {
+    // One snapshot for the whole test: the request starts and reads on it.
+    let sampler = Sampler::builder()
+        .ignore_env()
+        .gpu(false)
+        .interval(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    let resources = RequestResources::new(&sampler);
+    let burnt = common::burn_cpu(0.02);
+    let so_far = resources.so_far();
+    assert_eq!(
+        (so_far.process_cpu_time, so_far.rss_delta),
+        (None, None),
+        "made-up figures from one snapshot after {burnt:.3} s of CPU"
+    );
+    let exact = resources.so_far_exact();
+    let cpu = exact.process_cpu_time.expect("CPU time to a fresh sample");
+    assert!(cpu >= burnt * 0.9, "{cpu} s of CPU, {burnt} s burnt");
+    assert!(exact.rss_delta.is_some());
+}
+
+#[test]
+fn error_type_is_bounded_and_meaningful() {
+    use otel_resmon::tower::ResourceTrace;
+    use tower::{Service as _, ServiceExt as _};
+
+    let s = server(|r| r);
+    // tower's timeout around an inner service: the error reaches the resource layer as a
+    // BoxError holding `Elapsed`.
+    let timeout = tower::ServiceBuilder::new()
+        .timeout(Duration::from_millis(1))
+        .service_fn(|_: http::Request<String>| async {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            Ok::<_, tower::BoxError>(http::Response::new(String::new()))
+        });
+    let mut traced_svc = ResourceTrace::new(timeout, &s.sampler);
+    let io = tower::service_fn(|_: http::Request<String>| async {
+        Err::<http::Response<String>, _>(std::io::Error::other("disk"))
+    });
+    let mut traced_io = ResourceTrace::new(io, &s.sampler);
+    s.traced.run(|| {
+        s.block_on(async {
+            let req = || http::Request::new(String::new());
+            let _ = traced_svc.ready().await.unwrap().call(req()).await;
+            let _ = traced_io.ready().await.unwrap().call(req()).await;
+        })
+    });
+    let spans = s.spans_named("GET", 2);
+    let types: Vec<_> = spans
+        .iter()
+        .map(|s| attr(s, "error.type").cloned())
+        .collect();
+    assert!(types.contains(&Some(Value::from("timeout"))), "{types:?}");
+    assert!(
+        types.contains(&Some(Value::from("std::io::Error"))),
+        "{types:?}"
+    );
+}
+
+#[test]
+fn ipv6_host_gives_the_whole_address() {
+    let s = server(|r| r);
+    s.block_on(async {
+        reqwest::Client::new()
+            .get(s.url("/hello"))
+            .header("host", "[2001:db8::1]:8080")
+            .send()
+            .await
+            .unwrap();
+    });
+    let span = &s.spans_named("GET /hello", 1)[0];
+    assert_eq!(
+        attr(span, "server.address"),
+        Some(&Value::from("2001:db8::1"))
+    );
 }

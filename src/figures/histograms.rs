@@ -4,6 +4,7 @@
 use opentelemetry::metrics::{Histogram, Meter};
 use opentelemetry::KeyValue;
 
+use crate::keys;
 use crate::snapshot::Snapshot;
 
 /// Process CPU time used by a span, seconds.
@@ -65,7 +66,9 @@ impl SpanHistograms {
         }
     }
 
-    /// Records one span. `gpu_peaks` gives each reported GPU's UUID and peak memory.
+    /// Records one span. `gpu_peaks` gives each reported GPU's UUID and peak memory. A span
+    /// whose ends read the same snapshot records nothing: nothing was observed between them,
+    /// and a 0 would be made up (the attributes follow the same rule).
     pub(crate) fn record(
         &self,
         span_name: &'static str,
@@ -74,8 +77,11 @@ impl SpanHistograms {
         end: &Snapshot,
         gpu_peaks: &[(std::sync::Arc<str>, f64)],
     ) {
+        if !observed(start, end) {
+            return;
+        }
         let mut name = Vec::with_capacity(fields.len() + 2);
-        name.push(KeyValue::new("span.name", span_name));
+        name.push(KeyValue::new(keys::SPAN_NAME.clone(), span_name));
         name.extend_from_slice(fields);
         if let (Some(s), Some(e)) = (start.process.cpu_time, end.process.cpu_time) {
             self.cpu_time.record((e - s).max(0.0), &name);
@@ -84,9 +90,14 @@ impl SpanHistograms {
             self.memory_growth.record(e.saturating_sub(s) as f64, &name);
         }
         for (uuid, peak) in gpu_peaks {
-            name.push(KeyValue::new("hw.id", uuid.to_string()));
+            name.push(KeyValue::new(keys::HW_ID.clone(), uuid.to_string()));
             self.gpu_memory_peak.record(*peak, &name);
             name.pop();
         }
     }
+}
+
+/// Whether anything was observed between two snapshots: they are different passes.
+pub(crate) fn observed(start: &Snapshot, end: &Snapshot) -> bool {
+    end.seq != start.seq
 }

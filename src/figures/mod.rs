@@ -12,6 +12,8 @@ use std::sync::Arc;
 use opentelemetry::trace::SpanRef;
 use opentelemetry::{Key, KeyValue, Value};
 
+#[cfg(feature = "tower")]
+pub(crate) use histograms::observed;
 pub(crate) use histograms::SpanHistograms;
 #[cfg(feature = "tower")]
 pub(crate) use histograms::{BYTE_BUCKETS, CPU_SECONDS};
@@ -184,9 +186,7 @@ impl FigureConfig {
             });
         }
         let events = self.compute(sampler, start, end, &mut attributes);
-        if let Some(h) = &self.histograms {
-            self.record(h, sampler, start, end, span_name, metric_fields);
-        }
+        self.record_histograms(sampler, start, end, span_name, metric_fields);
         span.set_attributes(
             attributes
                 .drain(..)
@@ -199,15 +199,21 @@ impl FigureConfig {
         }
     }
 
-    fn record(
+    /// Records the per-span histograms, when configured (for every span, sampled or not).
+    pub(crate) fn record_histograms(
         &self,
-        h: &SpanHistograms,
         sampler: &Sampler,
         start: &Snapshot,
         end: &Snapshot,
         span_name: &'static str,
         metric_fields: &[KeyValue],
     ) {
+        let Some(h) = &self.histograms else {
+            return;
+        };
+        if !histograms::observed(start, end) {
+            return;
+        }
         let peaks = gpu_memory_peaks(sampler, start, end, |g| self.reports(g));
         h.record(span_name, metric_fields, start, end, &peaks);
     }
@@ -232,7 +238,7 @@ impl FigureConfig {
         // Both ends read the same snapshot (the span lies within one sampling interval):
         // nothing was observed between them, so there is no delta to report (0 would be made
         // up), and a peak or mean over one reading is the reading itself.
-        let observed = end.seq != start.seq;
+        let observed = histograms::observed(start, end);
         macro_rules! put {
             ($key:expr, $value:expr) => {
                 a.push(Entry {

@@ -24,7 +24,7 @@ use tracing_subscriber::Layer;
 #[cfg(not(feature = "tower"))]
 use adopt::Handover;
 #[cfg(feature = "tower")]
-pub(crate) use adopt::{adopt_current, hand_over, Handover};
+pub(crate) use adopt::{adopt, adopt_current, hand_over, Handover};
 pub use builder::ResourceLayerBuilder;
 pub use select::{MARKER_FIELD, SAMPLE_NOW_FIELD};
 pub use status::{LayerStatus, OtelLink};
@@ -143,6 +143,18 @@ impl ResourceLayer {
         values.values
     }
 
+    /// Runs `f` with the span's end snapshot: a fresh one when the span asked for it, else the
+    /// latest. A thread whose cached snapshot lags the one the span started with (the sampler
+    /// was publishing at that moment) uses the start as the end.
+    fn with_end<R>(&self, r: &SpanResources, f: impl FnOnce(&Arc<Snapshot>) -> R) -> R {
+        let run = |end: &Arc<Snapshot>| f(if end.seq < r.start.seq { &r.start } else { end });
+        if r.sample_now {
+            run(&self.sampler.sample_now())
+        } else {
+            self.sampler.with_latest(run)
+        }
+    }
+
     /// For the first selected span only: if tracing-opentelemetry already knows the span when
     /// this layer sees it start, its layer sits inside this one, and will end its span before
     /// this layer's `on_close`.
@@ -254,8 +266,20 @@ where
         };
         let span = cx.span();
         if !span.span_context().is_sampled() {
-            // Sampled out: nothing would be exported, so nothing is computed (this reads the
-            // span context without taking the span's lock).
+            // Sampled out: no attributes (nothing would be exported; this reads the span
+            // context without taking the span's lock), but the histograms count every span,
+            // whatever the trace sampler keeps.
+            if self.figures.histograms.is_some() {
+                self.with_end(&resources, |end| {
+                    self.figures.record_histograms(
+                        &self.sampler,
+                        &resources.start,
+                        end,
+                        name,
+                        &resources.metric_fields,
+                    );
+                });
+            }
             return;
         }
         let cpu = self.span_cpu_time.then(|| resources.cpu_ns as f64 / 1e9);
@@ -263,14 +287,7 @@ where
         if let Some(name) = handed.name {
             span.update_name(name);
         }
-        let write = |end: &Arc<Snapshot>| {
-            // A thread whose cached snapshot lags the one the span started with (the sampler
-            // was publishing at that moment) uses the start as the end.
-            let end = if end.seq < resources.start.seq {
-                &resources.start
-            } else {
-                end
-            };
+        self.with_end(&resources, |end| {
             let ended = EndedSpan {
                 start: &resources.start,
                 end,
@@ -280,12 +297,7 @@ where
             };
             self.figures
                 .write(&self.sampler, &ended, &span, handed.attributes)
-        };
-        if resources.sample_now {
-            write(&self.sampler.sample_now());
-        } else {
-            self.sampler.with_latest(write);
-        }
+        });
         self.status.set(OtelLink::Ok);
     }
 }

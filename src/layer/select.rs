@@ -97,12 +97,10 @@ impl Selection {
                 || self.names.iter().any(|n| m.name().starts_with(n.as_str())))
     }
 
-    /// The span's options if it is selected, `None` if not.
+    /// The span's options if it is selected, `None` if not. An explicit marker wins over the
+    /// level, target and name rules: `resmon = true` selects, `resmon = false` opts out.
     pub(crate) fn select(&self, attrs: &Attributes<'_>) -> Option<SpanOptions> {
         let m = attrs.metadata();
-        if !self.matches_metadata(m) {
-            return None;
-        }
         let mut options = SpanOptions::default();
         let fields = m.fields();
         // The field values are read only when the callsite has one of ours.
@@ -110,9 +108,10 @@ impl Selection {
             attrs.record(&mut options);
         }
         match options.marker {
+            Some(true) => Some(options),
             Some(false) => None,
-            None if self.marker_only => None,
-            _ => Some(options),
+            None if self.marker_only || !self.matches_metadata(m) => None,
+            None => Some(options),
         }
     }
 }

@@ -5,14 +5,17 @@
 //! # fn main() -> Result<(), otel_resmon::Error> {
 //! // Reads OTEL_EXPORTER_OTLP_ENDPOINT (and the per-signal ones), OTEL_EXPORTER_OTLP_PROTOCOL,
 //! // OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_METRIC_EXPORT_INTERVAL, OTEL_SDK_DISABLED,
-//! // OTEL_PROPAGATORS, and the sampler's RESMON_* variables.
+//! // OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_COMPRESSION, OTEL_PROPAGATORS,
+//! // OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT, and the sampler's RESMON_* variables.
 //! let _telemetry = otel_resmon::otlp::init()?;
 //! tracing::info_span!("work").in_scope(|| { /* ... */ });
 //! # Ok(()) }
 //! // Dropping the guard flushes and shuts everything down.
 //! ```
 
+mod pairs;
 mod propagators;
+mod resource;
 mod settings;
 
 use std::sync::Arc;
@@ -20,11 +23,10 @@ use std::time::Duration;
 
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry::KeyValue;
-use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_otlp::{WithExportConfig, WithHttpConfig, WithTonicConfig};
+use opentelemetry_sdk::error::OTelSdkError;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::trace::SdkTracerProvider;
-use opentelemetry_sdk::Resource;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
@@ -94,8 +96,11 @@ impl Pipeline {
     }
 
     /// Reads the `OTEL_*` settings from this function instead of the process environment
-    /// (a configuration file, or a test). The sampler's settings come from
-    /// [`Pipeline::sampler`].
+    /// (a configuration file, or a test): endpoints, protocols, timeouts, headers,
+    /// compression, resource attributes, service name, propagators. The sampler's settings
+    /// come from [`Pipeline::sampler`]. opentelemetry-otlp reads the header and compression
+    /// variables from the process itself, so [`Pipeline::install`] refuses, naming it, while
+    /// the process sets one of them.
     pub fn env(mut self, lookup: impl Fn(&str) -> Option<String> + 'static) -> Self {
         self.env = Some(Box::new(lookup));
         self
@@ -123,14 +128,17 @@ impl Pipeline {
     /// As [`init`].
     pub fn install(mut self) -> Result<OtelGuard, Error> {
         let settings = match self.env.take() {
-            Some(env) => Settings::resolve(&*env)?,
+            Some(env) => {
+                settings::process_sets_nothing_the_sdk_reads()?;
+                Settings::resolve(&*env)?
+            }
             None => {
                 let env = crate::env::read(&settings::VARIABLES)?;
                 Settings::resolve(&|name| env.get(name).cloned())?
             }
         };
         let sampler = self.sampler.build()?;
-        let resource = resource(&settings, &sampler);
+        let resource = resource::build(&settings, &sampler);
 
         let (tracer_provider, meter_provider, runtime) = if settings.disabled {
             (
@@ -159,8 +167,6 @@ impl Pipeline {
         };
         let meter = meter_provider.meter(SCOPE);
         let metrics = crate::metrics::register(&meter, &sampler);
-        opentelemetry::global::set_tracer_provider(tracer_provider.clone());
-        opentelemetry::global::set_meter_provider(meter_provider.clone());
 
         let guard = OtelGuard {
             inner: Some(Inner {
@@ -170,13 +176,22 @@ impl Pipeline {
                 _metrics: metrics,
                 runtime,
                 layer: self.layer,
+                endpoints: (
+                    settings.traces.endpoint.clone(),
+                    settings.metrics.endpoint.clone(),
+                ),
             }),
         };
         if self.install_subscriber {
+            // Before any global of OpenTelemetry's: when this fails (a subscriber is already
+            // installed), the guard shuts its providers down and nothing global has changed.
             let subscriber = tracing_subscriber::registry().with(guard.layer());
             tracing::subscriber::set_global_default(subscriber)
                 .map_err(|e| Error::Subscriber(e.to_string()))?;
         }
+        let inner = guard.inner();
+        opentelemetry::global::set_tracer_provider(inner.tracer_provider.clone());
+        opentelemetry::global::set_meter_provider(inner.meter_provider.clone());
         // What the tower layer extracts with, and the application's outgoing calls inject with.
         opentelemetry::global::set_text_map_propagator(propagators::build(&settings.propagators));
         Ok(guard)
@@ -235,74 +250,70 @@ fn exporter_error(signal: &str, e: impl std::fmt::Display) -> Error {
     Error::Exporter(format!("cannot build the OTLP {signal} exporter: {e}"))
 }
 
-fn span_exporter(e: &Export) -> Result<opentelemetry_otlp::SpanExporter, Error> {
-    let b = opentelemetry_otlp::SpanExporter::builder();
-    match e.protocol {
-        Protocol::Grpc => b
-            .with_tonic()
-            .with_endpoint(&e.endpoint)
-            .with_timeout(e.timeout)
-            .build(),
-        Protocol::HttpProtobuf => b
-            .with_http()
-            .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-            .with_endpoint(&e.endpoint)
-            .with_timeout(e.timeout)
-            .build(),
+/// The HTTP headers, as the exporter takes them.
+fn http_headers(e: &Export) -> std::collections::HashMap<String, String> {
+    e.headers.iter().cloned().collect()
+}
+
+/// The same headers as gRPC metadata (checked to be valid when the settings were read).
+fn grpc_metadata(e: &Export) -> opentelemetry_otlp::tonic_types::metadata::MetadataMap {
+    let mut map = http::HeaderMap::new();
+    for (k, v) in &e.headers {
+        if let (Ok(k), Ok(v)) = (
+            http::HeaderName::from_bytes(k.as_bytes()),
+            http::HeaderValue::from_str(v),
+        ) {
+            map.append(k, v);
+        }
     }
-    .map_err(|err| exporter_error("trace", err))
+    opentelemetry_otlp::tonic_types::metadata::MetadataMap::from_headers(map)
+}
+
+fn compression(e: &Export) -> Option<opentelemetry_otlp::Compression> {
+    e.compression.map(|c| match c {
+        pairs::Compression::Gzip => opentelemetry_otlp::Compression::Gzip,
+    })
+}
+
+/// Builds one signal's exporter from its settings: the same calls for traces and metrics.
+macro_rules! build_exporter {
+    ($builder:expr, $e:expr, $signal:literal) => {{
+        let e: &Export = $e;
+        match e.protocol {
+            Protocol::Grpc => {
+                let b = $builder
+                    .with_tonic()
+                    .with_endpoint(&e.endpoint)
+                    .with_timeout(e.timeout)
+                    .with_metadata(grpc_metadata(e));
+                match compression(e) {
+                    Some(c) => b.with_compression(c).build(),
+                    None => b.build(),
+                }
+            }
+            Protocol::HttpProtobuf => {
+                let b = $builder
+                    .with_http()
+                    .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+                    .with_endpoint(&e.endpoint)
+                    .with_timeout(e.timeout)
+                    .with_headers(http_headers(e));
+                match compression(e) {
+                    Some(c) => b.with_compression(c).build(),
+                    None => b.build(),
+                }
+            }
+        }
+        .map_err(|err| exporter_error($signal, err))
+    }};
+}
+
+fn span_exporter(e: &Export) -> Result<opentelemetry_otlp::SpanExporter, Error> {
+    build_exporter!(opentelemetry_otlp::SpanExporter::builder(), e, "trace")
 }
 
 fn metric_exporter(e: &Export) -> Result<opentelemetry_otlp::MetricExporter, Error> {
-    let b = opentelemetry_otlp::MetricExporter::builder();
-    match e.protocol {
-        Protocol::Grpc => b
-            .with_tonic()
-            .with_endpoint(&e.endpoint)
-            .with_timeout(e.timeout)
-            .build(),
-        Protocol::HttpProtobuf => b
-            .with_http()
-            .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-            .with_endpoint(&e.endpoint)
-            .with_timeout(e.timeout)
-            .build(),
-    }
-    .map_err(|err| exporter_error("metric", err))
-}
-
-/// The OTel Resource: the SDK's (service name, `OTEL_RESOURCE_ATTRIBUTES`, SDK identity), the
-/// host name, and the GPU inventory, once, instead of on every span.
-fn resource(settings: &Settings, sampler: &Sampler) -> Resource {
-    let mut b = Resource::builder();
-    if let Some(name) = &settings.service_name {
-        b = b.with_service_name(name.clone());
-    }
-    if let Some(host) = sysinfo::System::host_name() {
-        b = b.with_attribute(KeyValue::new("host.name", host));
-    }
-    let inv = sampler.inventory();
-    if let Some(v) = &inv.driver_version {
-        b = b.with_attribute(KeyValue::new("resmon.gpu.driver.version", v.clone()));
-    }
-    if let Some(v) = &inv.cuda_driver_version {
-        b = b.with_attribute(KeyValue::new("resmon.gpu.cuda.version", v.clone()));
-    }
-    b = b.with_attribute(KeyValue::new("resmon.gpu.count", inv.devices.len() as i64));
-    for d in &inv.devices {
-        let i = d.index;
-        b = b.with_attributes([
-            KeyValue::new(format!("resmon.gpu.{i}.model"), d.name.to_string()),
-            KeyValue::new(format!("resmon.gpu.{i}.uuid"), d.uuid.to_string()),
-        ]);
-        if let Some(total) = d.memory_total {
-            b = b.with_attribute(KeyValue::new(
-                format!("resmon.gpu.{i}.memory.limit"),
-                i64::try_from(total).unwrap_or(i64::MAX),
-            ));
-        }
-    }
-    b.build()
+    build_exporter!(opentelemetry_otlp::MetricExporter::builder(), e, "metric")
 }
 
 /// Keeps the pipeline running; dropping it flushes and shuts everything down (from any
@@ -319,6 +330,8 @@ struct Inner {
     _metrics: ResourceMetrics,
     runtime: Option<tokio::runtime::Runtime>,
     layer: Option<Configure>,
+    /// Where traces and metrics go, for the shutdown error.
+    endpoints: (String, String),
 }
 
 impl std::fmt::Debug for OtelGuard {
@@ -391,11 +404,30 @@ impl OtelGuard {
             // Never blocks, so dropping the guard inside an async context is fine.
             runtime.shutdown_background();
         }
-        match (traces, metrics) {
-            (Ok(()), Ok(())) => Ok(()),
-            (t, m) => Err(Error::Exporter(format!(
-                "shutdown: traces {t:?}, metrics {m:?}"
-            ))),
+        let failed: Vec<String> = [
+            ("traces", &inner.endpoints.0, traces),
+            ("metrics", &inner.endpoints.1, metrics),
+        ]
+        .into_iter()
+        .filter_map(|(signal, endpoint, result)| {
+            let why = match result.err()? {
+                OTelSdkError::AlreadyShutdown => "already shut down".to_owned(),
+                OTelSdkError::Timeout(t) => format!("no answer within {t:?}"),
+                // The SDK nests its messages in Debug quoting: keep the text only.
+                OTelSdkError::InternalFailure(m) => m.replace(['"', '\\', '[', ']'], ""),
+            };
+            Some(format!(
+                "the last {signal} were not delivered to {endpoint}: {why}"
+            ))
+        })
+        .collect();
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Exporter(format!(
+                "at shutdown, {}",
+                failed.join("; ")
+            )))
         }
     }
 }

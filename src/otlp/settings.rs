@@ -34,6 +34,18 @@ impl Signal {
             Signal::Metrics => "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
         }
     }
+    fn headers_var(self) -> &'static str {
+        match self {
+            Signal::Traces => "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+            Signal::Metrics => "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+        }
+    }
+    fn compression_var(self) -> &'static str {
+        match self {
+            Signal::Traces => "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+            Signal::Metrics => "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION",
+        }
+    }
     fn timeout_var(self) -> &'static str {
         match self {
             Signal::Traces => "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
@@ -54,6 +66,10 @@ pub(crate) struct Export {
     pub(crate) protocol: Protocol,
     pub(crate) endpoint: String,
     pub(crate) timeout: Duration,
+    /// Headers (gRPC metadata) sent with every export: the signal's variable, else the
+    /// generic one.
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) compression: Option<super::pairs::Compression>,
 }
 
 /// Everything the pipeline reads from the environment.
@@ -64,6 +80,8 @@ pub(crate) struct Settings {
     pub(crate) metrics: Export,
     pub(crate) metric_interval: Duration,
     pub(crate) service_name: Option<String>,
+    /// `OTEL_RESOURCE_ATTRIBUTES`, decoded.
+    pub(crate) resource_attributes: Vec<(String, String)>,
     /// `OTEL_PROPAGATORS`, parsed: what the global propagator is built from.
     pub(crate) propagators: Vec<super::propagators::Kind>,
 }
@@ -104,7 +122,7 @@ fn protocol(env: &dyn Fn(&str) -> Option<String>, signal: Signal) -> Result<Prot
 }
 
 /// Every variable [`Settings::resolve`] reads.
-pub(crate) const VARIABLES: [&str; 14] = [
+pub(crate) const VARIABLES: [&str; 21] = [
     "OTEL_EXPORTER_OTLP_PROTOCOL",
     "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
     "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
@@ -114,12 +132,51 @@ pub(crate) const VARIABLES: [&str; 14] = [
     "OTEL_EXPORTER_OTLP_TIMEOUT",
     "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
     "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT",
+    "OTEL_EXPORTER_OTLP_HEADERS",
+    "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+    "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+    "OTEL_EXPORTER_OTLP_COMPRESSION",
+    "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+    "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION",
     "OTEL_METRIC_EXPORT_INTERVAL",
     "OTEL_SDK_DISABLED",
     "OTEL_RESOURCE_ATTRIBUTES",
     "OTEL_SERVICE_NAME",
     super::propagators::OTEL_PROPAGATORS,
+    crate::env::OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT,
 ];
+
+/// The variables opentelemetry-otlp 0.33 reads from the process environment itself, whatever
+/// it is given: with [`Pipeline::env`](super::Pipeline::env) the pipeline hands their values
+/// over explicitly, and refuses to start while the process sets them too (the exporter would
+/// add the process's headers, or its compression, behind the pipeline's back).
+const SDK_READS_FROM_PROCESS: [&str; 6] = [
+    "OTEL_EXPORTER_OTLP_HEADERS",
+    "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+    "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+    "OTEL_EXPORTER_OTLP_COMPRESSION",
+    "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+    "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION",
+];
+
+/// For [`Pipeline::env`](super::Pipeline::env): the process environment sets none of
+/// [`SDK_READS_FROM_PROCESS`].
+///
+/// # Errors
+/// [`Error::InvalidSetting`] naming the first one set.
+pub(crate) fn process_sets_nothing_the_sdk_reads() -> Result<(), Error> {
+    for var in SDK_READS_FROM_PROCESS {
+        if let Some(v) = std::env::var_os(var).filter(|v| !v.is_empty()) {
+            return Err(invalid(
+                var,
+                &v.to_string_lossy(),
+                "is set in the process environment, which opentelemetry-otlp reads even when \
+                 Pipeline::env replaces it: unset it and give it through Pipeline::env",
+            ));
+        }
+    }
+    Ok(())
+}
 
 /// The longest export timeout or metric interval taken: longer ones would overflow deadlines
 /// computed from `Instant::now()` in the exporters, and mean "never" in practice anyway.
@@ -217,21 +274,30 @@ fn millis(
     Ok(default)
 }
 
-/// `key=value,key=value` with percent-encoded values, as the specification writes it.
-fn check_resource_attributes(value: &str) -> Result<(), Error> {
-    for pair in value.split(',').filter(|p| !p.trim().is_empty()) {
-        match pair.split_once('=') {
-            Some((k, _)) if !k.trim().is_empty() => {}
-            _ => {
-                return Err(invalid(
-                    "OTEL_RESOURCE_ATTRIBUTES",
-                    value,
-                    "must be key=value pairs separated by commas",
-                ))
-            }
+/// Export headers: pairs whose names and values HTTP and gRPC can carry.
+fn headers(var: &'static str, value: &str) -> Result<Vec<(String, String)>, Error> {
+    let pairs = super::pairs::parse(var, value)?;
+    for (k, v) in &pairs {
+        if http::HeaderName::from_bytes(k.as_bytes()).is_err()
+            || http::HeaderValue::from_str(v).is_err()
+        {
+            return Err(invalid(
+                var,
+                value,
+                "has a header name or value that HTTP cannot carry",
+            ));
         }
     }
-    Ok(())
+    Ok(pairs)
+}
+
+/// The first of `vars` that is set, with its name.
+fn first(
+    env: &dyn Fn(&str) -> Option<String>,
+    vars: [&'static str; 2],
+) -> Option<(&'static str, String)> {
+    vars.into_iter()
+        .find_map(|var| read(env, var).map(|v| (var, v)))
 }
 
 impl Settings {
@@ -244,9 +310,15 @@ impl Settings {
                 _ => return Err(invalid("OTEL_SDK_DISABLED", &v, "must be true or false")),
             },
         };
-        if let Some(v) = read(env, "OTEL_RESOURCE_ATTRIBUTES") {
-            check_resource_attributes(&v)?;
-        }
+        let resource_attributes = match read(env, "OTEL_RESOURCE_ATTRIBUTES") {
+            Some(v) => super::pairs::parse("OTEL_RESOURCE_ATTRIBUTES", &v)?,
+            None => Vec::new(),
+        };
+        // Applied by the tower layer to request values; checked here so a bad value stops
+        // `init()` with its name.
+        crate::env::value_length_limit(
+            read(env, crate::env::OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT).as_deref(),
+        )?;
         let export = |signal: Signal| -> Result<Export, Error> {
             let protocol = protocol(env, signal)?;
             Ok(Export {
@@ -260,6 +332,17 @@ impl Settings {
                     ],
                     Duration::from_secs(10),
                 )?,
+                headers: match first(env, [signal.headers_var(), "OTEL_EXPORTER_OTLP_HEADERS"]) {
+                    Some((var, v)) => headers(static_name(var), &v)?,
+                    None => Vec::new(),
+                },
+                compression: match first(
+                    env,
+                    [signal.compression_var(), "OTEL_EXPORTER_OTLP_COMPRESSION"],
+                ) {
+                    Some((var, v)) => super::pairs::compression(static_name(var), &v)?,
+                    None => None,
+                },
             })
         };
         Ok(Settings {
@@ -272,6 +355,7 @@ impl Settings {
                 Duration::from_secs(60),
             )?,
             service_name: read(env, "OTEL_SERVICE_NAME"),
+            resource_attributes,
             propagators: super::propagators::parse(
                 read(env, super::propagators::OTEL_PROPAGATORS).as_deref(),
             )?,

@@ -85,6 +85,9 @@ pub struct SamplerHealth {
     pub warnings: Vec<Warning>,
 }
 
+/// Intervals after which the latest snapshot no longer counts as current (for the metrics).
+pub(crate) const STALE_AFTER: u32 = 3;
+
 /// What the sampler thread and every reader share.
 struct Shared {
     /// Identifies this sampler in the per-thread cache of `latest()`.
@@ -298,6 +301,17 @@ impl Sampler {
                 .is_some_and(|w| !w.thread.is_finished()),
             warnings,
         }
+    }
+
+    /// The latest snapshot while it still describes the present: `None` once the sampler has
+    /// stopped, or when the snapshot is older than [`STALE_AFTER`] intervals (the thread is
+    /// stuck in a slow driver). What the metrics report: nothing rather than an old figure.
+    pub(crate) fn current(&self) -> Option<Arc<Snapshot>> {
+        let running = lock(&self.handle.worker)
+            .as_ref()
+            .is_some_and(|w| !w.thread.is_finished());
+        let latest = self.latest();
+        (running && latest.age() <= self.handle.shared.interval * STALE_AFTER).then_some(latest)
     }
 
     /// Stops the sampler thread and waits for it. Reads keep working and return the last

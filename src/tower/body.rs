@@ -27,8 +27,8 @@ impl<B> std::fmt::Debug for ResponseBody<B> {
 
 impl<B: Body> ResponseBody<B> {
     pub(crate) fn new(inner: B, mut state: Option<RequestState>) -> Self {
-        if inner.is_end_stream() {
-            // Nothing to stream: the request is complete now.
+        if inner.is_end_stream() || state.as_ref().is_some_and(RequestState::bodiless) {
+            // Nothing to stream (or nothing the protocol sends): the request is complete now.
             if let Some(s) = state.as_mut() {
                 s.finish();
             }
@@ -66,7 +66,7 @@ impl<B: Body> Body for ResponseBody<B> {
                 }
                 // Servers stop polling once the body says it has ended (hyper does after the
                 // last frame of a sized body): that is the end of the request.
-                if this.inner.is_end_stream() {
+                if this.inner.is_end_stream() || this.inner.size_hint().exact() == Some(0) {
                     if let Some(mut s) = this.state.take() {
                         s.finish();
                     }

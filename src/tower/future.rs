@@ -1,7 +1,6 @@
 //! The response future: runs the inner service's future inside the request's span and hands
 //! the request's bookkeeping to the response body.
 
-use std::fmt::Display;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -34,7 +33,7 @@ impl<F, B, E> Future for ResponseFuture<F>
 where
     F: Future<Output = Result<Response<B>, E>>,
     B: http_body::Body,
-    E: Display,
+    E: 'static,
 {
     type Output = Result<Response<ResponseBody<B>>, E>;
 

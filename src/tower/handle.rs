@@ -12,8 +12,10 @@ use crate::Sampler;
 /// ```
 /// # let sampler = otel_resmon::Sampler::builder().gpu(false).build()?;
 /// # let resources = otel_resmon::tower::RequestResources::new(&sampler);
-/// let so_far = resources.so_far();
-/// println!("{:?} s of CPU, RSS {:+?} bytes", so_far.process_cpu_time, so_far.rss_delta);
+/// let so_far = resources.so_far(); // None for each figure not yet observed
+/// if let (Some(cpu), Some(rss)) = (so_far.process_cpu_time, so_far.rss_delta) {
+///     println!("{cpu} s of CPU, RSS {rss:+} bytes");
+/// }
 /// # Ok::<(), otel_resmon::Error>(())
 /// ```
 #[derive(Clone, Debug)]
@@ -33,10 +35,22 @@ pub struct FiguresSoFar {
     pub process_cpu_time: Option<f64>,
     /// Change of this process's resident memory, bytes.
     pub rss_delta: Option<i64>,
-    /// Change of device memory used, per GPU (CUDA ordinal, bytes).
-    pub gpu_memory_delta: Vec<(u32, i64)>,
+    /// Change of device memory used, per GPU.
+    pub gpu_memory_delta: Vec<GpuMemoryDelta>,
     /// Age of the snapshot these figures end with.
     pub sample_age: Duration,
+}
+
+/// One GPU's change of device memory used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GpuMemoryDelta {
+    /// The GPU's CUDA ordinal.
+    pub index: u32,
+    /// The GPU's UUID (`hw.id`).
+    pub uuid: Arc<str>,
+    /// End minus start, bytes.
+    pub bytes: i64,
 }
 
 fn delta(start: Option<u64>, end: Option<u64>) -> Option<i64> {
@@ -58,24 +72,50 @@ impl RequestResources {
         &self.start
     }
 
-    /// Figures from the start snapshot to the sampler's latest one.
+    /// Figures from the start snapshot to the sampler's latest one (an atomic load). While
+    /// the latest snapshot is still the start one (the request is younger than one sampling
+    /// interval) nothing was observed: the CPU time and the deltas are `None`, never a
+    /// made-up 0. [`RequestResources::so_far_exact`] takes a fresh sample instead.
     pub fn so_far(&self) -> FiguresSoFar {
-        let end = self.sampler.latest();
-        let (s, e) = (&self.start, &end);
+        self.between(&self.sampler.latest())
+    }
+
+    /// Figures from the start snapshot to a fresh one taken now: exact at this end, at the
+    /// cost of one sampler pass (about 0.1 ms on the host, more per GPU), for handlers that
+    /// report their own figures.
+    pub fn so_far_exact(&self) -> FiguresSoFar {
+        self.between(&self.sampler.sample_now())
+    }
+
+    fn between(&self, end: &Snapshot) -> FiguresSoFar {
+        let s = &self.start;
+        if !crate::figures::observed(s, end) {
+            return FiguresSoFar {
+                elapsed: self.started.elapsed(),
+                process_cpu_time: None,
+                rss_delta: None,
+                gpu_memory_delta: Vec::new(),
+                sample_age: end.age(),
+            };
+        }
         FiguresSoFar {
             elapsed: self.started.elapsed(),
             process_cpu_time: s
                 .process
                 .cpu_time
-                .zip(e.process.cpu_time)
+                .zip(end.process.cpu_time)
                 .map(|(s, e)| (e - s).max(0.0)),
-            rss_delta: delta(s.process.resident_memory, e.process.resident_memory),
-            gpu_memory_delta: e
+            rss_delta: delta(s.process.resident_memory, end.process.resident_memory),
+            gpu_memory_delta: end
                 .gpus
                 .iter()
                 .filter_map(|g| {
                     let before = s.gpu(&g.uuid)?.memory_used;
-                    Some((g.index, delta(before, g.memory_used)?))
+                    Some(GpuMemoryDelta {
+                        index: g.index,
+                        uuid: g.uuid.clone(),
+                        bytes: delta(before, g.memory_used)?,
+                    })
                 })
                 .collect(),
             sample_age: end.age(),

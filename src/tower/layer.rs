@@ -23,7 +23,28 @@ pub(crate) struct Shared {
     pub(crate) sampler: Sampler,
     pub(crate) metrics: Option<RequestMetrics>,
     pub(crate) report: bool,
+    /// The report's rolling averages.
+    pub(crate) recent: super::report::Recent,
     pub(crate) in_current_span: bool,
+    /// Characters kept of each request-derived span value.
+    pub(crate) value_limit: usize,
+}
+
+/// `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`, read once per layer; an unusable value (which
+/// `otlp::init` refuses) is reported once per process here and the default applies.
+fn value_limit_from_env() -> usize {
+    static REPORTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let raw = std::env::var_os(crate::env::OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT);
+    let value = raw.as_ref().map(|v| v.to_string_lossy());
+    crate::env::value_length_limit(value.as_deref()).unwrap_or_else(|e| {
+        if !REPORTED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            eprintln!(
+                "otel-resmon: {e}; request values on spans are cut to {} characters",
+                crate::env::DEFAULT_VALUE_LENGTH_LIMIT
+            );
+        }
+        crate::env::DEFAULT_VALUE_LENGTH_LIMIT
+    })
 }
 
 /// `RESMON_REPORT`, read once per layer; an unusable value is reported once per process.
@@ -54,7 +75,9 @@ fn report_from_env() -> bool {
 impl ResourceTraceLayer {
     /// A layer reading `sampler`; the stderr summary follows `RESMON_REPORT` (`1`, `true`,
     /// `on`, `yes` turn it on; empty or unset leave it off; any other value leaves it off and
-    /// says so once on stderr).
+    /// says so once on stderr). Request-derived span values (user agent, path, host, RPC
+    /// names) are cut to `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT` characters, 1024 when unset (an
+    /// unusable value is said once on stderr; `otlp::init` refuses it).
     pub fn new(sampler: &Sampler) -> Self {
         let report = report_from_env();
         Self {
@@ -62,7 +85,9 @@ impl ResourceTraceLayer {
                 sampler: sampler.clone(),
                 metrics: None,
                 report,
+                recent: Default::default(),
                 in_current_span: false,
+                value_limit: value_limit_from_env(),
             }),
         }
     }
@@ -106,12 +131,22 @@ impl ResourceTraceLayer {
         self.map(|s| s.in_current_span = true)
     }
 
+    /// Cuts each request-derived span value (`user_agent.original`, `url.path`,
+    /// `server.address`, the `rpc.*` names and a gRPC span's name) to `chars` characters
+    /// (at least 1), instead of `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT` or its default of 1024. The
+    /// SDK's queue holds 2048 spans, so this bounds what a slow collector costs in memory.
+    pub fn with_value_length_limit(self, chars: usize) -> Self {
+        self.map(|s| s.value_limit = chars.max(1))
+    }
+
     fn map(self, f: impl FnOnce(&mut Shared)) -> Self {
         let mut shared = Arc::try_unwrap(self.shared).unwrap_or_else(|arc| Shared {
             sampler: arc.sampler.clone(),
             metrics: arc.metrics.clone(),
             report: arc.report,
+            recent: Default::default(),
             in_current_span: arc.in_current_span,
+            value_limit: arc.value_limit,
         });
         f(&mut shared);
         Self {

@@ -8,8 +8,11 @@ use opentelemetry_semantic_conventions::metric::HTTP_SERVER_REQUEST_DURATION;
 use super::request::RequestState;
 use crate::snapshot::Snapshot;
 
-/// Process CPU time used while a request ran, seconds.
-pub const HTTP_SERVER_REQUEST_CPU_TIME: &str = "resmon.http.server.request.cpu.time";
+/// CPU time of the whole process (every thread, not only the request's) while a request ran,
+/// seconds: under concurrency each request is charged the others' CPU too. A request's own
+/// CPU time is `resmon.span.cpu.time` (`ResourceLayerBuilder::span_cpu_time`).
+pub const HTTP_SERVER_REQUEST_PROCESS_CPU_TIME: &str =
+    "resmon.http.server.request.process.cpu.time";
 /// Peak device memory of a GPU while a request ran, bytes.
 pub const HTTP_SERVER_REQUEST_GPU_MEMORY_PEAK: &str = "resmon.http.server.request.gpu.memory.peak";
 
@@ -35,9 +38,12 @@ impl RequestMetrics {
                 .with_boundaries(DURATION_BUCKETS.to_vec())
                 .build(),
             cpu_time: meter
-                .f64_histogram(HTTP_SERVER_REQUEST_CPU_TIME)
+                .f64_histogram(HTTP_SERVER_REQUEST_PROCESS_CPU_TIME)
                 .with_unit("s")
-                .with_description("Process CPU time used while a request ran")
+                .with_description(
+                    "CPU time of the whole process (all threads, not only this request's) \
+                     while a request ran",
+                )
                 .with_boundaries(crate::figures::CPU_SECONDS.to_vec())
                 .build(),
             gpu_peak: meter
@@ -71,6 +77,10 @@ impl RequestMetrics {
         self.duration
             .record(r.started().elapsed().as_secs_f64(), &attrs);
         let start = r.start_snapshot();
+        // A request within one snapshot observed nothing: no made-up 0 (as on the span).
+        if !crate::figures::observed(start, end) {
+            return;
+        }
         if let (Some(s), Some(e)) = (start.process.cpu_time, end.process.cpu_time) {
             self.cpu_time.record((e - s).max(0.0), &attrs);
         }

@@ -20,6 +20,7 @@
 //! ```
 
 mod body;
+mod error_type;
 mod future;
 mod handle;
 mod layer;
@@ -32,9 +33,9 @@ mod status;
 
 pub use body::ResponseBody;
 pub use future::ResponseFuture;
-pub use handle::RequestResources;
+pub use handle::{FiguresSoFar, GpuMemoryDelta, RequestResources};
 pub use layer::ResourceTraceLayer;
-pub use metrics::{HTTP_SERVER_REQUEST_CPU_TIME, HTTP_SERVER_REQUEST_GPU_MEMORY_PEAK};
+pub use metrics::{HTTP_SERVER_REQUEST_GPU_MEMORY_PEAK, HTTP_SERVER_REQUEST_PROCESS_CPU_TIME};
 pub use service::ResourceTrace;
 pub use status::StatusService;
 

@@ -1,21 +1,61 @@
-//! The per-request summary on stderr: the seed's terminal block, off by default.
+//! The per-request summary on stderr: the seed's terminal block, off by default. It is read by
+//! people, so it ends with a fresh sample (exact figures) and keeps the seed's rolling averages
+//! of host memory and CPU over the last requests.
 
+use std::collections::VecDeque;
 use std::fmt::Write as _;
+use std::sync::{Mutex, PoisonError};
 
 use super::request::RequestState;
 use crate::snapshot::Snapshot;
 
 const GIB: f64 = (1u64 << 30) as f64;
+/// Readings the rolling averages cover, as in the seed.
+const READINGS: usize = 10;
 
 fn gib(v: Option<u64>) -> String {
-    v.map_or_else(|| "n/a".to_owned(), |b| format!("{:.2} GB", b as f64 / GIB))
+    v.map_or_else(
+        || "not available".to_owned(),
+        |b| format!("{:.2} GiB", b as f64 / GIB),
+    )
 }
 
 fn pct(v: Option<f64>) -> String {
-    v.map_or_else(|| "n/a".to_owned(), |f| format!("{:.1}%", f * 100.0))
+    v.map_or_else(
+        || "not available".to_owned(),
+        |f| format!("{:.1} %", f * 100.0),
+    )
 }
 
-pub(crate) fn print(r: &RequestState, end: &Snapshot) {
+/// One request's host memory share and CPU utilization at its end.
+type Reading = (Option<f64>, Option<f64>);
+
+/// The readings of the last requests of one layer.
+#[derive(Debug, Default)]
+pub(crate) struct Recent(Mutex<VecDeque<Reading>>);
+
+impl Recent {
+    /// Adds this request's reading; the means over the last [`READINGS`] (each over the
+    /// readings that had the figure) and how many readings there are.
+    fn add(&self, memory: Option<f64>, cpu: Option<f64>) -> (Option<f64>, Option<f64>, usize) {
+        let mut q = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if q.len() == READINGS {
+            q.pop_front();
+        }
+        q.push_back((memory, cpu));
+        let mean = |pick: fn(&Reading) -> Option<f64>| {
+            let (sum, n) = q
+                .iter()
+                .filter_map(pick)
+                .fold((0.0, 0u32), |(s, n), v| (s + v, n + 1));
+            (n > 0).then(|| sum / f64::from(n))
+        };
+        (mean(|r| r.0), mean(|r| r.1), q.len())
+    }
+}
+
+/// Prints the block for a finished request; `end` is a fresh snapshot.
+pub(crate) fn print(r: &RequestState, end: &Snapshot, recent: &Recent) {
     let line = "=".repeat(70);
     let mut s = String::new();
     let _ = writeln!(s, "{line}");
@@ -37,7 +77,7 @@ pub(crate) fn print(r: &RequestState, end: &Snapshot) {
         s,
         "Request size: {} bytes, response size: {} bytes",
         r.request_bytes()
-            .map_or_else(|| "n/a".to_owned(), |b| b.to_string()),
+            .map_or_else(|| "not available".to_owned(), |b| b.to_string()),
         r.response_bytes
     );
     let h = &end.host;
@@ -52,15 +92,23 @@ pub(crate) fn print(r: &RequestState, end: &Snapshot) {
         gib(h.memory_total),
         pct(used_share)
     );
+    let (memory_mean, cpu_mean, readings) = recent.add(used_share, h.cpu_utilization);
+    let _ = writeln!(s, "Average memory (last {readings}): {}", pct(memory_mean));
     let _ = writeln!(s, "CPU: {}", pct(h.cpu_utilization));
+    let _ = writeln!(s, "Average CPU (last {readings}): {}", pct(cpu_mean));
     let start = r.start_snapshot();
-    if let (Some(a), Some(b)) = (start.process.cpu_time, end.process.cpu_time) {
-        let _ = writeln!(
-            s,
-            "Process CPU time during the request: {:.3} s",
-            (b - a).max(0.0)
+    let cpu_time = start
+        .process
+        .cpu_time
+        .zip(end.process.cpu_time)
+        .map_or_else(
+            || "not available".to_owned(),
+            |(a, b)| format!("{:.3} s", (b - a).max(0.0)),
         );
-    }
+    let _ = writeln!(
+        s,
+        "Process CPU time during the request (all threads): {cpu_time}"
+    );
     if end.gpus.is_empty() {
         let _ = writeln!(s, "GPU: none ({})", end.gpu_status);
     }
@@ -74,7 +122,7 @@ pub(crate) fn print(r: &RequestState, end: &Snapshot) {
             gib(g.memory_total),
             pct(g.utilization_gpu),
             g.temperature
-                .map_or_else(|| "n/a".to_owned(), |t| format!("{t:.0} °C")),
+                .map_or_else(|| "not available".to_owned(), |t| format!("{t:.0} °C")),
         );
     }
     let _ = writeln!(s, "{line}");

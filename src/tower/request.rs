@@ -1,7 +1,6 @@
 //! One request's span and bookkeeping, from `call` until its response body ends (or it is
 //! dropped: a cancelled request still ends its span, with its figures, marked cancelled).
 
-use std::fmt::Display;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -92,12 +91,16 @@ impl RequestState {
             .get(http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/grpc"));
-        let path = req.uri().path();
+        // Request-derived values are cut to the layer's limit: they are as long as the client
+        // makes them, and the SDK queues 2048 spans.
+        let limit = shared.value_limit;
+        let cut = |v: &'_ str| -> String { crate::env::truncate(v, limit).to_owned() };
+        let path = crate::env::truncate(req.uri().path(), limit);
         let (rpc_service, rpc_method) = if grpc {
-            let mut p = path.trim_start_matches('/').splitn(2, '/');
-            (p.next().unwrap_or(""), p.next().unwrap_or(""))
+            let mut p = req.uri().path().trim_start_matches('/').splitn(2, '/');
+            (cut(p.next().unwrap_or("")), cut(p.next().unwrap_or("")))
         } else {
-            ("", "")
+            (String::new(), String::new())
         };
         let name = if grpc {
             format!("{rpc_service}/{rpc_method}")
@@ -132,7 +135,7 @@ impl RequestState {
             state.span = span;
             state.adopted = Some(Adopted {
                 name,
-                rpc: grpc.then(|| (rpc_service.to_owned(), rpc_method.to_owned())),
+                rpc: grpc.then_some((rpc_service, rpc_method)),
             });
             return state;
         }
@@ -156,7 +159,6 @@ impl RequestState {
             rpc.service = Empty,
             rpc.method = Empty,
             rpc.grpc.status_code = Empty,
-            resmon = true,
             resmon.cancelled = Empty,
         );
         if let Some(r) = &route {
@@ -166,24 +168,26 @@ impl RequestState {
             .get(http::header::HOST)
             .and_then(|v| v.to_str().ok())
             .or_else(|| req.uri().host());
-        if let Some(host) = host {
-            let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
-            span.record("server.address", host);
+        if let Some(host) = host.and_then(server_address) {
+            span.record("server.address", crate::env::truncate(host, limit));
         }
         if let Some(ua) = headers
             .get(http::header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
         {
-            span.record("user_agent.original", ua);
+            span.record("user_agent.original", crate::env::truncate(ua, limit));
         }
         if grpc {
             span.record("rpc.system", "grpc");
-            span.record("rpc.service", rpc_service);
-            span.record("rpc.method", rpc_method);
+            span.record("rpc.service", rpc_service.as_str());
+            span.record("rpc.method", rpc_method.as_str());
         }
         if let Some(parent) = super::propagation::remote_parent(headers) {
             let _ = span.set_parent(parent);
         }
+        // Figures on the request span whatever the resource layer's selection rules, without
+        // a marker field (which would be exported on every span).
+        crate::layer::adopt(&span, &state.start);
         state.span = span;
         state
     }
@@ -263,14 +267,15 @@ impl RequestState {
         }
     }
 
-    pub(crate) fn on_error<E: Display>(&mut self, _error: &E) {
-        self.fail(
-            std::any::type_name::<E>()
-                .rsplit("::")
-                .next()
-                .unwrap_or("_OTHER"),
-        );
+    pub(crate) fn on_error<E: 'static>(&mut self, error: &E) {
+        self.fail(super::error_type::of(error));
         self.finished = true;
+    }
+
+    /// The response has no body by the protocol: a `HEAD` request, or a 1xx, 204 or 304
+    /// status. Servers drop such a body unread: that is its end, not a cancellation.
+    pub(crate) fn bodiless(&self) -> bool {
+        self.method == "HEAD" || matches!(self.status, Some(100..=199 | 204 | 304))
     }
 
     fn fail(&mut self, error_type: &'static str) {
@@ -283,6 +288,19 @@ impl RequestState {
     pub(crate) fn finish(&mut self) {
         self.finished = true;
     }
+}
+
+/// The host of a `Host` header or URI authority, without its port, an IPv6 address without
+/// its brackets; `None` when it is not an authority.
+fn server_address(authority: &str) -> Option<&str> {
+    let authority = authority.trim();
+    authority.parse::<http::uri::Authority>().ok()?;
+    let host = match authority.strip_prefix('[') {
+        Some(ipv6) => &ipv6[..ipv6.find(']')?],
+        // A name or IPv4 address has no colon: the first one starts the port.
+        None => authority.split_once(':').map_or(authority, |(h, _)| h),
+    };
+    (!host.is_empty()).then_some(host)
 }
 
 fn status_error(status: StatusCode) -> &'static str {
@@ -325,7 +343,9 @@ impl Drop for RequestState {
             m.record(self, &end);
         }
         if self.shared.report {
-            super::report::print(self, &end);
+            // Opt-in and read by people: exact figures at this end (one sampler pass).
+            let exact = self.shared.sampler.sample_now();
+            super::report::print(self, &exact, &self.shared.recent);
         }
         // Last: the handover takes the route, which the metrics and the report read.
         if let Some(adopted) = self.adopted.take() {
@@ -366,5 +386,21 @@ impl RequestState {
     }
     pub(crate) fn request_bytes(&self) -> Option<u64> {
         self.request_bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::server_address;
+
+    #[test]
+    fn server_address_drops_the_port_and_ipv6_brackets() {
+        assert_eq!(server_address("example.com:8080"), Some("example.com"));
+        assert_eq!(server_address("example.com"), Some("example.com"));
+        assert_eq!(server_address("10.1.2.80:80"), Some("10.1.2.80"));
+        assert_eq!(server_address("[2001:db8::1]"), Some("2001:db8::1"));
+        assert_eq!(server_address("[2001:db8::1]:443"), Some("2001:db8::1"));
+        assert_eq!(server_address("not a host"), None);
+        assert_eq!(server_address(""), None);
     }
 }

@@ -1,6 +1,5 @@
 //! The tower `Service`.
 
-use std::fmt::Display;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
@@ -52,7 +51,7 @@ impl<S> ResourceTrace<S> {
 impl<S, ReqBody, ResBody> tower::Service<Request<ReqBody>> for ResourceTrace<S>
 where
     S: tower::Service<Request<ReqBody>, Response = Response<ResBody>>,
-    S::Error: Display,
+    S::Error: 'static,
     ResBody: http_body::Body,
 {
     type Response = Response<super::ResponseBody<ResBody>>;

@@ -1,0 +1,70 @@
+//! The pipeline's OTel Resource.
+
+use opentelemetry::KeyValue;
+use opentelemetry_sdk::resource::{Resource, TelemetryResourceDetector};
+
+use super::settings::Settings;
+use crate::Sampler;
+
+/// The OTel Resource: the SDK's identity, `OTEL_RESOURCE_ATTRIBUTES` and the service name
+/// from the settings (never from the process environment behind [`Pipeline::env`]'s back),
+/// the host name, and the GPU inventory, once, instead of on every span.
+///
+/// [`Pipeline::env`]: super::Pipeline::env
+pub(super) fn build(settings: &Settings, sampler: &Sampler) -> Resource {
+    let mut b = Resource::builder_empty().with_detector(Box::new(TelemetryResourceDetector));
+    b = b.with_attributes(
+        settings
+            .resource_attributes
+            .iter()
+            .map(|(k, v)| KeyValue::new(k.clone(), v.clone())),
+    );
+    // OTEL_SERVICE_NAME wins over a `service.name` in the attributes; neither: the
+    // specification's fallback.
+    let service = settings.service_name.clone().or_else(|| {
+        settings
+            .resource_attributes
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "service.name")
+            .map(|(_, v)| v.clone())
+    });
+    b = b.with_service_name(service.unwrap_or_else(default_service_name));
+    if let Some(host) = sysinfo::System::host_name() {
+        b = b.with_attribute(KeyValue::new("host.name", host));
+    }
+    let inv = sampler.inventory();
+    if let Some(v) = &inv.driver_version {
+        b = b.with_attribute(KeyValue::new("resmon.gpu.driver.version", v.clone()));
+    }
+    if let Some(v) = &inv.cuda_driver_version {
+        b = b.with_attribute(KeyValue::new("resmon.gpu.cuda.version", v.clone()));
+    }
+    b = b.with_attribute(KeyValue::new("resmon.gpu.count", inv.devices.len() as i64));
+    for d in &inv.devices {
+        let i = d.index;
+        b = b.with_attributes([
+            KeyValue::new(format!("resmon.gpu.{i}.model"), d.name.to_string()),
+            KeyValue::new(format!("resmon.gpu.{i}.uuid"), d.uuid.to_string()),
+        ]);
+        if let Some(total) = d.memory_total {
+            b = b.with_attribute(KeyValue::new(
+                format!("resmon.gpu.{i}.memory.limit"),
+                i64::try_from(total).unwrap_or(i64::MAX),
+            ));
+        }
+    }
+    b.build()
+}
+
+/// `unknown_service:<executable name>`, as the specification says.
+fn default_service_name() -> String {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| {
+            p.file_name()?
+                .to_str()
+                .map(|n| format!("unknown_service:{n}"))
+        })
+        .unwrap_or_else(|| "unknown_service".to_owned())
+}
