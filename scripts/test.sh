@@ -37,7 +37,16 @@ python3 scripts/check-msrv.py
 command -v cargo-deny >/dev/null || cargo install cargo-deny --locked --version 0.20.2
 cargo deny --offline check --hide-inclusion-graph bans licenses sources
 cargo clippy --all-targets -- -D warnings
-cargo clippy --all-targets --no-default-features -- -D warnings
+# Every feature alone, and none: each compiles and passes clippy.
+for features in "" nvml otlp tower axum; do
+  echo "clippy: --no-default-features --features '$features'"
+  cargo clippy --all-targets --no-default-features --features "$features" -- -D warnings
+done
+# The docs as docs.rs builds them (every feature), warnings denied, and the package as
+# crates.io gets it (its file list and size; building it is the verify step).
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features
+cargo package --locked --allow-dirty 2>&1 | grep -Ev '^warning: ignoring (test|bench) |^ +(Compiling|Checking) '
+
 # The end-to-end tests run the examples as programs: build them under their own names.
 cargo build --examples
 run_tests cargo test --all-targets

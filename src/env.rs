@@ -70,7 +70,7 @@ pub(crate) fn value_length_limit(value: Option<&str>) -> Result<usize, Error> {
 }
 
 /// `value` cut to at most `limit` characters (at a character boundary).
-#[cfg_attr(not(any(feature = "tower", feature = "otlp")), allow(dead_code))]
+#[cfg_attr(not(feature = "tower"), allow(dead_code))]
 pub(crate) fn truncate(value: &str, limit: usize) -> &str {
     if value.len() <= limit {
         return value;

@@ -1,32 +1,6 @@
-//! # otel-resmon
-//!
-//! GPU memory and utilization, host CPU and RAM, and this process's CPU time and memory, sampled
-//! on a background thread and ready to attach to spans and OpenTelemetry metrics.
-//!
-//! ```
-//! use otel_resmon::Sampler;
-//!
-//! // Reads RESMON_INTERVAL_MS, RESMON_GPU, RESMON_NVML_LIB and CUDA_VISIBLE_DEVICES.
-//! let sampler = Sampler::new()?;
-//! let start = sampler.latest(); // one atomic load
-//! // ... work ...
-//! let end = sampler.sample_now(); // a synchronous pass, for exact boundaries
-//! let window = sampler.window(start.taken_at, end.taken_at);
-//! println!("GPU status: {}; {} samples in the window", end.gpu_status, window.samples);
-//! for gpu in &end.gpus {
-//!     println!("GPU {} {}: {:?} bytes used", gpu.index, gpu.name, gpu.memory_used);
-//! }
-//! # Ok::<(), otel_resmon::Error>(())
-//! ```
-//!
-//! ## Features
-//! - `nvml` (default): NVIDIA GPU figures through NVML, loaded at run time. Without it the
-//!   crate has no NVML code and every snapshot's [`GpuStatus`] is `NotCompiled`.
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
-
-#[cfg(doctest)]
-#[doc = include_str!("../README.md")]
-struct ReadmeDoctests;
 
 mod clock;
 mod env;

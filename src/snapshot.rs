@@ -10,6 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 /// One pass of the sampler.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Snapshot {
     /// Position of this snapshot in the sampler's sequence (0 is the first pass).
     pub seq: u64,
@@ -54,6 +55,7 @@ impl Snapshot {
 
 /// Machine-wide CPU and memory figures.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
 pub struct HostSample {
     /// When memory and load were read.
     pub taken_at: Option<Instant>,
@@ -77,6 +79,7 @@ pub struct HostSample {
 
 /// Figures of this process.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ProcessSample {
     /// When they were read.
     pub taken_at: Option<Instant>,
@@ -96,6 +99,7 @@ pub struct ProcessSample {
 
 /// One GPU at one pass.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct GpuSample {
     /// CUDA ordinal of the device among the visible ones (what `cuda:N` means to this process).
     pub index: u32,
@@ -217,6 +221,7 @@ impl GpuField {
 
 /// A GPU figure that is absent, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MissingField {
     /// Which figures.
     pub field: GpuField,
@@ -295,6 +300,7 @@ impl fmt::Display for GpuStatus {
 
 /// What does not change while the process runs: driver versions and the visible devices.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
 pub struct GpuInventory {
     /// NVIDIA driver version, e.g. `550.54.15`.
     pub driver_version: Option<String>,
@@ -306,6 +312,7 @@ pub struct GpuInventory {
 
 /// Identity of one visible GPU.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct GpuDevice {
     /// CUDA ordinal among the visible devices.
     pub index: u32,

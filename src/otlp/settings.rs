@@ -7,6 +7,7 @@ use crate::Error;
 
 /// OTLP transport.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Protocol {
     /// OTLP over gRPC (default port 4317).
     Grpc,

@@ -68,6 +68,7 @@ impl std::fmt::Debug for Sampler {
 
 /// The sampler's own health, for status pages.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct SamplerHealth {
     /// Time between passes.
     pub interval: Duration,

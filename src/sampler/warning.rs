@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 /// Something the sampler could not read, reported once.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Warning {
     /// What kind of problem this is.
     pub kind: WarningKind,

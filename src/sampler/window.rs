@@ -7,6 +7,7 @@ use crate::snapshot::{GpuSample, Snapshot};
 
 /// Minimum, maximum and mean of one figure over a window.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct Stats {
     /// Smallest value.
     pub min: f64,
@@ -58,6 +59,7 @@ fn bytes(v: Option<u64>) -> Option<f64> {
 /// Statistics of every figure over the snapshots taken in a time range; see
 /// [`Sampler::window`](crate::Sampler::window). A figure no snapshot had is `None`.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Window {
     /// How many snapshots fell in the range.
     pub samples: u32,
@@ -85,6 +87,7 @@ pub struct Window {
 
 /// Statistics of one GPU's figures over a window.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct GpuWindow {
     /// CUDA ordinal.
     pub index: u32,

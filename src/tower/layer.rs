@@ -13,6 +13,7 @@ use crate::Sampler;
 /// Cheap to clone. The spans need a subscriber with [`ResourceLayer`](crate::ResourceLayer)
 /// and tracing-opentelemetry's layer (what [`otlp::init`](crate::otlp::init) installs).
 #[derive(Clone, Debug)]
+#[must_use]
 pub struct ResourceTraceLayer {
     pub(crate) shared: Arc<Shared>,
 }
