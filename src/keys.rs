@@ -6,6 +6,7 @@
 use std::sync::{Mutex, OnceLock, PoisonError};
 
 use opentelemetry::Key;
+use opentelemetry_semantic_conventions::attribute as semconv;
 
 /// Age of the end snapshot when the span closed, seconds.
 pub static SAMPLE_AGE: Key = Key::from_static_str("resmon.sample.age");
@@ -58,7 +59,7 @@ pub static PRESSURE_FREE: Key = Key::from_static_str("resmon.pressure.free");
 /// Pressure event: the memory's total, bytes.
 pub static PRESSURE_LIMIT: Key = Key::from_static_str("resmon.pressure.limit");
 /// Pressure event: the GPU's UUID (semantic convention `hw.id`).
-pub static HW_ID: Key = Key::from_static_str("hw.id");
+pub static HW_ID: Key = Key::from_static_str(semconv::HW_ID);
 /// Per-span histograms: the span's name (bounded: names are callsite literals).
 pub static SPAN_NAME: Key = Key::from_static_str("span.name");
 /// Pressure event: the GPU's CUDA ordinal.
@@ -82,7 +83,7 @@ pub(crate) struct GpuKeys {
     pub(crate) process_memory_peak: Key,
     pub(crate) utilization_peak: Key,
     pub(crate) utilization_mean: Key,
-    pub(crate) memory_utilization_peak: Key,
+    pub(crate) memory_busy_peak: Key,
     pub(crate) temperature_peak: Key,
     pub(crate) power_mean: Key,
     pub(crate) power_peak: Key,
@@ -106,7 +107,7 @@ impl GpuKeys {
             process_memory_peak: k("process.memory.usage.peak"),
             utilization_peak: k("utilization.peak"),
             utilization_mean: k("utilization.mean"),
-            memory_utilization_peak: k("memory.utilization.peak"),
+            memory_busy_peak: k("memory.busy.peak"),
             temperature_peak: k("temperature.peak"),
             power_mean: k("power.mean"),
             power_peak: k("power.peak"),
@@ -136,6 +137,42 @@ impl GpuKeys {
     fn leaked(i: usize) -> GpuKeys {
         GpuKeys::new(i, |s| Key::from_static_str(Box::leak(s.into_boxed_str())))
     }
+}
+
+/// Request attributes of the tower layer (span handover and request metrics), semantic
+/// conventions' names. The request span's own fields are spelled in `tracing::info_span!`,
+/// which takes identifiers, not constants; `tests/tower.rs` reads them back by these names.
+#[cfg(feature = "tower")]
+pub(crate) mod http {
+    use super::semconv;
+    use opentelemetry::Key;
+
+    pub(crate) static METHOD: Key = Key::from_static_str(semconv::HTTP_REQUEST_METHOD);
+    pub(crate) static ROUTE: Key = Key::from_static_str(semconv::HTTP_ROUTE);
+    pub(crate) static STATUS_CODE: Key = Key::from_static_str(semconv::HTTP_RESPONSE_STATUS_CODE);
+    pub(crate) static URL_SCHEME: Key = Key::from_static_str(semconv::URL_SCHEME);
+    pub(crate) static ERROR_TYPE: Key = Key::from_static_str(semconv::ERROR_TYPE);
+    // The RPC names the crate has always written. opentelemetry-semantic-conventions 0.33 marks
+    // `rpc.system`, `rpc.service` and `rpc.grpc.status_code` deprecated (for `rpc.system.name`,
+    // a fully-qualified `rpc.method`, and a string `rpc.response.status_code`); moving to them
+    // changes what users query, so it is its own change.
+    pub(crate) static RPC_SYSTEM: Key = Key::from_static_str("rpc.system");
+    pub(crate) static RPC_SERVICE: Key = Key::from_static_str("rpc.service");
+    pub(crate) static RPC_METHOD: Key = Key::from_static_str(semconv::RPC_METHOD);
+    pub(crate) static RPC_GRPC_STATUS_CODE: Key = Key::from_static_str("rpc.grpc.status_code");
+    /// The request ended before its response did (client gone, timeout).
+    pub(crate) static CANCELLED: Key = Key::from_static_str("resmon.cancelled");
+}
+
+/// Resource attributes the pipeline adds.
+#[cfg(feature = "otlp")]
+pub(crate) mod resource {
+    use opentelemetry::Key;
+
+    pub(crate) static HOST_NAME: Key =
+        Key::from_static_str(opentelemetry_semantic_conventions::resource::HOST_NAME);
+    pub(crate) static GPU_DRIVER_VERSION: Key = Key::from_static_str("resmon.gpu.driver.version");
+    pub(crate) static GPU_CUDA_VERSION: Key = Key::from_static_str("resmon.gpu.cuda.version");
 }
 
 #[cfg(test)]

@@ -121,8 +121,10 @@ pub struct GpuSample {
     pub memory_reserved: Option<u64>,
     /// Share of the last sample period with a kernel running, 0..1.
     pub utilization_gpu: Option<f64>,
-    /// Share of the last sample period with device memory being read or written, 0..1.
-    pub utilization_memory: Option<f64>,
+    /// Share of the last sample period with device memory being read or written, 0..1 (NVML's
+    /// "memory utilization", nvidia-smi's `utilization.memory`). Not the share of memory in
+    /// use: that is `memory_used / memory_total`, the `hw.gpu.memory.utilization` metric.
+    pub memory_busy: Option<f64>,
     /// GPU die temperature, degrees Celsius.
     pub temperature: Option<f64>,
     /// Power draw, watts.
@@ -153,7 +155,7 @@ impl GpuSample {
             memory_total: None,
             memory_reserved: None,
             utilization_gpu: None,
-            utilization_memory: None,
+            memory_busy: None,
             temperature: None,
             power: None,
             energy: None,
@@ -190,7 +192,7 @@ pub enum DeviceState {
 pub enum GpuField {
     /// `memory_used`, `memory_free`, `memory_total`, `memory_reserved`.
     Memory,
-    /// `utilization_gpu`, `utilization_memory`.
+    /// `utilization_gpu`, `memory_busy`.
     Utilization,
     /// `temperature`.
     Temperature,

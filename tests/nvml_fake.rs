@@ -57,7 +57,7 @@ fn every_figure_is_read_back() {
             Some(80 * GIB - (10 + 10 * n) * GIB - 512 * MIB)
         );
         assert_eq!(g.utilization_gpu, Some((40.0 + 10.0 * i as f64) / 100.0));
-        assert_eq!(g.utilization_memory, Some((20.0 + 5.0 * i as f64) / 100.0));
+        assert_eq!(g.memory_busy, Some((20.0 + 5.0 * i as f64) / 100.0));
         assert_eq!(g.temperature, Some(50.0 + i as f64));
         assert_eq!(g.power, Some(300.0 + i as f64));
         assert_eq!(g.energy, Some(1000.0 * (n + 1) as f64));

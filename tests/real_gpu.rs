@@ -48,10 +48,7 @@ fn real_driver_gives_every_figure_it_supports() {
         assert!(total > 0);
         assert!(g.memory_used.unwrap() <= total);
         assert!(g.memory_free.unwrap() <= total);
-        for u in [g.utilization_gpu, g.utilization_memory]
-            .into_iter()
-            .flatten()
-        {
+        for u in [g.utilization_gpu, g.memory_busy].into_iter().flatten() {
             assert!((0.0..=1.0).contains(&u), "{u}");
         }
         if let Some(t) = g.temperature {

@@ -352,8 +352,8 @@ impl FigureConfig {
                 if let Some(v) = w.process_memory.max {
                     put!(&k.process_memory_peak, bytes(v as u64));
                 }
-                if let Some(v) = w.memory_utilization.max {
-                    put!(&k.memory_utilization_peak, Num::Float(v));
+                if let Some(v) = w.memory_busy.max {
+                    put!(&k.memory_busy_peak, Num::Float(v));
                 }
                 if let Some(v) = w.temperature.max {
                     put!(&k.temperature_peak, Num::Float(v));

@@ -63,7 +63,7 @@ pub(crate) struct GpuSpan {
     pub(crate) free_min: Option<(u64, SystemTime)>,
     pub(crate) process_memory: Running,
     pub(crate) utilization: Running,
-    pub(crate) memory_utilization: Running,
+    pub(crate) memory_busy: Running,
     pub(crate) temperature: Running,
     pub(crate) power: Running,
 }
@@ -110,7 +110,7 @@ impl SpanSnapshots<'_> {
                 w.utilization.add(g.utilization_gpu);
                 if full {
                     w.process_memory.add(g.process_memory.map(|v| v as f64));
-                    w.memory_utilization.add(g.utilization_memory);
+                    w.memory_busy.add(g.memory_busy);
                     w.temperature.add(g.temperature);
                     w.power.add(g.power);
                 }

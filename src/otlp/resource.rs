@@ -4,6 +4,7 @@ use opentelemetry::KeyValue;
 use opentelemetry_sdk::resource::{Resource, TelemetryResourceDetector};
 
 use super::settings::Settings;
+use crate::keys::resource as keys;
 use crate::Sampler;
 
 /// The OTel Resource: the SDK's identity, `OTEL_RESOURCE_ATTRIBUTES` and the service name
@@ -31,16 +32,19 @@ pub(super) fn build(settings: &Settings, sampler: &Sampler) -> Resource {
     });
     b = b.with_service_name(service.unwrap_or_else(default_service_name));
     if let Some(host) = sysinfo::System::host_name() {
-        b = b.with_attribute(KeyValue::new("host.name", host));
+        b = b.with_attribute(KeyValue::new(keys::HOST_NAME.clone(), host));
     }
     let inv = sampler.inventory();
     if let Some(v) = &inv.driver_version {
-        b = b.with_attribute(KeyValue::new("resmon.gpu.driver.version", v.clone()));
+        b = b.with_attribute(KeyValue::new(keys::GPU_DRIVER_VERSION.clone(), v.clone()));
     }
     if let Some(v) = &inv.cuda_driver_version {
-        b = b.with_attribute(KeyValue::new("resmon.gpu.cuda.version", v.clone()));
+        b = b.with_attribute(KeyValue::new(keys::GPU_CUDA_VERSION.clone(), v.clone()));
     }
-    b = b.with_attribute(KeyValue::new("resmon.gpu.count", inv.devices.len() as i64));
+    b = b.with_attribute(KeyValue::new(
+        crate::keys::GPU_COUNT.clone(),
+        inv.devices.len() as i64,
+    ));
     for d in &inv.devices {
         let i = d.index;
         b = b.with_attributes([

@@ -241,7 +241,7 @@ impl GpuProbe {
         }
         if let Some(u) = reader.read(GpuField::Utilization, device.utilization_rates()) {
             reader.sample.utilization_gpu = Some(f64::from(u.gpu) / 100.0);
-            reader.sample.utilization_memory = Some(f64::from(u.memory) / 100.0);
+            reader.sample.memory_busy = Some(f64::from(u.memory) / 100.0);
         }
         reader.sample.temperature = reader
             .read(

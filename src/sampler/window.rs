@@ -99,8 +99,8 @@ pub struct GpuWindow {
     pub memory_free: Option<Stats>,
     /// GPU utilization, 0..1.
     pub utilization_gpu: Option<Stats>,
-    /// Memory controller utilization, 0..1.
-    pub utilization_memory: Option<Stats>,
+    /// Share of time device memory was read or written, 0..1 (see `GpuSample::memory_busy`).
+    pub memory_busy: Option<Stats>,
     /// Temperature, °C.
     pub temperature: Option<Stats>,
     /// Power, W.
@@ -131,7 +131,7 @@ struct GpuAccumulator {
     memory_used: Accumulator,
     memory_free: Accumulator,
     utilization_gpu: Accumulator,
-    utilization_memory: Accumulator,
+    memory_busy: Accumulator,
     temperature: Accumulator,
     power: Accumulator,
     energy: Accumulator,
@@ -143,7 +143,7 @@ impl GpuAccumulator {
         self.memory_used.add(bytes(g.memory_used));
         self.memory_free.add(bytes(g.memory_free));
         self.utilization_gpu.add(g.utilization_gpu);
-        self.utilization_memory.add(g.utilization_memory);
+        self.memory_busy.add(g.memory_busy);
         self.temperature.add(g.temperature);
         self.power.add(g.power);
         self.energy.add(g.energy);
@@ -199,7 +199,7 @@ impl WindowBuilder {
                     memory_used: a.memory_used.stats(),
                     memory_free: a.memory_free.stats(),
                     utilization_gpu: a.utilization_gpu.stats(),
-                    utilization_memory: a.utilization_memory.stats(),
+                    memory_busy: a.memory_busy.stats(),
                     temperature: a.temperature.stats(),
                     power: a.power.stats(),
                     energy: a.energy.stats(),

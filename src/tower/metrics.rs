@@ -6,6 +6,7 @@ use opentelemetry::KeyValue;
 use opentelemetry_semantic_conventions::metric::HTTP_SERVER_REQUEST_DURATION;
 
 use super::request::RequestState;
+use crate::keys::http as keys;
 use crate::snapshot::Snapshot;
 
 /// CPU time of the whole process (every thread, not only the request's) while a request ran,
@@ -57,22 +58,19 @@ impl RequestMetrics {
 
     pub(crate) fn record(&self, r: &RequestState, end: &Snapshot) {
         let mut attrs = Vec::with_capacity(6);
-        attrs.push(KeyValue::new("http.request.method", r.method()));
-        attrs.push(KeyValue::new("url.scheme", r.scheme()));
+        attrs.push(KeyValue::new(keys::METHOD.clone(), r.method()));
+        attrs.push(KeyValue::new(keys::URL_SCHEME.clone(), r.scheme()));
         if let Some(route) = r.route() {
-            attrs.push(KeyValue::new("http.route", route.to_owned()));
+            attrs.push(KeyValue::new(keys::ROUTE.clone(), route.to_owned()));
         }
         if let Some(status) = r.status() {
-            attrs.push(KeyValue::new(
-                "http.response.status_code",
-                i64::from(status),
-            ));
+            attrs.push(KeyValue::new(keys::STATUS_CODE.clone(), i64::from(status)));
         }
         if let Some(code) = r.grpc_code() {
-            attrs.push(KeyValue::new("rpc.grpc.status_code", code));
+            attrs.push(KeyValue::new(keys::RPC_GRPC_STATUS_CODE.clone(), code));
         }
         if let Some(error) = r.error() {
-            attrs.push(KeyValue::new("error.type", error));
+            attrs.push(KeyValue::new(keys::ERROR_TYPE.clone(), error));
         }
         self.duration
             .record(r.started().elapsed().as_secs_f64(), &attrs);
@@ -85,7 +83,7 @@ impl RequestMetrics {
             self.cpu_time.record((e - s).max(0.0), &attrs);
         }
         for (uuid, peak) in crate::figures::gpu_memory_peaks(r.sampler(), start, end, |_| true) {
-            attrs.push(KeyValue::new("hw.id", uuid.to_string()));
+            attrs.push(KeyValue::new(crate::keys::HW_ID.clone(), uuid.to_string()));
             self.gpu_peak.record(peak, &attrs);
             attrs.pop();
         }

@@ -10,6 +10,7 @@ use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use super::layer::Shared;
+use crate::keys::http as keys;
 use crate::layer::Handover;
 use crate::snapshot::Snapshot;
 
@@ -208,29 +209,26 @@ impl RequestState {
     /// The attributes an adopted span gets at the end.
     fn handover(&mut self, adopted: Adopted) -> Handover {
         let mut a = Vec::with_capacity(8);
-        a.push(KeyValue::new("http.request.method", self.method));
+        a.push(KeyValue::new(keys::METHOD.clone(), self.method));
         if let Some(route) = self.route.take() {
-            a.push(KeyValue::new("http.route", route));
+            a.push(KeyValue::new(keys::ROUTE.clone(), route));
         }
         if let Some(status) = self.status {
-            a.push(KeyValue::new(
-                "http.response.status_code",
-                i64::from(status),
-            ));
+            a.push(KeyValue::new(keys::STATUS_CODE.clone(), i64::from(status)));
         }
         if let Some((service, method)) = adopted.rpc {
-            a.push(KeyValue::new("rpc.system", "grpc"));
-            a.push(KeyValue::new("rpc.service", service));
-            a.push(KeyValue::new("rpc.method", method));
+            a.push(KeyValue::new(keys::RPC_SYSTEM.clone(), "grpc"));
+            a.push(KeyValue::new(keys::RPC_SERVICE.clone(), service));
+            a.push(KeyValue::new(keys::RPC_METHOD.clone(), method));
         }
         if let Some(code) = self.grpc_status {
-            a.push(KeyValue::new("rpc.grpc.status_code", code));
+            a.push(KeyValue::new(keys::RPC_GRPC_STATUS_CODE.clone(), code));
         }
         if let Some(error) = self.error {
-            a.push(KeyValue::new("error.type", error));
+            a.push(KeyValue::new(keys::ERROR_TYPE.clone(), error));
         }
         if !self.finished {
-            a.push(KeyValue::new("resmon.cancelled", true));
+            a.push(KeyValue::new(keys::CANCELLED.clone(), true));
         }
         Handover {
             name: Some(adopted.name.into()),

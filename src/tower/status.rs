@@ -88,7 +88,7 @@ fn gpu_json(g: &GpuSample) -> Value {
         "memory_free_bytes": g.memory_free,
         "memory_total_bytes": g.memory_total,
         "utilization_gpu": g.utilization_gpu,
-        "utilization_memory": g.utilization_memory,
+        "memory_busy": g.memory_busy,
         "temperature_celsius": g.temperature,
         "power_watts": g.power,
         "energy_joules": g.energy,
