@@ -69,7 +69,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# wait_port PORT PID WHAT: until PORT accepts, failing at once if PID (which should be
+# wait_port PORT PID: until PORT accepts, failing at once if PID (which should be
 # listening there) exits.
 wait_port() {
   for _ in $(seq 300); do

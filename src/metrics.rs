@@ -47,6 +47,19 @@ fn bytes(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
+/// An instrument callback: `f` on the sampler's current snapshot, nothing when there is none
+/// (stopped, or stale).
+fn on_current<T: 'static>(
+    sampler: Sampler,
+    f: fn(&Snapshot, &dyn AsyncInstrument<T>),
+) -> impl Fn(&dyn AsyncInstrument<T>) + Send + Sync + 'static {
+    move |o| {
+        if let Some(latest) = sampler.current() {
+            f(&latest, o);
+        }
+    }
+}
+
 /// Registers every resource instrument on `meter`, each reading `sampler`'s latest snapshot.
 /// Once the sampler has stopped, or while its latest snapshot is older than three intervals,
 /// they report nothing: an old figure would read as today's.
@@ -65,11 +78,7 @@ pub fn register(meter: &Meter, sampler: &Sampler) -> ResourceMetrics {
             meter
                 .f64_observable_gauge(n)
                 .with_unit(unit)
-                .with_callback(move |o| {
-                    if let Some(latest) = s.current() {
-                        f(&latest, o);
-                    }
-                })
+                .with_callback(on_current(s, f))
                 .build()
         };
     let up_down =
@@ -78,11 +87,7 @@ pub fn register(meter: &Meter, sampler: &Sampler) -> ResourceMetrics {
             meter
                 .i64_observable_up_down_counter(n)
                 .with_unit(unit)
-                .with_callback(move |o| {
-                    if let Some(latest) = s.current() {
-                        f(&latest, o);
-                    }
-                })
+                .with_callback(on_current(s, f))
                 .build()
         };
     let counter =
@@ -91,11 +96,7 @@ pub fn register(meter: &Meter, sampler: &Sampler) -> ResourceMetrics {
             meter
                 .f64_observable_counter(n)
                 .with_unit(unit)
-                .with_callback(move |o| {
-                    if let Some(latest) = s.current() {
-                        f(&latest, o);
-                    }
-                })
+                .with_callback(on_current(s, f))
                 .build()
         };
 

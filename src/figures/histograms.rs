@@ -66,9 +66,8 @@ impl SpanHistograms {
         }
     }
 
-    /// Records one span. `gpu_peaks` gives each reported GPU's UUID and peak memory. A span
-    /// whose ends read the same snapshot records nothing: nothing was observed between them,
-    /// and a 0 would be made up (the attributes follow the same rule).
+    /// Records one span. `gpu_peaks` gives each reported GPU's UUID and peak memory. The
+    /// caller records only spans that [`observed`] something.
     pub(crate) fn record(
         &self,
         span_name: &'static str,
@@ -77,9 +76,6 @@ impl SpanHistograms {
         end: &Snapshot,
         gpu_peaks: &[(std::sync::Arc<str>, f64)],
     ) {
-        if !observed(start, end) {
-            return;
-        }
         let mut name = Vec::with_capacity(fields.len() + 2);
         name.push(KeyValue::new(keys::SPAN_NAME.clone(), span_name));
         name.extend_from_slice(fields);

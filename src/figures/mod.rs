@@ -211,6 +211,8 @@ impl FigureConfig {
         let Some(h) = &self.histograms else {
             return;
         };
+        // A span whose ends read one snapshot observed nothing: a 0 would be made up (the
+        // attributes follow the same rule).
         if !histograms::observed(start, end) {
             return;
         }

@@ -56,14 +56,6 @@ where
 /// when there is no current span or no [`ResourceLayer`] in its subscriber.
 pub(crate) fn adopt_current(start: &Arc<Snapshot>) -> Option<tracing::Span> {
     let span = tracing::Span::current();
-    adopt(&span, start).then_some(span)
-}
-
-#[cfg(feature = "tower")]
-/// Makes `span` one with figures, starting from `start`, whatever the layer's selection rules
-/// (the caller asked for it; a span the layer selected already keeps its state). False when
-/// the span is disabled or its subscriber has no [`ResourceLayer`].
-pub(crate) fn adopt(span: &tracing::Span, start: &Arc<Snapshot>) -> bool {
     let adopted = span.with_subscriber(|(id, dispatch)| {
         let Some(layer) = dispatch.downcast_ref::<ResourceLayer>() else {
             return false;
@@ -77,7 +69,7 @@ pub(crate) fn adopt(span: &tracing::Span, start: &Arc<Snapshot>) -> bool {
             }
         })
     });
-    adopted.unwrap_or(false)
+    adopted.unwrap_or(false).then_some(span)
 }
 
 #[cfg(feature = "tower")]

@@ -24,8 +24,10 @@ use tracing_subscriber::Layer;
 #[cfg(not(feature = "tower"))]
 use adopt::Handover;
 #[cfg(feature = "tower")]
-pub(crate) use adopt::{adopt, adopt_current, hand_over, Handover};
+pub(crate) use adopt::{adopt_current, hand_over, Handover};
 pub use builder::ResourceLayerBuilder;
+#[cfg(feature = "tower")]
+pub(crate) use select::REQUEST_TARGET;
 pub use select::{MARKER_FIELD, SAMPLE_NOW_FIELD};
 pub use status::{LayerStatus, OtelLink};
 

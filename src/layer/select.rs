@@ -9,6 +9,10 @@ pub const MARKER_FIELD: &str = "resmon";
 /// Span field asking for a fresh sample at start and end (`resmon.sample_now = true`).
 pub const SAMPLE_NOW_FIELD: &str = "resmon.sample_now";
 
+/// Target of the tower layer's request spans: always selected, whatever the rules (the user
+/// added the layer for them), without a marker field that would be exported on every span.
+pub(crate) const REQUEST_TARGET: &str = "otel_resmon::http";
+
 /// The span selection rules; all set rules must match.
 #[derive(Debug, Clone)]
 pub(crate) struct Selection {
@@ -101,6 +105,9 @@ impl Selection {
     /// level, target and name rules: `resmon = true` selects, `resmon = false` opts out.
     pub(crate) fn select(&self, attrs: &Attributes<'_>) -> Option<SpanOptions> {
         let m = attrs.metadata();
+        if m.target() == REQUEST_TARGET {
+            return Some(SpanOptions::default());
+        }
         let mut options = SpanOptions::default();
         let fields = m.fields();
         // The field values are read only when the callsite has one of ours.

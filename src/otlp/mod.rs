@@ -250,29 +250,17 @@ fn exporter_error(signal: &str, e: impl std::fmt::Display) -> Error {
     Error::Exporter(format!("cannot build the OTLP {signal} exporter: {e}"))
 }
 
-/// The HTTP headers, as the exporter takes them.
+/// The headers as the HTTP exporter takes them (values came from strings, so they read back).
 fn http_headers(e: &Export) -> std::collections::HashMap<String, String> {
-    e.headers.iter().cloned().collect()
+    e.headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.to_string(), v.to_str().ok()?.to_owned())))
+        .collect()
 }
 
-/// The same headers as gRPC metadata (checked to be valid when the settings were read).
+/// The headers as gRPC metadata.
 fn grpc_metadata(e: &Export) -> opentelemetry_otlp::tonic_types::metadata::MetadataMap {
-    let mut map = http::HeaderMap::new();
-    for (k, v) in &e.headers {
-        if let (Ok(k), Ok(v)) = (
-            http::HeaderName::from_bytes(k.as_bytes()),
-            http::HeaderValue::from_str(v),
-        ) {
-            map.append(k, v);
-        }
-    }
-    opentelemetry_otlp::tonic_types::metadata::MetadataMap::from_headers(map)
-}
-
-fn compression(e: &Export) -> Option<opentelemetry_otlp::Compression> {
-    e.compression.map(|c| match c {
-        pairs::Compression::Gzip => opentelemetry_otlp::Compression::Gzip,
-    })
+    opentelemetry_otlp::tonic_types::metadata::MetadataMap::from_headers(e.headers.clone())
 }
 
 /// Builds one signal's exporter from its settings: the same calls for traces and metrics.
@@ -286,7 +274,7 @@ macro_rules! build_exporter {
                     .with_endpoint(&e.endpoint)
                     .with_timeout(e.timeout)
                     .with_metadata(grpc_metadata(e));
-                match compression(e) {
+                match e.compression {
                     Some(c) => b.with_compression(c).build(),
                     None => b.build(),
                 }
@@ -298,7 +286,7 @@ macro_rules! build_exporter {
                     .with_endpoint(&e.endpoint)
                     .with_timeout(e.timeout)
                     .with_headers(http_headers(e));
-                match compression(e) {
+                match e.compression {
                     Some(c) => b.with_compression(c).build(),
                     None => b.build(),
                 }

@@ -51,19 +51,16 @@ fn percent_decode(v: &str) -> String {
     String::from_utf8(out).unwrap_or_else(|_| v.to_owned())
 }
 
-/// Export compression.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Compression {
-    Gzip,
-}
-
 /// `gzip` or `none`; unset is none.
 ///
 /// # Errors
 /// [`Error::InvalidSetting`] naming `var` for anything else (`zstd` is not compiled in).
-pub(crate) fn compression(var: &'static str, value: &str) -> Result<Option<Compression>, Error> {
+pub(crate) fn compression(
+    var: &'static str,
+    value: &str,
+) -> Result<Option<opentelemetry_otlp::Compression>, Error> {
     match value.trim().to_ascii_lowercase().as_str() {
-        "gzip" => Ok(Some(Compression::Gzip)),
+        "gzip" => Ok(Some(opentelemetry_otlp::Compression::Gzip)),
         "none" => Ok(None),
         _ => Err(Error::InvalidSetting {
             setting: var,
@@ -96,7 +93,10 @@ mod tests {
 
     #[test]
     fn compression_values() {
-        assert_eq!(compression("V", "GZIP").unwrap(), Some(Compression::Gzip));
+        assert_eq!(
+            compression("V", "GZIP").unwrap(),
+            Some(opentelemetry_otlp::Compression::Gzip)
+        );
         assert_eq!(compression("V", "none").unwrap(), None);
         assert!(compression("V", "zstd").is_err());
     }

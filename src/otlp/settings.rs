@@ -69,8 +69,8 @@ pub(crate) struct Export {
     pub(crate) timeout: Duration,
     /// Headers (gRPC metadata) sent with every export: the signal's variable, else the
     /// generic one.
-    pub(crate) headers: Vec<(String, String)>,
-    pub(crate) compression: Option<super::pairs::Compression>,
+    pub(crate) headers: http::HeaderMap,
+    pub(crate) compression: Option<opentelemetry_otlp::Compression>,
 }
 
 /// Everything the pipeline reads from the environment.
@@ -151,22 +151,17 @@ pub(crate) const VARIABLES: [&str; 21] = [
 /// it is given: with [`Pipeline::env`](super::Pipeline::env) the pipeline hands their values
 /// over explicitly, and refuses to start while the process sets them too (the exporter would
 /// add the process's headers, or its compression, behind the pipeline's back).
-const SDK_READS_FROM_PROCESS: [&str; 6] = [
-    "OTEL_EXPORTER_OTLP_HEADERS",
-    "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
-    "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
-    "OTEL_EXPORTER_OTLP_COMPRESSION",
-    "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
-    "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION",
-];
+fn sdk_reads_from_process(var: &str) -> bool {
+    var.ends_with("_HEADERS") || var.ends_with("_COMPRESSION")
+}
 
 /// For [`Pipeline::env`](super::Pipeline::env): the process environment sets none of
-/// [`SDK_READS_FROM_PROCESS`].
+/// the header and compression variables ([`sdk_reads_from_process`]).
 ///
 /// # Errors
 /// [`Error::InvalidSetting`] naming the first one set.
 pub(crate) fn process_sets_nothing_the_sdk_reads() -> Result<(), Error> {
-    for var in SDK_READS_FROM_PROCESS {
+    for var in VARIABLES.into_iter().filter(|v| sdk_reads_from_process(v)) {
         if let Some(v) = std::env::var_os(var).filter(|v| !v.is_empty()) {
             return Err(invalid(
                 var,
@@ -275,21 +270,27 @@ fn millis(
     Ok(default)
 }
 
-/// Export headers: pairs whose names and values HTTP and gRPC can carry.
-fn headers(var: &'static str, value: &str) -> Result<Vec<(String, String)>, Error> {
-    let pairs = super::pairs::parse(var, value)?;
-    for (k, v) in &pairs {
-        if http::HeaderName::from_bytes(k.as_bytes()).is_err()
-            || http::HeaderValue::from_str(v).is_err()
-        {
-            return Err(invalid(
-                var,
-                value,
-                "has a header name or value that HTTP cannot carry",
-            ));
+/// Export headers, checked once here: HTTP headers and gRPC metadata are both built from them.
+fn headers(var: &'static str, value: &str) -> Result<http::HeaderMap, Error> {
+    let mut map = http::HeaderMap::new();
+    for (k, v) in super::pairs::parse(var, value)? {
+        match (
+            http::HeaderName::from_bytes(k.as_bytes()),
+            http::HeaderValue::from_str(&v),
+        ) {
+            (Ok(k), Ok(v)) => {
+                map.append(k, v);
+            }
+            _ => {
+                return Err(invalid(
+                    var,
+                    value,
+                    "has a header name or value that HTTP cannot carry",
+                ))
+            }
         }
     }
-    Ok(pairs)
+    Ok(map)
 }
 
 /// The first of `vars` that is set, with its name.
@@ -335,7 +336,7 @@ impl Settings {
                 )?,
                 headers: match first(env, [signal.headers_var(), "OTEL_EXPORTER_OTLP_HEADERS"]) {
                     Some((var, v)) => headers(static_name(var), &v)?,
-                    None => Vec::new(),
+                    None => http::HeaderMap::new(),
                 },
                 compression: match first(
                     env,

@@ -8,12 +8,26 @@ use std::error::Error;
 /// tower's `BoxError`, the error type of most tower stacks.
 type BoxError = Box<dyn Error + Send + Sync>;
 
+/// The name of a known error type, for a `&dyn Any` or a `&dyn Error` (both have `is`).
+macro_rules! known {
+    ($error:expr) => {
+        if $error.is::<tower::timeout::error::Elapsed>() {
+            Some("timeout")
+        } else if $error.is::<std::io::Error>() {
+            Some("std::io::Error")
+        } else {
+            None
+        }
+    };
+}
+
 pub(crate) fn of<E: 'static>(error: &E) -> &'static str {
     let any: &dyn Any = error;
     if let Some(boxed) = any.downcast_ref::<BoxError>() {
-        return of_dyn(boxed.as_ref());
+        let inner: &(dyn Error + 'static) = boxed.as_ref();
+        return known!(inner).unwrap_or("_OTHER");
     }
-    if let Some(known) = known(any) {
+    if let Some(known) = known!(any) {
         return known;
     }
     let name = std::any::type_name::<E>();
@@ -22,27 +36,6 @@ pub(crate) fn of<E: 'static>(error: &E) -> &'static str {
         "_OTHER"
     } else {
         name
-    }
-}
-
-fn of_dyn(error: &(dyn Error + Send + Sync + 'static)) -> &'static str {
-    let error: &(dyn Error + 'static) = error;
-    if error.is::<tower::timeout::error::Elapsed>() {
-        return "timeout";
-    }
-    if error.is::<std::io::Error>() {
-        return "std::io::Error";
-    }
-    "_OTHER"
-}
-
-fn known(any: &dyn Any) -> Option<&'static str> {
-    if any.is::<tower::timeout::error::Elapsed>() {
-        Some("timeout")
-    } else if any.is::<std::io::Error>() {
-        Some("std::io::Error")
-    } else {
-        None
     }
 }
 

@@ -10,6 +10,7 @@ use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use super::layer::Shared;
+use crate::env::truncate;
 use crate::keys::http as keys;
 use crate::layer::Handover;
 use crate::snapshot::Snapshot;
@@ -95,13 +96,16 @@ impl RequestState {
         // Request-derived values are cut to the layer's limit: they are as long as the client
         // makes them, and the SDK queues 2048 spans.
         let limit = shared.value_limit;
-        let cut = |v: &'_ str| -> String { crate::env::truncate(v, limit).to_owned() };
-        let path = crate::env::truncate(req.uri().path(), limit);
+        let full_path = req.uri().path();
+        let path = truncate(full_path, limit);
         let (rpc_service, rpc_method) = if grpc {
-            let mut p = req.uri().path().trim_start_matches('/').splitn(2, '/');
-            (cut(p.next().unwrap_or("")), cut(p.next().unwrap_or("")))
+            let mut p = full_path.trim_start_matches('/').splitn(2, '/');
+            (
+                truncate(p.next().unwrap_or(""), limit),
+                truncate(p.next().unwrap_or(""), limit),
+            )
         } else {
-            (String::new(), String::new())
+            ("", "")
         };
         let name = if grpc {
             format!("{rpc_service}/{rpc_method}")
@@ -136,13 +140,13 @@ impl RequestState {
             state.span = span;
             state.adopted = Some(Adopted {
                 name,
-                rpc: grpc.then_some((rpc_service, rpc_method)),
+                rpc: grpc.then(|| (rpc_service.to_owned(), rpc_method.to_owned())),
             });
             return state;
         }
         let route = &state.route;
         let span = tracing::info_span!(
-            target: "otel_resmon::http",
+            target: crate::layer::REQUEST_TARGET,
             "HTTP request",
             otel.name = %name,
             otel.kind = "server",
@@ -170,25 +174,22 @@ impl RequestState {
             .and_then(|v| v.to_str().ok())
             .or_else(|| req.uri().host());
         if let Some(host) = host.and_then(server_address) {
-            span.record("server.address", crate::env::truncate(host, limit));
+            span.record("server.address", truncate(host, limit));
         }
         if let Some(ua) = headers
             .get(http::header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
         {
-            span.record("user_agent.original", crate::env::truncate(ua, limit));
+            span.record("user_agent.original", truncate(ua, limit));
         }
         if grpc {
             span.record("rpc.system", "grpc");
-            span.record("rpc.service", rpc_service.as_str());
-            span.record("rpc.method", rpc_method.as_str());
+            span.record("rpc.service", rpc_service);
+            span.record("rpc.method", rpc_method);
         }
         if let Some(parent) = super::propagation::remote_parent(headers) {
             let _ = span.set_parent(parent);
         }
-        // Figures on the request span whatever the resource layer's selection rules, without
-        // a marker field (which would be exported on every span).
-        crate::layer::adopt(&span, &state.start);
         state.span = span;
         state
     }
