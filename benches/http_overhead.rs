@@ -29,7 +29,6 @@ use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use otel_resmon::tower::ResourceTraceLayer;
 use otel_resmon::{ResourceLayer, Sampler};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tracing::instrument::WithSubscriber;
 use tracing::Dispatch;
 use tracing_subscriber::layer::SubscriberExt;
@@ -118,43 +117,16 @@ fn under<S>(dispatch: Dispatch) -> impl tower::Layer<S, Service = UnderDispatch<
     })
 }
 
-/// An OTLP/HTTP sink: answers 200 to every export and keeps nothing.
+/// An OTLP/HTTP sink: answers 200 to every trace export and keeps nothing (axum reads the
+/// body to its end, as a collector would).
 async fn sink() -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut r = BufReader::new(stream);
-                loop {
-                    let mut line = String::new();
-                    if r.read_line(&mut line).await.unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let mut len = 0usize;
-                    loop {
-                        let mut h = String::new();
-                        r.read_line(&mut h).await.unwrap();
-                        let h = h.trim_end();
-                        if h.is_empty() {
-                            break;
-                        }
-                        if let Some((k, v)) = h.split_once(':') {
-                            if k.eq_ignore_ascii_case("content-length") {
-                                len = v.trim().parse().unwrap_or(0);
-                            }
-                        }
-                    }
-                    let mut body = vec![0; len];
-                    r.read_exact(&mut body).await.unwrap();
-                    let _ = r
-                        .get_mut()
-                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
-                        .await;
-                }
-            });
-        }
-    });
+    let app = Router::new().route(
+        "/v1/traces",
+        axum::routing::post(|_body: axum::body::Bytes| async {}),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
     format!("http://{addr}/v1/traces")
 }
 
@@ -208,7 +180,7 @@ async fn servers(sampler: &Sampler, endpoint: &str) -> ([String; 3], [Dispatch; 
             .with(tracing_opentelemetry::layer().with_tracer(c_provider.tracer("c"))),
     );
     let ours = routes()
-        .layer(ResourceTraceLayer::new(sampler).in_current_span())
+        .layer(ResourceTraceLayer::new(sampler).in_current_span(true))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .layer(under(c_dispatch.clone()));
     std::mem::forget((b_provider, c_provider));
@@ -308,7 +280,7 @@ fn median(v: &mut [f64]) -> f64 {
 fn sampler_cpu_share(seconds: u64) -> f64 {
     let fake = fake_nvml::FakeNvml::new(&fake_nvml::two_gpus());
     let sampler = Sampler::builder()
-        .ignore_env()
+        .ignore_env(true)
         .nvml_library(fake.library())
         .build()
         .unwrap();
@@ -352,7 +324,7 @@ fn one_fake_gpu() -> (fake_nvml::FakeNvml, Sampler) {
         "0000:01:00.0",
     )]));
     let sampler = Sampler::builder()
-        .ignore_env()
+        .ignore_env(true)
         .nvml_library(fake.library())
         .build()
         .unwrap();

@@ -20,7 +20,7 @@ use otel_resmon::Sampler;
 fn quiet(builder: otel_resmon::SamplerBuilder) -> Sampler {
     // The thread sleeps through the run: every pass measured here is an explicit one.
     builder
-        .ignore_env()
+        .ignore_env(true)
         .interval(Duration::from_secs(3600))
         .build()
         .expect("sampler")

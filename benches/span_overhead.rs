@@ -99,7 +99,7 @@ fn bench(c: &mut Criterion) {
         "GPU-11111111-aaaa-4000-8000-000000000001",
         "0000:01:00.0",
     )]));
-    let builder = Sampler::builder().ignore_env();
+    let builder = Sampler::builder().ignore_env(true);
     #[cfg(all(feature = "nvml", target_os = "linux"))]
     let builder = builder.nvml_library(fake.library());
     let sampler = builder.build().expect("sampler");

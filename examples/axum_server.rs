@@ -115,8 +115,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = Router::new()
         .route("/api/chat", post(chat))
         .layer(
-            ResourceTraceLayer::new(&sampler)
-                .with_metrics(&opentelemetry::global::meter("axum_server")),
+            ResourceTraceLayer::new(&sampler).metrics(&opentelemetry::global::meter("axum_server")),
         )
         .route_service("/api/status", status.clone())
         .route_service("/api/gpu-debug", status.clone())

@@ -32,6 +32,8 @@ done
 echo "normal dependency tree: $(sort -u <<<"$tree" | wc -l) crates, no test-only one"
 # rust-version in Cargo.toml is at least what every crate a user builds declares.
 python3 scripts/check-msrv.py
+# No module under src/ reaches back into a module that uses it (siblings form no cycle).
+python3 scripts/check-layering.py
 # Licences, banned crates and sources of every dependency (policy: deny.toml). The advisories
 # check needs the RustSec database from GitHub, which the CI machine cannot download.
 command -v cargo-deny >/dev/null || cargo install cargo-deny --locked --version 0.20.2
@@ -43,9 +45,12 @@ for features in "" nvml otlp tower axum; do
   cargo clippy --all-targets --no-default-features --features "$features" -- -D warnings
 done
 # The docs as docs.rs builds them (every feature), warnings denied, and the package as
-# crates.io gets it (its file list and size; building it is the verify step).
+# crates.io gets it (its file list and size; building it is the verify step). The verify
+# build gets a target dir of its own: in the shared one the packaged copy has the same
+# fingerprint as the work tree's crate, and later builds would take the copy's for fresh.
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features
-cargo package --locked --allow-dirty 2>&1 | grep -Ev '^warning: ignoring (test|bench) |^ +(Compiling|Checking) '
+CARGO_TARGET_DIR=target/package-verify cargo package --locked --allow-dirty 2>&1 |
+  grep -Ev '^warning: ignoring (test|bench) |^ +(Compiling|Checking) '
 
 # The end-to-end tests run the examples as programs: build them under their own names.
 cargo build --examples

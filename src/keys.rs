@@ -1,4 +1,5 @@
-//! Every span attribute key and event name the crate writes, in one place.
+//! Every span attribute key, event name, metric name and metric attribute the crate writes, in
+//! one place.
 //!
 //! Span attributes live under `resmon.` so nothing collides with future semantic conventions.
 //! Per-GPU keys carry the device's CUDA ordinal: `resmon.gpu.<i>.memory.usage.start`.
@@ -7,6 +8,11 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 
 use opentelemetry::Key;
 use opentelemetry_semantic_conventions::attribute as semconv;
+
+/// Span field that marks a span for figures (`resmon = true`) or opts it out (`resmon = false`).
+pub const MARKER_FIELD: &str = "resmon";
+/// Span field asking for a fresh sample at start and end (`resmon.sample_now = true`).
+pub const SAMPLE_NOW_FIELD: &str = "resmon.sample_now";
 
 /// Age of the end snapshot when the span closed, seconds.
 pub static SAMPLE_AGE: Key = Key::from_static_str("resmon.sample.age");
@@ -89,6 +95,11 @@ pub(crate) struct GpuKeys {
     pub(crate) power_peak: Key,
     pub(crate) energy_delta: Key,
     pub(crate) state: Key,
+    /// Resource attributes (the OTLP pipeline's): the device's model and UUID.
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    pub(crate) model: Key,
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    pub(crate) uuid: Key,
 }
 
 impl GpuKeys {
@@ -113,11 +124,13 @@ impl GpuKeys {
             power_peak: k("power.peak"),
             energy_delta: k("energy.delta"),
             state: k("state"),
+            model: k("model"),
+            uuid: k("uuid"),
         }
     }
 
     /// Keys for CUDA ordinal `i`, built once per process and never freed (bounded: one set
-    /// of 18 short keys per ordinal ever seen), so cloning a key is free.
+    /// of 20 short keys per ordinal ever seen), so cloning a key is free.
     pub(crate) fn of(i: u32) -> &'static GpuKeys {
         static TABLE: OnceLock<Box<[GpuKeys]>> = OnceLock::new();
         static MORE: Mutex<Vec<(u32, &'static GpuKeys)>> = Mutex::new(Vec::new());
@@ -137,6 +150,74 @@ impl GpuKeys {
     fn leaked(i: usize) -> GpuKeys {
         GpuKeys::new(i, |s| Key::from_static_str(Box::leak(s.into_boxed_str())))
     }
+}
+
+/// Metric names: the semantic conventions' where they have one (with their units and kinds, as
+/// `semconv-metrics.tsv` lists them), else under `resmon.`.
+pub mod metric {
+    use opentelemetry_semantic_conventions::metric as semconv;
+
+    /// Share of time the GPU was busy, 0..1 (`hw.gpu.task` = `general`).
+    pub const HW_GPU_UTILIZATION: &str = semconv::HW_GPU_UTILIZATION;
+    /// Device memory used over its total, 0..1.
+    pub const HW_GPU_MEMORY_UTILIZATION: &str = semconv::HW_GPU_MEMORY_UTILIZATION;
+    /// Device memory used, bytes.
+    pub const HW_GPU_MEMORY_USAGE: &str = semconv::HW_GPU_MEMORY_USAGE;
+    /// Device memory in all, bytes.
+    pub const HW_GPU_MEMORY_LIMIT: &str = semconv::HW_GPU_MEMORY_LIMIT;
+    /// Power draw, watts.
+    pub const HW_POWER: &str = semconv::HW_POWER;
+    /// Energy used since the driver loaded, joules.
+    pub const HW_ENERGY: &str = semconv::HW_ENERGY;
+    /// Temperature, degrees Celsius.
+    pub const HW_TEMPERATURE: &str = semconv::HW_TEMPERATURE;
+    /// Host CPU utilization, 0..1.
+    pub const SYSTEM_CPU_UTILIZATION: &str = semconv::SYSTEM_CPU_UTILIZATION;
+    /// Host memory in use, bytes.
+    pub const SYSTEM_MEMORY_USAGE: &str = semconv::SYSTEM_MEMORY_USAGE;
+    /// Host memory in all, bytes.
+    pub const SYSTEM_MEMORY_LIMIT: &str = semconv::SYSTEM_MEMORY_LIMIT;
+    /// This process's resident memory, bytes.
+    pub const PROCESS_MEMORY_USAGE: &str = semconv::PROCESS_MEMORY_USAGE;
+    /// This process's CPU time, seconds (`cpu.mode` user / system).
+    pub const PROCESS_CPU_TIME: &str = semconv::PROCESS_CPU_TIME;
+    /// This process's memory on each GPU, bytes (no semantic convention yet; the name others
+    /// use).
+    pub const PROCESS_GPU_MEMORY_USAGE: &str = "process.gpu.memory.usage";
+
+    /// Per-span histogram: process CPU time used by a span, seconds.
+    pub const SPAN_CPU_TIME: &str = "resmon.span.process.cpu.time";
+    /// Per-span histogram: growth of this process's resident memory over a span, bytes (0
+    /// when it shrank).
+    pub const SPAN_MEMORY_GROWTH: &str = "resmon.span.process.memory.growth";
+    /// Per-span histogram: peak device memory of a GPU during a span, bytes.
+    pub const SPAN_GPU_MEMORY_PEAK: &str = "resmon.span.gpu.memory.peak";
+
+    /// Request histogram: duration of HTTP server requests, seconds.
+    pub const HTTP_SERVER_REQUEST_DURATION: &str = semconv::HTTP_SERVER_REQUEST_DURATION;
+    /// Request histogram: CPU time of the whole process (every thread, not only the
+    /// request's) while a request ran, seconds: under concurrency each request is charged
+    /// the others' CPU too. A request's own CPU time is `resmon.span.cpu.time`
+    /// (`ResourceLayerBuilder::span_cpu_time`).
+    pub const HTTP_SERVER_REQUEST_PROCESS_CPU_TIME: &str =
+        "resmon.http.server.request.process.cpu.time";
+    /// Request histogram: peak device memory of a GPU while a request ran, bytes.
+    pub const HTTP_SERVER_REQUEST_GPU_MEMORY_PEAK: &str =
+        "resmon.http.server.request.gpu.memory.peak";
+}
+
+/// Metric attributes (bounded: identities and fixed values, never a request value).
+pub(crate) mod attr {
+    use super::semconv;
+    use opentelemetry::Key;
+
+    pub(crate) static HW_NAME: Key = Key::from_static_str(semconv::HW_NAME);
+    pub(crate) static HW_VENDOR: Key = Key::from_static_str(semconv::HW_VENDOR);
+    pub(crate) static HW_TYPE: Key = Key::from_static_str(semconv::HW_TYPE);
+    pub(crate) static HW_PARENT: Key = Key::from_static_str(semconv::HW_PARENT);
+    pub(crate) static HW_GPU_TASK: Key = Key::from_static_str(semconv::HW_GPU_TASK);
+    pub(crate) static SYSTEM_MEMORY_STATE: Key = Key::from_static_str(semconv::SYSTEM_MEMORY_STATE);
+    pub(crate) static CPU_MODE: Key = Key::from_static_str(semconv::CPU_MODE);
 }
 
 /// Request attributes of the tower layer (span handover and request metrics), semantic

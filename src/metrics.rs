@@ -10,16 +10,15 @@ use opentelemetry::metrics::{
     AsyncInstrument, Meter, ObservableCounter, ObservableGauge, ObservableUpDownCounter,
 };
 use opentelemetry::KeyValue;
-use opentelemetry_semantic_conventions::attribute as attr;
-use opentelemetry_semantic_conventions::metric as name;
 
+use crate::keys::metric as name;
+use crate::keys::{attr, HW_ID};
 use crate::snapshot::{GpuSample, Snapshot};
 use crate::Sampler;
 
-pub use crate::figures::{SPAN_CPU_TIME, SPAN_GPU_MEMORY_PEAK, SPAN_MEMORY_GROWTH};
-
-/// This process's memory on each GPU, bytes (no semantic convention yet; the name others use).
-pub const PROCESS_GPU_MEMORY_USAGE: &str = "process.gpu.memory.usage";
+pub use crate::keys::metric::{
+    PROCESS_GPU_MEMORY_USAGE, SPAN_CPU_TIME, SPAN_GPU_MEMORY_PEAK, SPAN_MEMORY_GROWTH,
+};
 
 /// The registered instruments. Keep it alive as long as the metrics should be reported
 /// (the meter provider also keeps the callbacks until it shuts down).
@@ -33,9 +32,9 @@ pub struct ResourceMetrics {
 
 fn gpu_identity(g: &GpuSample) -> [KeyValue; 3] {
     [
-        KeyValue::new(attr::HW_ID, g.uuid.to_string()),
-        KeyValue::new(attr::HW_NAME, g.name.to_string()),
-        KeyValue::new(attr::HW_VENDOR, "NVIDIA"),
+        KeyValue::new(HW_ID.clone(), g.uuid.to_string()),
+        KeyValue::new(attr::HW_NAME.clone(), g.name.to_string()),
+        KeyValue::new(attr::HW_VENDOR.clone(), "NVIDIA"),
     ]
 }
 
@@ -108,7 +107,7 @@ pub fn register(meter: &Meter, sampler: &Sampler) -> ResourceMetrics {
                         u,
                         &with(
                             &gpu_identity(g),
-                            &[KeyValue::new(attr::HW_GPU_TASK, "general")],
+                            &[KeyValue::new(attr::HW_GPU_TASK.clone(), "general")],
                         ),
                     );
                 }
@@ -128,7 +127,10 @@ pub fn register(meter: &Meter, sampler: &Sampler) -> ResourceMetrics {
                 if let Some(p) = g.power {
                     o.observe(
                         p,
-                        &with(&gpu_identity(g), &[KeyValue::new(attr::HW_TYPE, "gpu")]),
+                        &with(
+                            &gpu_identity(g),
+                            &[KeyValue::new(attr::HW_TYPE.clone(), "gpu")],
+                        ),
                     );
                 }
             }
@@ -138,10 +140,10 @@ pub fn register(meter: &Meter, sampler: &Sampler) -> ResourceMetrics {
                 if let Some(t) = g.temperature {
                     // The sensor is a component of its own whose parent is the GPU.
                     let sensor = [
-                        KeyValue::new(attr::HW_ID, format!("{}:temperature", g.uuid)),
-                        KeyValue::new(attr::HW_NAME, format!("{} temperature", g.name)),
-                        KeyValue::new(attr::HW_TYPE, "temperature"),
-                        KeyValue::new(attr::HW_PARENT, g.uuid.to_string()),
+                        KeyValue::new(HW_ID.clone(), format!("{}:temperature", g.uuid)),
+                        KeyValue::new(attr::HW_NAME.clone(), format!("{} temperature", g.name)),
+                        KeyValue::new(attr::HW_TYPE.clone(), "temperature"),
+                        KeyValue::new(attr::HW_PARENT.clone(), g.uuid.to_string()),
                     ];
                     o.observe(t, &sensor);
                 }
@@ -168,7 +170,7 @@ pub fn register(meter: &Meter, sampler: &Sampler) -> ResourceMetrics {
                 }
             }
         }),
-        up_down(PROCESS_GPU_MEMORY_USAGE, "By", |s, o| {
+        up_down(name::PROCESS_GPU_MEMORY_USAGE, "By", |s, o| {
             for g in &s.gpus {
                 if let Some(v) = g.process_memory {
                     o.observe(bytes(v), &gpu_identity(g));
@@ -179,7 +181,7 @@ pub fn register(meter: &Meter, sampler: &Sampler) -> ResourceMetrics {
             if let Some(v) = s.host.memory_used {
                 o.observe(
                     bytes(v),
-                    &[KeyValue::new(attr::SYSTEM_MEMORY_STATE, "used")],
+                    &[KeyValue::new(attr::SYSTEM_MEMORY_STATE.clone(), "used")],
                 );
             }
         }),
@@ -200,17 +202,20 @@ pub fn register(meter: &Meter, sampler: &Sampler) -> ResourceMetrics {
                 if let Some(e) = g.energy {
                     o.observe(
                         e,
-                        &with(&gpu_identity(g), &[KeyValue::new(attr::HW_TYPE, "gpu")]),
+                        &with(
+                            &gpu_identity(g),
+                            &[KeyValue::new(attr::HW_TYPE.clone(), "gpu")],
+                        ),
                     );
                 }
             }
         }),
         counter(name::PROCESS_CPU_TIME, "s", |s, o| {
             if let Some(t) = s.process.cpu_time_user {
-                o.observe(t, &[KeyValue::new(attr::CPU_MODE, "user")]);
+                o.observe(t, &[KeyValue::new(attr::CPU_MODE.clone(), "user")]);
             }
             if let Some(t) = s.process.cpu_time_system {
-                o.observe(t, &[KeyValue::new(attr::CPU_MODE, "system")]);
+                o.observe(t, &[KeyValue::new(attr::CPU_MODE.clone(), "system")]);
             }
         }),
     ];

@@ -136,7 +136,7 @@ fn serve_concurrently(dispatch: &tracing::Dispatch, sampler: &Sampler) {
 
 fn sampler(fake: &FakeNvml) -> Sampler {
     Sampler::builder()
-        .ignore_env()
+        .ignore_env(true)
         .nvml_library(fake.library())
         .interval(Duration::from_millis(5))
         .build()

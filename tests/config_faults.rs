@@ -176,7 +176,7 @@ fn every_otel_variable_with_bad_values_is_refused_by_name_or_falls_back() {
             let result = with_env(&vars, || {
                 catch_unwind(|| {
                     Pipeline::new()
-                        .sampler(Sampler::builder().ignore_env().gpu(false))
+                        .sampler(Sampler::builder().ignore_env(true).gpu(false))
                         .install_subscriber(false)
                         .install()
                         .map(|guard| {
@@ -222,7 +222,7 @@ fn sampler_builder_values_out_of_range_are_refused_by_name() {
             "SamplerBuilder::nvml_library",
         ),
     ] {
-        match builder.ignore_env().build() {
+        match builder.ignore_env(true).build() {
             Err(Error::InvalidSetting { setting: s, .. }) => assert_eq!(s, setting, "{what}"),
             other => panic!("{what}: {other:?}"),
         }
@@ -239,7 +239,7 @@ fn sampler_builder_values_out_of_range_are_refused_by_name() {
             Sampler::builder().nvml_library("/nonexistent/libnvidia-ml.so.1"),
         ),
     ] {
-        let s = builder.ignore_env().on_warning(|_| {}).build().unwrap();
+        let s = builder.ignore_env(true).on_warning(|_| {}).build().unwrap();
         assert!(
             matches!(s.latest().gpu_status, GpuStatus::NoLibrary(_)),
             "{what}: {:?}",
@@ -249,7 +249,7 @@ fn sampler_builder_values_out_of_range_are_refused_by_name() {
     let fake = common::fake_nvml::FakeNvml::new(&common::fake_nvml::two_gpus());
     for devices in ["", "-1", "abc", "99999999999", "GPU-nope", "1,1", "\u{0}"] {
         let s = Sampler::builder()
-            .ignore_env()
+            .ignore_env(true)
             .nvml_library(fake.library())
             .visible_devices(devices)
             .on_warning(|_| {})
@@ -272,7 +272,11 @@ fn odd_layer_settings_are_clamped_not_fatal() {
     use opentelemetry::trace::TracerProvider as _;
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::Layer as _;
-    let sampler = Sampler::builder().ignore_env().gpu(false).build().unwrap();
+    let sampler = Sampler::builder()
+        .ignore_env(true)
+        .gpu(false)
+        .build()
+        .unwrap();
     let exporter = opentelemetry_sdk::trace::InMemorySpanExporter::default();
     let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
         .with_simple_exporter(exporter.clone())
@@ -307,7 +311,11 @@ fn odd_layer_settings_are_clamped_not_fatal() {
 #[test]
 fn resmon_report_with_bad_values_leaves_the_summary_off_and_never_panics() {
     let _env = env_lock();
-    let sampler = Sampler::builder().ignore_env().gpu(false).build().unwrap();
+    let sampler = Sampler::builder()
+        .ignore_env(true)
+        .gpu(false)
+        .build()
+        .unwrap();
     for (class, value) in bad_values() {
         let built = with_env(&[("RESMON_REPORT", &value)], || {
             catch_unwind(|| drop(otel_resmon::tower::ResourceTraceLayer::new(&sampler)))

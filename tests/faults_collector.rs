@@ -90,7 +90,7 @@ fn service(protocol: &str, endpoint: String) -> Service {
     let guard = Pipeline::new()
         .sampler(
             Sampler::builder()
-                .ignore_env()
+                .ignore_env(true)
                 .nvml_library(fake.library())
                 .interval(Duration::from_millis(50)),
         )

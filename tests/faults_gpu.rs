@@ -14,7 +14,7 @@ use otel_resmon::{GpuField, GpuStatus, MissingReason, ResourceLayer, Sampler, Wa
 
 fn sampler(fake: &FakeNvml, warnings: &Collected, interval_ms: u64) -> Sampler {
     Sampler::builder()
-        .ignore_env()
+        .ignore_env(true)
         .nvml_library(fake.library())
         .interval(Duration::from_millis(interval_ms))
         .on_warning(warnings.sink())
@@ -205,7 +205,7 @@ fn serve_under(fault: &ServiceFault) -> (f64, Duration, usize, f64) {
     const REQUESTS: usize = 2000;
     const CLIENTS: usize = 8;
     let mut builder = Sampler::builder()
-        .ignore_env()
+        .ignore_env(true)
         .interval(Duration::from_millis(20))
         .on_warning(|_| {});
     builder = if fault.no_library {

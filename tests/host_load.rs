@@ -15,7 +15,7 @@ const MIB: u64 = 1 << 20;
 
 fn sampler() -> Sampler {
     Sampler::builder()
-        .ignore_env()
+        .ignore_env(true)
         .gpu(false)
         .interval(Duration::from_millis(50))
         .build()
@@ -97,7 +97,7 @@ fn host_cpu_utilization_is_a_fraction_that_rises_under_load() {
     let s = sampler();
     // The first snapshot comes from one CPU reading: no honest figure yet.
     let first = Sampler::builder()
-        .ignore_env()
+        .ignore_env(true)
         .gpu(false)
         .interval(Duration::from_secs(3600))
         .build()

@@ -36,7 +36,7 @@ fn one_gpu(used: u64) -> String {
 
 fn sampler(fake: &FakeNvml, interval_ms: u64) -> Sampler {
     Sampler::builder()
-        .ignore_env()
+        .ignore_env(true)
         .nvml_library(fake.library())
         .interval(Duration::from_millis(interval_ms))
         .on_warning(|_| {})
@@ -370,7 +370,7 @@ fn ram_pressure_and_the_off_switch() {
         Some(&Value::from("system.memory"))
     );
 
-    let t = traced(ResourceLayer::builder(&s).no_pressure());
+    let t = traced(ResourceLayer::builder(&s).pressure(PressureThresholds::none()));
     fake.set(&one_gpu(80 * GIB - 512 * MIB - MIB));
     t.run(|| {
         let _span = tracing::info_span!("off").entered();
@@ -395,7 +395,11 @@ fn selection_by_level_marker_name_and_target() {
     assert!(!has_figures(&t, "debug"), "default: INFO and above");
     assert!(!has_figures(&t, "opted_out"));
 
-    let t = traced(ResourceLayer::builder(&s).marker_only().level(Level::TRACE));
+    let t = traced(
+        ResourceLayer::builder(&s)
+            .marker_only(true)
+            .level(Level::TRACE),
+    );
     t.run(|| {
         drop(tracing::trace_span!("marked", resmon = true).entered());
         drop(tracing::info_span!("unmarked").entered());
@@ -449,7 +453,11 @@ fn selection_by_level_marker_name_and_target() {
 #[test]
 fn the_wrong_registration_order_is_reported() {
     use opentelemetry::trace::TracerProvider as _;
-    let s = Sampler::builder().ignore_env().gpu(false).build().unwrap();
+    let s = Sampler::builder()
+        .ignore_env(true)
+        .gpu(false)
+        .build()
+        .unwrap();
     let exporter = opentelemetry_sdk::trace::InMemorySpanExporter::default();
     let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
         .with_simple_exporter(exporter.clone())
@@ -491,7 +499,11 @@ fn the_wrong_registration_order_is_reported() {
 #[test]
 fn a_layer_registered_twice_is_reported_and_writes_each_figure_once() {
     use opentelemetry::trace::TracerProvider as _;
-    let s = Sampler::builder().ignore_env().gpu(false).build().unwrap();
+    let s = Sampler::builder()
+        .ignore_env(true)
+        .gpu(false)
+        .build()
+        .unwrap();
     let exporter = opentelemetry_sdk::trace::InMemorySpanExporter::default();
     let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
         .with_simple_exporter(exporter.clone())

@@ -16,7 +16,7 @@ use tracing::Instrument;
 
 fn sampler() -> Sampler {
     Sampler::builder()
-        .ignore_env()
+        .ignore_env(true)
         .gpu(false)
         .interval(Duration::from_millis(20))
         .build()

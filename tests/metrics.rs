@@ -17,7 +17,7 @@ use otel_resmon::{ResourceLayer, Sampler};
 /// A sampler on the fake driver, passing every `interval`.
 fn sampler(fake: &FakeNvml, interval: Duration) -> Sampler {
     Sampler::builder()
-        .ignore_env()
+        .ignore_env(true)
         .nvml_library(fake.library())
         .interval(interval)
         .build()

@@ -17,7 +17,7 @@ const UUID1: &str = "GPU-22222222-bbbb-4000-8000-000000000002";
 
 fn sampler(fake: &FakeNvml, warnings: &Collected) -> SamplerBuilder {
     Sampler::builder()
-        .ignore_env()
+        .ignore_env(true)
         .nvml_library(fake.library())
         .interval(Duration::from_millis(20))
         .on_warning(warnings.sink())

@@ -1,5 +1,5 @@
 //! Hermetic OTLP tests: an in-process receiver (opentelemetry-proto's tonic server types for
-//! gRPC, and an HTTP handler decoding the protobuf bodies) gets what the one-call pipeline
+//! gRPC, and an axum router decoding the protobuf bodies for HTTP) gets what the one-call pipeline
 //! exports, and the tests assert on typed values, so a failure names the missing attribute.
 //! Also: a shutdown on a current-thread runtime's only thread neither hangs nor loses data.
 #![cfg(all(feature = "nvml", feature = "otlp", target_os = "linux"))]
@@ -29,7 +29,6 @@ use opentelemetry_proto::tonic::trace::v1::Span;
 use otel_resmon::otlp::Pipeline;
 use otel_resmon::Sampler;
 use prost::Message;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tracing_subscriber::layer::SubscriberExt;
 
 /// Everything the receiver got.
@@ -154,71 +153,40 @@ fn grpc_receiver() -> Receiver {
     }
 }
 
-/// OTLP/HTTP: `POST /v1/traces` and `/v1/metrics` with protobuf bodies, keep-alive.
+/// The `x-tenant` header of an export.
+fn tenant_of(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers.get("x-tenant").and_then(|v| v.to_str().ok())
+}
+
+/// OTLP/HTTP: `POST /v1/traces` and `/v1/metrics` with protobuf bodies, served by axum.
 fn http_receiver() -> Receiver {
+    use axum::body::Bytes;
+    use axum::extract::State;
+    use axum::http::HeaderMap;
+    use axum::routing::post;
+
+    async fn traces(State(store): State<Received>, headers: HeaderMap, body: Bytes) {
+        store.tenant(tenant_of(&headers));
+        let r = ExportTraceServiceRequest::decode(body).expect("an OTLP trace request");
+        store.traces.lock().unwrap().push(r);
+    }
+    async fn metrics(State(store): State<Received>, headers: HeaderMap, body: Bytes) {
+        store.tenant(tenant_of(&headers));
+        let r = ExportMetricsServiceRequest::decode(body).expect("an OTLP metrics request");
+        store.metrics.lock().unwrap().push(r);
+    }
+
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let received = Received::default();
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
     let addr = listener.local_addr().unwrap();
-    let store = received.clone();
-    runtime.spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            let store = store.clone();
-            tokio::spawn(async move {
-                let mut reader = BufReader::new(stream);
-                loop {
-                    let mut request_line = String::new();
-                    if reader.read_line(&mut request_line).await.unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let path = request_line.split_whitespace().nth(1).unwrap_or("").to_owned();
-                    let mut length = 0usize;
-                    let mut tenant = None;
-                    loop {
-                        let mut header = String::new();
-                        reader.read_line(&mut header).await.unwrap();
-                        let header = header.trim_end();
-                        if header.is_empty() {
-                            break;
-                        }
-                        if let Some((name, value)) = header.split_once(':') {
-                            if name.eq_ignore_ascii_case("content-length") {
-                                length = value.trim().parse().unwrap();
-                            }
-                            if name.eq_ignore_ascii_case("x-tenant") {
-                                tenant = Some(value.trim().to_owned());
-                            }
-                        }
-                    }
-                    store.tenant(tenant.as_deref());
-                    let mut body = vec![0; length];
-                    reader.read_exact(&mut body).await.unwrap();
-                    let status = match path.as_str() {
-                        "/v1/traces" => {
-                            let r = ExportTraceServiceRequest::decode(&body[..]).unwrap();
-                            store.traces.lock().unwrap().push(r);
-                            "200 OK"
-                        }
-                        "/v1/metrics" => {
-                            let r = ExportMetricsServiceRequest::decode(&body[..]).unwrap();
-                            store.metrics.lock().unwrap().push(r);
-                            "200 OK"
-                        }
-                        _ => "404 Not Found",
-                    };
-                    let response = format!(
-                        "HTTP/1.1 {status}\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n"
-                    );
-                    reader.get_mut().write_all(response.as_bytes()).await.unwrap();
-                }
-            });
-        }
-    });
+    let app = axum::Router::new()
+        .route("/v1/traces", post(traces))
+        .route("/v1/metrics", post(metrics))
+        .with_state(received.clone());
+    runtime.spawn(async move { axum::serve(listener, app).await });
     Receiver {
         received,
         addr,
@@ -256,7 +224,7 @@ fn pipeline(protocol: &str, receiver: &Receiver, fake: &FakeNvml) -> Pipeline {
         .env(move |k| vars.get(k).cloned())
         .sampler(
             Sampler::builder()
-                .ignore_env()
+                .ignore_env(true)
                 .nvml_library(fake.library())
                 .interval(Duration::from_millis(50)),
         )

@@ -22,7 +22,7 @@ fn a_failed_install_leaves_the_globals_untouched() {
     .collect();
     let result = Pipeline::new()
         .env(move |k| vars.get(k).map(|v| v.to_string()))
-        .sampler(Sampler::builder().ignore_env().gpu(false))
+        .sampler(Sampler::builder().ignore_env(true).gpu(false))
         .install();
     assert!(
         matches!(result, Err(Error::Subscriber(_))),

@@ -51,7 +51,7 @@ const ALLOWED_METRIC_KEYS: &[&str] = &[
 
 fn sampler(fake: &FakeNvml) -> Sampler {
     Sampler::builder()
-        .ignore_env()
+        .ignore_env(true)
         .nvml_library(fake.library())
         .interval(Duration::from_millis(20))
         .on_warning(|_| {})
@@ -95,7 +95,7 @@ fn metrics_and_spans_carry_no_request_data() {
             "/users/{id}",
             post(|body: String| async move { body.len().to_string() }),
         )
-        .layer(ResourceTraceLayer::new(&s).with_metrics(&meter));
+        .layer(ResourceTraceLayer::new(&s).metrics(&meter));
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();

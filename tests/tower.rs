@@ -91,7 +91,7 @@ fn server_full(
 ) -> Server {
     let fake = FakeNvml::new(&gpus(&[Gpu::new(0, UUID0, "0000:01:00.0")]));
     let sampler = Sampler::builder()
-        .ignore_env()
+        .ignore_env(true)
         .nvml_library(fake.library())
         .interval(Duration::from_millis(20))
         .build()
@@ -166,7 +166,7 @@ fn server_full(
             }),
         )
         .layer(trace(
-            ResourceTraceLayer::new(&sampler).with_metrics(&metrics.provider.meter("test")),
+            ResourceTraceLayer::new(&sampler).metrics(&metrics.provider.meter("test")),
         ))
         .route_service("/api/status", StatusService::new(&sampler));
     let app = extra(app);
@@ -531,7 +531,7 @@ fn works_beside_tower_http_trace_layer() {
 #[test]
 fn in_current_span_puts_everything_on_tower_https_span() {
     let s = server_with(
-        |layer| layer.in_current_span(),
+        |layer| layer.in_current_span(true),
         |r| r.layer(tower_http::trace::TraceLayer::new_for_http()),
     );
     s.block_on(async {
@@ -574,7 +574,7 @@ fn in_current_span_puts_everything_on_tower_https_span() {
 
 #[test]
 fn in_current_span_without_a_current_span_opens_its_own() {
-    let s = server_with(|layer| layer.in_current_span(), |r| r);
+    let s = server_with(|layer| layer.in_current_span(true), |r| r);
     s.block_on(async {
         reqwest::get(s.url("/hello")).await.unwrap();
     });
@@ -646,7 +646,7 @@ fn head_requests_are_finished_not_cancelled() {
     for in_current_span in [false, true] {
         let s = if in_current_span {
             server_with(
-                |layer| layer.in_current_span(),
+                |layer| layer.in_current_span(true),
                 |r| r.layer(tower_http::trace::TraceLayer::new_for_http()),
             )
         } else {
@@ -695,7 +695,7 @@ fn an_explicit_selection_never_drops_the_request_spans_and_no_marker_is_exported
 
 #[test]
 fn request_values_are_cut_to_the_value_length_limit() {
-    let s = server_with(|t| t.with_value_length_limit(100), |r| r);
+    let s = server_with(|t| t.value_length_limit(100), |r| r);
     let long = "x".repeat(200_000);
     s.block_on(async {
         reqwest::Client::new()
@@ -717,7 +717,7 @@ fn request_values_are_cut_to_the_value_length_limit() {
 fn a_request_within_one_snapshot_has_no_made_up_figures() {
     // One snapshot for the whole test: the request starts and reads on it.
     let sampler = Sampler::builder()
-        .ignore_env()
+        .ignore_env(true)
         .gpu(false)
         .interval(Duration::from_secs(3600))
         .build()

@@ -27,7 +27,7 @@ fn window_gives_min_max_mean_over_the_samples_in_range() {
     let fake = FakeNvml::new(&config(GIB, 10, 100_000, GIB));
     // The thread stays out of the way: every sample here is an explicit pass.
     let s = Sampler::builder()
-        .ignore_env()
+        .ignore_env(true)
         .nvml_library(fake.library())
         .interval(Duration::from_secs(3600))
         .build()
@@ -94,7 +94,7 @@ fn window_gives_min_max_mean_over_the_samples_in_range() {
 #[test]
 fn history_is_bounded() {
     let s = Sampler::builder()
-        .ignore_env()
+        .ignore_env(true)
         .gpu(false)
         .interval(Duration::from_secs(3600))
         .history(4)
@@ -114,7 +114,7 @@ fn history_is_bounded() {
 #[test]
 fn shutdown_joins_the_thread_and_reads_keep_working() {
     let s = Sampler::builder()
-        .ignore_env()
+        .ignore_env(true)
         .gpu(false)
         .interval(Duration::from_millis(5))
         .build()
@@ -132,13 +132,13 @@ fn shutdown_joins_the_thread_and_reads_keep_working() {
 #[test]
 fn latest_follows_new_passes_and_never_mixes_samplers() {
     let off = Sampler::builder()
-        .ignore_env()
+        .ignore_env(true)
         .gpu(false)
         .interval(Duration::from_secs(3600))
         .build()
         .unwrap();
     let other = Sampler::builder()
-        .ignore_env()
+        .ignore_env(true)
         .nvml_library("/nonexistent/libnvidia-ml.so.1")
         .interval(Duration::from_secs(3600))
         .on_warning(|_| {})

@@ -5,14 +5,8 @@ use opentelemetry::metrics::{Histogram, Meter};
 use opentelemetry::KeyValue;
 
 use crate::keys;
+use crate::keys::metric::{SPAN_CPU_TIME, SPAN_GPU_MEMORY_PEAK, SPAN_MEMORY_GROWTH};
 use crate::snapshot::Snapshot;
-
-/// Process CPU time used by a span, seconds.
-pub const SPAN_CPU_TIME: &str = "resmon.span.process.cpu.time";
-/// Growth of this process's resident memory over a span, bytes (0 when it shrank).
-pub const SPAN_MEMORY_GROWTH: &str = "resmon.span.process.memory.growth";
-/// Peak device memory of a GPU during a span, bytes.
-pub const SPAN_GPU_MEMORY_PEAK: &str = "resmon.span.gpu.memory.peak";
 
 /// Buckets for CPU time, seconds (half a millisecond to half a minute).
 pub(crate) const CPU_SECONDS: [f64; 12] = [

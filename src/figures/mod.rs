@@ -2,7 +2,10 @@
 //! snapshots in between, plus pressure events. One implementation for every entry point (the
 //! tracing layer and the tower layer), so the figures mean the same everywhere.
 
+mod entry;
+mod gpu;
 mod histograms;
+mod host;
 mod pressure;
 mod span_window;
 
@@ -10,20 +13,22 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 use opentelemetry::trace::SpanRef;
-use opentelemetry::{Key, KeyValue, Value};
+use opentelemetry::{KeyValue, Value};
 
+#[cfg(feature = "tower")]
+pub(crate) use entry::signed_delta;
+use entry::{Entry, Num, Out};
 #[cfg(feature = "tower")]
 pub(crate) use histograms::observed;
 pub(crate) use histograms::SpanHistograms;
 #[cfg(feature = "tower")]
 pub(crate) use histograms::{BYTE_BUCKETS, CPU_SECONDS};
-pub use histograms::{SPAN_CPU_TIME, SPAN_GPU_MEMORY_PEAK, SPAN_MEMORY_GROWTH};
 pub(crate) use pressure::PressureEvent;
 pub use pressure::PressureThresholds;
 use span_window::SpanSnapshots;
 
-use crate::keys::{self, GpuKeys};
-use crate::snapshot::{DeviceState, GpuSample, Snapshot};
+use crate::keys;
+use crate::snapshot::{GpuSample, Snapshot};
 use crate::Sampler;
 
 /// Which figures a span carries.
@@ -107,45 +112,6 @@ pub(crate) struct FigureConfig {
     pub(crate) metric_fields: Arc<[String]>,
 }
 
-fn bytes(v: u64) -> Num {
-    Num::Int(i64::try_from(v).unwrap_or(i64::MAX))
-}
-
-fn bytes_delta(start: u64, end: u64) -> Num {
-    Num::Int(signed_delta(start, end))
-}
-
-/// `end - start` for byte counts, saturating at the ends of `i64`.
-pub(crate) fn signed_delta(start: u64, end: u64) -> i64 {
-    (i128::from(end) - i128::from(start)).clamp(i64::MIN.into(), i64::MAX.into()) as i64
-}
-
-/// An attribute value before it becomes an OTel `Value`: small and `Copy`, so the figures are
-/// gathered cheaply and turned into `KeyValue`s only as the SDK takes them.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Num {
-    Int(i64),
-    Float(f64),
-    Str(&'static str),
-}
-
-impl From<Num> for Value {
-    fn from(n: Num) -> Value {
-        match n {
-            Num::Int(v) => Value::I64(v),
-            Num::Float(v) => Value::F64(v),
-            Num::Str(v) => Value::from(v),
-        }
-    }
-}
-
-/// One attribute: a key that lives for the whole process and its value.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Entry {
-    key: &'static Key,
-    value: Num,
-}
-
 impl FigureConfig {
     fn reports(&self, gpu: &GpuSample) -> bool {
         self.gpus
@@ -221,7 +187,8 @@ impl FigureConfig {
     }
 
     /// The figures that depend only on the start and end snapshots (and the history between
-    /// them), appended to `a`, and the pressure events.
+    /// them), appended to `a`, and the pressure events. Each group of figures (process, host,
+    /// each GPU) is a function of its own over the same [`SpanEnds`].
     fn compute(
         &self,
         sampler: &Sampler,
@@ -234,147 +201,51 @@ impl FigureConfig {
             start,
             end,
         };
-        let host = snapshots.host();
+        let span = SpanEnds {
+            start,
+            end,
+            full: self.set == FigureSet::Full,
+            observed: histograms::observed(start, end),
+        };
+        let mut out = Out(a);
+        let host_span = snapshots.host();
         let mut events = Vec::new();
-        let full = self.set == FigureSet::Full;
-        // Both ends read the same snapshot (the span lies within one sampling interval):
-        // nothing was observed between them, so there is no delta to report (0 would be made
-        // up), and a peak or mean over one reading is the reading itself.
-        let observed = histograms::observed(start, end);
-        macro_rules! put {
-            ($key:expr, $value:expr) => {
-                a.push(Entry {
-                    key: $key,
-                    value: $value,
-                })
-            };
-        }
 
-        put!(&keys::GPU_COUNT, Num::Int(end.gpus.len() as i64));
+        out.put(&keys::GPU_COUNT, Num::Int(end.gpus.len() as i64));
         if end.gpu_status != crate::GpuStatus::Ok {
-            put!(&keys::GPU_STATUS, Num::Str(end.gpu_status.as_str()));
+            out.put(&keys::GPU_STATUS, Num::Str(end.gpu_status.as_str()));
         }
-        if full {
-            put!(&keys::SAMPLE_COUNT, Num::Int(i64::from(host.samples)));
+        if span.full {
+            out.put(&keys::SAMPLE_COUNT, Num::Int(i64::from(host_span.samples)));
         }
-
-        let (ps, pe) = (&start.process, &end.process);
-        if let (true, Some(s), Some(e)) = (observed, ps.cpu_time, pe.cpu_time) {
-            put!(&keys::PROCESS_CPU_TIME_DELTA, Num::Float((e - s).max(0.0)));
-        }
-        if let (true, Some(s)) = (full, ps.resident_memory) {
-            put!(&keys::PROCESS_MEMORY_START, bytes(s));
-        }
-        if let Some(e) = pe.resident_memory {
-            put!(&keys::PROCESS_MEMORY_END, bytes(e));
-        }
-        if let (true, Some(s), Some(e)) = (observed, ps.resident_memory, pe.resident_memory) {
-            put!(&keys::PROCESS_MEMORY_DELTA, bytes_delta(s, e));
-        }
-        if let Some(m) = end.host.memory_used {
-            put!(&keys::SYSTEM_MEMORY_END, bytes(m));
-        }
-        if let Some(u) = end.host.cpu_utilization {
-            put!(&keys::SYSTEM_CPU_UTILIZATION_END, Num::Float(u));
-        }
-        if full {
-            if let Some(p) = host.rss_peak {
-                put!(&keys::PROCESS_MEMORY_PEAK, bytes(p));
-            }
-            if let Some(v) = pe.virtual_memory {
-                put!(&keys::PROCESS_VIRTUAL_END, bytes(v));
-            }
-            if let Some(m) = start.host.memory_used {
-                put!(&keys::SYSTEM_MEMORY_START, bytes(m));
-            }
-            if let Some((m, _)) = host.available_min {
-                put!(&keys::SYSTEM_MEMORY_AVAILABLE_MIN, bytes(m));
-            }
-            if let Some(mean) = host.cpu_utilization.mean() {
-                put!(&keys::SYSTEM_CPU_UTILIZATION_MEAN, Num::Float(mean));
-            }
-            if let Some(l) = end.host.load_average_1m {
-                put!(&keys::SYSTEM_LOAD_AVERAGE_END, Num::Float(l));
-            }
-        }
-
+        host::process(&span, &host_span, &mut out);
+        host::host(&span, &host_span, &mut out);
         for (j, g) in end.gpus.iter().enumerate() {
             if !self.reports(g) {
                 continue;
             }
-            let k = GpuKeys::of(g.index);
-            let s = span_window::find(start, j, &g.uuid);
-            let w = snapshots.gpu(j, &g.uuid, full);
+            let w = snapshots.gpu(j, &g.uuid, span.full);
             if let Some(thresholds) = &self.pressure {
                 events.extend(thresholds.gpu_event(g, &w));
             }
-            match &g.state {
-                DeviceState::Ok => {}
-                DeviceState::Lost => put!(&k.state, Num::Str("lost")),
-                DeviceState::Error(_) => put!(&k.state, Num::Str("error")),
-            }
-            if let (true, Some(v)) = (full, s.and_then(|s| s.memory_used)) {
-                put!(&k.memory_start, bytes(v));
-            }
-            if let Some(v) = g.memory_used {
-                put!(&k.memory_end, bytes(v));
-            }
-            if let (true, Some(s), Some(e)) =
-                (observed, s.and_then(|s| s.memory_used), g.memory_used)
-            {
-                put!(&k.memory_delta, bytes_delta(s, e));
-            }
-            if let (true, Some(v)) = (observed, w.memory_used.max) {
-                put!(&k.memory_peak, bytes(v as u64));
-            }
-            if let (true, Some(v)) = (full, s.and_then(|s| s.process_memory)) {
-                put!(&k.process_memory_start, bytes(v));
-            }
-            if let Some(v) = g.process_memory {
-                put!(&k.process_memory_end, bytes(v));
-            }
-            if let (true, Some(s), Some(e)) =
-                (observed, s.and_then(|s| s.process_memory), g.process_memory)
-            {
-                put!(&k.process_memory_delta, bytes_delta(s, e));
-            }
-            if let Some(v) = w.utilization.max {
-                put!(&k.utilization_peak, Num::Float(v));
-            }
-            if let (true, Some(v)) = (observed, w.utilization.mean()) {
-                put!(&k.utilization_mean, Num::Float(v));
-            }
-            if full {
-                if let Some(v) = g.memory_total {
-                    put!(&k.memory_limit, bytes(v));
-                }
-                if let Some((v, _)) = w.free_min {
-                    put!(&k.memory_free_min, bytes(v));
-                }
-                if let Some(v) = w.process_memory.max {
-                    put!(&k.process_memory_peak, bytes(v as u64));
-                }
-                if let Some(v) = w.memory_busy.max {
-                    put!(&k.memory_busy_peak, Num::Float(v));
-                }
-                if let Some(v) = w.temperature.max {
-                    put!(&k.temperature_peak, Num::Float(v));
-                }
-                if let Some(v) = w.power.mean() {
-                    put!(&k.power_mean, Num::Float(v));
-                }
-                if let Some(v) = w.power.max {
-                    put!(&k.power_peak, Num::Float(v));
-                }
-                if let (true, Some(s), Some(e)) = (observed, s.and_then(|s| s.energy), g.energy) {
-                    put!(&k.energy_delta, Num::Float((e - s).max(0.0)));
-                }
-            }
+            gpu::device(&span, j, g, &w, &mut out);
         }
-
         if let Some(thresholds) = &self.pressure {
-            events.extend(thresholds.ram_event(end, &host));
+            events.extend(thresholds.ram_event(end, &host_span));
         }
         events
     }
+}
+
+/// One span's ends and what every group of figures asks of them.
+pub(crate) struct SpanEnds<'a> {
+    pub(crate) start: &'a Snapshot,
+    pub(crate) end: &'a Snapshot,
+    /// The full figure set was asked for.
+    pub(crate) full: bool,
+    /// The ends read different snapshots: deltas, peaks and means mean something. When both
+    /// ends read the same snapshot (the span lies within one sampling interval) nothing was
+    /// observed between them, so a delta would be a made-up 0 and a peak or mean over one
+    /// reading the reading itself.
+    pub(crate) observed: bool,
 }

@@ -4,6 +4,7 @@ use std::time::SystemTime;
 
 use opentelemetry::{KeyValue, Value};
 
+use super::entry::bytes;
 use super::span_window::{GpuSpan, HostSpan};
 use crate::keys;
 use crate::snapshot::{GpuSample, Snapshot};
@@ -97,16 +98,13 @@ impl PressureThresholds {
             KeyValue::new(keys::PRESSURE_RESOURCE.clone(), "gpu.memory"),
             KeyValue::new(keys::HW_ID.clone(), Value::from(g.uuid.to_string())),
             KeyValue::new(keys::GPU_INDEX.clone(), i64::from(g.index)),
-            KeyValue::new(keys::PRESSURE_FREE.clone(), Value::from(super::bytes(free))),
-            KeyValue::new(
-                keys::PRESSURE_THRESHOLD.clone(),
-                Value::from(super::bytes(t)),
-            ),
+            KeyValue::new(keys::PRESSURE_FREE.clone(), Value::from(bytes(free))),
+            KeyValue::new(keys::PRESSURE_THRESHOLD.clone(), Value::from(bytes(t))),
         ];
         if let Some(total) = g.memory_total {
             attributes.push(KeyValue::new(
                 keys::PRESSURE_LIMIT.clone(),
-                Value::from(super::bytes(total)),
+                Value::from(bytes(total)),
             ));
         }
         Some(PressureEvent { at, attributes })
@@ -123,19 +121,13 @@ impl PressureThresholds {
         }
         let mut attributes = vec![
             KeyValue::new(keys::PRESSURE_RESOURCE.clone(), "system.memory"),
-            KeyValue::new(
-                keys::PRESSURE_FREE.clone(),
-                Value::from(super::bytes(available)),
-            ),
-            KeyValue::new(
-                keys::PRESSURE_THRESHOLD.clone(),
-                Value::from(super::bytes(t)),
-            ),
+            KeyValue::new(keys::PRESSURE_FREE.clone(), Value::from(bytes(available))),
+            KeyValue::new(keys::PRESSURE_THRESHOLD.clone(), Value::from(bytes(t))),
         ];
         if let Some(total) = total {
             attributes.push(KeyValue::new(
                 keys::PRESSURE_LIMIT.clone(),
-                Value::from(super::bytes(total)),
+                Value::from(bytes(total)),
             ));
         }
         Some(PressureEvent { at, attributes })

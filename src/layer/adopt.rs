@@ -5,6 +5,10 @@
 //! The layer is found through the dispatcher (`downcast_ref`), and the span's extensions through
 //! a function the layer keeps for its own subscriber type (set in `on_layer`), so this works
 //! for any subscriber the layer is part of.
+//!
+//! Protocol-neutral and compiled in every build: a handover is a name and attributes, whoever
+//! the caller. Only the tower layer calls it today, so without that feature it is unused.
+#![cfg_attr(not(feature = "tower"), allow(dead_code))]
 
 use std::borrow::Cow;
 
@@ -13,16 +17,13 @@ use tracing_core::span::Id;
 use tracing_core::{Dispatch, Subscriber};
 use tracing_subscriber::registry::{ExtensionsMut, LookupSpan};
 
-#[cfg(feature = "tower")]
-use {
-    super::{ResourceLayer, SpanResources},
-    crate::snapshot::Snapshot,
-    std::sync::Arc,
-};
+use std::sync::Arc;
+
+use super::{ResourceLayer, SpanResources};
+use crate::snapshot::Snapshot;
 
 /// What an adopting caller hands over at the end: the OTel span name and attributes.
 #[derive(Debug, Default)]
-#[cfg_attr(not(feature = "tower"), allow(dead_code))]
 pub(crate) struct Handover {
     pub(crate) name: Option<Cow<'static, str>>,
     pub(crate) attributes: Vec<KeyValue>,
@@ -32,7 +33,6 @@ pub(crate) struct Handover {
 pub(super) type WithExtensions = fn(&Dispatch, &Id, &mut dyn FnMut(&mut ExtensionsMut<'_>)) -> bool;
 
 /// The [`WithExtensions`] for subscriber type `S`.
-#[cfg_attr(not(feature = "tower"), allow(dead_code))]
 pub(super) fn with_extensions<S>(
     dispatch: &Dispatch,
     id: &Id,
@@ -51,7 +51,6 @@ where
     true
 }
 
-#[cfg(feature = "tower")]
 /// Makes the current span one with figures, starting from `start`. Returns the span, or `None`
 /// when there is no current span or no [`ResourceLayer`] in its subscriber.
 pub(crate) fn adopt_current(start: &Arc<Snapshot>) -> Option<tracing::Span> {
@@ -72,7 +71,6 @@ pub(crate) fn adopt_current(start: &Arc<Snapshot>) -> Option<tracing::Span> {
     adopted.unwrap_or(false).then_some(span)
 }
 
-#[cfg(feature = "tower")]
 /// Hands `handover` to an adopted span, for the layer to write at its close.
 pub(crate) fn hand_over(span: &tracing::Span, handover: Handover) {
     let mut handover = Some(handover);

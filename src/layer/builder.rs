@@ -73,9 +73,10 @@ impl ResourceLayerBuilder {
         self
     }
 
-    /// Only spans that carry `resmon = true`. Without it, `resmon = false` opts a span out.
-    pub fn marker_only(mut self) -> Self {
-        self.selection.marker_only = true;
+    /// With `true`, only spans that carry `resmon = true` (default `false`). Either way,
+    /// `resmon = false` opts a span out.
+    pub fn marker_only(mut self, on: bool) -> Self {
+        self.selection.marker_only = on;
         self
     }
 
@@ -99,7 +100,8 @@ impl ResourceLayerBuilder {
         self
     }
 
-    /// When to add `resmon.pressure` events (default: 500 MiB free GPU memory or available RAM).
+    /// When to add `resmon.pressure` events (default: 500 MiB free GPU memory or available
+    /// RAM); [`PressureThresholds::none()`] for none.
     pub fn pressure(mut self, thresholds: PressureThresholds) -> Self {
         self.figures.pressure = Some(thresholds);
         self
@@ -120,12 +122,6 @@ impl ResourceLayerBuilder {
     /// few distinct values: every combination is a separate time series.
     pub fn metric_fields<S: Into<String>>(mut self, fields: impl IntoIterator<Item = S>) -> Self {
         self.figures.metric_fields = fields.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// No pressure events.
-    pub fn no_pressure(mut self) -> Self {
-        self.figures.pressure = None;
         self
     }
 

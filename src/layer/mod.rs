@@ -21,12 +21,10 @@ use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
 
-#[cfg(not(feature = "tower"))]
-use adopt::Handover;
-#[cfg(feature = "tower")]
+#[cfg_attr(not(feature = "tower"), allow(unused_imports))]
 pub(crate) use adopt::{adopt_current, hand_over, Handover};
 pub use builder::ResourceLayerBuilder;
-#[cfg(feature = "tower")]
+#[cfg_attr(not(feature = "tower"), allow(unused_imports))]
 pub(crate) use select::REQUEST_TARGET;
 pub use select::{MARKER_FIELD, SAMPLE_NOW_FIELD};
 pub use status::{LayerStatus, OtelLink};
@@ -68,7 +66,6 @@ pub struct ResourceLayer {
     status: LayerStatus,
     /// Reaches a span's extensions from outside the layer (set in `on_layer`, where the
     /// subscriber's type is known).
-    #[cfg_attr(not(feature = "tower"), allow(dead_code))]
     with_extensions: Option<adopt::WithExtensions>,
 }
 

@@ -4,10 +4,7 @@ use tracing_core::field::{Field, Visit};
 use tracing_core::span::Attributes;
 use tracing_core::{Level, Metadata};
 
-/// Span field that marks a span for figures (`resmon = true`) or opts it out (`resmon = false`).
-pub const MARKER_FIELD: &str = "resmon";
-/// Span field asking for a fresh sample at start and end (`resmon.sample_now = true`).
-pub const SAMPLE_NOW_FIELD: &str = "resmon.sample_now";
+pub use crate::keys::{MARKER_FIELD, SAMPLE_NOW_FIELD};
 
 /// Target of the tower layer's request spans: always selected, whatever the rules (the user
 /// added the layer for them), without a marker field that would be exported on every span.

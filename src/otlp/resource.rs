@@ -46,14 +46,14 @@ pub(super) fn build(settings: &Settings, sampler: &Sampler) -> Resource {
         inv.devices.len() as i64,
     ));
     for d in &inv.devices {
-        let i = d.index;
+        let k = crate::keys::GpuKeys::of(d.index);
         b = b.with_attributes([
-            KeyValue::new(format!("resmon.gpu.{i}.model"), d.name.to_string()),
-            KeyValue::new(format!("resmon.gpu.{i}.uuid"), d.uuid.to_string()),
+            KeyValue::new(k.model.clone(), d.name.to_string()),
+            KeyValue::new(k.uuid.clone(), d.uuid.to_string()),
         ]);
         if let Some(total) = d.memory_total {
             b = b.with_attribute(KeyValue::new(
-                format!("resmon.gpu.{i}.memory.limit"),
+                k.memory_limit.clone(),
                 i64::try_from(total).unwrap_or(i64::MAX),
             ));
         }

@@ -115,9 +115,10 @@ impl SamplerBuilder {
         self
     }
 
-    /// Reads no environment variable: only this builder's settings and the defaults count.
-    pub fn ignore_env(mut self) -> Self {
-        self.ignore_env = true;
+    /// With `true`, reads no environment variable: only this builder's settings and the
+    /// defaults count (default `false`).
+    pub fn ignore_env(mut self, on: bool) -> Self {
+        self.ignore_env = on;
         self
     }
 

@@ -58,7 +58,7 @@ impl<B: Body> Body for ResponseBody<B> {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(s) = this.state.as_mut() {
                     if let Some(data) = frame.data_ref() {
-                        s.response_bytes += data.remaining() as u64;
+                        s.add_response_bytes(data.remaining() as u64);
                     }
                     if let Some(trailers) = frame.trailers_ref() {
                         s.grpc_status(trailers);

@@ -6,6 +6,7 @@ use opentelemetry::metrics::Meter;
 
 use super::metrics::RequestMetrics;
 use super::service::ResourceTrace;
+use super::shared::Shared;
 use crate::Sampler;
 
 /// Wraps a service so every request is a server span with resource figures.
@@ -18,61 +19,6 @@ pub struct ResourceTraceLayer {
     pub(crate) shared: Arc<Shared>,
 }
 
-/// What every request of one layer shares.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) sampler: Sampler,
-    pub(crate) metrics: Option<RequestMetrics>,
-    pub(crate) report: bool,
-    /// The report's rolling averages.
-    pub(crate) recent: super::report::Recent,
-    pub(crate) in_current_span: bool,
-    /// Characters kept of each request-derived span value.
-    pub(crate) value_limit: usize,
-}
-
-/// `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`, read once per layer; an unusable value (which
-/// `otlp::init` refuses) is reported once per process here and the default applies.
-fn value_limit_from_env() -> usize {
-    static REPORTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-    let raw = std::env::var_os(crate::env::OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT);
-    let value = raw.as_ref().map(|v| v.to_string_lossy());
-    crate::env::value_length_limit(value.as_deref()).unwrap_or_else(|e| {
-        if !REPORTED.swap(true, std::sync::atomic::Ordering::Relaxed) {
-            eprintln!(
-                "otel-resmon: {e}; request values on spans are cut to {} characters",
-                crate::env::DEFAULT_VALUE_LENGTH_LIMIT
-            );
-        }
-        crate::env::DEFAULT_VALUE_LENGTH_LIMIT
-    })
-}
-
-/// `RESMON_REPORT`, read once per layer; an unusable value is reported once per process.
-fn report_from_env() -> bool {
-    static REPORTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-    let Some(raw) = std::env::var_os(super::ENV_REPORT) else {
-        return false;
-    };
-    let value = raw.to_string_lossy();
-    if value.trim().is_empty() {
-        return false;
-    }
-    match raw.to_str().and_then(crate::env::switch) {
-        Some(on) => on,
-        None => {
-            if !REPORTED.swap(true, std::sync::atomic::Ordering::Relaxed) {
-                eprintln!(
-                    "otel-resmon: invalid {}={value:?}: must be one of 1, 0, true, false, on, \
-                     off, yes, no; the per-request summary stays off",
-                    super::ENV_REPORT
-                );
-            }
-            false
-        }
-    }
-}
-
 impl ResourceTraceLayer {
     /// A layer reading `sampler`; the stderr summary follows `RESMON_REPORT` (`1`, `true`,
     /// `on`, `yes` turn it on; empty or unset leave it off; any other value leaves it off and
@@ -80,34 +26,27 @@ impl ResourceTraceLayer {
     /// names) are cut to `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT` characters, 1024 when unset (an
     /// unusable value is said once on stderr; `otlp::init` refuses it).
     pub fn new(sampler: &Sampler) -> Self {
-        let report = report_from_env();
         Self {
-            shared: Arc::new(Shared {
-                sampler: sampler.clone(),
-                metrics: None,
-                report,
-                recent: Default::default(),
-                in_current_span: false,
-                value_limit: value_limit_from_env(),
-            }),
+            shared: Arc::new(Shared::new(sampler)),
         }
     }
 
     /// Records `http.server.request.duration` (s) and the per-request CPU time and GPU
     /// memory peak histograms on this meter, with bounded attributes only (method, route,
     /// status code, scheme, error type).
-    pub fn with_metrics(self, meter: &Meter) -> Self {
+    pub fn metrics(self, meter: &Meter) -> Self {
         self.map(|s| s.metrics = Some(RequestMetrics::new(meter)))
     }
 
     /// Prints a summary of every request on stderr (time, sizes, RAM, CPU, GPU), as the
-    /// `RESMON_REPORT=1` environment variable does.
-    pub fn with_report(self, on: bool) -> Self {
+    /// `RESMON_REPORT=1` environment variable does; `false` turns it off whatever the
+    /// variable says.
+    pub fn report(self, on: bool) -> Self {
         self.map(|s| s.report = on)
     }
 
-    /// Puts each request's figures and HTTP attributes on the span that is current when the
-    /// request reaches this layer, instead of opening a span of its own: for a stack that
+    /// With `true`, puts each request's figures and HTTP attributes on the span that is
+    /// current when the request reaches this layer, instead of opening a span of its own: for a stack that
     /// already opens one span per request, such as tower-http's `TraceLayer` placed outside
     /// this layer. One span per request instead of two, which on an empty handler is most of
     /// this crate's cost (see BENCHMARKS.md).
@@ -124,31 +63,24 @@ impl ResourceTraceLayer {
     /// use otel_resmon::tower::ResourceTraceLayer;
     /// let app: axum::Router = axum::Router::new()
     ///     .route("/", axum::routing::get(|| async { "hello" }))
-    ///     .layer(ResourceTraceLayer::new(&sampler).in_current_span())
+    ///     .layer(ResourceTraceLayer::new(&sampler).in_current_span(true))
     ///     .layer(tower_http::trace::TraceLayer::new_for_http()); // outside: its span is current
     /// # Ok::<(), otel_resmon::Error>(())
     /// ```
-    pub fn in_current_span(self) -> Self {
-        self.map(|s| s.in_current_span = true)
+    pub fn in_current_span(self, on: bool) -> Self {
+        self.map(|s| s.in_current_span = on)
     }
 
     /// Cuts each request-derived span value (`user_agent.original`, `url.path`,
     /// `server.address`, the `rpc.*` names and a gRPC span's name) to `chars` characters
     /// (at least 1), instead of `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT` or its default of 1024. The
     /// SDK's queue holds 2048 spans, so this bounds what a slow collector costs in memory.
-    pub fn with_value_length_limit(self, chars: usize) -> Self {
+    pub fn value_length_limit(self, chars: usize) -> Self {
         self.map(|s| s.value_limit = chars.max(1))
     }
 
     fn map(self, f: impl FnOnce(&mut Shared)) -> Self {
-        let mut shared = Arc::try_unwrap(self.shared).unwrap_or_else(|arc| Shared {
-            sampler: arc.sampler.clone(),
-            metrics: arc.metrics.clone(),
-            report: arc.report,
-            recent: Default::default(),
-            in_current_span: arc.in_current_span,
-            value_limit: arc.value_limit,
-        });
+        let mut shared = Arc::try_unwrap(self.shared).unwrap_or_else(|arc| arc.settings());
         f(&mut shared);
         Self {
             shared: Arc::new(shared),
@@ -160,6 +92,6 @@ impl<S> tower::Layer<S> for ResourceTraceLayer {
     type Service = ResourceTrace<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        ResourceTrace::from_layer(inner, self.clone())
+        ResourceTrace::with_shared(inner, self.shared.clone())
     }
 }

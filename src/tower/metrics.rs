@@ -3,19 +3,15 @@
 
 use opentelemetry::metrics::{Histogram, Meter};
 use opentelemetry::KeyValue;
-use opentelemetry_semantic_conventions::metric::HTTP_SERVER_REQUEST_DURATION;
 
-use super::request::RequestState;
+use super::exchange::Exchange;
 use crate::keys::http as keys;
+use crate::keys::metric::{
+    HTTP_SERVER_REQUEST_DURATION, HTTP_SERVER_REQUEST_GPU_MEMORY_PEAK,
+    HTTP_SERVER_REQUEST_PROCESS_CPU_TIME,
+};
 use crate::snapshot::Snapshot;
-
-/// CPU time of the whole process (every thread, not only the request's) while a request ran,
-/// seconds: under concurrency each request is charged the others' CPU too. A request's own
-/// CPU time is `resmon.span.cpu.time` (`ResourceLayerBuilder::span_cpu_time`).
-pub const HTTP_SERVER_REQUEST_PROCESS_CPU_TIME: &str =
-    "resmon.http.server.request.process.cpu.time";
-/// Peak device memory of a GPU while a request ran, bytes.
-pub const HTTP_SERVER_REQUEST_GPU_MEMORY_PEAK: &str = "resmon.http.server.request.gpu.memory.peak";
+use crate::Sampler;
 
 /// The conventions' advice for `http.server.request.duration`, in seconds.
 const DURATION_BUCKETS: [f64; 14] = [
@@ -56,25 +52,25 @@ impl RequestMetrics {
         }
     }
 
-    pub(crate) fn record(&self, r: &RequestState, end: &Snapshot) {
+    pub(crate) fn record(&self, x: &Exchange, sampler: &Sampler, end: &Snapshot) {
         let mut attrs = Vec::with_capacity(6);
-        attrs.push(KeyValue::new(keys::METHOD.clone(), r.method()));
-        attrs.push(KeyValue::new(keys::URL_SCHEME.clone(), r.scheme()));
-        if let Some(route) = r.route() {
-            attrs.push(KeyValue::new(keys::ROUTE.clone(), route.to_owned()));
+        attrs.push(KeyValue::new(keys::METHOD.clone(), x.method));
+        attrs.push(KeyValue::new(keys::URL_SCHEME.clone(), x.scheme));
+        if let Some(route) = &x.route {
+            attrs.push(KeyValue::new(keys::ROUTE.clone(), route.clone()));
         }
-        if let Some(status) = r.status() {
+        if let Some(status) = x.status {
             attrs.push(KeyValue::new(keys::STATUS_CODE.clone(), i64::from(status)));
         }
-        if let Some(code) = r.grpc_code() {
+        if let Some(code) = x.grpc_status {
             attrs.push(KeyValue::new(keys::RPC_GRPC_STATUS_CODE.clone(), code));
         }
-        if let Some(error) = r.error() {
+        if let Some(error) = x.error {
             attrs.push(KeyValue::new(keys::ERROR_TYPE.clone(), error));
         }
         self.duration
-            .record(r.started().elapsed().as_secs_f64(), &attrs);
-        let start = r.start_snapshot();
+            .record(x.started.elapsed().as_secs_f64(), &attrs);
+        let start = &x.start;
         // A request within one snapshot observed nothing: no made-up 0 (as on the span).
         if !crate::figures::observed(start, end) {
             return;
@@ -82,7 +78,7 @@ impl RequestMetrics {
         if let (Some(s), Some(e)) = (start.process.cpu_time, end.process.cpu_time) {
             self.cpu_time.record((e - s).max(0.0), &attrs);
         }
-        for (uuid, peak) in crate::figures::gpu_memory_peaks(r.sampler(), start, end, |_| true) {
+        for (uuid, peak) in crate::figures::gpu_memory_peaks(sampler, start, end, |_| true) {
             attrs.push(KeyValue::new(crate::keys::HW_ID.clone(), uuid.to_string()));
             self.gpu_peak.record(peak, &attrs);
             attrs.pop();

@@ -21,6 +21,7 @@
 
 mod body;
 mod error_type;
+mod exchange;
 mod future;
 mod handle;
 mod layer;
@@ -28,14 +29,18 @@ mod metrics;
 mod propagation;
 mod report;
 mod request;
+mod semconv;
 mod service;
+mod shared;
 mod status;
 
+pub use crate::keys::metric::{
+    HTTP_SERVER_REQUEST_GPU_MEMORY_PEAK, HTTP_SERVER_REQUEST_PROCESS_CPU_TIME,
+};
 pub use body::ResponseBody;
 pub use future::ResponseFuture;
 pub use handle::{FiguresSoFar, GpuMemoryDelta, RequestResources};
 pub use layer::ResourceTraceLayer;
-pub use metrics::{HTTP_SERVER_REQUEST_GPU_MEMORY_PEAK, HTTP_SERVER_REQUEST_PROCESS_CPU_TIME};
 pub use service::ResourceTrace;
 pub use status::StatusService;
 

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::sync::{Mutex, PoisonError};
 
-use super::request::RequestState;
+use super::exchange::Exchange;
 use crate::snapshot::Snapshot;
 
 const GIB: f64 = (1u64 << 30) as f64;
@@ -55,28 +55,28 @@ impl Recent {
 }
 
 /// Prints the block for a finished request; `end` is a fresh snapshot.
-pub(crate) fn print(r: &RequestState, end: &Snapshot, recent: &Recent) {
+pub(crate) fn print(r: &Exchange, end: &Snapshot, recent: &Recent) {
     let line = "=".repeat(70);
     let mut s = String::new();
     let _ = writeln!(s, "{line}");
     let _ = writeln!(
         s,
         "{} {} -> {}{}",
-        r.method(),
-        r.route().unwrap_or("(no route)"),
-        r.status()
+        r.method,
+        r.route.as_deref().unwrap_or("(no route)"),
+        r.status
             .map_or_else(|| "no response".to_owned(), |c| c.to_string()),
-        r.error().map_or_else(String::new, |e| format!(" ({e})")),
+        r.error.map_or_else(String::new, |e| format!(" ({e})")),
     );
     let _ = writeln!(
         s,
         "Response time: {:.3} s",
-        r.started().elapsed().as_secs_f64()
+        r.started.elapsed().as_secs_f64()
     );
     let _ = writeln!(
         s,
         "Request size: {} bytes, response size: {} bytes",
-        r.request_bytes()
+        r.request_bytes
             .map_or_else(|| "not available".to_owned(), |b| b.to_string()),
         r.response_bytes
     );
@@ -96,7 +96,7 @@ pub(crate) fn print(r: &RequestState, end: &Snapshot, recent: &Recent) {
     let _ = writeln!(s, "Average memory (last {readings}): {}", pct(memory_mean));
     let _ = writeln!(s, "CPU: {}", pct(h.cpu_utilization));
     let _ = writeln!(s, "Average CPU (last {readings}): {}", pct(cpu_mean));
-    let start = r.start_snapshot();
+    let start = &r.start;
     let cpu_time = start
         .process
         .cpu_time

@@ -1,35 +1,32 @@
 //! The tower `Service`.
 
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
 
 use super::future::ResponseFuture;
 use super::handle::RequestResources;
-use super::layer::ResourceTraceLayer;
 use super::request::RequestState;
+use super::shared::Shared;
 use crate::Sampler;
 
-/// A service wrapped by [`ResourceTraceLayer`].
+/// A service wrapped by [`ResourceTraceLayer`](super::ResourceTraceLayer).
 #[derive(Clone, Debug)]
 pub struct ResourceTrace<S> {
     inner: S,
-    layer: ResourceTraceLayer,
+    shared: Arc<Shared>,
 }
 
 impl<S> ResourceTrace<S> {
-    /// Wraps `inner`, reading `sampler`.
+    /// Wraps `inner`, reading `sampler`, with the settings of
+    /// [`ResourceTraceLayer::new`](super::ResourceTraceLayer::new).
     pub fn new(inner: S, sampler: &Sampler) -> Self {
-        Self::from_layer(inner, ResourceTraceLayer::new(sampler))
+        Self::with_shared(inner, Arc::new(Shared::new(sampler)))
     }
 
-    pub(crate) fn from_layer(inner: S, layer: ResourceTraceLayer) -> Self {
-        Self { inner, layer }
-    }
-
-    /// The layer, for `ServiceBuilder` and friends.
-    pub fn layer(sampler: &Sampler) -> ResourceTraceLayer {
-        ResourceTraceLayer::new(sampler)
+    pub(crate) fn with_shared(inner: S, shared: Arc<Shared>) -> Self {
+        Self { inner, shared }
     }
 
     /// The inner service.
@@ -63,7 +60,7 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        let shared = &self.layer.shared;
+        let shared = &self.shared;
         let resources = RequestResources::new(&shared.sampler);
         let adopted = if shared.in_current_span {
             crate::layer::adopt_current(resources.start())

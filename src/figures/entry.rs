@@ -1,0 +1,53 @@
+//! Span attributes before they reach the SDK: small `Copy` values under process-lived keys,
+//! gathered into a reused buffer and turned into `KeyValue`s only as the SDK takes them.
+
+use opentelemetry::{Key, Value};
+
+/// An attribute value before it becomes an OTel `Value`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Num {
+    Int(i64),
+    Float(f64),
+    Str(&'static str),
+}
+
+impl From<Num> for Value {
+    fn from(n: Num) -> Value {
+        match n {
+            Num::Int(v) => Value::I64(v),
+            Num::Float(v) => Value::F64(v),
+            Num::Str(v) => Value::from(v),
+        }
+    }
+}
+
+/// One attribute: a key that lives for the whole process and its value.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Entry {
+    pub(crate) key: &'static Key,
+    pub(crate) value: Num,
+}
+
+/// The attributes of one span end, appended in order.
+pub(crate) struct Out<'a>(pub(crate) &'a mut Vec<Entry>);
+
+impl Out<'_> {
+    pub(crate) fn put(&mut self, key: &'static Key, value: Num) {
+        self.0.push(Entry { key, value });
+    }
+}
+
+/// A byte count as an attribute (saturating at `i64::MAX`).
+pub(crate) fn bytes(v: u64) -> Num {
+    Num::Int(i64::try_from(v).unwrap_or(i64::MAX))
+}
+
+/// `end - start` of a byte count as an attribute.
+pub(crate) fn bytes_delta(start: u64, end: u64) -> Num {
+    Num::Int(signed_delta(start, end))
+}
+
+/// `end - start` for byte counts, saturating at the ends of `i64`.
+pub(crate) fn signed_delta(start: u64, end: u64) -> i64 {
+    (i128::from(end) - i128::from(start)).clamp(i64::MIN.into(), i64::MAX.into()) as i64
+}

@@ -1,0 +1,74 @@
+//! One GPU's figures over a span, under its CUDA ordinal's keys.
+
+use super::entry::{bytes, bytes_delta, Num, Out};
+use super::span_window::{self, GpuSpan};
+use super::SpanEnds;
+use crate::keys::GpuKeys;
+use crate::snapshot::{DeviceState, GpuSample};
+
+/// Device `g` (at position `j` of the end snapshot), whose figures over the span are `w`.
+pub(super) fn device(span: &SpanEnds<'_>, j: usize, g: &GpuSample, w: &GpuSpan, out: &mut Out<'_>) {
+    let k = GpuKeys::of(g.index);
+    let s = span_window::find(span.start, j, &g.uuid);
+    let (full, observed) = (span.full, span.observed);
+    match &g.state {
+        DeviceState::Ok => {}
+        DeviceState::Lost => out.put(&k.state, Num::Str("lost")),
+        DeviceState::Error(_) => out.put(&k.state, Num::Str("error")),
+    }
+    if let (true, Some(v)) = (full, s.and_then(|s| s.memory_used)) {
+        out.put(&k.memory_start, bytes(v));
+    }
+    if let Some(v) = g.memory_used {
+        out.put(&k.memory_end, bytes(v));
+    }
+    if let (true, Some(s), Some(e)) = (observed, s.and_then(|s| s.memory_used), g.memory_used) {
+        out.put(&k.memory_delta, bytes_delta(s, e));
+    }
+    if let (true, Some(v)) = (observed, w.memory_used.max) {
+        out.put(&k.memory_peak, bytes(v as u64));
+    }
+    if let (true, Some(v)) = (full, s.and_then(|s| s.process_memory)) {
+        out.put(&k.process_memory_start, bytes(v));
+    }
+    if let Some(v) = g.process_memory {
+        out.put(&k.process_memory_end, bytes(v));
+    }
+    if let (true, Some(s), Some(e)) = (observed, s.and_then(|s| s.process_memory), g.process_memory)
+    {
+        out.put(&k.process_memory_delta, bytes_delta(s, e));
+    }
+    if let Some(v) = w.utilization.max {
+        out.put(&k.utilization_peak, Num::Float(v));
+    }
+    if let (true, Some(v)) = (observed, w.utilization.mean()) {
+        out.put(&k.utilization_mean, Num::Float(v));
+    }
+    if !full {
+        return;
+    }
+    if let Some(v) = g.memory_total {
+        out.put(&k.memory_limit, bytes(v));
+    }
+    if let Some((v, _)) = w.free_min {
+        out.put(&k.memory_free_min, bytes(v));
+    }
+    if let Some(v) = w.process_memory.max {
+        out.put(&k.process_memory_peak, bytes(v as u64));
+    }
+    if let Some(v) = w.memory_busy.max {
+        out.put(&k.memory_busy_peak, Num::Float(v));
+    }
+    if let Some(v) = w.temperature.max {
+        out.put(&k.temperature_peak, Num::Float(v));
+    }
+    if let Some(v) = w.power.mean() {
+        out.put(&k.power_mean, Num::Float(v));
+    }
+    if let Some(v) = w.power.max {
+        out.put(&k.power_peak, Num::Float(v));
+    }
+    if let (true, Some(s), Some(e)) = (observed, s.and_then(|s| s.energy), g.energy) {
+        out.put(&k.energy_delta, Num::Float((e - s).max(0.0)));
+    }
+}

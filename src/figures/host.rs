@@ -1,0 +1,57 @@
+//! The process's and the host's figures over a span.
+
+use super::entry::{bytes, bytes_delta, Num, Out};
+use super::span_window::HostSpan;
+use super::SpanEnds;
+use crate::keys;
+
+/// This process's CPU time and resident memory.
+pub(super) fn process(span: &SpanEnds<'_>, host: &HostSpan, out: &mut Out<'_>) {
+    let (s, e) = (&span.start.process, &span.end.process);
+    if let (true, Some(s), Some(e)) = (span.observed, s.cpu_time, e.cpu_time) {
+        out.put(&keys::PROCESS_CPU_TIME_DELTA, Num::Float((e - s).max(0.0)));
+    }
+    if let (true, Some(s)) = (span.full, s.resident_memory) {
+        out.put(&keys::PROCESS_MEMORY_START, bytes(s));
+    }
+    if let Some(e) = e.resident_memory {
+        out.put(&keys::PROCESS_MEMORY_END, bytes(e));
+    }
+    if let (true, Some(s), Some(e)) = (span.observed, s.resident_memory, e.resident_memory) {
+        out.put(&keys::PROCESS_MEMORY_DELTA, bytes_delta(s, e));
+    }
+    if span.full {
+        if let Some(p) = host.rss_peak {
+            out.put(&keys::PROCESS_MEMORY_PEAK, bytes(p));
+        }
+        if let Some(v) = e.virtual_memory {
+            out.put(&keys::PROCESS_VIRTUAL_END, bytes(v));
+        }
+    }
+}
+
+/// The host's memory, CPU utilization and load.
+pub(super) fn host(span: &SpanEnds<'_>, host: &HostSpan, out: &mut Out<'_>) {
+    let end = &span.end.host;
+    if let Some(m) = end.memory_used {
+        out.put(&keys::SYSTEM_MEMORY_END, bytes(m));
+    }
+    if let Some(u) = end.cpu_utilization {
+        out.put(&keys::SYSTEM_CPU_UTILIZATION_END, Num::Float(u));
+    }
+    if !span.full {
+        return;
+    }
+    if let Some(m) = span.start.host.memory_used {
+        out.put(&keys::SYSTEM_MEMORY_START, bytes(m));
+    }
+    if let Some((m, _)) = host.available_min {
+        out.put(&keys::SYSTEM_MEMORY_AVAILABLE_MIN, bytes(m));
+    }
+    if let Some(mean) = host.cpu_utilization.mean() {
+        out.put(&keys::SYSTEM_CPU_UTILIZATION_MEAN, Num::Float(mean));
+    }
+    if let Some(l) = end.load_average_1m {
+        out.put(&keys::SYSTEM_LOAD_AVERAGE_END, Num::Float(l));
+    }
+}
