@@ -13,30 +13,28 @@
 //! // Dropping the guard flushes and shuts everything down.
 //! ```
 
+mod exporters;
+mod guard;
 mod pairs;
 mod propagators;
 mod resource;
 mod settings;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use opentelemetry::metrics::MeterProvider as _;
-use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_otlp::{WithExportConfig, WithHttpConfig, WithTonicConfig};
-use opentelemetry_sdk::error::OTelSdkError;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::registry::LookupSpan;
-use tracing_subscriber::Layer;
 
+use exporters::Exporters;
+use guard::Inner;
+pub use guard::OtelGuard;
 pub use settings::Protocol;
-use settings::{Export, Settings};
+use settings::Settings;
 
 use crate::layer::ResourceLayerBuilder;
-use crate::metrics::ResourceMetrics;
-use crate::{Error, ResourceLayer, Sampler, SamplerBuilder};
+use crate::{Error, Sampler, SamplerBuilder};
 
 /// Instrumentation scope name of the crate's tracer and meter.
 pub const SCOPE: &str = "otel-resmon";
@@ -195,235 +193,5 @@ impl Pipeline {
         // What the tower layer extracts with, and the application's outgoing calls inject with.
         opentelemetry::global::set_text_map_propagator(propagators::build(&settings.propagators));
         Ok(guard)
-    }
-}
-
-/// The exporters, built where their clients need to be built.
-struct Exporters {
-    traces: opentelemetry_otlp::SpanExporter,
-    metrics: opentelemetry_otlp::MetricExporter,
-    /// gRPC exporters do their I/O on this runtime, owned by the pipeline, so exports and the
-    /// final flush never depend on (or block) the application's runtime.
-    runtime: Option<tokio::runtime::Runtime>,
-}
-
-impl Exporters {
-    fn build(settings: &Settings) -> Result<Self, Error> {
-        let needs_runtime =
-            [settings.traces.protocol, settings.metrics.protocol].contains(&Protocol::Grpc);
-        let runtime = if needs_runtime {
-            Some(
-                tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(1)
-                    .thread_name("otel-resmon-otlp")
-                    .enable_all()
-                    .build()
-                    .map_err(|e| Error::Exporter(format!("cannot start the OTLP runtime: {e}")))?,
-            )
-        } else {
-            None
-        };
-        // Built on a thread of its own: outside any runtime of the caller (the blocking HTTP
-        // client must not be created inside one), inside ours for gRPC.
-        let handle = runtime.as_ref().map(|r| r.handle().clone());
-        let (traces, metrics) = std::thread::scope(|scope| {
-            scope
-                .spawn(|| {
-                    let _entered = handle.as_ref().map(|h| h.enter());
-                    Ok::<_, Error>((
-                        span_exporter(&settings.traces)?,
-                        metric_exporter(&settings.metrics)?,
-                    ))
-                })
-                .join()
-                .map_err(|_| Error::Exporter("building the OTLP exporters panicked".into()))?
-        })?;
-        Ok(Self {
-            traces,
-            metrics,
-            runtime,
-        })
-    }
-}
-
-fn exporter_error(signal: &str, e: impl std::fmt::Display) -> Error {
-    Error::Exporter(format!("cannot build the OTLP {signal} exporter: {e}"))
-}
-
-/// The headers as the HTTP exporter takes them (values came from strings, so they read back).
-fn http_headers(e: &Export) -> std::collections::HashMap<String, String> {
-    e.headers
-        .iter()
-        .filter_map(|(k, v)| Some((k.to_string(), v.to_str().ok()?.to_owned())))
-        .collect()
-}
-
-/// The headers as gRPC metadata.
-fn grpc_metadata(e: &Export) -> opentelemetry_otlp::tonic_types::metadata::MetadataMap {
-    opentelemetry_otlp::tonic_types::metadata::MetadataMap::from_headers(e.headers.clone())
-}
-
-/// Builds one signal's exporter from its settings: the same calls for traces and metrics.
-macro_rules! build_exporter {
-    ($builder:expr, $e:expr, $signal:literal) => {{
-        let e: &Export = $e;
-        match e.protocol {
-            Protocol::Grpc => {
-                let b = $builder
-                    .with_tonic()
-                    .with_endpoint(&e.endpoint)
-                    .with_timeout(e.timeout)
-                    .with_metadata(grpc_metadata(e));
-                match e.compression {
-                    Some(c) => b.with_compression(c).build(),
-                    None => b.build(),
-                }
-            }
-            Protocol::HttpProtobuf => {
-                let b = $builder
-                    .with_http()
-                    .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-                    .with_endpoint(&e.endpoint)
-                    .with_timeout(e.timeout)
-                    .with_headers(http_headers(e));
-                match e.compression {
-                    Some(c) => b.with_compression(c).build(),
-                    None => b.build(),
-                }
-            }
-        }
-        .map_err(|err| exporter_error($signal, err))
-    }};
-}
-
-fn span_exporter(e: &Export) -> Result<opentelemetry_otlp::SpanExporter, Error> {
-    build_exporter!(opentelemetry_otlp::SpanExporter::builder(), e, "trace")
-}
-
-fn metric_exporter(e: &Export) -> Result<opentelemetry_otlp::MetricExporter, Error> {
-    build_exporter!(opentelemetry_otlp::MetricExporter::builder(), e, "metric")
-}
-
-/// Keeps the pipeline running; dropping it flushes and shuts everything down (from any
-/// thread, inside or outside any tokio runtime).
-#[must_use = "dropping the guard shuts the pipeline down"]
-pub struct OtelGuard {
-    inner: Option<Inner>,
-}
-
-struct Inner {
-    sampler: Sampler,
-    tracer_provider: SdkTracerProvider,
-    meter_provider: SdkMeterProvider,
-    _metrics: ResourceMetrics,
-    runtime: Option<tokio::runtime::Runtime>,
-    layer: Option<Configure>,
-    /// Where traces and metrics go, for the shutdown error.
-    endpoints: (String, String),
-}
-
-impl std::fmt::Debug for OtelGuard {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OtelGuard").finish_non_exhaustive()
-    }
-}
-
-impl OtelGuard {
-    fn inner(&self) -> &Inner {
-        self.inner
-            .as_ref()
-            .expect("the guard is only emptied by shutdown, which consumes it")
-    }
-
-    /// The running sampler.
-    pub fn sampler(&self) -> &Sampler {
-        &self.inner().sampler
-    }
-
-    /// The tracer provider (also installed as OpenTelemetry's global one).
-    pub fn tracer_provider(&self) -> &SdkTracerProvider {
-        &self.inner().tracer_provider
-    }
-
-    /// The meter provider (also installed as OpenTelemetry's global one).
-    pub fn meter_provider(&self) -> &SdkMeterProvider {
-        &self.inner().meter_provider
-    }
-
-    /// `ResourceLayer` and tracing-opentelemetry's layer composed in the right order, with
-    /// per-span histograms on this pipeline's meter, for a subscriber of your own (with
-    /// [`Pipeline::install_subscriber`]`(false)`).
-    pub fn layer<S>(&self) -> impl Layer<S> + Send + Sync + 'static
-    where
-        S: tracing::Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
-    {
-        let inner = self.inner();
-        let mut builder =
-            ResourceLayer::builder(&inner.sampler).metrics(&inner.meter_provider.meter(SCOPE));
-        if let Some(configure) = &inner.layer {
-            builder = configure(builder);
-        }
-        let tracer = inner.tracer_provider.tracer(SCOPE);
-        builder
-            .build()
-            .and_then(tracing_opentelemetry::layer().with_tracer(tracer))
-    }
-
-    /// Flushes and shuts down now, reporting what failed.
-    ///
-    /// # Errors
-    /// [`Error::Exporter`] with the providers' shutdown errors (e.g. the collector was down).
-    pub fn shutdown(mut self) -> Result<(), Error> {
-        self.shutdown_inner()
-    }
-
-    fn shutdown_inner(&mut self) -> Result<(), Error> {
-        let Some(inner) = self.inner.take() else {
-            return Ok(());
-        };
-        let traces = inner
-            .tracer_provider
-            .shutdown_with_timeout(Duration::from_secs(5));
-        let metrics = inner
-            .meter_provider
-            .shutdown_with_timeout(Duration::from_secs(5));
-        inner.sampler.shutdown();
-        if let Some(runtime) = inner.runtime {
-            // Never blocks, so dropping the guard inside an async context is fine.
-            runtime.shutdown_background();
-        }
-        let failed: Vec<String> = [
-            ("traces", &inner.endpoints.0, traces),
-            ("metrics", &inner.endpoints.1, metrics),
-        ]
-        .into_iter()
-        .filter_map(|(signal, endpoint, result)| {
-            let why = match result.err()? {
-                OTelSdkError::AlreadyShutdown => "already shut down".to_owned(),
-                OTelSdkError::Timeout(t) => format!("no answer within {t:?}"),
-                // The SDK nests its messages in Debug quoting: keep the text only.
-                OTelSdkError::InternalFailure(m) => m.replace(['"', '\\', '[', ']'], ""),
-            };
-            Some(format!(
-                "the last {signal} were not delivered to {endpoint}: {why}"
-            ))
-        })
-        .collect();
-        if failed.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::Exporter(format!(
-                "at shutdown, {}",
-                failed.join("; ")
-            )))
-        }
-    }
-}
-
-impl Drop for OtelGuard {
-    fn drop(&mut self) {
-        if let Err(e) = self.shutdown_inner() {
-            eprintln!("otel-resmon: {e}");
-        }
     }
 }

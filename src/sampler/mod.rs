@@ -10,6 +10,7 @@ mod builder;
 mod gpu;
 mod history;
 mod host;
+mod probes;
 #[cfg(feature = "nvml")]
 mod visible;
 mod warning;
@@ -20,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 
@@ -31,11 +32,12 @@ pub use builder::{
 pub use warning::{Warning, WarningKind, WarningSink};
 pub use window::{GpuWindow, Stats, Window};
 
-use crate::snapshot::{GpuInventory, GpuStatus, Snapshot};
+use crate::snapshot::{GpuInventory, Snapshot};
 use crate::Error;
 use builder::Settings;
 use history::History;
 use host::HostProbe;
+use probes::{open_gpu, Probes};
 use warning::Warnings;
 use window::WindowBuilder;
 
@@ -105,22 +107,6 @@ struct Shared {
     /// A copy of the warnings raised so far, refreshed after each pass, so `health()` never
     /// waits on the probe lock (held for a whole pass: seconds with a slow driver).
     warnings: Mutex<Vec<Warning>>,
-}
-
-/// Everything a pass reads with; behind one lock so `sample_now` can run a pass too.
-struct Probes {
-    host: HostProbe,
-    gpu: GpuSource,
-    warnings: Warnings,
-    next_seq: u64,
-}
-
-/// The GPU side: NVML when built and switched on, otherwise just the reason why not.
-enum GpuSource {
-    #[cfg(feature = "nvml")]
-    /// Boxed: NVML's function table is about 12 KiB.
-    Nvml(Box<gpu::GpuProbe>),
-    Off(GpuStatus),
 }
 
 /// The snapshot a thread read last, so `latest()` can skip arc-swap's protocol while the
@@ -365,64 +351,6 @@ impl Shared {
         self.last_pass_nanos.store(nanos, Ordering::Relaxed);
         snapshot
     }
-}
-
-impl Probes {
-    /// One snapshot, and the new inventory if NVML started during this pass.
-    fn pass(&mut self) -> (Snapshot, Option<GpuInventory>) {
-        #[cfg(feature = "nvml")]
-        let inventory = match &mut self.gpu {
-            GpuSource::Nvml(probe) => probe.retry_if_due(&mut self.warnings),
-            GpuSource::Off(_) => None,
-        };
-        #[cfg(not(feature = "nvml"))]
-        let inventory = None;
-        let taken_at = Instant::now();
-        let taken_at_coarse_ns = crate::clock::coarse_ns();
-        let wall_time = SystemTime::now();
-        let (host, process) = self.host.sample(&mut self.warnings);
-        let (gpus, gpu_status) = match &self.gpu {
-            #[cfg(feature = "nvml")]
-            GpuSource::Nvml(probe) => (probe.sample(&mut self.warnings), probe.status().clone()),
-            GpuSource::Off(status) => (Vec::new(), status.clone()),
-        };
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        let snapshot = Snapshot {
-            seq,
-            taken_at,
-            wall_time,
-            host,
-            process,
-            gpus,
-            gpu_status,
-            taken_at_coarse_ns,
-        };
-        (snapshot, inventory)
-    }
-}
-
-#[cfg(feature = "nvml")]
-fn open_gpu(settings: &Settings, warnings: &mut Warnings) -> (GpuSource, GpuInventory) {
-    if !settings.gpu {
-        return (GpuSource::Off(GpuStatus::Disabled), GpuInventory::default());
-    }
-    let (probe, inventory) = gpu::GpuProbe::open(
-        settings.nvml_library.as_deref(),
-        settings.visible_devices.as_deref(),
-        warnings,
-    );
-    (GpuSource::Nvml(Box::new(probe)), inventory)
-}
-
-#[cfg(not(feature = "nvml"))]
-fn open_gpu(settings: &Settings, _: &mut Warnings) -> (GpuSource, GpuInventory) {
-    let status = if settings.gpu {
-        GpuStatus::NotCompiled
-    } else {
-        GpuStatus::Disabled
-    };
-    (GpuSource::Off(status), GpuInventory::default())
 }
 
 /// The sampler thread: a pass every interval until told to stop, then warnings delivered.

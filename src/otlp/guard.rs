@@ -1,0 +1,139 @@
+//! [`OtelGuard`]: keeps the pipeline running, and flushes and shuts it down once.
+
+use std::time::Duration;
+
+use opentelemetry::metrics::MeterProvider as _;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::error::OTelSdkError;
+use opentelemetry_sdk::metrics::SdkMeterProvider;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::Layer;
+
+use super::{Configure, SCOPE};
+use crate::metrics::ResourceMetrics;
+use crate::{Error, ResourceLayer, Sampler};
+
+/// Keeps the pipeline running; dropping it flushes and shuts everything down (from any
+/// thread, inside or outside any tokio runtime).
+#[must_use = "dropping the guard shuts the pipeline down"]
+pub struct OtelGuard {
+    pub(super) inner: Option<Inner>,
+}
+
+pub(super) struct Inner {
+    pub(super) sampler: Sampler,
+    pub(super) tracer_provider: SdkTracerProvider,
+    pub(super) meter_provider: SdkMeterProvider,
+    pub(super) _metrics: ResourceMetrics,
+    pub(super) runtime: Option<tokio::runtime::Runtime>,
+    pub(super) layer: Option<Configure>,
+    /// Where traces and metrics go, for the shutdown error.
+    pub(super) endpoints: (String, String),
+}
+
+impl std::fmt::Debug for OtelGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OtelGuard").finish_non_exhaustive()
+    }
+}
+
+impl OtelGuard {
+    pub(super) fn inner(&self) -> &Inner {
+        self.inner
+            .as_ref()
+            .expect("the guard is only emptied by shutdown, which consumes it")
+    }
+
+    /// The running sampler.
+    pub fn sampler(&self) -> &Sampler {
+        &self.inner().sampler
+    }
+
+    /// The tracer provider (also installed as OpenTelemetry's global one).
+    pub fn tracer_provider(&self) -> &SdkTracerProvider {
+        &self.inner().tracer_provider
+    }
+
+    /// The meter provider (also installed as OpenTelemetry's global one).
+    pub fn meter_provider(&self) -> &SdkMeterProvider {
+        &self.inner().meter_provider
+    }
+
+    /// `ResourceLayer` and tracing-opentelemetry's layer composed in the right order, with
+    /// per-span histograms on this pipeline's meter, for a subscriber of your own (with
+    /// [`Pipeline::install_subscriber`]`(false)`).
+    pub fn layer<S>(&self) -> impl Layer<S> + Send + Sync + 'static
+    where
+        S: tracing::Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
+    {
+        let inner = self.inner();
+        let mut builder =
+            ResourceLayer::builder(&inner.sampler).metrics(&inner.meter_provider.meter(SCOPE));
+        if let Some(configure) = &inner.layer {
+            builder = configure(builder);
+        }
+        let tracer = inner.tracer_provider.tracer(SCOPE);
+        builder
+            .build()
+            .and_then(tracing_opentelemetry::layer().with_tracer(tracer))
+    }
+
+    /// Flushes and shuts down now, reporting what failed.
+    ///
+    /// # Errors
+    /// [`Error::Exporter`] with the providers' shutdown errors (e.g. the collector was down).
+    pub fn shutdown(mut self) -> Result<(), Error> {
+        self.shutdown_inner()
+    }
+
+    fn shutdown_inner(&mut self) -> Result<(), Error> {
+        let Some(inner) = self.inner.take() else {
+            return Ok(());
+        };
+        let traces = inner
+            .tracer_provider
+            .shutdown_with_timeout(Duration::from_secs(5));
+        let metrics = inner
+            .meter_provider
+            .shutdown_with_timeout(Duration::from_secs(5));
+        inner.sampler.shutdown();
+        if let Some(runtime) = inner.runtime {
+            // Never blocks, so dropping the guard inside an async context is fine.
+            runtime.shutdown_background();
+        }
+        let failed: Vec<String> = [
+            ("traces", &inner.endpoints.0, traces),
+            ("metrics", &inner.endpoints.1, metrics),
+        ]
+        .into_iter()
+        .filter_map(|(signal, endpoint, result)| {
+            let why = match result.err()? {
+                OTelSdkError::AlreadyShutdown => "already shut down".to_owned(),
+                OTelSdkError::Timeout(t) => format!("no answer within {t:?}"),
+                // The SDK nests its messages in Debug quoting: keep the text only.
+                OTelSdkError::InternalFailure(m) => m.replace(['"', '\\', '[', ']'], ""),
+            };
+            Some(format!(
+                "the last {signal} were not delivered to {endpoint}: {why}"
+            ))
+        })
+        .collect();
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Exporter(format!(
+                "at shutdown, {}",
+                failed.join("; ")
+            )))
+        }
+    }
+}
+
+impl Drop for OtelGuard {
+    fn drop(&mut self) {
+        if let Err(e) = self.shutdown_inner() {
+            eprintln!("otel-resmon: {e}");
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! What one pass reads with (the host probe, the GPU source, the warnings) and the pass
+//! itself: one snapshot of host, process and GPUs.
+
+use std::time::{Instant, SystemTime};
+
+use super::builder::Settings;
+use super::host::HostProbe;
+use super::warning::Warnings;
+use crate::snapshot::{GpuInventory, GpuStatus, Snapshot};
+
+/// Everything a pass reads with; behind one lock so `sample_now` can run a pass too.
+pub(super) struct Probes {
+    pub(super) host: HostProbe,
+    pub(super) gpu: GpuSource,
+    pub(super) warnings: Warnings,
+    pub(super) next_seq: u64,
+}
+
+/// The GPU side: NVML when built and switched on, otherwise just the reason why not.
+pub(super) enum GpuSource {
+    #[cfg(feature = "nvml")]
+    /// Boxed: NVML's function table is about 12 KiB.
+    Nvml(Box<super::gpu::GpuProbe>),
+    Off(GpuStatus),
+}
+
+impl Probes {
+    /// One snapshot, and the new inventory if NVML started during this pass.
+    pub(super) fn pass(&mut self) -> (Snapshot, Option<GpuInventory>) {
+        #[cfg(feature = "nvml")]
+        let inventory = match &mut self.gpu {
+            GpuSource::Nvml(probe) => probe.retry_if_due(&mut self.warnings),
+            GpuSource::Off(_) => None,
+        };
+        #[cfg(not(feature = "nvml"))]
+        let inventory = None;
+        let taken_at = Instant::now();
+        let taken_at_coarse_ns = crate::clock::coarse_ns();
+        let wall_time = SystemTime::now();
+        let (host, process) = self.host.sample(&mut self.warnings);
+        let (gpus, gpu_status) = match &self.gpu {
+            #[cfg(feature = "nvml")]
+            GpuSource::Nvml(probe) => (probe.sample(&mut self.warnings), probe.status().clone()),
+            GpuSource::Off(status) => (Vec::new(), status.clone()),
+        };
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let snapshot = Snapshot {
+            seq,
+            taken_at,
+            wall_time,
+            host,
+            process,
+            gpus,
+            gpu_status,
+            taken_at_coarse_ns,
+        };
+        (snapshot, inventory)
+    }
+}
+
+#[cfg(feature = "nvml")]
+pub(super) fn open_gpu(settings: &Settings, warnings: &mut Warnings) -> (GpuSource, GpuInventory) {
+    if !settings.gpu {
+        return (GpuSource::Off(GpuStatus::Disabled), GpuInventory::default());
+    }
+    let (probe, inventory) = super::gpu::GpuProbe::open(
+        settings.nvml_library.as_deref(),
+        settings.visible_devices.as_deref(),
+        warnings,
+    );
+    (GpuSource::Nvml(Box::new(probe)), inventory)
+}
+
+#[cfg(not(feature = "nvml"))]
+pub(super) fn open_gpu(settings: &Settings, _: &mut Warnings) -> (GpuSource, GpuInventory) {
+    let status = if settings.gpu {
+        GpuStatus::NotCompiled
+    } else {
+        GpuStatus::Disabled
+    };
+    (GpuSource::Off(status), GpuInventory::default())
+}
