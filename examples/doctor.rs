@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use otel_resmon::{DeviceState, GpuField, GpuSample, MissingReason, Sampler};
+use otel_resmon::{DeviceState, GpuField, GpuSample, MissingReason, PidNamespace, Sampler};
 
 const GIB: f64 = (1u64 << 30) as f64;
 
@@ -28,6 +28,9 @@ fn figure<T>(g: &GpuSample, field: GpuField, v: Option<T>, show: impl Fn(T) -> S
             Some(MissingReason::NotSupported) => "not available (not supported)".to_owned(),
             Some(MissingReason::NoPermission) => "not available (no permission)".to_owned(),
             Some(MissingReason::Failed(e)) => format!("not available ({e})"),
+            Some(MissingReason::PidNamespace) => {
+                "not available (pid_namespace: see PID namespace above)".to_owned()
+            }
             Some(_) => "not available".to_owned(),
             None => "not available".to_owned(),
         },
@@ -87,6 +90,16 @@ fn main() {
                 .map_or("not available", |m| if m { "on" } else { "off" }),
         );
     }
+    let ns = PidNamespace::of_this_process();
+    println!(
+        "PID namespace     : {}{}; GPU process memory is {}",
+        ns.as_str(),
+        match ns {
+            PidNamespace::Own(ino) => format!(" (inode {ino})"),
+            _ => String::new(),
+        },
+        ns.gpu_process_memory(&latest)
+    );
     for g in &latest.gpus {
         let state = match &g.state {
             DeviceState::Ok => "ok".to_owned(),
@@ -95,12 +108,13 @@ fn main() {
             _ => "unknown".to_owned(),
         };
         println!(
-            "  cuda:{} {state}: memory {}, utilization {}, temperature {}, power {}",
+            "  cuda:{} {state}: memory {}, this process {}, utilization {}, temperature {}, power {}",
             g.index,
             figure(g, GpuField::Memory, g.memory_used, |b| gib(
                 b,
                 g.memory_total
             )),
+            figure(g, GpuField::ProcessMemory, g.process_memory, |b| gib(b, None)),
             figure(g, GpuField::Utilization, g.utilization_gpu, |u| format!(
                 "{:.0} %",
                 u * 100.0
@@ -134,6 +148,13 @@ fn main() {
         latest.gpus.len(),
         sampler.interval().as_millis()
     );
+    // The passes above raise their warnings; the sampler thread delivers them at its next
+    // pass.
+    let passes = sampler.health().passes;
+    let deadline = Instant::now() + sampler.interval() * 3;
+    while sampler.health().passes < passes + 2 && Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
     for w in sampler.health().warnings {
         println!("Warning           : {w}");
     }

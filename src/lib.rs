@@ -19,7 +19,9 @@ pub mod tower;
 pub use error::Error;
 pub use figures::{FigureSet, PressureThresholds};
 pub use layer::{LayerStatus, OtelLink, ResourceLayer, ResourceLayerBuilder};
-pub use sampler::{Sampler, SamplerBuilder, SamplerHealth, Warning, WarningKind, Window};
+pub use sampler::{
+    PidNamespace, Sampler, SamplerBuilder, SamplerHealth, Warning, WarningKind, Window,
+};
 pub use snapshot::{
     DeviceState, GpuDevice, GpuField, GpuInventory, GpuSample, GpuStatus, HostSample, MissingField,
     MissingReason, ProcessSample, Snapshot,

@@ -241,6 +241,22 @@ pub enum MissingReason {
     NoPermission,
     /// The driver call failed.
     Failed(Arc<str>),
+    /// This process runs in a PID namespace of its own (a container) and the driver's
+    /// per-process figures cannot be matched to it: it lists host pids, or lists this process
+    /// with 0 bytes while the device is in use. See [`PidNamespace`](crate::PidNamespace).
+    PidNamespace,
+}
+
+impl MissingReason {
+    /// `not_supported`, `no_permission`, `failed` or `pid_namespace`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::NotSupported => "not_supported",
+            Self::NoPermission => "no_permission",
+            Self::Failed(_) => "failed",
+            Self::PidNamespace => "pid_namespace",
+        }
+    }
 }
 
 /// Why there is, or is not, GPU data in a snapshot.

@@ -447,6 +447,13 @@ fn the_status_json_parses_and_matches_the_sampler() {
     assert_eq!(json["snapshot"]["process"]["pid"], std::process::id());
     assert!(json["sampler"]["passes"].as_u64().unwrap() >= 1);
     assert_eq!(s.sampler.inventory().devices.len(), 1);
+    // This machine is the host (tests/pid_namespace.rs runs the container cases).
+    assert_eq!(json["pid_namespace"]["namespace"], "initial");
+    assert!(json["pid_namespace"]["inode"].is_null());
+    assert!(json["pid_namespace"]["gpu_process_memory"]
+        .as_str()
+        .unwrap()
+        .starts_with("exact"));
 }
 
 #[test]

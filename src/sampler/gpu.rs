@@ -12,6 +12,8 @@ use nvml_wrapper::error::NvmlError;
 use nvml_wrapper::struct_wrappers::device::ProcessInfo;
 use nvml_wrapper::{Device, Nvml};
 
+use super::pid_namespace::{self, PidNamespace};
+use super::process_memory::{self, Attribution, Entry};
 use super::visible::{self, Resolved};
 use super::warning::{WarningKind, Warnings};
 use crate::snapshot::{
@@ -35,6 +37,7 @@ pub(crate) struct GpuProbe {
     devices: Vec<Visible>,
     status: GpuStatus,
     pid: u32,
+    pid_namespace: PidNamespace,
     library: Option<PathBuf>,
     visible_devices: Option<String>,
     /// When NVML could not start: when to try again, and the wait after that.
@@ -73,6 +76,7 @@ impl GpuProbe {
             devices: Vec::new(),
             status: GpuStatus::NoDevices,
             pid: std::process::id(),
+            pid_namespace: PidNamespace::of_this_process(),
             library: library.map(Path::to_path_buf),
             visible_devices: visible_devices.map(str::to_owned),
             retry: Some((Instant::now() + FIRST_RETRY, FIRST_RETRY)),
@@ -255,10 +259,25 @@ impl GpuProbe {
         reader.sample.energy = reader
             .read(GpuField::Energy, device.total_energy_consumption())
             .map(|mj| mj as f64 / 1e3);
-        match reader.read(GpuField::ProcessMemory, self.process_memory(device)) {
-            Some(Some(bytes)) => reader.sample.process_memory = Some(bytes),
+        let used = reader.sample.memory_used;
+        match reader.read(GpuField::ProcessMemory, self.process_memory(device, used)) {
+            Some(Attribution::Bytes(bytes)) => reader.sample.process_memory = Some(bytes),
             // The driver lists the process but not its memory (e.g. under WDDM).
-            Some(None) => reader.missing(GpuField::ProcessMemory, MissingReason::NotSupported),
+            Some(Attribution::NotReported) => {
+                reader.missing(GpuField::ProcessMemory, MissingReason::NotSupported);
+            }
+            Some(Attribution::Namespace) => {
+                reader.missing(GpuField::ProcessMemory, MissingReason::PidNamespace);
+                reader
+                    .warnings
+                    .raise(WarningKind::PidNamespace, None, "pid_namespace", || {
+                        "this process's GPU memory is unknown: it runs in a PID namespace of its \
+                     own (a container) and the driver lists processes by host pid; run with \
+                     hostPID: true (Kubernetes), --pid=host (docker), or a driver that \
+                     translates pids"
+                            .to_owned()
+                    });
+            }
             None => {}
         }
         reader.sample.mig_enabled = reader
@@ -271,33 +290,42 @@ impl GpuProbe {
         sample
     }
 
-    /// This process's memory on the device: its entries in the compute and graphics lists.
-    /// A process with both contexts is listed twice with the same figure, so the lists are
-    /// combined with `max`, and entries within one list (MIG instances) are summed.
-    fn process_memory(&self, device: &Device<'_>) -> Result<Option<u64>, NvmlError> {
-        let own = |list: Vec<ProcessInfo>| -> Option<u64> {
-            list.iter()
-                .filter(|p| p.pid == self.pid)
-                .try_fold(0u64, |sum, p| match p.used_gpu_memory {
-                    UsedGpuMemory::Used(bytes) => Some(sum + bytes),
-                    UsedGpuMemory::Unavailable => None,
-                })
-        };
-        // A list the driver does not have counts as empty; any other failure makes the
+    /// This process's memory on the device, from the compute and graphics lists (see
+    /// `process_memory::attribute`); `device_used` is the device's memory in use.
+    fn process_memory(
+        &self,
+        device: &Device<'_>,
+        device_used: Option<u64>,
+    ) -> Result<Attribution, NvmlError> {
+        // A list the driver does not have counts as absent; any other failure makes the
         // figure unknown rather than a partial (possibly zero) answer.
         let list = |r: Result<Vec<ProcessInfo>, NvmlError>| match r {
-            Ok(list) => Ok(Some(list)),
+            Ok(list) => Ok(Some(
+                list.iter()
+                    .map(|p| Entry {
+                        pid: p.pid,
+                        bytes: match p.used_gpu_memory {
+                            UsedGpuMemory::Used(bytes) => Some(bytes),
+                            UsedGpuMemory::Unavailable => None,
+                        },
+                    })
+                    .collect::<Vec<_>>(),
+            )),
             Err(NvmlError::NotSupported | NvmlError::FunctionNotFound) => Ok(None),
             Err(err) => Err(err),
         };
-        match (
-            list(device.running_compute_processes())?,
-            list(device.running_graphics_processes())?,
-        ) {
-            (Some(c), Some(g)) => Ok(own(c).zip(own(g)).map(|(c, g)| c.max(g))),
-            (Some(l), None) | (None, Some(l)) => Ok(own(l)),
-            (None, None) => Err(NvmlError::NotSupported),
+        let compute = list(device.running_compute_processes())?;
+        let graphics = list(device.running_graphics_processes())?;
+        if compute.is_none() && graphics.is_none() {
+            return Err(NvmlError::NotSupported);
         }
+        Ok(process_memory::attribute(
+            [compute.as_deref(), graphics.as_deref()],
+            self.pid,
+            self.pid_namespace,
+            device_used,
+            pid_namespace::visible,
+        ))
     }
 }
 

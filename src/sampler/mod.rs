@@ -10,7 +10,10 @@ mod builder;
 mod gpu;
 mod history;
 mod host;
+mod pid_namespace;
 mod probes;
+#[cfg(feature = "nvml")]
+mod process_memory;
 #[cfg(feature = "nvml")]
 mod visible;
 mod warning;
@@ -29,6 +32,7 @@ pub use builder::{
     SamplerBuilder, DEFAULT_HISTORY_SPAN, DEFAULT_INTERVAL, ENV_CUDA_VISIBLE_DEVICES, ENV_GPU,
     ENV_HISTORY, ENV_INTERVAL_MS, ENV_NVML_LIB,
 };
+pub use pid_namespace::PidNamespace;
 pub use warning::{Warning, WarningKind, WarningSink};
 pub use window::{GpuWindow, Stats, Window};
 

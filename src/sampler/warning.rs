@@ -38,6 +38,9 @@ pub enum WarningKind {
     FieldFailed,
     /// A host or process figure could not be read.
     HostFailed,
+    /// This process's GPU memory cannot be told in its PID namespace (see
+    /// [`MissingReason::PidNamespace`](crate::MissingReason::PidNamespace)).
+    PidNamespace,
 }
 
 /// Where warnings go. The default writes to the `tracing` dispatcher when one is installed and

@@ -12,7 +12,7 @@ use http_body_util::Full;
 use serde_json::{json, Value};
 
 use crate::snapshot::{DeviceState, GpuSample, MissingReason, Snapshot};
-use crate::Sampler;
+use crate::{PidNamespace, Sampler};
 
 /// A tower service answering every request with the sampler's status as JSON.
 ///
@@ -41,8 +41,14 @@ impl StatusService {
         let s = self.sampler.latest();
         let inv = self.sampler.inventory();
         let health = self.sampler.health();
+        let ns = PidNamespace::of_this_process();
         json!({
             "snapshot": snapshot_json(&s),
+            "pid_namespace": {
+                "namespace": ns.as_str(),
+                "inode": match ns { PidNamespace::Own(ino) => Some(ino), _ => None },
+                "gpu_process_memory": ns.gpu_process_memory(&s),
+            },
             "gpu_status": { "status": s.gpu_status.as_str(), "reason": s.gpu_status.to_string() },
             "inventory": {
                 "driver_version": inv.driver_version,
@@ -97,9 +103,8 @@ fn gpu_json(g: &GpuSample) -> Value {
         "missing": g.missing.iter().map(|m| json!({
             "field": m.field.as_str(),
             "reason": match &m.reason {
-                MissingReason::NotSupported => "not_supported".to_owned(),
-                MissingReason::NoPermission => "no_permission".to_owned(),
                 MissingReason::Failed(e) => format!("failed: {e}"),
+                other => other.as_str().to_owned(),
             },
         })).collect::<Vec<_>>(),
     })
