@@ -62,7 +62,7 @@ impl OtelGuard {
 
     /// `ResourceLayer` and tracing-opentelemetry's layer composed in the right order, with
     /// per-span histograms on this pipeline's meter, for a subscriber of your own (with
-    /// [`Pipeline::install_subscriber`]`(false)`).
+    /// [`Pipeline::install_subscriber`](super::Pipeline::install_subscriber)`(false)`).
     pub fn layer<S>(&self) -> impl Layer<S> + Send + Sync + 'static
     where
         S: tracing::Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
