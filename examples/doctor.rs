@@ -7,7 +7,9 @@
 
 use std::time::Instant;
 
-use otel_resmon::{DeviceState, GpuField, GpuSample, MissingReason, PidNamespace, Sampler};
+use otel_resmon::{
+    ContainerField, DeviceState, GpuField, GpuSample, MissingReason, PidNamespace, Sampler,
+};
 
 const GIB: f64 = (1u64 << 30) as f64;
 
@@ -132,6 +134,50 @@ fn main() {
         or_na(h.memory_total, |b| gib(b, None)),
         h.cgroup_memory_limit
             .map_or_else(|| "none found".to_owned(), |b| gib(b, None)),
+    );
+    match &latest.container {
+        Some(c) => {
+            let why = |field: ContainerField| {
+                c.missing_reason(field)
+                    .map_or("not available".to_owned(), |r| {
+                        format!("none ({})", r.as_str())
+                    })
+            };
+            let bytes = |v: Option<u64>, field| v.map_or_else(|| why(field), |b| gib(b, None));
+            println!(
+                "Container (cgroup): {}; memory {} used, working set {}, limit {}, OOM kills {}, pressure {}",
+                c.hierarchy.as_str(),
+                bytes(c.memory_usage, ContainerField::MemoryUsage),
+                bytes(c.memory_working_set, ContainerField::MemoryWorkingSet),
+                bytes(c.memory_limit, ContainerField::MemoryLimit),
+                c.memory_oom_kills
+                    .map_or_else(|| why(ContainerField::MemoryOomKills), |n| n.to_string()),
+                c.memory_pressure.map_or_else(
+                    || why(ContainerField::MemoryPressure),
+                    |p| format!("{:.1} %", p * 100.0)
+                ),
+            );
+            println!(
+                "Container CPU     : limit {}, used {}, throttled {}",
+                c.cpu_limit.map_or_else(
+                    || why(ContainerField::CpuLimit),
+                    |l| format!("{l:.2} cores")
+                ),
+                c.cpu_time
+                    .map_or_else(|| why(ContainerField::CpuTime), |t| format!("{t:.1} s")),
+                match (c.cpu_throttled_periods, c.cpu_periods, c.cpu_throttled_time) {
+                    (Some(n), Some(of), Some(t)) => format!("{n} of {of} periods, {t:.3} s"),
+                    _ => why(ContainerField::CpuThrottling),
+                },
+            );
+        }
+        None => println!("Container (cgroup): none found"),
+    }
+    let id = sampler.container_identity();
+    println!(
+        "Container id      : {}; pod uid {}",
+        id.container_id.as_deref().unwrap_or("none found"),
+        id.pod_uid.as_deref().unwrap_or("none found")
     );
     println!(
         "Load average (1m) : {}",

@@ -23,6 +23,7 @@ pub use sampler::{
     PidNamespace, Sampler, SamplerBuilder, SamplerHealth, Warning, WarningKind, Window,
 };
 pub use snapshot::{
+    CgroupHierarchy, ContainerField, ContainerIdentity, ContainerMissing, ContainerSample,
     DeviceState, GpuDevice, GpuField, GpuInventory, GpuSample, GpuStatus, HostSample, MissingField,
     MissingReason, ProcessSample, Snapshot,
 };

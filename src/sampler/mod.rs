@@ -6,6 +6,8 @@
 //! synchronous pass) shares the sampler's probe lock.
 
 mod builder;
+#[cfg(target_os = "linux")]
+mod cgroup;
 #[cfg(feature = "nvml")]
 mod gpu;
 mod history;
@@ -36,7 +38,7 @@ pub use pid_namespace::PidNamespace;
 pub use warning::{Warning, WarningKind, WarningSink};
 pub use window::{GpuWindow, Stats, Window};
 
-use crate::snapshot::{GpuInventory, Snapshot};
+use crate::snapshot::{ContainerIdentity, GpuInventory, Snapshot};
 use crate::Error;
 use builder::Settings;
 use history::History;
@@ -111,6 +113,8 @@ struct Shared {
     /// A copy of the warnings raised so far, refreshed after each pass, so `health()` never
     /// waits on the probe lock (held for a whole pass: seconds with a slow driver).
     warnings: Mutex<Vec<Warning>>,
+    /// The container and pod this process runs in.
+    identity: ContainerIdentity,
 }
 
 /// The snapshot a thread read last, so `latest()` can skip arc-swap's protocol while the
@@ -152,11 +156,22 @@ impl Sampler {
         let mut warnings = Warnings::default();
         let host = HostProbe::new(&mut warnings);
         let (gpu, inventory) = open_gpu(&settings, &mut warnings);
+        #[cfg(target_os = "linux")]
+        let cgroup = cgroup::CgroupProbe::open();
+        #[cfg(target_os = "linux")]
+        let identity = cgroup
+            .as_ref()
+            .map(|c| c.identity.clone())
+            .unwrap_or_default();
+        #[cfg(not(target_os = "linux"))]
+        let identity = ContainerIdentity::default();
         let mut probes = Probes {
             host,
             gpu,
             warnings,
             next_seq: 0,
+            #[cfg(target_os = "linux")]
+            cgroup,
         };
         let first = Arc::new(probes.pass().0);
         let warnings_so_far = probes.warnings.kept.clone();
@@ -173,6 +188,7 @@ impl Sampler {
             inventory: ArcSwap::from_pointee(inventory),
             last_pass_nanos: AtomicU64::new(0),
             warnings: Mutex::new(warnings_so_far),
+            identity,
         });
         let (stop, stopped) = mpsc::channel();
         let thread = std::thread::Builder::new()
@@ -269,6 +285,11 @@ impl Sampler {
     /// when a driver that was not there came back).
     pub fn inventory(&self) -> Arc<GpuInventory> {
         self.handle.shared.inventory.load_full()
+    }
+
+    /// The container and pod this process runs in, found when the sampler started.
+    pub fn container_identity(&self) -> &ContainerIdentity {
+        &self.handle.shared.identity
     }
 
     /// Time between passes.

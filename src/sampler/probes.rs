@@ -14,6 +14,9 @@ pub(super) struct Probes {
     pub(super) gpu: GpuSource,
     pub(super) warnings: Warnings,
     pub(super) next_seq: u64,
+    /// This process's cgroup, where one is found (Linux).
+    #[cfg(target_os = "linux")]
+    pub(super) cgroup: Option<super::cgroup::CgroupProbe>,
 }
 
 /// The GPU side: NVML when built and switched on, otherwise just the reason why not.
@@ -38,6 +41,10 @@ impl Probes {
         let taken_at_coarse_ns = crate::clock::coarse_ns();
         let wall_time = SystemTime::now();
         let (host, process) = self.host.sample(&mut self.warnings);
+        #[cfg(target_os = "linux")]
+        let container = self.cgroup.as_mut().map(|c| c.sample());
+        #[cfg(not(target_os = "linux"))]
+        let container = None;
         let (gpus, gpu_status) = match &self.gpu {
             #[cfg(feature = "nvml")]
             GpuSource::Nvml(probe) => (probe.sample(&mut self.warnings), probe.status().clone()),
@@ -53,6 +60,7 @@ impl Probes {
             process,
             gpus,
             gpu_status,
+            container,
             taken_at_coarse_ns,
         };
         (snapshot, inventory)

@@ -11,7 +11,7 @@ use http::{Request, Response};
 use http_body_util::Full;
 use serde_json::{json, Value};
 
-use crate::snapshot::{DeviceState, GpuSample, MissingReason, Snapshot};
+use crate::snapshot::{ContainerSample, DeviceState, GpuSample, MissingReason, Snapshot};
 use crate::{PidNamespace, Sampler};
 
 /// A tower service answering every request with the sampler's status as JSON.
@@ -44,6 +44,10 @@ impl StatusService {
         let ns = PidNamespace::of_this_process();
         json!({
             "snapshot": snapshot_json(&s),
+            "container": {
+                "id": self.sampler.container_identity().container_id,
+                "k8s_pod_uid": self.sampler.container_identity().pod_uid,
+            },
             "pid_namespace": {
                 "namespace": ns.as_str(),
                 "inode": match ns { PidNamespace::Own(ino) => Some(ino), _ => None },
@@ -110,6 +114,30 @@ fn gpu_json(g: &GpuSample) -> Value {
     })
 }
 
+fn container_json(c: &ContainerSample) -> Value {
+    json!({
+        "cgroup": c.hierarchy.as_str(),
+        "memory_usage_bytes": c.memory_usage,
+        "memory_working_set_bytes": c.memory_working_set,
+        "memory_limit_bytes": c.memory_limit,
+        "memory_available_bytes": c.memory_available(),
+        "memory_oom_kills": c.memory_oom_kills,
+        "memory_pressure": c.memory_pressure,
+        "cpu_limit_cores": c.cpu_limit,
+        "cpu_time_seconds": c.cpu_time,
+        "cpu_periods": c.cpu_periods,
+        "cpu_throttled_periods": c.cpu_throttled_periods,
+        "cpu_throttled_seconds": c.cpu_throttled_time,
+        "missing": c.missing.iter().map(|m| json!({
+            "field": m.field.as_str(),
+            "reason": match &m.reason {
+                MissingReason::Failed(e) => format!("failed: {e}"),
+                other => other.as_str().to_owned(),
+            },
+        })).collect::<Vec<_>>(),
+    })
+}
+
 fn snapshot_json(s: &Snapshot) -> Value {
     let wall = s
         .wall_time
@@ -133,6 +161,7 @@ fn snapshot_json(s: &Snapshot) -> Value {
             "resident_memory_bytes": s.process.resident_memory,
             "virtual_memory_bytes": s.process.virtual_memory,
         },
+        "container": s.container.as_ref().map(container_json),
         "gpus": s.gpus.iter().map(gpu_json).collect::<Vec<_>>(),
     })
 }

@@ -4,6 +4,11 @@
 //! operating system did not give is `None`, never a made-up zero; the reason is recorded beside
 //! it ([`GpuStatus`], [`DeviceState`], [`GpuSample::missing`]).
 
+mod container;
+
+pub use container::{
+    CgroupHierarchy, ContainerField, ContainerIdentity, ContainerMissing, ContainerSample,
+};
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -28,6 +33,9 @@ pub struct Snapshot {
     pub gpus: Vec<GpuSample>,
     /// Why there is, or is not, GPU data.
     pub gpu_status: GpuStatus,
+    /// This process's cgroup figures; `None` where no cgroup filesystem shows it (not
+    /// Linux, or none mounted).
+    pub container: Option<ContainerSample>,
     /// `taken_at` on the coarse clock, for [`Snapshot::age_coarse`].
     pub(crate) taken_at_coarse_ns: Option<u64>,
 }
@@ -239,8 +247,10 @@ pub enum MissingReason {
     NotSupported,
     /// This process may not read it.
     NoPermission,
-    /// The driver call failed.
+    /// The driver call (or the read) failed.
     Failed(Arc<str>),
+    /// A limit that is not set (`max`).
+    NoLimit,
     /// This process runs in a PID namespace of its own (a container) and the driver's
     /// per-process figures cannot be matched to it: it lists host pids, or lists this process
     /// with 0 bytes while the device is in use. See [`PidNamespace`](crate::PidNamespace).
@@ -248,12 +258,13 @@ pub enum MissingReason {
 }
 
 impl MissingReason {
-    /// `not_supported`, `no_permission`, `failed` or `pid_namespace`.
+    /// `not_supported`, `no_permission`, `failed`, `no_limit` or `pid_namespace`.
     pub fn as_str(&self) -> &'static str {
         match self {
             Self::NotSupported => "not_supported",
             Self::NoPermission => "no_permission",
             Self::Failed(_) => "failed",
+            Self::NoLimit => "no_limit",
             Self::PidNamespace => "pid_namespace",
         }
     }
