@@ -54,9 +54,21 @@ pub static SYSTEM_CPU_UTILIZATION_MEAN: Key =
 /// Host 1-minute load average at span end.
 pub static SYSTEM_LOAD_AVERAGE_END: Key = Key::from_static_str("resmon.system.load_average.1m.end");
 
+/// This process's cgroup (its container's) working set at span end, bytes.
+pub static CONTAINER_MEMORY_WORKING_SET_END: Key =
+    Key::from_static_str("resmon.container.memory.working_set.end");
+/// End minus start of the cgroup's working set, bytes (may be negative).
+pub static CONTAINER_MEMORY_WORKING_SET_DELTA: Key =
+    Key::from_static_str("resmon.container.memory.working_set.delta");
+/// Time the cgroup was CPU-throttled (CFS quota used up) during the span, seconds; only
+/// when above 0.
+pub static CONTAINER_CPU_THROTTLED_TIME_DELTA: Key =
+    Key::from_static_str("resmon.container.cpu.throttled_time.delta");
+
 /// Span event raised when free GPU memory or available RAM fell below a threshold.
 pub const PRESSURE_EVENT: &str = "resmon.pressure";
-/// Pressure event: which resource, `gpu.memory` or `system.memory`.
+/// Pressure event: which resource, `gpu.memory`, `container.memory` (the cgroup's limit
+/// minus its working set, where a limit is set) or `system.memory`.
 pub static PRESSURE_RESOURCE: Key = Key::from_static_str("resmon.pressure.resource");
 /// Pressure event: the threshold crossed, bytes.
 pub static PRESSURE_THRESHOLD: Key = Key::from_static_str("resmon.pressure.threshold");
@@ -193,6 +205,29 @@ pub mod metric {
     /// Per-span histogram: peak device memory of a GPU during a span, bytes.
     pub const SPAN_GPU_MEMORY_PEAK: &str = "resmon.span.gpu.memory.peak";
 
+    /// The cgroup's memory usage (page cache included), bytes.
+    pub const CONTAINER_MEMORY_USAGE: &str = semconv::CONTAINER_MEMORY_USAGE;
+    /// The cgroup's working set (usage minus inactive file pages), bytes.
+    pub const CONTAINER_MEMORY_WORKING_SET: &str = semconv::CONTAINER_MEMORY_WORKING_SET;
+    /// The cgroup's limit minus its working set, bytes (where a limit is set).
+    pub const CONTAINER_MEMORY_AVAILABLE: &str = semconv::CONTAINER_MEMORY_AVAILABLE;
+    /// The cgroup's CPU time, seconds.
+    pub const CONTAINER_CPU_TIME: &str = semconv::CONTAINER_CPU_TIME;
+    /// The cgroup's CPU use over the last interval, cores.
+    pub const CONTAINER_CPU_USAGE: &str = semconv::CONTAINER_CPU_USAGE;
+    /// The pod container's CPU limit, cores (in a pod, where set). The conventions'
+    /// current name; `k8s.container.cpu.limit` is deprecated for it.
+    pub const K8S_CONTAINER_CPU_LIMIT: &str = semconv::K8S_CONTAINER_CPU_LIMIT_CURRENT;
+    /// The pod container's memory limit, bytes (in a pod, where set); likewise for
+    /// `k8s.container.memory.limit`.
+    pub const K8S_CONTAINER_MEMORY_LIMIT: &str = semconv::K8S_CONTAINER_MEMORY_LIMIT_CURRENT;
+    /// Time the cgroup spent CPU-throttled, seconds (no convention).
+    pub const CONTAINER_CPU_THROTTLED_TIME: &str = "resmon.container.cpu.throttled_time";
+    /// CFS periods in which the cgroup was throttled (no convention).
+    pub const CONTAINER_CPU_THROTTLED_PERIODS: &str = "resmon.container.cpu.throttled_periods";
+    /// Processes the OOM killer killed in the cgroup (no convention).
+    pub const CONTAINER_MEMORY_OOM_KILLS: &str = "resmon.container.memory.oom_kills";
+
     /// Request histogram: duration of HTTP server requests, seconds.
     pub const HTTP_SERVER_REQUEST_DURATION: &str = semconv::HTTP_SERVER_REQUEST_DURATION;
     /// Request histogram: CPU time of the whole process (every thread, not only the
@@ -254,6 +289,10 @@ pub(crate) mod resource {
         Key::from_static_str(opentelemetry_semantic_conventions::resource::HOST_NAME);
     pub(crate) static GPU_DRIVER_VERSION: Key = Key::from_static_str("resmon.gpu.driver.version");
     pub(crate) static GPU_CUDA_VERSION: Key = Key::from_static_str("resmon.gpu.cuda.version");
+    pub(crate) static CONTAINER_ID: Key =
+        Key::from_static_str(opentelemetry_semantic_conventions::resource::CONTAINER_ID);
+    pub(crate) static K8S_POD_UID: Key =
+        Key::from_static_str(opentelemetry_semantic_conventions::resource::K8S_POD_UID);
 }
 
 #[cfg(test)]

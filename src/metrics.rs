@@ -27,6 +27,7 @@ pub use crate::keys::metric::{
 pub struct ResourceMetrics {
     _gauges: Vec<ObservableGauge<f64>>,
     _up_down: Vec<ObservableUpDownCounter<i64>>,
+    _up_down_f64: Vec<ObservableUpDownCounter<f64>>,
     _counters: Vec<ObservableCounter<f64>>,
 }
 
@@ -154,6 +155,11 @@ pub fn register(meter: &Meter, sampler: &Sampler) -> ResourceMetrics {
                 o.observe(u, &[]);
             }
         }),
+        gauge(name::CONTAINER_CPU_USAGE, "{cpu}", |s, o| {
+            if let Some(u) = s.container.as_ref().and_then(|c| c.cpu_usage) {
+                o.observe(u, &[]);
+            }
+        }),
     ];
     let up_downs = vec![
         up_down(name::HW_GPU_MEMORY_USAGE, "By", |s, o| {
@@ -195,7 +201,44 @@ pub fn register(meter: &Meter, sampler: &Sampler) -> ResourceMetrics {
                 o.observe(bytes(v), &[]);
             }
         }),
+        up_down(name::CONTAINER_MEMORY_USAGE, "By", |s, o| {
+            if let Some(v) = s.container.as_ref().and_then(|c| c.memory_usage) {
+                o.observe(bytes(v), &[]);
+            }
+        }),
+        up_down(name::CONTAINER_MEMORY_WORKING_SET, "By", |s, o| {
+            if let Some(v) = s.container.as_ref().and_then(|c| c.memory_working_set) {
+                o.observe(bytes(v), &[]);
+            }
+        }),
+        up_down(name::CONTAINER_MEMORY_AVAILABLE, "By", |s, o| {
+            if let Some(v) = s.container.as_ref().and_then(|c| c.memory_available()) {
+                o.observe(bytes(v), &[]);
+            }
+        }),
     ];
+    // The limits of a pod's container, under the Kubernetes names (only in a pod).
+    let in_pod = sampler.container_identity().pod_uid.is_some();
+    let mut up_downs = up_downs;
+    if in_pod {
+        up_downs.push(up_down(name::K8S_CONTAINER_MEMORY_LIMIT, "By", |s, o| {
+            if let Some(v) = s.container.as_ref().and_then(|c| c.memory_limit) {
+                o.observe(bytes(v), &[]);
+            }
+        }));
+    }
+    let cpu_limit = in_pod.then(|| {
+        let s = sampler.clone();
+        meter
+            .f64_observable_up_down_counter(name::K8S_CONTAINER_CPU_LIMIT)
+            .with_unit("{cpu}")
+            .with_callback(on_current(s, |s, o| {
+                if let Some(v) = s.container.as_ref().and_then(|c| c.cpu_limit) {
+                    o.observe(v, &[]);
+                }
+            }))
+            .build()
+    });
     let counters = vec![
         counter(name::HW_ENERGY, "J", |s, o| {
             for g in &s.gpus {
@@ -210,6 +253,26 @@ pub fn register(meter: &Meter, sampler: &Sampler) -> ResourceMetrics {
                 }
             }
         }),
+        counter(name::CONTAINER_CPU_TIME, "s", |s, o| {
+            if let Some(t) = s.container.as_ref().and_then(|c| c.cpu_time) {
+                o.observe(t, &[]);
+            }
+        }),
+        counter(name::CONTAINER_CPU_THROTTLED_TIME, "s", |s, o| {
+            if let Some(t) = s.container.as_ref().and_then(|c| c.cpu_throttled_time) {
+                o.observe(t, &[]);
+            }
+        }),
+        counter(name::CONTAINER_CPU_THROTTLED_PERIODS, "{period}", |s, o| {
+            if let Some(n) = s.container.as_ref().and_then(|c| c.cpu_throttled_periods) {
+                o.observe(n as f64, &[]);
+            }
+        }),
+        counter(name::CONTAINER_MEMORY_OOM_KILLS, "{kill}", |s, o| {
+            if let Some(n) = s.container.as_ref().and_then(|c| c.memory_oom_kills) {
+                o.observe(n as f64, &[]);
+            }
+        }),
         counter(name::PROCESS_CPU_TIME, "s", |s, o| {
             if let Some(t) = s.process.cpu_time_user {
                 o.observe(t, &[KeyValue::new(attr::CPU_MODE.clone(), "user")]);
@@ -222,6 +285,7 @@ pub fn register(meter: &Meter, sampler: &Sampler) -> ResourceMetrics {
     ResourceMetrics {
         _gauges: gauges,
         _up_down: up_downs,
+        _up_down_f64: cpu_limit.into_iter().collect(),
         _counters: counters,
     }
 }

@@ -11,6 +11,10 @@ use std::time::{Duration, Instant};
 use common::fake_nvml::{two_gpus, FakeNvml};
 use common::rotel::{metric_descriptors, Rotel};
 
+fn pod_cgroup() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cgroup/v2-kubepods-systemd")
+}
+
 fn quickstart() -> PathBuf {
     common::example("quickstart")
 }
@@ -26,6 +30,9 @@ fn run_quickstart(protocol: &str, endpoint: &str, fake: &FakeNvml) -> (Output, D
         .env("OTEL_METRIC_EXPORT_INTERVAL", "300")
         .env("OTEL_SERVICE_NAME", format!("e2e-{protocol}"))
         .env("RESMON_NVML_LIB", fake.library())
+        // A pod's cgroup (a fixture): every container metric, the Kubernetes limits and the
+        // container and pod ids on the Resource.
+        .env("RESMON_CGROUP_ROOT", pod_cgroup())
         .env("RESMON_INTERVAL_MS", "50")
         .env("QUICKSTART_SECONDS", "0.9")
         .output()
@@ -47,6 +54,41 @@ const METRICS: &[(&str, &str, &str, Option<bool>)] = &[
     ("system.memory.limit", "By", "Sum", Some(false)),
     ("process.cpu.time", "s", "Sum", Some(true)),
     ("process.memory.usage", "By", "Sum", Some(false)),
+    ("container.memory.usage", "By", "Sum", Some(false)),
+    ("container.memory.working_set", "By", "Sum", Some(false)),
+    ("container.memory.available", "By", "Sum", Some(false)),
+    ("container.cpu.time", "s", "Sum", Some(true)),
+    ("container.cpu.usage", "{cpu}", "Gauge", None),
+    (
+        "k8s.container.memory.limit.current",
+        "By",
+        "Sum",
+        Some(false),
+    ),
+    (
+        "k8s.container.cpu.limit.current",
+        "{cpu}",
+        "Sum",
+        Some(false),
+    ),
+    (
+        "resmon.container.cpu.throttled_time",
+        "s",
+        "Sum",
+        Some(true),
+    ),
+    (
+        "resmon.container.cpu.throttled_periods",
+        "{period}",
+        "Sum",
+        Some(true),
+    ),
+    (
+        "resmon.container.memory.oom_kills",
+        "{kill}",
+        "Sum",
+        Some(true),
+    ),
     ("resmon.span.process.cpu.time", "s", "Histogram", None),
     ("resmon.span.process.memory.growth", "By", "Histogram", None),
     ("resmon.span.gpu.memory.peak", "By", "Histogram", None),
@@ -59,6 +101,7 @@ const SPAN_ATTRIBUTES: &[(&str, &str)] = &[
     ("resmon.process.memory.usage.end", "Int("),
     ("resmon.process.memory.usage.delta", "Int("),
     ("resmon.system.memory.usage.end", "Int("),
+    ("resmon.container.memory.working_set.end", "Int("),
     ("resmon.gpu.0.memory.usage.end", "Int("),
     ("resmon.gpu.0.memory.usage.peak", "Int("),
     ("resmon.gpu.1.process.memory.usage.end", "Int("),
@@ -90,6 +133,12 @@ fn end_to_end(protocol: &str) {
     assert!(
         received.contains("resmon.gpu.driver.version: Str(550.54.15)"),
         "inventory on the Resource"
+    );
+    assert!(
+        received.contains(
+            "container.id: Str(3f4a9e1c2b7d8e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f)"
+        ) && received.contains("k8s.pod.uid: Str(0c7ae2d5-9b1e-4c2a-8f3e-6d5c4b3a2e1f)"),
+        "container and pod on the Resource"
     );
 
     let descriptors = metric_descriptors(&received);

@@ -2,6 +2,7 @@
 //! snapshots in between, plus pressure events. One implementation for every entry point (the
 //! tracing layer and the tower layer), so the figures mean the same everywhere.
 
+mod container;
 mod entry;
 mod gpu;
 mod histograms;
@@ -220,6 +221,7 @@ impl FigureConfig {
         }
         host::process(&span, &host_span, &mut out);
         host::host(&span, &host_span, &mut out);
+        container::container(&span, &mut out);
         for (j, g) in end.gpus.iter().enumerate() {
             if !self.reports(g) {
                 continue;

@@ -110,17 +110,22 @@ impl PressureThresholds {
         Some(PressureEvent { at, attributes })
     }
 
-    /// The event for host RAM, if available memory fell below the threshold during the span.
+    /// The event for RAM, if available memory fell below the threshold during the span:
+    /// against the container's limit when one is set (headroom = limit − working set, what
+    /// the OOM killer weighs), otherwise host available memory.
     #[inline]
     pub(crate) fn ram_event(&self, end: &Snapshot, host: &HostSpan) -> Option<PressureEvent> {
-        let (available, at) = host.available_min?;
-        let total = end.host.memory_total;
+        let limit = end.container.as_ref().and_then(|c| c.memory_limit);
+        let (resource, (available, at), total) = match (limit, host.container_available_min) {
+            (Some(limit), Some(min)) => ("container.memory", min, Some(limit)),
+            _ => ("system.memory", host.available_min?, end.host.memory_total),
+        };
         let t = Self::threshold(self.ram_available_bytes, self.ram_available_fraction, total)?;
         if available >= t {
             return None;
         }
         let mut attributes = vec![
-            KeyValue::new(keys::PRESSURE_RESOURCE.clone(), "system.memory"),
+            KeyValue::new(keys::PRESSURE_RESOURCE.clone(), resource),
             KeyValue::new(keys::PRESSURE_FREE.clone(), Value::from(bytes(available))),
             KeyValue::new(keys::PRESSURE_THRESHOLD.clone(), Value::from(bytes(t))),
         ];

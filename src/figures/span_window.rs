@@ -53,6 +53,8 @@ pub(crate) struct HostSpan {
     pub(crate) samples: u32,
     pub(crate) rss_peak: Option<u64>,
     pub(crate) available_min: Option<(u64, SystemTime)>,
+    /// Lowest headroom under the cgroup's memory limit (limit minus working set).
+    pub(crate) container_available_min: Option<(u64, SystemTime)>,
     pub(crate) cpu_utilization: Running,
 }
 
@@ -94,6 +96,8 @@ impl SpanSnapshots<'_> {
                 h.rss_peak = Some(h.rss_peak.map_or(rss, |p| p.max(rss)));
             }
             lowest(&mut h.available_min, s.host.memory_available, s.wall_time);
+            let headroom = s.container.as_ref().and_then(|c| c.memory_available());
+            lowest(&mut h.container_available_min, headroom, s.wall_time);
             h.cpu_utilization.add(s.host.cpu_utilization);
         });
         h

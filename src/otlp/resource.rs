@@ -9,11 +9,21 @@ use crate::Sampler;
 
 /// The OTel Resource: the SDK's identity, `OTEL_RESOURCE_ATTRIBUTES` and the service name
 /// from the settings (never from the process environment behind [`Pipeline::env`]'s back),
-/// the host name, and the GPU inventory, once, instead of on every span.
+/// `container.id` and `k8s.pod.uid` from the cgroup, the host name, and the GPU inventory,
+/// once, instead of on every span.
 ///
 /// [`Pipeline::env`]: super::Pipeline::env
 pub(super) fn build(settings: &Settings, sampler: &Sampler) -> Resource {
     let mut b = Resource::builder_empty().with_detector(Box::new(TelemetryResourceDetector));
+    // The container and pod from the cgroup, before the user's attributes, which win (the
+    // downward API's `k8s.pod.name` and `k8s.namespace.name` come that way).
+    let id = sampler.container_identity();
+    if let Some(c) = &id.container_id {
+        b = b.with_attribute(KeyValue::new(keys::CONTAINER_ID.clone(), c.clone()));
+    }
+    if let Some(p) = &id.pod_uid {
+        b = b.with_attribute(KeyValue::new(keys::K8S_POD_UID.clone(), p.clone()));
+    }
     b = b.with_attributes(
         settings
             .resource_attributes

@@ -18,6 +18,9 @@ pub const ENV_INTERVAL_MS: &str = "RESMON_INTERVAL_MS";
 pub const ENV_HISTORY: &str = "RESMON_HISTORY";
 /// Environment variable: `0`/`false`/`off` switches GPU sampling off.
 pub const ENV_GPU: &str = "RESMON_GPU";
+/// Environment variable: read the cgroup under this directory (see
+/// [`SamplerBuilder::cgroup_root`]).
+pub const ENV_CGROUP_ROOT: &str = "RESMON_CGROUP_ROOT";
 /// Environment variable: path of the NVML library to load.
 pub const ENV_NVML_LIB: &str = "RESMON_NVML_LIB";
 /// Environment variable: CUDA's device selection, honoured as CUDA does.
@@ -45,6 +48,7 @@ pub struct SamplerBuilder {
     visible_devices: Option<String>,
     on_warning: Option<WarningSink>,
     ignore_env: bool,
+    cgroup_root: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for SamplerBuilder {
@@ -57,6 +61,7 @@ impl std::fmt::Debug for SamplerBuilder {
             .field("visible_devices", &self.visible_devices)
             .field("on_warning", &self.on_warning.as_ref().map(|_| ".."))
             .field("ignore_env", &self.ignore_env)
+            .field("cgroup_root", &self.cgroup_root)
             .finish()
     }
 }
@@ -71,6 +76,8 @@ pub(crate) struct Settings {
     pub(crate) nvml_library: Option<PathBuf>,
     #[cfg_attr(not(feature = "nvml"), allow(dead_code))]
     pub(crate) visible_devices: Option<String>,
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    pub(crate) cgroup_root: Option<PathBuf>,
 }
 
 impl SamplerBuilder {
@@ -90,6 +97,14 @@ impl SamplerBuilder {
     /// Samples GPUs or not (default on when the `nvml` feature is built; `RESMON_GPU`).
     pub fn gpu(mut self, on: bool) -> Self {
         self.gpu = Some(on);
+        self
+    }
+
+    /// Reads this process's cgroup under `root` instead of `/`: `root/proc/self/cgroup` and
+    /// `root/proc/self/mountinfo`, and the cgroup mounts they name, under `root` too (a copy
+    /// of another machine's files, as the tests use; `RESMON_CGROUP_ROOT`).
+    pub fn cgroup_root(mut self, root: impl Into<PathBuf>) -> Self {
+        self.cgroup_root = Some(root.into());
         self
     }
 
@@ -138,6 +153,11 @@ impl SamplerBuilder {
         } else {
             // A library path need not be UTF-8: it is read as a path, every other variable as
             // text (which must be UTF-8).
+            if builder.cgroup_root.is_none() {
+                builder.cgroup_root = std::env::var_os(ENV_CGROUP_ROOT)
+                    .filter(|p| !p.to_string_lossy().trim().is_empty())
+                    .map(PathBuf::from);
+            }
             if builder.nvml_library.is_none() {
                 builder.nvml_library = std::env::var_os(ENV_NVML_LIB)
                     .filter(|p| !p.to_string_lossy().trim().is_empty())
@@ -204,6 +224,17 @@ impl SamplerBuilder {
             gpu,
             nvml_library,
             visible_devices,
+            cgroup_root: match &self.cgroup_root {
+                Some(root) if !root.join("proc/self/cgroup").is_file() => {
+                    return Err(Error::InvalidSetting {
+                        setting: "SamplerBuilder::cgroup_root / RESMON_CGROUP_ROOT",
+                        value: root.to_string_lossy().into_owned(),
+                        reason:
+                            "must be a directory holding proc/self/cgroup and proc/self/mountinfo",
+                    });
+                }
+                other => other.clone(),
+            },
         })
     }
 }

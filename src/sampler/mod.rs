@@ -31,8 +31,8 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 
 pub use builder::{
-    SamplerBuilder, DEFAULT_HISTORY_SPAN, DEFAULT_INTERVAL, ENV_CUDA_VISIBLE_DEVICES, ENV_GPU,
-    ENV_HISTORY, ENV_INTERVAL_MS, ENV_NVML_LIB,
+    SamplerBuilder, DEFAULT_HISTORY_SPAN, DEFAULT_INTERVAL, ENV_CGROUP_ROOT,
+    ENV_CUDA_VISIBLE_DEVICES, ENV_GPU, ENV_HISTORY, ENV_INTERVAL_MS, ENV_NVML_LIB,
 };
 pub use pid_namespace::PidNamespace;
 pub use warning::{Warning, WarningKind, WarningSink};
@@ -157,7 +157,10 @@ impl Sampler {
         let host = HostProbe::new(&mut warnings);
         let (gpu, inventory) = open_gpu(&settings, &mut warnings);
         #[cfg(target_os = "linux")]
-        let cgroup = cgroup::CgroupProbe::open();
+        let cgroup = match &settings.cgroup_root {
+            Some(root) => cgroup::CgroupProbe::open_under(root, &root.join("proc/self")),
+            None => cgroup::CgroupProbe::open(),
+        };
         #[cfg(target_os = "linux")]
         let identity = cgroup
             .as_ref()

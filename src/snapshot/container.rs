@@ -101,6 +101,8 @@ pub struct ContainerSample {
     pub cpu_limit: Option<f64>,
     /// CPU time used by the cgroup so far, seconds.
     pub cpu_time: Option<f64>,
+    /// CPU the cgroup used since the previous reading, in cores (CPU time over wall time).
+    pub cpu_usage: Option<f64>,
     /// CFS enforcement periods so far.
     pub cpu_periods: Option<u64>,
     /// Periods in which the cgroup used its whole quota and was throttled.

@@ -67,6 +67,8 @@ pub(crate) struct CgroupProbe {
     files: Files,
     buf: Vec<u8>,
     pub(crate) identity: ContainerIdentity,
+    /// The previous CPU time reading, for `cpu_usage`.
+    last_cpu: Option<(f64, Instant)>,
 }
 
 impl CgroupProbe {
@@ -134,6 +136,7 @@ impl CgroupProbe {
                 container_id,
                 pod_uid,
             },
+            last_cpu: None,
         })
     }
 
@@ -141,6 +144,7 @@ impl CgroupProbe {
     pub(crate) fn sample(&mut self) -> ContainerSample {
         let f = &self.files;
         let buf = &mut self.buf;
+        // (self.last_cpu is read after the figures.)
         let mut s = ContainerSample {
             taken_at: Instant::now(),
             hierarchy: f.hierarchy,
@@ -151,6 +155,7 @@ impl CgroupProbe {
             memory_pressure: None,
             cpu_limit: None,
             cpu_time: None,
+            cpu_usage: None,
             cpu_periods: None,
             cpu_throttled_periods: None,
             cpu_throttled_time: None,
@@ -223,27 +228,45 @@ impl CgroupProbe {
             Some(None) => gap(ContainerField::CpuLimit, MissingReason::NoLimit),
             None => {}
         }
-        // Throttling (and, in v2, usage) from cpu.stat; v1 counts throttled time in ns.
+        // Throttling (and, in v2, usage) from cpu.stat; v1 counts throttled time in ns. A
+        // cgroup without the CPU controller (the v2 root) has usage but no throttling.
         let v1 = f.v1_cpu;
-        let stat = read!(f.cpu_stat, ContainerField::CpuThrottling, |t: &str| {
-            let periods = parse::keyed(t, "nr_periods")?;
-            let throttled = parse::keyed(t, "nr_throttled")?;
-            let time = if v1 {
-                parse::keyed(t, "throttled_time")? as f64 / 1e9
-            } else {
-                parse::keyed(t, "throttled_usec")? as f64 / 1e6
-            };
-            let usage = (!v1)
-                .then(|| parse::keyed(t, "usage_usec"))
-                .flatten()
-                .map(|u| u as f64 / 1e6);
-            Some((periods, throttled, time, usage))
-        });
-        if let Some((periods, throttled, time, usage)) = stat {
-            s.cpu_periods = Some(periods);
-            s.cpu_throttled_periods = Some(throttled);
-            s.cpu_throttled_time = Some(time);
-            s.cpu_time = usage;
+        let stat = match f.cpu_stat.read(buf) {
+            None => {
+                gap(ContainerField::CpuThrottling, MissingReason::NotSupported);
+                None
+            }
+            Some(Err(e)) => {
+                gap(
+                    ContainerField::CpuThrottling,
+                    MissingReason::Failed(e.into()),
+                );
+                None
+            }
+            Some(Ok(t)) => Some(t),
+        };
+        if let Some(t) = stat {
+            let throttling = (|| {
+                let periods = parse::keyed(t, "nr_periods")?;
+                let throttled = parse::keyed(t, "nr_throttled")?;
+                let time = if v1 {
+                    parse::keyed(t, "throttled_time")? as f64 / 1e9
+                } else {
+                    parse::keyed(t, "throttled_usec")? as f64 / 1e6
+                };
+                Some((periods, throttled, time))
+            })();
+            match throttling {
+                Some((periods, throttled, time)) => {
+                    s.cpu_periods = Some(periods);
+                    s.cpu_throttled_periods = Some(throttled);
+                    s.cpu_throttled_time = Some(time);
+                }
+                None => gap(ContainerField::CpuThrottling, MissingReason::NotSupported),
+            }
+            if !v1 {
+                s.cpu_time = parse::keyed(t, "usage_usec").map(|u| u as f64 / 1e6);
+            }
         }
         match &f.cpuacct_usage {
             Some(kept) => {
@@ -256,6 +279,14 @@ impl CgroupProbe {
             None => {}
         }
         s.missing = gaps;
+        if let (Some(t), Some((t0, at0))) = (s.cpu_time, self.last_cpu) {
+            let wall = s.taken_at.duration_since(at0).as_secs_f64();
+            // A counter that went backwards gives nothing, never a negative use.
+            if wall > 0.0 && t >= t0 {
+                s.cpu_usage = Some((t - t0) / wall);
+            }
+        }
+        self.last_cpu = s.cpu_time.map(|t| (t, s.taken_at));
         s
     }
 }
