@@ -58,6 +58,9 @@ const DEFAULT_INTS: &[&str] = &[
     "resmon.process.memory.usage.end",
     "resmon.process.memory.usage.delta",
     "resmon.system.memory.usage.end",
+    // This machine's own cgroup (tests/container.rs covers the container figures).
+    "resmon.container.memory.working_set.end",
+    "resmon.container.memory.working_set.delta",
     "resmon.gpu.0.memory.usage.end",
     "resmon.gpu.0.memory.usage.delta",
     "resmon.gpu.0.memory.usage.peak",
@@ -129,6 +132,7 @@ fn default_set_is_present_with_numeric_types() {
 const NEED_TWO_SNAPSHOTS: &[&str] = &[
     "resmon.process.cpu.time.delta",
     "resmon.process.memory.usage.delta",
+    "resmon.container.memory.working_set.delta",
     "resmon.gpu.0.memory.usage.delta",
     "resmon.gpu.0.memory.usage.peak",
     "resmon.gpu.0.process.memory.usage.delta",
