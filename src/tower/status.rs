@@ -106,12 +106,17 @@ fn gpu_json(g: &GpuSample) -> Value {
         "mig_enabled": g.mig_enabled,
         "missing": g.missing.iter().map(|m| json!({
             "field": m.field.as_str(),
-            "reason": match &m.reason {
-                MissingReason::Failed(e) => format!("failed: {e}"),
-                other => other.as_str().to_owned(),
-            },
+            "reason": reason(&m.reason),
         })).collect::<Vec<_>>(),
     })
+}
+
+/// A missing figure's reason: its name, and for a failure what failed.
+fn reason(r: &MissingReason) -> String {
+    match r {
+        MissingReason::Failed(e) => format!("failed: {e}"),
+        other => other.as_str().to_owned(),
+    }
 }
 
 fn container_json(c: &ContainerSample) -> Value {
@@ -130,10 +135,7 @@ fn container_json(c: &ContainerSample) -> Value {
         "cpu_throttled_seconds": c.cpu_throttled_time,
         "missing": c.missing.iter().map(|m| json!({
             "field": m.field.as_str(),
-            "reason": match &m.reason {
-                MissingReason::Failed(e) => format!("failed: {e}"),
-                other => other.as_str().to_owned(),
-            },
+            "reason": reason(&m.reason),
         })).collect::<Vec<_>>(),
     })
 }
