@@ -12,14 +12,18 @@ use nvml_wrapper::error::NvmlError;
 use nvml_wrapper::struct_wrappers::device::ProcessInfo;
 use nvml_wrapper::{Device, Nvml};
 
+mod devices;
+mod fields;
+
 use super::pid_namespace::{self, PidNamespace};
 use super::process_memory::{self, Attribution, Entry};
 use super::visible::{self, Resolved};
 use super::warning::{WarningKind, Warnings};
 use crate::snapshot::{
-    DeviceState, GpuDevice, GpuField, GpuInventory, GpuSample, GpuStatus, MissingField,
-    MissingReason,
+    DeviceState, GpuDevice, GpuField, GpuInventory, GpuSample, GpuStatus, MissingReason,
 };
+use devices::{all_devices, describe, init_status, lost, unreachable_device};
+use fields::FieldReader;
 
 /// How a visible device is found again at each pass.
 enum Locator {
@@ -326,159 +330,5 @@ impl GpuProbe {
             device_used,
             pid_namespace::visible,
         ))
-    }
-}
-
-/// Records each field's result on the sample: a value, or why it is missing.
-struct FieldReader<'a> {
-    sample: &'a mut GpuSample,
-    warnings: &'a mut Warnings,
-    lost: bool,
-}
-
-impl FieldReader<'_> {
-    fn read<T>(&mut self, field: GpuField, result: Result<T, NvmlError>) -> Option<T> {
-        let reason = match result {
-            Ok(value) => return Some(value),
-            Err(NvmlError::GpuLost) => {
-                self.lost = true;
-                return None;
-            }
-            Err(
-                NvmlError::NotSupported
-                | NvmlError::FunctionNotFound
-                | NvmlError::FailedToLoadSymbol(_),
-            ) => MissingReason::NotSupported,
-            Err(NvmlError::NoPermission) => {
-                self.warn(field, "no permission");
-                MissingReason::NoPermission
-            }
-            Err(err) => {
-                let text = err.to_string();
-                self.warn(field, &text);
-                MissingReason::Failed(text.into())
-            }
-        };
-        self.missing(field, reason);
-        None
-    }
-
-    fn missing(&mut self, field: GpuField, reason: MissingReason) {
-        self.sample.missing.push(MissingField { field, reason });
-    }
-
-    fn warn(&mut self, field: GpuField, why: &str) {
-        let uuid = self.sample.uuid.clone();
-        self.warnings.raise(
-            WarningKind::FieldFailed,
-            Some(&uuid),
-            field.as_str(),
-            || format!("GPU {uuid}: cannot read {}: {why}", field.as_str()),
-        );
-    }
-}
-
-/// Every device NVML knows, in CUDA order (PCI bus order, as with
-/// `CUDA_DEVICE_ORDER=PCI_BUS_ID`). A device that cannot be described is left out, with a
-/// warning.
-fn all_devices(nvml: &Nvml, warnings: &mut Warnings) -> Vec<GpuDevice> {
-    let count = match nvml.device_count() {
-        Ok(count) => count,
-        Err(err) => {
-            warnings.raise(WarningKind::GpuUnavailable, None, "count", || {
-                format!("no GPU figures: cannot count devices: {err}")
-            });
-            return Vec::new();
-        }
-    };
-    let mut devices: Vec<GpuDevice> = (0..count)
-        .filter_map(|i| match nvml.device_by_index(i) {
-            Ok(device) => Some(describe(&device, i, i, None)),
-            Err(err) => {
-                warnings.raise(
-                    WarningKind::DeviceError,
-                    None,
-                    &format!("index {i}"),
-                    || format!("GPU at NVML index {i} is left out: {err}"),
-                );
-                None
-            }
-        })
-        .collect();
-    devices.sort_by(|a, b| {
-        a.pci_bus_id
-            .cmp(&b.pci_bus_id)
-            .then(a.nvml_index.cmp(&b.nvml_index))
-    });
-    for (ordinal, device) in devices.iter_mut().enumerate() {
-        device.index = ordinal as u32;
-    }
-    devices
-}
-
-fn describe(device: &Device<'_>, index: u32, nvml_index: u32, uuid: Option<String>) -> GpuDevice {
-    let uuid = uuid
-        .or_else(|| device.uuid().ok())
-        .unwrap_or_else(|| format!("nvml-index-{nvml_index}"));
-    GpuDevice {
-        index,
-        nvml_index,
-        uuid: uuid.into(),
-        name: device
-            .name()
-            .unwrap_or_else(|_| "unknown NVIDIA GPU".to_owned())
-            .into(),
-        pci_bus_id: device.pci_info().ok().map(|p| p.bus_id),
-        memory_total: device.memory_info().ok().map(|m| m.total),
-        mig_enabled: device.mig_mode().ok().map(|m| m.current == 1),
-    }
-}
-
-fn unreachable_device(info: &GpuDevice, err: &NvmlError, warnings: &mut Warnings) -> GpuSample {
-    if matches!(err, NvmlError::GpuLost) {
-        return lost(info, warnings);
-    }
-    let text = err.to_string();
-    warnings.raise(WarningKind::DeviceError, Some(&info.uuid), "handle", || {
-        format!("GPU {} ({}) does not answer: {text}", info.index, info.uuid)
-    });
-    GpuSample::empty(
-        info.index,
-        info.uuid.clone(),
-        info.name.clone(),
-        DeviceState::Error(text.into()),
-    )
-}
-
-fn lost(info: &GpuDevice, warnings: &mut Warnings) -> GpuSample {
-    warnings.raise(WarningKind::DeviceLost, Some(&info.uuid), "lost", || {
-        format!(
-            "GPU {} ({}) is lost (fell off the bus or stopped answering); the other devices are still sampled",
-            info.index, info.uuid
-        )
-    });
-    GpuSample::empty(
-        info.index,
-        info.uuid.clone(),
-        info.name.clone(),
-        DeviceState::Lost,
-    )
-}
-
-/// Maps an NVML start-up failure to the status a user can act on.
-fn init_status(err: &NvmlError, library: Option<&Path>) -> GpuStatus {
-    let library = library.map_or(OsStr::new("libnvidia-ml.so.1"), Path::as_os_str);
-    match err {
-        // libloading's message already names the path.
-        NvmlError::LibloadingError(e) => GpuStatus::NoLibrary(e.to_string().into()),
-        NvmlError::LibraryNotFound => {
-            GpuStatus::NoLibrary(library.to_string_lossy().into_owned().into())
-        }
-        NvmlError::FailedToLoadSymbol(e) => {
-            GpuStatus::NoLibrary(format!("{}: {e}", library.to_string_lossy()).into())
-        }
-        NvmlError::DriverNotLoaded => GpuStatus::DriverNotLoaded,
-        NvmlError::NoPermission => GpuStatus::NoPermission,
-        other => GpuStatus::InitFailed(other.to_string().into()),
     }
 }
