@@ -128,6 +128,38 @@ fn default_set_is_present_with_numeric_types() {
     assert_eq!(t.status.otel_link(), OtelLink::Ok);
 }
 
+#[test]
+fn a_counter_that_went_backwards_gives_no_delta_never_zero() {
+    // The driver re-initialised mid-span: the energy counter fell from 5000 J to 1 J.
+    let gpu = |energy_mj: u64| {
+        let mut g = Gpu::new(0, UUID0, "0000:01:00.0");
+        g.energy_mj = Some(energy_mj);
+        gpus(&[g])
+    };
+    let fake = FakeNvml::new(&gpu(5_000_000));
+    let s = sampler(&fake, 20);
+    warm(&s);
+    let t = traced(ResourceLayer::builder(&s).figures(FigureSet::Full));
+    t.run(|| {
+        let span = tracing::info_span!("reset").entered();
+        passes(&s, 1);
+        fake.set(&gpu(1_000));
+        passes(&s, 2);
+        drop(span);
+        let span = tracing::info_span!("rising").entered();
+        passes(&s, 1);
+        fake.set(&gpu(3_000));
+        passes(&s, 2);
+        drop(span);
+    });
+    assert_eq!(
+        attr(&t.span("reset"), "resmon.gpu.0.energy.delta"),
+        None,
+        "a reset counter's delta is unknown, not 0"
+    );
+    assert_eq!(float(&t.span("rising"), "resmon.gpu.0.energy.delta"), 2.0);
+}
+
 /// Figures that need two readings: without them, a span says nothing rather than 0.
 const NEED_TWO_SNAPSHOTS: &[&str] = &[
     "resmon.process.cpu.time.delta",

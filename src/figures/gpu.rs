@@ -1,6 +1,6 @@
 //! One GPU's figures over a span, under its CUDA ordinal's keys.
 
-use super::entry::{bytes, bytes_delta, Num, Out};
+use super::entry::{bytes, bytes_delta, counter_delta, Num, Out};
 use super::span_window::{self, GpuSpan};
 use super::SpanEnds;
 use crate::keys::GpuKeys;
@@ -69,6 +69,8 @@ pub(super) fn device(span: &SpanEnds<'_>, j: usize, g: &GpuSample, w: &GpuSpan, 
         out.put(&k.power_peak, Num::Float(v));
     }
     if let (true, Some(s), Some(e)) = (observed, s.and_then(|s| s.energy), g.energy) {
-        out.put(&k.energy_delta, Num::Float((e - s).max(0.0)));
+        if let Some(d) = counter_delta(s, e) {
+            out.put(&k.energy_delta, Num::Float(d));
+        }
     }
 }

@@ -74,7 +74,9 @@ impl SpanHistograms {
         name.push(KeyValue::new(keys::SPAN_NAME.clone(), span_name));
         name.extend_from_slice(fields);
         if let (Some(s), Some(e)) = (start.process.cpu_time, end.process.cpu_time) {
-            self.cpu_time.record((e - s).max(0.0), &name);
+            if let Some(d) = super::counter_delta(s, e) {
+                self.cpu_time.record(d, &name);
+            }
         }
         if let (Some(s), Some(e)) = (start.process.resident_memory, end.process.resident_memory) {
             self.memory_growth.record(e.saturating_sub(s) as f64, &name);

@@ -1,6 +1,6 @@
 //! The process's and the host's figures over a span.
 
-use super::entry::{bytes, bytes_delta, Num, Out};
+use super::entry::{bytes, bytes_delta, counter_delta, Num, Out};
 use super::span_window::HostSpan;
 use super::SpanEnds;
 use crate::keys;
@@ -9,7 +9,9 @@ use crate::keys;
 pub(super) fn process(span: &SpanEnds<'_>, host: &HostSpan, out: &mut Out<'_>) {
     let (s, e) = (&span.start.process, &span.end.process);
     if let (true, Some(s), Some(e)) = (span.observed, s.cpu_time, e.cpu_time) {
-        out.put(&keys::PROCESS_CPU_TIME_DELTA, Num::Float((e - s).max(0.0)));
+        if let Some(d) = counter_delta(s, e) {
+            out.put(&keys::PROCESS_CPU_TIME_DELTA, Num::Float(d));
+        }
     }
     if let (true, Some(s)) = (span.full, s.resident_memory) {
         out.put(&keys::PROCESS_MEMORY_START, bytes(s));

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use opentelemetry::trace::SpanRef;
 use opentelemetry::{KeyValue, Value};
 
+pub(crate) use entry::counter_delta;
 #[cfg(feature = "tower")]
 pub(crate) use entry::signed_delta;
 use entry::{Entry, Num, Out};

@@ -104,7 +104,7 @@ impl RequestResources {
                 .process
                 .cpu_time
                 .zip(end.process.cpu_time)
-                .map(|(s, e)| (e - s).max(0.0)),
+                .and_then(|(s, e)| crate::figures::counter_delta(s, e)),
             rss_delta: delta(s.process.resident_memory, end.process.resident_memory),
             gpu_memory_delta: end
                 .gpus

@@ -76,7 +76,9 @@ impl RequestMetrics {
             return;
         }
         if let (Some(s), Some(e)) = (start.process.cpu_time, end.process.cpu_time) {
-            self.cpu_time.record((e - s).max(0.0), &attrs);
+            if let Some(d) = crate::figures::counter_delta(s, e) {
+                self.cpu_time.record(d, &attrs);
+            }
         }
         for (uuid, peak) in crate::figures::gpu_memory_peaks(sampler, start, end, |_| true) {
             attrs.push(KeyValue::new(crate::keys::HW_ID.clone(), uuid.to_string()));

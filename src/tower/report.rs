@@ -103,7 +103,12 @@ pub(crate) fn print(r: &Exchange, end: &Snapshot, recent: &Recent) {
         .zip(end.process.cpu_time)
         .map_or_else(
             || "not available".to_owned(),
-            |(a, b)| format!("{:.3} s", (b - a).max(0.0)),
+            |(a, b)| {
+                crate::figures::counter_delta(a, b).map_or_else(
+                    || "not available (the counter went backwards)".to_owned(),
+                    |d| format!("{d:.3} s"),
+                )
+            },
         );
     let _ = writeln!(
         s,
