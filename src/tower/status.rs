@@ -104,19 +104,17 @@ fn gpu_json(g: &GpuSample) -> Value {
         "energy_joules": g.energy,
         "process_memory_bytes": g.process_memory,
         "mig_enabled": g.mig_enabled,
-        "missing": g.missing.iter().map(|m| json!({
-            "field": m.field.as_str(),
-            "reason": reason(&m.reason),
-        })).collect::<Vec<_>>(),
+        "missing": g.missing.iter().map(|m| missing(m.field.as_str(), &m.reason)).collect::<Vec<_>>(),
     })
 }
 
-/// A missing figure's reason: its name, and for a failure what failed.
-fn reason(r: &MissingReason) -> String {
-    match r {
+/// An absent figure and why: the reason's name, and for a failure what failed.
+fn missing(field: &str, reason: &MissingReason) -> Value {
+    let reason = match reason {
         MissingReason::Failed(e) => format!("failed: {e}"),
         other => other.as_str().to_owned(),
-    }
+    };
+    json!({ "field": field, "reason": reason })
 }
 
 fn container_json(c: &ContainerSample) -> Value {
@@ -130,13 +128,11 @@ fn container_json(c: &ContainerSample) -> Value {
         "memory_pressure": c.memory_pressure,
         "cpu_limit_cores": c.cpu_limit,
         "cpu_time_seconds": c.cpu_time,
+        "cpu_usage_cores": c.cpu_usage,
         "cpu_periods": c.cpu_periods,
         "cpu_throttled_periods": c.cpu_throttled_periods,
         "cpu_throttled_seconds": c.cpu_throttled_time,
-        "missing": c.missing.iter().map(|m| json!({
-            "field": m.field.as_str(),
-            "reason": reason(&m.reason),
-        })).collect::<Vec<_>>(),
+        "missing": c.missing.iter().map(|m| missing(m.field.as_str(), &m.reason)).collect::<Vec<_>>(),
     })
 }
 

@@ -68,10 +68,10 @@ struct Files {
     memory_pressure: Kept,
     /// v2 `cpu.max`, or v1 `cpu.cfs_quota_us` with `cpu.cfs_period_us`.
     cpu_max: Kept,
+    /// v1 only: `cpu.cfs_period_us` (its presence says the CPU figures are v1).
     cpu_period: Option<Kept>,
     /// v2 `cpu.stat` (usage and throttling), v1 `cpu.stat` (throttling, ns).
     cpu_stat: Kept,
-    v1_cpu: bool,
     /// v1 `cpuacct.usage` (ns).
     cpuacct_usage: Option<Kept>,
 }
@@ -140,7 +140,6 @@ impl CgroupProbe {
             },
             cpu_period: v1_cpu.map(|d| Kept::open(Some(d), "cpu.cfs_period_us")),
             cpu_stat: Kept::open(v1_cpu.or(v2), "cpu.stat"),
-            v1_cpu: v1_cpu.is_some(),
             cpuacct_usage: v1_cpuacct.map(|d| Kept::open(Some(d), "cpuacct.usage")),
         };
         Some(Self {
@@ -244,7 +243,8 @@ impl CgroupProbe {
         }
         // Throttling (and, in v2, usage) from cpu.stat; v1 counts throttled time in ns. A
         // cgroup without the CPU controller (the v2 root) has usage but no throttling.
-        let v1 = f.v1_cpu;
+        // v1 has a separate period file.
+        let v1 = f.cpu_period.is_some();
         let stat = match f.cpu_stat.read(buf) {
             None => {
                 gap(ContainerField::CpuThrottling, MissingReason::NotSupported);
