@@ -16,8 +16,13 @@ pub const SAMPLE_NOW_FIELD: &str = "resmon.sample_now";
 
 /// Age of the end snapshot when the span closed, seconds.
 pub static SAMPLE_AGE: Key = Key::from_static_str("resmon.sample.age");
-/// Snapshots the span's figures were computed from (start, end and those in between).
+/// Passes taken during the span that its figures were computed from (its end included, its
+/// start snapshot, the state at entry, not).
 pub static SAMPLE_COUNT: Key = Key::from_static_str("resmon.sample.count");
+/// The fraction of a span the history still covered (0..1), written only when below 1: the
+/// span reached past the oldest data kept, and its peaks, lows and means are those of the
+/// covered part.
+pub static SAMPLE_COVERAGE: Key = Key::from_static_str("resmon.sample.coverage");
 /// Visible GPUs at the end of the span.
 pub static GPU_COUNT: Key = Key::from_static_str("resmon.gpu.count");
 /// [`GpuStatus::as_str`](crate::GpuStatus::as_str) at the end of the span.

@@ -220,6 +220,9 @@ impl FigureConfig {
         if span.full {
             out.put(&keys::SAMPLE_COUNT, Num::Int(i64::from(host_span.samples)));
         }
+        if let Some(coverage) = host_span.coverage {
+            out.put(&keys::SAMPLE_COVERAGE, Num::Float(coverage));
+        }
         host::process(&span, &host_span, &mut out);
         host::host(&span, &host_span, &mut out);
         container::container(&span, &mut out);

@@ -1,11 +1,13 @@
-//! The extremes and means of a span's snapshots: its start, its end, and every snapshot the
-//! sampler took in between. Read straight from the history ring; nothing is allocated, and a
-//! span shorter than one interval (start and end are the same or adjacent snapshots) never
-//! touches the ring at all.
+//! The extremes and means of a span's own passes: every pass after its start snapshot (the
+//! state at entry, up to one interval older than the span), up to and including its end.
+//! Read from the sampler's history (raw snapshots at the edges, whole buckets inside) without
+//! allocating; a span shorter than one interval (its ends are the same or adjacent passes)
+//! never touches the history at all.
 
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
+use crate::sampler::{gpu_figure, host_figure, Bucket, Covered, Fold};
 use crate::snapshot::{GpuSample, Snapshot};
 use crate::Sampler;
 
@@ -26,6 +28,16 @@ impl Running {
         }
     }
 
+    /// Adds figure `i` of a bucket.
+    fn merge<const N: usize>(&mut self, f: &crate::sampler::Figures<N>, i: usize) {
+        if f.count[i] > 0 {
+            let v = f.max[i];
+            self.max = Some(self.max.map_or(v, |m| m.max(v)));
+            self.sum += f.sum[i];
+            self.count += f.count[i];
+        }
+    }
+
     pub(crate) fn mean(&self) -> Option<f64> {
         (self.count > 0).then(|| self.sum / f64::from(self.count))
     }
@@ -40,6 +52,18 @@ fn lowest(slot: &mut Option<(u64, SystemTime)>, v: Option<u64>, at: SystemTime) 
     }
 }
 
+/// The lowest value of figure `i` of a bucket, with when it was seen.
+fn lowest_of<const N: usize>(
+    slot: &mut Option<(u64, SystemTime)>,
+    f: &crate::sampler::Figures<N>,
+    i: usize,
+    at: SystemTime,
+) {
+    if f.count[i] > 0 {
+        lowest(slot, Some(f.min[i] as u64), at);
+    }
+}
+
 /// The snapshots of one span.
 pub(crate) struct SpanSnapshots<'a> {
     pub(crate) sampler: &'a Sampler,
@@ -50,12 +74,15 @@ pub(crate) struct SpanSnapshots<'a> {
 /// Host and process figures over a span.
 #[derive(Debug, Default)]
 pub(crate) struct HostSpan {
+    /// Passes taken during the span (its end included, its start not).
     pub(crate) samples: u32,
     pub(crate) rss_peak: Option<u64>,
     pub(crate) available_min: Option<(u64, SystemTime)>,
     /// Lowest headroom under the cgroup's memory limit (limit minus working set).
     pub(crate) container_available_min: Option<(u64, SystemTime)>,
     pub(crate) cpu_utilization: Running,
+    /// The fraction of the span the history still covered, when below 1.
+    pub(crate) coverage: Option<f64>,
 }
 
 /// One GPU's figures over a span.
@@ -70,57 +97,125 @@ pub(crate) struct GpuSpan {
     pub(crate) power: Running,
 }
 
+impl Fold for HostSpan {
+    fn snapshot(&mut self, s: &Snapshot) {
+        self.samples += 1;
+        if let Some(rss) = s.process.resident_memory {
+            self.rss_peak = Some(self.rss_peak.map_or(rss, |p| p.max(rss)));
+        }
+        lowest(
+            &mut self.available_min,
+            s.host.memory_available,
+            s.wall_time,
+        );
+        let headroom = s.container.as_ref().and_then(|c| c.memory_available());
+        lowest(&mut self.container_available_min, headroom, s.wall_time);
+        self.cpu_utilization.add(s.host.cpu_utilization);
+    }
+
+    fn bucket(&mut self, b: &Bucket) {
+        use host_figure::*;
+        let h = &b.host;
+        self.samples += b.samples;
+        if h.count[RESIDENT] > 0 {
+            let rss = h.max[RESIDENT] as u64;
+            self.rss_peak = Some(self.rss_peak.map_or(rss, |p| p.max(rss)));
+        }
+        lowest_of(
+            &mut self.available_min,
+            h,
+            MEMORY_AVAILABLE,
+            b.available_low_at,
+        );
+        lowest_of(
+            &mut self.container_available_min,
+            h,
+            CONTAINER_HEADROOM,
+            b.headroom_low_at,
+        );
+        self.cpu_utilization.merge(h, CPU_UTILIZATION);
+    }
+}
+
+/// One GPU's figures, folded from the passes that list it.
+struct GpuFold<'u> {
+    j: usize,
+    uuid: &'u Arc<str>,
+    full: bool,
+    span: GpuSpan,
+}
+
+impl Fold for GpuFold<'_> {
+    fn snapshot(&mut self, s: &Snapshot) {
+        let Some(g) = find(s, self.j, self.uuid) else {
+            return;
+        };
+        let w = &mut self.span;
+        w.memory_used.add(g.memory_used.map(|v| v as f64));
+        lowest(&mut w.free_min, g.memory_free, s.wall_time);
+        w.utilization.add(g.utilization_gpu);
+        if self.full {
+            w.process_memory.add(g.process_memory.map(|v| v as f64));
+            w.memory_busy.add(g.memory_busy);
+            w.temperature.add(g.temperature);
+            w.power.add(g.power);
+        }
+    }
+
+    fn bucket(&mut self, b: &Bucket) {
+        use gpu_figure::*;
+        let Some(g) = b.gpu(self.j, self.uuid) else {
+            return;
+        };
+        let (w, f) = (&mut self.span, &g.figures);
+        w.memory_used.merge(f, MEMORY_USED);
+        lowest_of(&mut w.free_min, f, MEMORY_FREE, g.free_low_at);
+        w.utilization.merge(f, UTILIZATION);
+        if self.full {
+            w.process_memory.merge(f, PROCESS_MEMORY);
+            w.memory_busy.merge(f, MEMORY_BUSY);
+            w.temperature.merge(f, TEMPERATURE);
+            w.power.merge(f, POWER);
+        }
+    }
+}
+
 impl SpanSnapshots<'_> {
-    /// Calls `f` with the start, the end, and every kept snapshot in between.
-    fn visit(&self, mut f: impl FnMut(&Snapshot)) {
+    /// Folds the span's own passes: the end, and every pass the history holds strictly
+    /// between the start and the end. The start snapshot is the state at entry, read up to
+    /// one interval before the span began: nothing from it counts as seen during the span.
+    fn fold(&self, f: &mut impl Fold) -> Option<Covered> {
         let (start, end) = (self.start, self.end);
-        f(start);
-        if end.seq != start.seq {
-            f(end);
+        if end.seq == start.seq {
+            return None;
         }
-        if end.seq > start.seq + 1 {
-            self.sampler
-                .for_each_between(start.taken_at, end.taken_at, |s| {
-                    if s.seq > start.seq && s.seq < end.seq {
-                        f(s);
-                    }
-                });
+        f.snapshot(end);
+        if end.seq == start.seq + 1 {
+            return None;
         }
+        let ns = Duration::from_nanos(1);
+        Some(self.sampler.fold(start.taken_at + ns, end.taken_at - ns, f))
     }
 
     pub(crate) fn host(&self) -> HostSpan {
         let mut h = HostSpan::default();
-        self.visit(|s| {
-            h.samples += 1;
-            if let Some(rss) = s.process.resident_memory {
-                h.rss_peak = Some(h.rss_peak.map_or(rss, |p| p.max(rss)));
-            }
-            lowest(&mut h.available_min, s.host.memory_available, s.wall_time);
-            let headroom = s.container.as_ref().and_then(|c| c.memory_available());
-            lowest(&mut h.container_available_min, headroom, s.wall_time);
-            h.cpu_utilization.add(s.host.cpu_utilization);
-        });
+        if let Some(covered) = self.fold(&mut h) {
+            h.coverage = covered.is_partial().then(|| covered.fraction());
+        }
         h
     }
 
     /// The figures of the GPU at position `j` of the end snapshot, matched by UUID in the
     /// other snapshots; `full` adds the figures only the full set reports.
     pub(crate) fn gpu(&self, j: usize, uuid: &Arc<str>, full: bool) -> GpuSpan {
-        let mut w = GpuSpan::default();
-        self.visit(|s| {
-            if let Some(g) = find(s, j, uuid) {
-                w.memory_used.add(g.memory_used.map(|v| v as f64));
-                lowest(&mut w.free_min, g.memory_free, s.wall_time);
-                w.utilization.add(g.utilization_gpu);
-                if full {
-                    w.process_memory.add(g.process_memory.map(|v| v as f64));
-                    w.memory_busy.add(g.memory_busy);
-                    w.temperature.add(g.temperature);
-                    w.power.add(g.power);
-                }
-            }
-        });
-        w
+        let mut f = GpuFold {
+            j,
+            uuid,
+            full,
+            span: GpuSpan::default(),
+        };
+        self.fold(&mut f);
+        f.span
     }
 }
 

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::history::{check_levels, default_levels, parse_levels, HistoryLevel};
 use super::warning::{Warning, WarningSink};
 use super::Sampler;
 use crate::Error;
@@ -16,6 +17,9 @@ pub const DEFAULT_HISTORY_SPAN: Duration = Duration::from_secs(120);
 pub const ENV_INTERVAL_MS: &str = "RESMON_INTERVAL_MS";
 /// Environment variable: number of snapshots kept in the history.
 pub const ENV_HISTORY: &str = "RESMON_HISTORY";
+/// Environment variable: the history's levels, `width/horizon` pairs (`1s/3m,10s/1h`) or
+/// `none` (see [`SamplerBuilder::levels`]).
+pub const ENV_HISTORY_LEVELS: &str = "RESMON_HISTORY_LEVELS";
 /// Environment variable: `0`/`false`/`off` switches GPU sampling off.
 pub const ENV_GPU: &str = "RESMON_GPU";
 /// Environment variable: read the cgroup under this directory (see
@@ -43,6 +47,7 @@ pub const ENV_CUDA_VISIBLE_DEVICES: &str = "CUDA_VISIBLE_DEVICES";
 pub struct SamplerBuilder {
     interval: Option<Duration>,
     history: Option<usize>,
+    levels: Option<Vec<HistoryLevel>>,
     gpu: Option<bool>,
     nvml_library: Option<PathBuf>,
     visible_devices: Option<String>,
@@ -56,6 +61,7 @@ impl std::fmt::Debug for SamplerBuilder {
         f.debug_struct("SamplerBuilder")
             .field("interval", &self.interval)
             .field("history", &self.history)
+            .field("levels", &self.levels)
             .field("gpu", &self.gpu)
             .field("nvml_library", &self.nvml_library)
             .field("visible_devices", &self.visible_devices)
@@ -71,6 +77,7 @@ impl std::fmt::Debug for SamplerBuilder {
 pub(crate) struct Settings {
     pub(crate) interval: Duration,
     pub(crate) history: usize,
+    pub(crate) levels: Vec<HistoryLevel>,
     pub(crate) gpu: bool,
     #[cfg_attr(not(feature = "nvml"), allow(dead_code))]
     pub(crate) nvml_library: Option<PathBuf>,
@@ -87,10 +94,24 @@ impl SamplerBuilder {
         self
     }
 
-    /// Number of snapshots kept for [`Sampler::window`] (default: enough for 2 minutes at the
-    /// interval; `RESMON_HISTORY`). Memory use is bounded by it.
+    /// Number of interval passes kept raw for [`Sampler::window`] and span figures (default:
+    /// enough for 2 minutes at the interval; `RESMON_HISTORY`); as many passes asked for by
+    /// [`Sampler::sample_now`] are kept beside them, so those never shorten the time the
+    /// interval passes cover. Memory use is bounded by it.
     pub fn history(mut self, snapshots: usize) -> Self {
         self.history = Some(snapshots);
+        self
+    }
+
+    /// The history's levels beyond the raw passes, finest first (`RESMON_HISTORY_LEVELS`,
+    /// e.g. `1s/3m,10s/1h,10m/24h`, or `none`). Default: buckets of 5 intervals (at most
+    /// 1 s) for 180 buckets, 10 s buckets for an hour, 10 min buckets for a day, leaving out
+    /// a level not wider than the interval. An empty list keeps raw passes only.
+    ///
+    /// Each level must have wider buckets and a longer horizon than the one before, buckets
+    /// of at least 1 ms, and at most 100 000 buckets; at most 8 levels.
+    pub fn levels(mut self, levels: impl IntoIterator<Item = HistoryLevel>) -> Self {
+        self.levels = Some(levels.into_iter().collect());
         self
     }
 
@@ -166,6 +187,7 @@ impl SamplerBuilder {
             let env = crate::env::read(&[
                 ENV_INTERVAL_MS,
                 ENV_HISTORY,
+                ENV_HISTORY_LEVELS,
                 ENV_GPU,
                 ENV_CUDA_VISIBLE_DEVICES,
             ])?;
@@ -197,6 +219,17 @@ impl SamplerBuilder {
             }
             (None, None) => default_history(interval),
         };
+        let raw_time = interval.saturating_mul(u32::try_from(history).unwrap_or(u32::MAX));
+        let levels = match (&self.levels, var(ENV_HISTORY_LEVELS)) {
+            (Some(l), _) => check_levels("SamplerBuilder::levels", l.clone(), raw_time, || {
+                format!("{l:?}")
+            })?,
+            (None, Some(v)) => {
+                let l = parse_levels(ENV_HISTORY_LEVELS, &v)?;
+                check_levels(ENV_HISTORY_LEVELS, l, raw_time, || v.clone())?
+            }
+            (None, None) => default_levels(interval, history),
+        };
         let gpu = match (self.gpu, var(ENV_GPU)) {
             (Some(on), _) => on,
             (None, Some(v)) => parse_switch(ENV_GPU, &v)?,
@@ -221,6 +254,7 @@ impl SamplerBuilder {
         Ok(Settings {
             interval,
             history,
+            levels,
             gpu,
             nvml_library,
             visible_devices,

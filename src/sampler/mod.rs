@@ -32,8 +32,10 @@ use arc_swap::ArcSwap;
 
 pub use builder::{
     SamplerBuilder, DEFAULT_HISTORY_SPAN, DEFAULT_INTERVAL, ENV_CGROUP_ROOT,
-    ENV_CUDA_VISIBLE_DEVICES, ENV_GPU, ENV_HISTORY, ENV_INTERVAL_MS, ENV_NVML_LIB,
+    ENV_CUDA_VISIBLE_DEVICES, ENV_GPU, ENV_HISTORY, ENV_HISTORY_LEVELS, ENV_INTERVAL_MS,
+    ENV_NVML_LIB,
 };
+pub use history::HistoryLevel;
 pub use pid_namespace::PidNamespace;
 pub use warning::{Warning, WarningKind, WarningSink};
 pub use window::{GpuWindow, Stats, Window};
@@ -42,6 +44,7 @@ use crate::snapshot::{ContainerIdentity, GpuInventory, Snapshot};
 use crate::Error;
 use builder::Settings;
 use history::History;
+pub(crate) use history::{gpu_figure, host_figure, Bucket, Covered, Figures, Fold};
 use host::HostProbe;
 use probes::{open_gpu, Probes};
 use warning::Warnings;
@@ -80,8 +83,12 @@ impl std::fmt::Debug for Sampler {
 pub struct SamplerHealth {
     /// Time between passes.
     pub interval: Duration,
-    /// Snapshots the history keeps.
+    /// Interval passes the raw history keeps (and as many extra passes).
     pub history_capacity: usize,
+    /// Bytes the raw history holds now: its slots and the snapshots in them.
+    pub history_raw_bytes: usize,
+    /// Bytes the history's levels hold now: their slots and buckets.
+    pub history_level_bytes: usize,
     /// Passes taken so far (including [`Sampler::sample_now`] calls).
     pub passes: u64,
     /// How long the last pass took.
@@ -178,8 +185,7 @@ impl Sampler {
         };
         let first = Arc::new(probes.pass().0);
         let warnings_so_far = probes.warnings.kept.clone();
-        let history = History::new(settings.history);
-        history.push(first.clone());
+        let history = History::new(first.clone(), settings.history, &settings.levels);
         static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         let shared = Arc::new(Shared {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
@@ -264,24 +270,22 @@ impl Sampler {
     /// sampler pass (tens to hundreds of microseconds, more with many GPUs); for callers that
     /// need exact boundaries, such as the start and end of a long model call.
     pub fn sample_now(&self) -> Arc<Snapshot> {
-        self.handle.shared.pass()
+        self.handle.shared.pass(true)
     }
 
-    /// Min / max / mean of every figure over the kept snapshots taken in `[from, to]`.
-    /// Lock-free; covers at most the history capacity.
+    /// Min / max / mean of every figure over the passes taken in `[from, to]`, from the raw
+    /// snapshots and the history's levels ([`SamplerBuilder::levels`]). Lock-free; exact
+    /// over what the history still covers, which [`Window::coverage`] says.
     pub fn window(&self, from: Instant, to: Instant) -> Window {
         let mut window = WindowBuilder::default();
-        self.handle
-            .shared
-            .history
-            .for_each_between(from, to, |s| window.add(s));
-        window.finish()
+        let covered = self.handle.shared.history.fold(from, to, &mut window);
+        window.finish(covered)
     }
 
-    /// Calls `f` with every kept snapshot taken in `[from, to]`, newest first, without
-    /// allocating (span ends fold their figures this way).
-    pub(crate) fn for_each_between(&self, from: Instant, to: Instant, f: impl FnMut(&Snapshot)) {
-        self.handle.shared.history.for_each_between(from, to, f);
+    /// Folds every pass the history holds in `[from, to]` into `fold`, without allocating
+    /// (span ends compute their figures this way), and says what that covers.
+    pub(crate) fn fold(&self, from: Instant, to: Instant, fold: &mut impl Fold) -> Covered {
+        self.handle.shared.history.fold(from, to, fold)
     }
 
     /// Driver versions and the visible devices, read when NVML started (at start, or later
@@ -305,9 +309,12 @@ impl Sampler {
         let shared = &self.handle.shared;
         let warnings = lock(&shared.warnings).clone();
         let latest = self.latest();
+        let (history_raw_bytes, history_level_bytes) = shared.history.bytes();
         SamplerHealth {
             interval: shared.interval,
             history_capacity: shared.history.capacity(),
+            history_raw_bytes,
+            history_level_bytes,
             passes: latest.seq + 1,
             last_pass: Duration::from_nanos(shared.last_pass_nanos.load(Ordering::Relaxed)),
             last_sample_age: latest.age(),
@@ -362,8 +369,9 @@ impl Shared {
         lock(&self.probes)
     }
 
-    /// One pass, published under the probe lock so the history stays in sequence order.
-    fn pass(&self) -> Arc<Snapshot> {
+    /// One pass, published under the probe lock so the history stays in sequence order;
+    /// `extra` for one asked for by `sample_now`.
+    fn pass(&self, extra: bool) -> Arc<Snapshot> {
         let started = Instant::now();
         let mut probes = self.lock_probes();
         let (snapshot, inventory) = probes.pass();
@@ -371,9 +379,10 @@ impl Shared {
         if let Some(inventory) = inventory {
             self.inventory.store(Arc::new(inventory));
         }
+        // Into the history first: whoever reads it as the latest finds it there.
+        self.history.push(snapshot.clone(), extra);
         self.latest.store(snapshot.clone());
         self.published.store(snapshot.seq, Ordering::Release);
-        self.history.push(snapshot.clone());
         drop(probes);
         let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
         self.last_pass_nanos.store(nanos, Ordering::Relaxed);
@@ -403,7 +412,7 @@ fn run(shared: &Shared, stop: &mpsc::Receiver<()>, sink: &(dyn Fn(&Warning) + Se
     while let Err(RecvTimeoutError::Timeout) =
         stop.recv_timeout(next.saturating_duration_since(Instant::now()))
     {
-        shared.pass();
+        shared.pass(false);
         deliver(shared);
         next += shared.interval;
         let now = Instant::now();

@@ -1,8 +1,10 @@
-//! Window statistics: min / max / mean of every figure over the snapshots in a time range.
+//! Window statistics: min / max / mean of every figure over the passes in a time range, from
+//! the raw snapshots and the buckets of the history's levels.
 
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::history::{gpu_figure, host_figure, Bucket, Covered, Figures, Fold};
 use crate::snapshot::{GpuSample, Snapshot};
 
 /// Minimum, maximum and mean of one figure over a window.
@@ -42,6 +44,22 @@ impl Accumulator {
         self.count += 1;
     }
 
+    /// Adds figure `i` of a bucket.
+    fn merge<const N: usize>(&mut self, f: &Figures<N>, i: usize) {
+        if f.count[i] == 0 {
+            return;
+        }
+        if self.count == 0 {
+            self.min = f.min[i];
+            self.max = f.max[i];
+        } else {
+            self.min = self.min.min(f.min[i]);
+            self.max = self.max.max(f.max[i]);
+        }
+        self.sum += f.sum[i];
+        self.count += f.count[i];
+    }
+
     fn stats(&self) -> Option<Stats> {
         (self.count > 0).then(|| Stats {
             min: self.min,
@@ -61,12 +79,18 @@ fn bytes(v: Option<u64>) -> Option<f64> {
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct Window {
-    /// How many snapshots fell in the range.
+    /// How many passes of the covered part of the range the figures hold.
     pub samples: u32,
     /// When the oldest of them was taken.
     pub first: Option<Instant>,
     /// When the newest of them was taken.
     pub last: Option<Instant>,
+    /// The fraction of the range (from the sampler's first pass on) the figures cover, 0..1:
+    /// below 1 when the range reaches past the oldest data the history keeps. The figures
+    /// are then those of the covered part only (`covered`), never passed off as the range's.
+    pub coverage: f64,
+    /// The first and last instant covered, when any part is.
+    pub covered: Option<(Instant, Instant)>,
     /// Host CPU utilization, 0..1.
     pub cpu_utilization: Option<Stats>,
     /// Host 1-minute load average.
@@ -81,7 +105,7 @@ pub struct Window {
     pub process_resident_memory: Option<Stats>,
     /// This process's virtual memory, bytes.
     pub process_virtual_memory: Option<Stats>,
-    /// One entry per GPU seen in the range, newest snapshot's order first.
+    /// One entry per GPU seen in the range, in CUDA order.
     pub gpus: Vec<GpuWindow>,
 }
 
@@ -151,7 +175,57 @@ impl GpuAccumulator {
     }
 }
 
+impl GpuAccumulator {
+    fn merge(&mut self, f: &Figures<{ gpu_figure::N }>) {
+        use gpu_figure::*;
+        self.memory_used.merge(f, MEMORY_USED);
+        self.memory_free.merge(f, MEMORY_FREE);
+        self.utilization_gpu.merge(f, UTILIZATION);
+        self.memory_busy.merge(f, MEMORY_BUSY);
+        self.temperature.merge(f, TEMPERATURE);
+        self.power.merge(f, POWER);
+        self.energy.merge(f, ENERGY);
+        self.process_memory.merge(f, PROCESS_MEMORY);
+    }
+}
+
+impl Fold for WindowBuilder {
+    fn snapshot(&mut self, s: &Snapshot) {
+        self.add(s);
+    }
+
+    fn bucket(&mut self, b: &Bucket) {
+        use host_figure::*;
+        self.samples += b.samples;
+        self.first = Some(self.first.map_or(b.first, |t| t.min(b.first)));
+        self.last = Some(self.last.map_or(b.last, |t| t.max(b.last)));
+        let h = &b.host;
+        self.cpu_utilization.merge(h, CPU_UTILIZATION);
+        self.load_average_1m.merge(h, LOAD_1M);
+        self.memory_used.merge(h, MEMORY_USED);
+        self.memory_available.merge(h, MEMORY_AVAILABLE);
+        self.process_cpu_time.merge(h, PROCESS_CPU_TIME);
+        self.process_resident_memory.merge(h, RESIDENT);
+        self.process_virtual_memory.merge(h, VIRTUAL);
+        for g in &b.gpus {
+            let slot = self.gpu_slot(g.index, &g.uuid);
+            self.gpus[slot].2.merge(&g.figures);
+        }
+    }
+}
+
 impl WindowBuilder {
+    fn gpu_slot(&mut self, index: u32, uuid: &Arc<str>) -> usize {
+        match self.gpus.iter().position(|(_, u, _)| u == uuid) {
+            Some(i) => i,
+            None => {
+                self.gpus
+                    .push((index, uuid.clone(), GpuAccumulator::default()));
+                self.gpus.len() - 1
+            }
+        }
+    }
+
     pub(crate) fn add(&mut self, s: &Snapshot) {
         self.samples += 1;
         self.first = Some(self.first.map_or(s.taken_at, |t| t.min(s.taken_at)));
@@ -166,21 +240,18 @@ impl WindowBuilder {
         self.process_virtual_memory
             .add(bytes(s.process.virtual_memory));
         for g in &s.gpus {
-            let slot = match self.gpus.iter().position(|(_, uuid, _)| *uuid == g.uuid) {
-                Some(i) => i,
-                None => {
-                    self.gpus
-                        .push((g.index, g.uuid.clone(), GpuAccumulator::default()));
-                    self.gpus.len() - 1
-                }
-            };
+            let slot = self.gpu_slot(g.index, &g.uuid);
             self.gpus[slot].2.add(g);
         }
     }
 
-    pub(crate) fn finish(self) -> Window {
+    /// The window, with what the history covered of it.
+    pub(crate) fn finish(mut self, covered: Covered) -> Window {
+        self.gpus.sort_by_key(|(index, _, _)| *index);
         Window {
             samples: self.samples,
+            coverage: covered.fraction(),
+            covered: covered.range,
             first: self.first,
             last: self.last,
             cpu_utilization: self.cpu_utilization.stats(),

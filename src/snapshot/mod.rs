@@ -61,6 +61,22 @@ impl Snapshot {
     }
 }
 
+/// Heap bytes a snapshot owns beyond its own size (device names and UUIDs are shared with the
+/// inventory and not counted).
+pub(crate) fn heap_bytes(s: &Snapshot) -> usize {
+    use std::mem::size_of;
+    let gpus: usize = s
+        .gpus
+        .iter()
+        .map(|g| g.missing.capacity() * size_of::<MissingField>())
+        .sum();
+    let container = s
+        .container
+        .as_ref()
+        .map_or(0, |c| c.missing.capacity() * size_of::<ContainerMissing>());
+    s.gpus.capacity() * size_of::<GpuSample>() + gpus + container
+}
+
 /// Machine-wide CPU and memory figures.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
