@@ -398,9 +398,15 @@ fn ram_pressure_and_the_off_switch() {
         ResourceLayer::builder(&s)
             .pressure(PressureThresholds::none().ram_available_bytes(1 << 60)),
     );
-    t.run(|| drop(tracing::info_span!("ram").entered()));
+    t.run(|| {
+        let _span = tracing::info_span!("ram").entered();
+        passes(&s, 2);
+    });
     let span = t.span("ram");
     assert_eq!(span.events.len(), 1);
+    // Within one interval the only snapshot is older than the span: no event from it.
+    t.run(|| drop(tracing::info_span!("within").entered()));
+    assert!(t.span("within").events.is_empty());
     assert_eq!(
         attr_in(&span.events[0].attributes, "resmon.pressure.resource"),
         Some(&Value::from("system.memory"))

@@ -104,11 +104,23 @@ fn history_is_bounded() {
     for _ in 0..10 {
         s.sample_now();
     }
+    let held = s.health().history_raw_bytes;
+    for _ in 0..100 {
+        s.sample_now();
+    }
+    assert_eq!(
+        s.health().history_raw_bytes,
+        held,
+        "4 extra passes kept raw, whatever the number taken"
+    );
+    // The extra passes beyond those 4 live on in the bucket of the interval pass before
+    // them: the window still counts every pass.
     let w = s.window(start, Instant::now());
-    assert_eq!(w.samples, 4, "only the newest 4 snapshots are kept");
+    assert_eq!(w.samples, 111);
+    assert_eq!(w.coverage, 1.0);
     assert_eq!(w.last, Some(s.latest().taken_at));
     assert_eq!(s.health().history_capacity, 4);
-    assert_eq!(s.health().passes, 11);
+    assert_eq!(s.health().passes, 111);
 }
 
 #[test]

@@ -231,12 +231,14 @@ impl FigureConfig {
                 continue;
             }
             let w = snapshots.gpu(j, &g.uuid, span.full);
-            if let Some(thresholds) = &self.pressure {
+            // An event needs a pass taken during the span: the start snapshot is older than
+            // the span, and its time would lie outside it.
+            if let (true, Some(thresholds)) = (span.observed, &self.pressure) {
                 events.extend(thresholds.gpu_event(g, &w));
             }
             gpu::device(&span, j, g, &w, &mut out);
         }
-        if let Some(thresholds) = &self.pressure {
+        if let (true, Some(thresholds)) = (span.observed, &self.pressure) {
             events.extend(thresholds.ram_event(end, &host_span));
         }
         events
