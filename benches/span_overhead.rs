@@ -6,7 +6,8 @@
 //!
 //! After criterion's own report it runs both alternately (a b a b ...) and prints the median
 //! per-span cost of each, the added cost in ns and the median over the pairs of the ratio
-//! added / baseline (target ≤ 0.5).
+//! added / baseline (target ≤ 0.5). Then it times the end of spans 20 s old that cover every
+//! level of the history against the end of short spans (`span_end.*`).
 //! Run: `cargo bench --bench span_overhead`.
 
 #[cfg(all(feature = "nvml", target_os = "linux"))]
@@ -123,6 +124,57 @@ fn bench(c: &mut Criterion) {
     println!("span_overhead.with_resource_layer_ns {l_ns:.0}");
     println!("span_overhead.added_ns {:.0}", l_ns - b_ns);
     println!("span_overhead.ratio {ratio:.3}");
+
+    #[cfg(all(feature = "nvml", target_os = "linux"))]
+    long_span_end(&fake);
+}
+
+/// The end of a span that covers every level of the history, against the end of a short span
+/// in the same run, alternated. Levels scaled down 200 times from the defaults, with the same
+/// ratios between them (5 passes, 10, 60), so a 20 s span folds what a day-long span folds at
+/// the defaults, but for the coarsest level's buckets (5 here, at most 144 there).
+#[cfg(all(feature = "nvml", target_os = "linux"))]
+fn long_span_end(fake: &fake_nvml::FakeNvml) {
+    use otel_resmon::HistoryLevel;
+    let ms = Duration::from_millis(1);
+    let sampler = Sampler::builder()
+        .ignore_env(true)
+        .nvml_library(fake.library())
+        .interval(ms)
+        .history(100)
+        .levels([
+            HistoryLevel::new(5 * ms, 900 * ms),
+            HistoryLevel::new(50 * ms, 18_000 * ms),
+            HistoryLevel::new(3000 * ms, 432_000 * ms),
+        ])
+        .build()
+        .expect("sampler");
+    let (layered, _provider) = with_layer(&sampler);
+    let n = 3000;
+    let long: Vec<tracing::Span> = tracing::dispatcher::with_default(&layered, || {
+        (0..n).map(|_| tracing::info_span!("long")).collect()
+    });
+    std::thread::sleep(Duration::from_secs(20));
+    let (mut long_ns, mut short_ns) = (Vec::new(), Vec::new());
+    tracing::dispatcher::with_default(&layered, || {
+        for span in long {
+            let short = tracing::info_span!("short");
+            let t = Instant::now();
+            drop(short);
+            short_ns.push(t.elapsed().as_nanos() as f64);
+            let t = Instant::now();
+            drop(span);
+            long_ns.push(t.elapsed().as_nanos() as f64);
+        }
+    });
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (l, s) = (median(&mut long_ns), median(&mut short_ns));
+    println!("span_end.short_ns {s:.0}");
+    println!("span_end.covering_every_level_ns {l:.0}");
+    println!("span_end.covering_every_level_ratio {:.2}", l / s);
 }
 
 criterion_group! {

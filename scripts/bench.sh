@@ -24,6 +24,6 @@ for m in re.finditer(r"^(\S+)\s*\n?\s*time:\s+\[\S+ \S+ (\S+) (\S+) \S+ \S+\]", 
     name, value, unit = m.group(1), float(m.group(2)), m.group(3)
     print(f"bench.{name}_ns {value * scale[unit]:.1f}")
 for line in text.splitlines():
-    if re.match(r"^(span_overhead|http|sampler|rss_after)\S* [-0-9.]+$", line):
+    if re.match(r"^(span_overhead|span_end|http|sampler|rss_after)\S* [-0-9.]+$", line):
         print(line)
 PY

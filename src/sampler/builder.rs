@@ -397,6 +397,16 @@ mod tests {
         );
         let err = resolve(SamplerBuilder::default(), &[(ENV_HISTORY, "0")]).unwrap_err();
         assert!(err.to_string().contains("RESMON_HISTORY=\"0\""), "{err}");
+        let err = resolve(SamplerBuilder::default(), &[(ENV_HISTORY_LEVELS, "1s/1x")]).unwrap_err();
+        assert!(
+            err.to_string().contains("RESMON_HISTORY_LEVELS=\"1s/1x\""),
+            "{err}"
+        );
+        let env = [(ENV_HISTORY_LEVELS, "500ms/1m,10s/2h")];
+        let levels = resolve(SamplerBuilder::default(), &env).unwrap().levels;
+        assert_eq!(levels[1].horizon(), Duration::from_secs(7200));
+        let code = SamplerBuilder::default().levels([]);
+        assert!(resolve(code, &env).unwrap().levels.is_empty(), "code wins");
         let err = resolve(SamplerBuilder::default(), &[(ENV_GPU, "maybe")]).unwrap_err();
         assert!(err.to_string().contains("RESMON_GPU=\"maybe\""), "{err}");
         let err = resolve(SamplerBuilder::default().nvml_library(""), &[]).unwrap_err();
