@@ -88,6 +88,19 @@ pub(crate) fn gpu_memory_peaks(
         .collect()
 }
 
+/// The fraction of the time between two snapshots the history still covers, when below 1.
+#[cfg(feature = "tower")]
+pub(crate) fn coverage(sampler: &Sampler, start: &Snapshot, end: &Snapshot) -> Option<f64> {
+    let end = if end.seq < start.seq { start } else { end };
+    SpanSnapshots {
+        sampler,
+        start,
+        end,
+    }
+    .host()
+    .coverage
+}
+
 /// One span at its end: what the figures are computed from.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct EndedSpan<'a> {

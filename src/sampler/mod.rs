@@ -11,6 +11,8 @@ mod cgroup;
 #[cfg(feature = "nvml")]
 mod gpu;
 mod history;
+#[cfg(test)]
+mod history_tests;
 mod host;
 mod pid_namespace;
 mod probes;

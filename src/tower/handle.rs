@@ -37,8 +37,26 @@ pub struct FiguresSoFar {
     pub rss_delta: Option<i64>,
     /// Change of device memory used, per GPU.
     pub gpu_memory_delta: Vec<GpuMemoryDelta>,
+    /// Peak device memory used over the request's own passes (after its start snapshot, up
+    /// to the end one), per GPU: the same window the request's span reports.
+    pub gpu_memory_peak: Vec<GpuMemoryPeak>,
+    /// The fraction of the request the history still covers, when below 1 (a request older
+    /// than the history's levels): the peaks are then those of the covered part.
+    pub coverage: Option<f64>,
     /// Age of the snapshot these figures end with.
     pub sample_age: Duration,
+}
+
+/// One GPU's peak device memory used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GpuMemoryPeak {
+    /// The GPU's CUDA ordinal.
+    pub index: u32,
+    /// The GPU's UUID (`hw.id`).
+    pub uuid: Arc<str>,
+    /// Bytes.
+    pub bytes: u64,
 }
 
 /// One GPU's change of device memory used.
@@ -95,6 +113,8 @@ impl RequestResources {
                 process_cpu_time: None,
                 rss_delta: None,
                 gpu_memory_delta: Vec::new(),
+                gpu_memory_peak: Vec::new(),
+                coverage: None,
                 sample_age: end.age(),
             };
         }
@@ -118,6 +138,18 @@ impl RequestResources {
                     })
                 })
                 .collect(),
+            gpu_memory_peak: crate::figures::gpu_memory_peaks(&self.sampler, s, end, |_| true)
+                .into_iter()
+                .filter_map(|(uuid, bytes)| {
+                    let index = end.gpu(&uuid)?.index;
+                    Some(GpuMemoryPeak {
+                        index,
+                        uuid,
+                        bytes: bytes as u64,
+                    })
+                })
+                .collect(),
+            coverage: crate::figures::coverage(&self.sampler, s, end),
             sample_age: end.age(),
         }
     }

@@ -39,7 +39,7 @@ pub use crate::keys::metric::{
 };
 pub use body::ResponseBody;
 pub use future::ResponseFuture;
-pub use handle::{FiguresSoFar, GpuMemoryDelta, RequestResources};
+pub use handle::{FiguresSoFar, GpuMemoryDelta, GpuMemoryPeak, RequestResources};
 pub use layer::ResourceTraceLayer;
 pub use service::ResourceTrace;
 pub use status::StatusService;

@@ -57,7 +57,7 @@ pub(super) fn cover(
         let whole = h.levels.iter().rev().find_map(|level| {
             let w = level.width_ns;
             let next = end_ns.checked_add(1)?;
-            if next % w != 0 || next < w {
+            if !next.is_multiple_of(w) || next < w {
                 return None;
             }
             let k = next / w - 1;
@@ -78,7 +78,7 @@ pub(super) fn cover(
             Some(level) => {
                 let w = level.width_ns;
                 let next = end_ns.saturating_add(1);
-                let boundary = if next % w == 0 {
+                let boundary = if next.is_multiple_of(w) {
                     next - w
                 } else {
                     next - next % w

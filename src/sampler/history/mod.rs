@@ -100,7 +100,7 @@ impl History {
     }
 
     /// The instant `ns` nanoseconds after the origin.
-    fn at(&self, ns: u64) -> Instant {
+    pub(crate) fn at(&self, ns: u64) -> Instant {
         self.origin + Duration::from_nanos(ns)
     }
 
@@ -110,7 +110,7 @@ impl History {
 
     /// Nanoseconds since the origin from which the raw level holds every pass: the interval
     /// ring's oldest pass, once it has dropped one (each keeps the extra passes after it).
-    fn raw_complete_from(&self) -> u64 {
+    pub(crate) fn raw_complete_from(&self) -> u64 {
         let ring = &self.interval_passes;
         if ring.complete_from() == 0 {
             return 0;
@@ -150,6 +150,3 @@ impl Covered {
         self.nanos < self.total
     }
 }
-
-#[cfg(test)]
-mod tests;

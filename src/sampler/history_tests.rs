@@ -1,12 +1,14 @@
-//! The history against a brute force over every pass a test recorded itself.
+//! The history (through the window builder `Sampler::window` uses) against a brute force over
+//! every pass a test recorded itself; its settings and its memory.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use proptest::prelude::*;
 
-use super::*;
-use crate::sampler::window::{Stats, Window, WindowBuilder};
+use super::history::{check_levels, default_levels, parse_levels, History, HistoryLevel};
+use super::window::{Stats, Window, WindowBuilder};
+use crate::snapshot::Snapshot;
 use crate::snapshot::{DeviceState, GpuSample, HostSample, ProcessSample};
 
 const MS: Duration = Duration::from_millis(1);
@@ -18,7 +20,7 @@ fn pass(seq: u64, at: Instant, mem: Option<u64>, gpu: Option<u64>) -> Arc<Snapsh
     Arc::new(Snapshot {
         seq,
         taken_at: at,
-        wall_time: SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000) + (at - at),
+        wall_time: SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000),
         host: HostSample {
             memory_used: mem,
             memory_available: mem.map(|m| 1000 - m.min(1000)),
@@ -313,7 +315,7 @@ fn default_levels_follow_the_interval_and_the_raw_history() {
     for (interval, raw) in [(MS, 16), (7 * MS, 100), (200 * MS, 600), (3 * s, 40)] {
         let levels = default_levels(interval, raw);
         let raw_time = interval * raw as u32;
-        check_levels("t", levels.clone(), raw_time, || String::new())
+        check_levels("t", levels.clone(), raw_time, String::new)
             .unwrap_or_else(|e| panic!("{interval:?} x {raw}: {levels:?}: {e}"));
     }
 }
