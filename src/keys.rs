@@ -30,7 +30,8 @@ pub static GPU_STATUS: Key = Key::from_static_str("resmon.gpu.status");
 
 /// This process's CPU time used during the span (user + system, all threads), seconds.
 pub static PROCESS_CPU_TIME_DELTA: Key = Key::from_static_str("resmon.process.cpu.time.delta");
-/// This process's resident memory at span start, bytes.
+/// This process's resident memory in the state at entry (the latest pass when the span
+/// began), bytes.
 pub static PROCESS_MEMORY_START: Key = Key::from_static_str("resmon.process.memory.usage.start");
 /// This process's resident memory at span end, bytes.
 pub static PROCESS_MEMORY_END: Key = Key::from_static_str("resmon.process.memory.usage.end");
@@ -43,7 +44,8 @@ pub static PROCESS_VIRTUAL_END: Key = Key::from_static_str("resmon.process.memor
 /// CPU time of the threads while they were inside this span (opt-in), seconds.
 pub static SPAN_CPU_TIME: Key = Key::from_static_str("resmon.span.cpu.time");
 
-/// Host memory in use at span start, bytes.
+/// Host memory in use in the state at entry (the latest pass when the span began),
+/// bytes.
 pub static SYSTEM_MEMORY_START: Key = Key::from_static_str("resmon.system.memory.usage.start");
 /// Host memory in use at span end, bytes.
 pub static SYSTEM_MEMORY_END: Key = Key::from_static_str("resmon.system.memory.usage.end");
@@ -53,7 +55,7 @@ pub static SYSTEM_MEMORY_AVAILABLE_MIN: Key =
 /// Host CPU utilization at span end, 0..1.
 pub static SYSTEM_CPU_UTILIZATION_END: Key =
     Key::from_static_str("resmon.system.cpu.utilization.end");
-/// Mean host CPU utilization over the span's snapshots, 0..1.
+/// Mean host CPU utilization over the span's own passes, 0..1.
 pub static SYSTEM_CPU_UTILIZATION_MEAN: Key =
     Key::from_static_str("resmon.system.cpu.utilization.mean");
 /// Host 1-minute load average at span end.
