@@ -95,7 +95,7 @@ const METRICS: &[(&str, &str, &str, Option<bool>)] = &[
 ];
 
 const SPAN_ATTRIBUTES: &[(&str, &str)] = &[
-    ("resmon.gpu.count", "Int(2)"),
+    ("resmon.gpu.1.memory.usage.end", "Int("),
     ("resmon.sample.age", "Double("),
     ("resmon.process.cpu.time.delta", "Double("),
     ("resmon.process.memory.usage.end", "Int("),

@@ -167,7 +167,7 @@ fn axum_server_answers_chat_and_flushes_on_sigterm() {
         "-> http.route: Str(/api/chat)",
         "-> http.response.status_code: Int(200)",
         "-> resmon.process.cpu.time.delta: Double(",
-        "-> resmon.gpu.count: Int(2)",
+        "-> resmon.gpu.1.memory.usage.end: Int(",
         "-> resmon.gpu.0.memory.usage.end: Int(",
     ] {
         assert!(chat.contains(attribute), "{attribute} missing");

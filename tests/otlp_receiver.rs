@@ -275,7 +275,10 @@ fn exported_and_typed(protocol: &str, receiver: Receiver) {
         .iter()
         .find(|s| s.name == "hermetic.work")
         .expect("the span was exported");
-    assert_eq!(attribute(span, "resmon.gpu.count"), &Value::IntValue(2));
+    assert!(matches!(
+        attribute(span, "resmon.gpu.1.memory.usage.end"),
+        Value::IntValue(_)
+    ));
     for key in [
         "resmon.process.memory.usage.end",
         "resmon.process.memory.usage.delta",

@@ -40,13 +40,14 @@ pub enum FigureSet {
     /// Each figure's end and delta (its start is end minus delta), and peaks: per GPU device
     /// memory end / delta / peak, this process's GPU memory end / delta, utilization peak /
     /// mean; process CPU time delta, RSS end / delta; host memory used and CPU utilization at
-    /// end; GPU count (and GPU status when it is not `ok`); sample age. 14 attributes with one
-    /// GPU, 7 more per GPU.
+    /// end; GPU status when it is not `ok`; sample age; the cgroup's working set. 14
+    /// attributes with one GPU, 7 more per GPU. (The GPU count is a resource attribute: the
+    /// same on every span, it is not repeated on each.)
     ///
     /// A span whose start and end read the same snapshot (it lies within one sampling
-    /// interval) gets no deltas, GPU memory peak or utilization mean: nothing was observed
-    /// between its ends, so each would be a made-up 0 or a copy of the value. 8 attributes
-    /// with one GPU, 3 more per GPU.
+    /// interval) gets no deltas, peaks, lows or means: that snapshot was taken before the
+    /// span began, so each would be a made-up 0 or a figure from before the span. 7
+    /// attributes with one GPU, 2 more per GPU.
     #[default]
     Compact,
     /// Everything in `Compact`, plus the explicit starts (GPU memory, this process's GPU
@@ -226,7 +227,6 @@ impl FigureConfig {
         let host_span = snapshots.host();
         let mut events = Vec::new();
 
-        out.put(&keys::GPU_COUNT, Num::Int(end.gpus.len() as i64));
         if end.gpu_status != crate::GpuStatus::Ok {
             out.put(&keys::GPU_STATUS, Num::Str(end.gpu_status.as_str()));
         }

@@ -183,11 +183,14 @@ impl Fold for GpuFold<'_> {
 impl SpanSnapshots<'_> {
     /// Folds the span's own passes: the end, and every pass the history holds strictly
     /// between the start and the end. The start snapshot is the state at entry, read up to
-    /// one interval before the span began: nothing from it counts as seen during the span,
-    /// unless it is all there is (the span lies within one interval), and then the caller
-    /// writes no event from it.
+    /// one interval before the span began: nothing from it counts as seen during the span. A
+    /// span within one interval (its ends read the same pass) has no pass of its own: it
+    /// gets no peak, low, mean or event at all.
     fn fold(&self, f: &mut impl Fold) -> Option<Covered> {
         let (start, end) = (self.start, self.end);
+        if end.seq == start.seq {
+            return None;
+        }
         f.snapshot(end);
         if end.seq <= start.seq + 1 {
             return None;
