@@ -24,9 +24,10 @@ pub use sampler::{
     Window,
 };
 pub use snapshot::{
-    CgroupHierarchy, ContainerField, ContainerIdentity, ContainerMissing, ContainerSample,
-    DeviceState, GpuDevice, GpuField, GpuInventory, GpuSample, GpuStatus, HostSample, MissingField,
-    MissingReason, ProcessSample, Snapshot,
+    CgroupHierarchy, ClockEventReasons, ContainerField, ContainerIdentity, ContainerMissing,
+    ContainerSample, DeviceState, GpuCondition, GpuDevice, GpuField, GpuInventory, GpuSample,
+    GpuStatus, HostSample, MissingField, MissingReason, ProcessSample, Snapshot, ThrottledTime,
+    CLOCK_EVENT_REASONS,
 };
 
 /// The unit tests' allocator: the system's, counting what each thread holds, so a test can

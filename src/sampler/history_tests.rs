@@ -44,6 +44,7 @@ fn pass(seq: u64, at: Instant, mem: Option<u64>, gpu: Option<u64>) -> Arc<Snapsh
             energy: None,
             process_memory: None,
             mig_enabled: None,
+            condition: Default::default(),
             missing: Vec::new(),
         }],
         gpu_status: crate::GpuStatus::Ok,

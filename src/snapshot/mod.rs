@@ -5,10 +5,12 @@
 //! it ([`GpuStatus`], [`DeviceState`], [`GpuSample::missing`]).
 
 mod container;
+mod gpu_condition;
 
 pub use container::{
     CgroupHierarchy, ContainerField, ContainerIdentity, ContainerMissing, ContainerSample,
 };
+pub use gpu_condition::{ClockEventReasons, GpuCondition, ThrottledTime, CLOCK_EVENT_REASONS};
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -160,6 +162,8 @@ pub struct GpuSample {
     pub process_memory: Option<u64>,
     /// Whether MIG mode is on.
     pub mig_enabled: Option<bool>,
+    /// Clocks, limits, throttling and memory errors.
+    pub condition: GpuCondition,
     /// Every figure that is `None` although the device answered, and why.
     pub missing: Vec<MissingField>,
 }
@@ -185,6 +189,7 @@ impl GpuSample {
             energy: None,
             process_memory: None,
             mig_enabled: None,
+            condition: GpuCondition::default(),
             missing: Vec::new(),
         }
     }
@@ -228,6 +233,32 @@ pub enum GpuField {
     ProcessMemory,
     /// `mig_enabled`.
     MigMode,
+    /// `condition.clock_sm_mhz`, `condition.clock_memory_mhz`.
+    Clocks,
+    /// `condition.power_limit`.
+    PowerLimit,
+    /// `condition.temperature_slowdown`, `_shutdown`, `_gpu_max`.
+    TemperatureThresholds,
+    /// `condition.performance_state`.
+    PerformanceState,
+    /// `condition.fan_speed`.
+    FanSpeed,
+    /// `condition.clock_event_reasons`.
+    ClockEventReasons,
+    /// `condition.throttled_time`.
+    ThrottledTime,
+    /// `condition.encoder_utilization`.
+    EncoderUtilization,
+    /// `condition.decoder_utilization`.
+    DecoderUtilization,
+    /// `condition.pcie_rx_bytes`, `condition.pcie_tx_bytes`.
+    PcieBytes,
+    /// `condition.ecc_corrected`, `condition.ecc_uncorrected`.
+    EccErrors,
+    /// `condition.remapped_rows_*`.
+    RemappedRows,
+    /// `condition.retired_pages_pending`.
+    RetiredPages,
 }
 
 impl GpuField {
@@ -241,6 +272,19 @@ impl GpuField {
             GpuField::Energy => "energy",
             GpuField::ProcessMemory => "process_memory",
             GpuField::MigMode => "mig_mode",
+            GpuField::Clocks => "clocks",
+            GpuField::PowerLimit => "power_limit",
+            GpuField::TemperatureThresholds => "temperature_thresholds",
+            GpuField::PerformanceState => "performance_state",
+            GpuField::FanSpeed => "fan_speed",
+            GpuField::ClockEventReasons => "clock_event_reasons",
+            GpuField::ThrottledTime => "throttled_time",
+            GpuField::EncoderUtilization => "encoder_utilization",
+            GpuField::DecoderUtilization => "decoder_utilization",
+            GpuField::PcieBytes => "pcie_bytes",
+            GpuField::EccErrors => "ecc_errors",
+            GpuField::RemappedRows => "remapped_rows",
+            GpuField::RetiredPages => "retired_pages",
         }
     }
 }

@@ -169,7 +169,43 @@ pub struct Gpu {
     pub energy_mj: Option<u64>,
     pub compute: String,
     pub graphics: String,
+    /// Clocks, limits, thresholds, state, fans and health (issue 18): `key=value` lines of
+    /// the control file without the `gpu.<i>.` prefix, e.g. `clock_sm=1980`.
+    pub condition: Vec<(String, String)>,
     pub extra: String,
+}
+
+/// The condition figures of a healthy H100 SXM (no fan), as the fake's control keys.
+pub fn healthy_condition() -> Vec<(String, String)> {
+    [
+        ("clock_sm", "1980"),
+        ("clock_memory", "2619"),
+        ("temperature_slowdown", "90"),
+        ("temperature_shutdown", "95"),
+        ("temperature_gpu_max", "87"),
+        ("pstate", "0"),
+        ("num_fans", "0"),
+        ("clock_event_reasons", "0"),
+        ("encoder_util", "0"),
+        ("decoder_util", "0"),
+        ("retired_pages_pending", "0"),
+        ("field.190", "700000"),
+        ("field.74", "0"),
+        ("field.251", "0"),
+        ("field.252", "0"),
+        ("field.253", "0"),
+        ("field.197", "1000000"),
+        ("field.198", "2000000"),
+        ("field.3", "0"),
+        ("field.4", "0"),
+        ("field.142", "0"),
+        ("field.143", "0"),
+        ("field.144", "0"),
+        ("field.145", "0"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
 }
 
 pub const GIB: u64 = 1 << 30;
@@ -192,8 +228,16 @@ impl Gpu {
             energy_mj: Some(1_000_000 * (i as u64 + 1)),
             compute: format!("self:{},4242:{}", (i as u64 + 1) * GIB, 5 * GIB),
             graphics: String::new(),
+            condition: healthy_condition(),
             extra: String::new(),
         }
+    }
+
+    /// Sets one condition key (`clock_sm`, `field.74`, ...), replacing its value.
+    pub fn set(&mut self, key: &str, value: impl ToString) -> &mut Self {
+        self.condition.retain(|(k, _)| k != key);
+        self.condition.push((key.to_owned(), value.to_string()));
+        self
     }
 
     pub fn config(&self) -> String {
@@ -218,6 +262,9 @@ impl Gpu {
         );
         if let Some(e) = self.energy_mj {
             s.push_str(&format!("gpu.{i}.energy_mj={e}\n"));
+        }
+        for (k, v) in &self.condition {
+            s.push_str(&format!("gpu.{i}.{k}={v}\n"));
         }
         s.push_str(&self.extra);
         s

@@ -21,6 +21,15 @@
  *                                 memory_reserved memory_free utilization_gpu
  *                                 utilization_memory temperature power_mw
  *                                 energy_mj mig_current mig_pending
+ *                                 clock_sm clock_memory (MHz) power_limit_mw
+ *                                 temperature_slowdown temperature_shutdown
+ *                                 temperature_gpu_max pstate num_fans fan_speed
+ *                                 clock_event_reasons (a bit mask) encoder_util
+ *                                 decoder_util retired_pages_pending
+ *   gpu.<i>.field.<id>=<value>    nvmlDeviceGetFieldValues answers field <id>
+ *                                 with this unsigned long long; absent fields
+ *                                 answer NOT_SUPPORTED in their own slot
+ *   gpu.<i>.field.<id>.error=<code>  field <id> answers <code> in its slot
  *   gpu.<i>.compute_processes=self:1048576,4242:2000   pid:bytes list;
  *   gpu.<i>.graphics_processes=...  `self` is the caller's pid, bytes `na` is
  *                                 NVML_VALUE_NOT_AVAILABLE
@@ -61,13 +70,30 @@ enum field {
     F_ENERGY_MJ,
     F_MIG_CURRENT,
     F_MIG_PENDING,
+    F_CLOCK_SM,
+    F_CLOCK_MEMORY,
+    F_POWER_LIMIT_MW,
+    F_TEMP_SLOWDOWN,
+    F_TEMP_SHUTDOWN,
+    F_TEMP_GPU_MAX,
+    F_PSTATE,
+    F_NUM_FANS,
+    F_FAN_SPEED,
+    F_CLOCK_EVENT_REASONS,
+    F_ENCODER_UTIL,
+    F_DECODER_UTIL,
+    F_RETIRED_PENDING,
     F_COUNT
 };
 
 static const char *FIELD_NAMES[F_COUNT] = {
     "memory_total", "memory_used", "memory_reserved", "memory_free",
     "utilization_gpu", "utilization_memory", "temperature", "power_mw",
-    "energy_mj", "mig_current", "mig_pending",
+    "energy_mj", "mig_current", "mig_pending", "clock_sm", "clock_memory",
+    "power_limit_mw", "temperature_slowdown", "temperature_shutdown",
+    "temperature_gpu_max", "pstate", "num_fans", "fan_speed",
+    "clock_event_reasons", "encoder_util", "decoder_util",
+    "retired_pages_pending",
 };
 
 struct fail {
@@ -96,6 +122,10 @@ struct gpu {
     int n_compute;
     struct proc graphics[MAX_PROCS];
     int n_graphics;
+    /* nvmlDeviceGetFieldValues, by field id. */
+    unsigned char field_has[NVML_FI_MAX];
+    unsigned long long field_value[NVML_FI_MAX];
+    nvmlReturn_t field_error[NVML_FI_MAX];
 };
 
 struct config {
@@ -163,7 +193,16 @@ static void parse_line(struct config *c, char *key, char *value) {
         else if (strcmp(field, "lost") == 0) g->lost = atoi(value);
         else if (strcmp(field, "compute_processes") == 0) parse_procs(value, g->compute, &g->n_compute);
         else if (strcmp(field, "graphics_processes") == 0) parse_procs(value, g->graphics, &g->n_graphics);
-        else if (strncmp(field, "fail.", 5) == 0 && c->n_fails < MAX_FAILS) {
+        else if (strncmp(field, "field.", 6) == 0) {
+            char *after = NULL;
+            long id = strtol(field + 6, &after, 10);
+            if (id < 0 || id >= NVML_FI_MAX) return;
+            if (after && strcmp(after, ".error") == 0) g->field_error[id] = (nvmlReturn_t)atoi(value);
+            else if (after && *after == '\0') {
+                g->field_has[id] = 1;
+                g->field_value[id] = strtoull(value, NULL, 10);
+            }
+        } else if (strncmp(field, "fail.", 5) == 0 && c->n_fails < MAX_FAILS) {
             struct fail *f = &c->fails[c->n_fails++];
             f->gpu = (int)i;
             copy_text(f->function, field + 5);
@@ -478,4 +517,149 @@ nvmlReturn_t DECLDIR nvmlDeviceGetGraphicsRunningProcesses_v3(nvmlDevice_t devic
     nvmlReturn_t rc = enter(device, "nvmlDeviceGetGraphicsRunningProcesses_v3", &g);
     if (rc != NVML_SUCCESS) return rc;
     return leave(fill_processes(g->graphics, g->n_graphics, infoCount, infos));
+}
+
+/* Issue 18: clocks, limits, thresholds, state, fans, clock-event reasons,
+ * encoder and decoder, retired pages, field values. */
+
+/* One unsigned figure of device `g`, or NOT_SUPPORTED when the file lacks it. */
+static nvmlReturn_t figure(struct gpu *g, enum field f, unsigned long long *out) {
+    if (!g->has[f]) return NVML_ERROR_NOT_SUPPORTED;
+    *out = g->value[f];
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t DECLDIR nvmlDeviceGetClockInfo(nvmlDevice_t device, nvmlClockType_t type, unsigned int *clock) {
+    struct gpu *g;
+    nvmlReturn_t rc = enter(device, "nvmlDeviceGetClockInfo", &g);
+    if (rc != NVML_SUCCESS) return rc;
+    unsigned long long v = 0;
+    if (type == NVML_CLOCK_SM) rc = figure(g, F_CLOCK_SM, &v);
+    else if (type == NVML_CLOCK_MEM) rc = figure(g, F_CLOCK_MEMORY, &v);
+    else rc = NVML_ERROR_NOT_SUPPORTED;
+    if (rc == NVML_SUCCESS) *clock = (unsigned int)v;
+    return leave(rc);
+}
+
+nvmlReturn_t DECLDIR nvmlDeviceGetEnforcedPowerLimit(nvmlDevice_t device, unsigned int *limit) {
+    struct gpu *g;
+    nvmlReturn_t rc = enter(device, "nvmlDeviceGetEnforcedPowerLimit", &g);
+    if (rc != NVML_SUCCESS) return rc;
+    unsigned long long v = 0;
+    rc = figure(g, F_POWER_LIMIT_MW, &v);
+    if (rc == NVML_SUCCESS) *limit = (unsigned int)v;
+    return leave(rc);
+}
+
+nvmlReturn_t DECLDIR nvmlDeviceGetTemperatureThreshold(nvmlDevice_t device, nvmlTemperatureThresholds_t type,
+                                                       unsigned int *temp) {
+    struct gpu *g;
+    nvmlReturn_t rc = enter(device, "nvmlDeviceGetTemperatureThreshold", &g);
+    if (rc != NVML_SUCCESS) return rc;
+    unsigned long long v = 0;
+    if (type == NVML_TEMPERATURE_THRESHOLD_SLOWDOWN) rc = figure(g, F_TEMP_SLOWDOWN, &v);
+    else if (type == NVML_TEMPERATURE_THRESHOLD_SHUTDOWN) rc = figure(g, F_TEMP_SHUTDOWN, &v);
+    else if (type == NVML_TEMPERATURE_THRESHOLD_GPU_MAX) rc = figure(g, F_TEMP_GPU_MAX, &v);
+    else rc = NVML_ERROR_NOT_SUPPORTED;
+    if (rc == NVML_SUCCESS) *temp = (unsigned int)v;
+    return leave(rc);
+}
+
+nvmlReturn_t DECLDIR nvmlDeviceGetPerformanceState(nvmlDevice_t device, nvmlPstates_t *state) {
+    struct gpu *g;
+    nvmlReturn_t rc = enter(device, "nvmlDeviceGetPerformanceState", &g);
+    if (rc != NVML_SUCCESS) return rc;
+    unsigned long long v = 0;
+    rc = figure(g, F_PSTATE, &v);
+    if (rc == NVML_SUCCESS) *state = (nvmlPstates_t)v;
+    return leave(rc);
+}
+
+nvmlReturn_t DECLDIR nvmlDeviceGetNumFans(nvmlDevice_t device, unsigned int *fans) {
+    struct gpu *g;
+    nvmlReturn_t rc = enter(device, "nvmlDeviceGetNumFans", &g);
+    if (rc != NVML_SUCCESS) return rc;
+    unsigned long long v = 0;
+    rc = figure(g, F_NUM_FANS, &v);
+    if (rc == NVML_SUCCESS) *fans = (unsigned int)v;
+    return leave(rc);
+}
+
+nvmlReturn_t DECLDIR nvmlDeviceGetFanSpeed_v2(nvmlDevice_t device, unsigned int fan, unsigned int *speed) {
+    struct gpu *g;
+    nvmlReturn_t rc = enter(device, "nvmlDeviceGetFanSpeed_v2", &g);
+    if (rc != NVML_SUCCESS) return rc;
+    if (!g->has[F_NUM_FANS] || fan >= g->value[F_NUM_FANS]) return leave(NVML_ERROR_INVALID_ARGUMENT);
+    unsigned long long v = 0;
+    rc = figure(g, F_FAN_SPEED, &v);
+    if (rc == NVML_SUCCESS) *speed = (unsigned int)v;
+    return leave(rc);
+}
+
+nvmlReturn_t DECLDIR nvmlDeviceGetCurrentClocksThrottleReasons(nvmlDevice_t device, unsigned long long *reasons) {
+    struct gpu *g;
+    nvmlReturn_t rc = enter(device, "nvmlDeviceGetCurrentClocksThrottleReasons", &g);
+    if (rc != NVML_SUCCESS) return rc;
+    return leave(figure(g, F_CLOCK_EVENT_REASONS, reasons));
+}
+
+static nvmlReturn_t codec(const char *function, enum field f, nvmlDevice_t device, unsigned int *utilization,
+                          unsigned int *period) {
+    struct gpu *g;
+    nvmlReturn_t rc = enter(device, function, &g);
+    if (rc != NVML_SUCCESS) return rc;
+    unsigned long long v = 0;
+    rc = figure(g, f, &v);
+    if (rc == NVML_SUCCESS) {
+        *utilization = (unsigned int)v;
+        *period = 167000;
+    }
+    return leave(rc);
+}
+
+nvmlReturn_t DECLDIR nvmlDeviceGetEncoderUtilization(nvmlDevice_t device, unsigned int *utilization,
+                                                     unsigned int *samplingPeriodUs) {
+    return codec("nvmlDeviceGetEncoderUtilization", F_ENCODER_UTIL, device, utilization, samplingPeriodUs);
+}
+
+nvmlReturn_t DECLDIR nvmlDeviceGetDecoderUtilization(nvmlDevice_t device, unsigned int *utilization,
+                                                     unsigned int *samplingPeriodUs) {
+    return codec("nvmlDeviceGetDecoderUtilization", F_DECODER_UTIL, device, utilization, samplingPeriodUs);
+}
+
+nvmlReturn_t DECLDIR nvmlDeviceGetRetiredPagesPendingStatus(nvmlDevice_t device, nvmlEnableState_t *pending) {
+    struct gpu *g;
+    nvmlReturn_t rc = enter(device, "nvmlDeviceGetRetiredPagesPendingStatus", &g);
+    if (rc != NVML_SUCCESS) return rc;
+    unsigned long long v = 0;
+    rc = figure(g, F_RETIRED_PENDING, &v);
+    if (rc == NVML_SUCCESS) *pending = v ? NVML_FEATURE_ENABLED : NVML_FEATURE_DISABLED;
+    return leave(rc);
+}
+
+/* Every requested field gets its own answer, as the driver gives: a value, or
+ * the field's error (NOT_SUPPORTED when the file does not name it). */
+nvmlReturn_t DECLDIR nvmlDeviceGetFieldValues(nvmlDevice_t device, int valuesCount, nvmlFieldValue_t *values) {
+    struct gpu *g;
+    nvmlReturn_t rc = enter(device, "nvmlDeviceGetFieldValues", &g);
+    if (rc != NVML_SUCCESS) return rc;
+    if (valuesCount <= 0 || !values) return leave(NVML_ERROR_INVALID_ARGUMENT);
+    for (int k = 0; k < valuesCount; k++) {
+        nvmlFieldValue_t *v = &values[k];
+        unsigned int id = v->fieldId;
+        v->timestamp = 0;
+        v->latencyUsec = 1;
+        if (id >= NVML_FI_MAX) {
+            v->nvmlReturn = NVML_ERROR_INVALID_ARGUMENT;
+        } else if (g->field_error[id] != NVML_SUCCESS) {
+            v->nvmlReturn = g->field_error[id];
+        } else if (!g->field_has[id]) {
+            v->nvmlReturn = NVML_ERROR_NOT_SUPPORTED;
+        } else {
+            v->nvmlReturn = NVML_SUCCESS;
+            v->valueType = NVML_VALUE_TYPE_UNSIGNED_LONG_LONG;
+            v->value.ullVal = g->field_value[id];
+        }
+    }
+    return leave(NVML_SUCCESS);
 }

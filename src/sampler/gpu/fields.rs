@@ -14,33 +14,44 @@ pub(super) struct FieldReader<'a> {
 
 impl FieldReader<'_> {
     pub(super) fn read<T>(&mut self, field: GpuField, result: Result<T, NvmlError>) -> Option<T> {
-        let reason = match result {
+        let err = match result {
             Ok(value) => return Some(value),
-            Err(NvmlError::GpuLost) => {
-                self.lost = true;
-                return None;
-            }
-            Err(
-                NvmlError::NotSupported
-                | NvmlError::FunctionNotFound
-                | NvmlError::FailedToLoadSymbol(_),
-            ) => MissingReason::NotSupported,
-            Err(NvmlError::NoPermission) => {
-                self.warn(field, "no permission");
-                MissingReason::NoPermission
-            }
-            Err(err) => {
-                let text = err.to_string();
-                self.warn(field, &text);
-                MissingReason::Failed(text.into())
-            }
+            Err(err) => err,
         };
-        self.missing(field, reason);
+        if let Some(reason) = self.reason(err) {
+            if let MissingReason::NoPermission = reason {
+                self.warn(field, "no permission");
+            } else if let MissingReason::Failed(text) = &reason {
+                let text = text.clone();
+                self.warn(field, &text);
+            }
+            self.missing(field, reason);
+        }
         None
     }
 
+    /// Why a figure is missing after this error; `None` when the device is lost (then the
+    /// whole sample is the lost device's).
+    pub(super) fn reason(&mut self, err: NvmlError) -> Option<MissingReason> {
+        Some(match err {
+            NvmlError::GpuLost => {
+                self.lost = true;
+                return None;
+            }
+            NvmlError::NotSupported
+            | NvmlError::FunctionNotFound
+            | NvmlError::FailedToLoadSymbol(_) => MissingReason::NotSupported,
+            NvmlError::NoPermission => MissingReason::NoPermission,
+            err => MissingReason::Failed(err.to_string().into()),
+        })
+    }
+
+    /// Records why `field` is missing; a group of figures read by several calls (the
+    /// clocks, the thresholds) is recorded once, with its first reason.
     pub(super) fn missing(&mut self, field: GpuField, reason: MissingReason) {
-        self.sample.missing.push(MissingField { field, reason });
+        if !self.sample.missing.iter().any(|m| m.field == field) {
+            self.sample.missing.push(MissingField { field, reason });
+        }
     }
 
     fn warn(&mut self, field: GpuField, why: &str) {

@@ -12,6 +12,7 @@ use nvml_wrapper::error::NvmlError;
 use nvml_wrapper::struct_wrappers::device::ProcessInfo;
 use nvml_wrapper::{Device, Nvml};
 
+mod condition;
 mod devices;
 mod fields;
 
@@ -34,6 +35,8 @@ enum Locator {
 struct Visible {
     info: GpuDevice,
     locator: Locator,
+    /// What the device gives once (thresholds, fan count), read at its first pass.
+    statics: std::cell::OnceCell<condition::Statics>,
 }
 
 pub(crate) struct GpuProbe {
@@ -147,12 +150,14 @@ impl GpuProbe {
                     Visible {
                         locator: Locator::Index(info.nvml_index),
                         info,
+                        statics: std::cell::OnceCell::new(),
                     }
                 }
                 Resolved::Mig(uuid) => match nvml.device_by_uuid(uuid.as_str()) {
                     Ok(device) => Visible {
                         info: describe(&device, index, u32::MAX, Some(uuid.clone())),
                         locator: Locator::Uuid(uuid),
+                        statics: std::cell::OnceCell::new(),
                     },
                     Err(err) => {
                         warnings.raise(WarningKind::VisibleDevices, None, &uuid, || {
@@ -222,14 +227,15 @@ impl GpuProbe {
                     Locator::Uuid(u) => nvml.device_by_uuid(u.as_str()),
                 };
                 match device {
-                    Ok(device) => self.read(&device, info, warnings),
+                    Ok(device) => self.read(&device, visible, warnings),
                     Err(err) => unreachable_device(info, &err, warnings),
                 }
             })
             .collect()
     }
 
-    fn read(&self, device: &Device<'_>, info: &GpuDevice, warnings: &mut Warnings) -> GpuSample {
+    fn read(&self, device: &Device<'_>, visible: &Visible, warnings: &mut Warnings) -> GpuSample {
+        let (info, statics) = (&visible.info, &visible.statics);
         let mut sample = GpuSample::empty(
             info.index,
             info.uuid.clone(),
@@ -287,6 +293,7 @@ impl GpuProbe {
         reader.sample.mig_enabled = reader
             .read(GpuField::MigMode, device.mig_mode())
             .map(|m| m.current == 1);
+        condition::read(device, &mut reader, statics);
         if reader.lost {
             return lost(info, warnings);
         }

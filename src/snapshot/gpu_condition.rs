@@ -1,0 +1,117 @@
+//! What explains a slow or failing GPU: clocks, limits, thresholds, clock-event (throttle)
+//! reasons and the time spent throttled, codec and PCIe traffic, memory errors.
+
+/// Clocks, limits and health figures of one GPU at one pass. Each is `None` when the device
+/// does not give it; [`GpuSample::missing`](crate::GpuSample::missing) says why.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct GpuCondition {
+    /// SM clock, MHz.
+    pub clock_sm_mhz: Option<u32>,
+    /// Memory clock, MHz.
+    pub clock_memory_mhz: Option<u32>,
+    /// The power limit the driver enforces now, watts.
+    pub power_limit: Option<f64>,
+    /// Temperature at which the GPU starts to slow down, °C.
+    pub temperature_slowdown: Option<f64>,
+    /// Temperature at which the GPU shuts down, °C.
+    pub temperature_shutdown: Option<f64>,
+    /// Highest GPU temperature before clocks may fall below base, °C.
+    pub temperature_gpu_max: Option<f64>,
+    /// Performance state, 0 (P0, most performance) to 15.
+    pub performance_state: Option<u8>,
+    /// Speed of the first fan, 0..1 of its maximum; `None` on a board without a fan.
+    pub fan_speed: Option<f64>,
+    /// Why clocks are held low now.
+    pub clock_event_reasons: Option<ClockEventReasons>,
+    /// Time throttled since the driver loaded, seconds, by cause.
+    pub throttled_time: ThrottledTime,
+    /// Share of the last sample period the video encoder was busy, 0..1.
+    pub encoder_utilization: Option<f64>,
+    /// Share of the last sample period the video decoder was busy, 0..1.
+    pub decoder_utilization: Option<f64>,
+    /// PCIe bytes received since the driver loaded (the counter may wrap).
+    pub pcie_rx_bytes: Option<u64>,
+    /// PCIe bytes transmitted since the driver loaded (the counter may wrap).
+    pub pcie_tx_bytes: Option<u64>,
+    /// Corrected (single-bit) ECC errors since the driver loaded.
+    pub ecc_corrected: Option<u64>,
+    /// Uncorrected (double-bit) ECC errors since the driver loaded.
+    pub ecc_uncorrected: Option<u64>,
+    /// Rows of device memory remapped after corrected errors.
+    pub remapped_rows_corrected: Option<u64>,
+    /// Rows of device memory remapped after uncorrected errors.
+    pub remapped_rows_uncorrected: Option<u64>,
+    /// Whether a row remapping waits for the next reset.
+    pub remapped_rows_pending: Option<bool>,
+    /// Whether a row remapping failed.
+    pub remapped_rows_failure: Option<bool>,
+    /// Whether retired pages wait for the next reset.
+    pub retired_pages_pending: Option<bool>,
+}
+
+/// Cumulative time a GPU spent throttled, seconds, by cause, where the driver counts it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[non_exhaustive]
+pub struct ThrottledTime {
+    /// Held under the power limit (`sw_power_cap`).
+    pub power_cap: Option<f64>,
+    /// Slowed by the driver for temperature (`sw_thermal_slowdown`).
+    pub sw_thermal: Option<f64>,
+    /// Slowed by the hardware for temperature (`hw_thermal_slowdown`).
+    pub hw_thermal: Option<f64>,
+    /// Slowed by an external power brake (`hw_power_brake_slowdown`).
+    pub power_brake: Option<f64>,
+}
+
+impl ThrottledTime {
+    /// The sum over the causes the driver counts; `None` when it counts none.
+    pub fn total(&self) -> Option<f64> {
+        [
+            self.power_cap,
+            self.sw_thermal,
+            self.hw_thermal,
+            self.power_brake,
+        ]
+        .into_iter()
+        .flatten()
+        .reduce(|a, b| a + b)
+    }
+}
+
+/// NVML's clock-event (throttle) reason bits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct ClockEventReasons(pub u64);
+
+/// Every reason with its bit, named as dcgm-exporter's `clock_event` label names them.
+pub const CLOCK_EVENT_REASONS: [(u64, &str); 9] = [
+    (0x1, "gpu_idle"),
+    (0x2, "applications_clocks_setting"),
+    (0x4, "sw_power_cap"),
+    (0x8, "hw_slowdown"),
+    (0x10, "sync_boost"),
+    (0x20, "sw_thermal_slowdown"),
+    (0x40, "hw_thermal_slowdown"),
+    (0x80, "hw_power_brake_slowdown"),
+    (0x100, "display_clock_setting"),
+];
+
+impl ClockEventReasons {
+    /// Whether the reason with this bit is set.
+    pub fn contains(self, bit: u64) -> bool {
+        self.0 & bit != 0
+    }
+
+    /// The names of the reasons set, in bit order.
+    pub fn names(self) -> impl Iterator<Item = &'static str> {
+        CLOCK_EVENT_REASONS
+            .into_iter()
+            .filter(move |(bit, _)| self.contains(*bit))
+            .map(|(_, name)| name)
+    }
+
+    /// The reasons that slow a busy GPU: every one but `gpu_idle`.
+    pub fn slowing(self) -> Self {
+        Self(self.0 & !0x1)
+    }
+}

@@ -1,0 +1,213 @@
+//! The figures that explain a slow or failing GPU (issue 18), through the real nvml-wrapper
+//! path against the fake driver: every one read back, and each one missing on its own as
+//! `NotSupported` while the others stay.
+#![cfg(all(feature = "nvml", target_os = "linux"))]
+
+mod common;
+
+use std::time::Duration;
+
+use common::fake_nvml::{gpus, FakeNvml, Gpu};
+use otel_resmon::{GpuField, GpuSample, MissingReason, Sampler};
+
+const UUID0: &str = "GPU-11111111-aaaa-4000-8000-000000000001";
+
+fn sample(gpu: &Gpu) -> GpuSample {
+    let fake = FakeNvml::new(&gpus(std::slice::from_ref(gpu)));
+    let sampler = Sampler::builder()
+        .ignore_env(true)
+        .nvml_library(fake.library())
+        .interval(Duration::from_secs(3600))
+        .on_warning(|_| {})
+        .build()
+        .unwrap();
+    sampler.sample_now().gpus[0].clone()
+}
+
+fn busy_gpu() -> Gpu {
+    let mut g = Gpu::new(0, UUID0, "0000:01:00.0");
+    g.set("num_fans", 2)
+        .set("fan_speed", 63)
+        .set("pstate", 2)
+        .set("clock_sm", 1410)
+        .set("clock_event_reasons", 0x4 | 0x20)
+        .set("encoder_util", 12)
+        .set("decoder_util", 34)
+        .set("retired_pages_pending", 1)
+        .set("field.190", 350_000)
+        .set("field.74", 1_500_000_000u64)
+        .set("field.251", 250_000_000)
+        .set("field.252", 0)
+        .set("field.253", 0)
+        .set("field.3", 7)
+        .set("field.4", 1)
+        .set("field.142", 3)
+        .set("field.143", 1)
+        .set("field.144", 1)
+        .set("field.145", 0);
+    g
+}
+
+#[test]
+fn every_condition_figure_is_read_back() {
+    let g = sample(&busy_gpu());
+    let c = &g.condition;
+    assert!(g.missing.is_empty(), "{:?}", g.missing);
+    assert_eq!(c.clock_sm_mhz, Some(1410));
+    assert_eq!(c.clock_memory_mhz, Some(2619));
+    assert_eq!(c.power_limit, Some(350.0));
+    assert_eq!(c.temperature_slowdown, Some(90.0));
+    assert_eq!(c.temperature_shutdown, Some(95.0));
+    assert_eq!(c.temperature_gpu_max, Some(87.0));
+    assert_eq!(c.performance_state, Some(2));
+    assert_eq!(c.fan_speed, Some(0.63));
+    let reasons = c.clock_event_reasons.unwrap();
+    assert_eq!(
+        reasons.names().collect::<Vec<_>>(),
+        ["sw_power_cap", "sw_thermal_slowdown"]
+    );
+    assert_eq!(c.throttled_time.power_cap, Some(1.5));
+    assert_eq!(c.throttled_time.sw_thermal, Some(0.25));
+    assert_eq!(c.throttled_time.hw_thermal, Some(0.0));
+    assert_eq!(c.throttled_time.power_brake, Some(0.0));
+    assert_eq!(c.throttled_time.total(), Some(1.75));
+    assert_eq!(c.encoder_utilization, Some(0.12));
+    assert_eq!(c.decoder_utilization, Some(0.34));
+    assert_eq!(c.pcie_tx_bytes, Some(1_000_000));
+    assert_eq!(c.pcie_rx_bytes, Some(2_000_000));
+    assert_eq!(c.ecc_corrected, Some(7));
+    assert_eq!(c.ecc_uncorrected, Some(1));
+    assert_eq!(c.remapped_rows_corrected, Some(3));
+    assert_eq!(c.remapped_rows_uncorrected, Some(1));
+    assert_eq!(c.remapped_rows_pending, Some(true));
+    assert_eq!(c.remapped_rows_failure, Some(false));
+    assert_eq!(c.retired_pages_pending, Some(true));
+    // The figures from before issue 18 are untouched.
+    assert_eq!(g.memory_total, Some(80 << 30));
+    assert_eq!(g.utilization_gpu, Some(0.4));
+}
+
+/// Each figure's control keys, removed one figure at a time: that figure is `None` with
+/// `NotSupported`, and every other figure is still there.
+#[test]
+fn each_figure_missing_alone_leaves_the_others() {
+    let cases: &[(GpuField, &[&str])] = &[
+        (GpuField::Clocks, &["clock_sm", "clock_memory"]),
+        (GpuField::PowerLimit, &["field.190"]),
+        (
+            GpuField::TemperatureThresholds,
+            &[
+                "temperature_slowdown",
+                "temperature_shutdown",
+                "temperature_gpu_max",
+            ],
+        ),
+        (GpuField::PerformanceState, &["pstate"]),
+        (GpuField::FanSpeed, &["fan_speed"]),
+        (GpuField::ClockEventReasons, &["clock_event_reasons"]),
+        (
+            GpuField::ThrottledTime,
+            &["field.74", "field.251", "field.252", "field.253"],
+        ),
+        (GpuField::EncoderUtilization, &["encoder_util"]),
+        (GpuField::DecoderUtilization, &["decoder_util"]),
+        (GpuField::PcieBytes, &["field.197", "field.198"]),
+        (GpuField::EccErrors, &["field.3", "field.4"]),
+        (
+            GpuField::RemappedRows,
+            &["field.142", "field.143", "field.144", "field.145"],
+        ),
+        (GpuField::RetiredPages, &["retired_pages_pending"]),
+    ];
+    let full = sample(&busy_gpu());
+    for (field, keys) in cases {
+        let mut gpu = busy_gpu();
+        gpu.condition.retain(|(k, _)| !keys.contains(&k.as_str()));
+        let g = sample(&gpu);
+        assert_eq!(
+            g.missing_reason(*field),
+            Some(&MissingReason::NotSupported),
+            "{field:?}: {:?}",
+            g.missing
+        );
+        assert_eq!(
+            g.missing.len(),
+            1,
+            "{field:?}: only it is missing: {:?}",
+            g.missing
+        );
+        // Every figure outside this group is as in the full sample.
+        let mut expected = full.condition.clone();
+        let got = g.condition.clone();
+        match field {
+            GpuField::Clocks => {
+                expected.clock_sm_mhz = None;
+                expected.clock_memory_mhz = None;
+            }
+            GpuField::PowerLimit => expected.power_limit = None,
+            GpuField::TemperatureThresholds => {
+                expected.temperature_slowdown = None;
+                expected.temperature_shutdown = None;
+                expected.temperature_gpu_max = None;
+            }
+            GpuField::PerformanceState => expected.performance_state = None,
+            GpuField::FanSpeed => expected.fan_speed = None,
+            GpuField::ClockEventReasons => expected.clock_event_reasons = None,
+            GpuField::ThrottledTime => expected.throttled_time = Default::default(),
+            GpuField::EncoderUtilization => expected.encoder_utilization = None,
+            GpuField::DecoderUtilization => expected.decoder_utilization = None,
+            GpuField::PcieBytes => {
+                expected.pcie_rx_bytes = None;
+                expected.pcie_tx_bytes = None;
+            }
+            GpuField::EccErrors => {
+                expected.ecc_corrected = None;
+                expected.ecc_uncorrected = None;
+            }
+            GpuField::RemappedRows => {
+                expected.remapped_rows_corrected = None;
+                expected.remapped_rows_uncorrected = None;
+                expected.remapped_rows_pending = None;
+                expected.remapped_rows_failure = None;
+            }
+            GpuField::RetiredPages => expected.retired_pages_pending = None,
+            _ => unreachable!(),
+        }
+        assert_eq!(got, expected, "{field:?}");
+        assert_eq!(g.memory_used, full.memory_used, "{field:?}");
+    }
+}
+
+/// A board without a fan says so; a driver failing the whole batch call loses only the
+/// batch's figures.
+#[test]
+fn no_fan_and_a_failing_batch() {
+    let mut gpu = busy_gpu();
+    gpu.set("num_fans", 0);
+    let g = sample(&gpu);
+    assert_eq!(g.condition.fan_speed, None);
+    assert_eq!(
+        g.missing_reason(GpuField::FanSpeed),
+        Some(&MissingReason::NotSupported)
+    );
+
+    let mut gpu = busy_gpu();
+    // NVML_ERROR_UNKNOWN for the whole nvmlDeviceGetFieldValues call.
+    gpu.extra = "gpu.0.fail.nvmlDeviceGetFieldValues=999\n".into();
+    let g = sample(&gpu);
+    for field in [
+        GpuField::PowerLimit,
+        GpuField::ThrottledTime,
+        GpuField::PcieBytes,
+        GpuField::EccErrors,
+        GpuField::RemappedRows,
+    ] {
+        assert!(
+            matches!(g.missing_reason(field), Some(MissingReason::Failed(_))),
+            "{field:?}: {:?}",
+            g.missing
+        );
+    }
+    assert_eq!(g.condition.clock_sm_mhz, Some(1410));
+    assert_eq!(g.condition.retired_pages_pending, Some(true));
+}
