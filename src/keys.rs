@@ -114,6 +114,10 @@ pub(crate) struct GpuKeys {
     pub(crate) power_peak: Key,
     pub(crate) energy_delta: Key,
     pub(crate) state: Key,
+    pub(crate) clock_event_reasons: Key,
+    pub(crate) throttled_time_delta: Key,
+    pub(crate) clock_sm_min: Key,
+    pub(crate) health: Key,
     /// Resource attributes (the OTLP pipeline's): the device's model and UUID.
     #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
     pub(crate) model: Key,
@@ -143,6 +147,10 @@ impl GpuKeys {
             power_peak: k("power.peak"),
             energy_delta: k("energy.delta"),
             state: k("state"),
+            clock_event_reasons: k("clock_event_reasons"),
+            throttled_time_delta: k("throttled_time.delta"),
+            clock_sm_min: k("clock.sm.min"),
+            health: k("health"),
             model: k("model"),
             uuid: k("uuid"),
         }
@@ -235,6 +243,24 @@ pub mod metric {
     /// Processes the OOM killer killed in the cgroup (no convention).
     pub const CONTAINER_MEMORY_OOM_KILLS: &str = "resmon.container.memory.oom_kills";
 
+    /// Bytes a GPU moved over PCIe since the driver loaded (`network.io.direction`).
+    pub const HW_GPU_IO: &str = semconv::HW_GPU_IO;
+    /// Errors a GPU counted (`error.type` = `corrected` / `uncorrected` ECC).
+    pub const HW_ERRORS: &str = semconv::HW_ERRORS;
+    /// 1 for a GPU's current `hw.state`, 0 for the others.
+    pub const HW_STATUS: &str = semconv::HW_STATUS;
+    /// A GPU's temperature thresholds (`hw.limit_type`: `throttled` = slowdown,
+    /// `critical` = shutdown, `high.degraded` = the GPU max operating temperature).
+    pub const HW_TEMPERATURE_LIMIT: &str = semconv::HW_TEMPERATURE_LIMIT;
+    /// A GPU's clock, MHz (`resmon.gpu.clock.domain` = `sm` / `memory`; no convention).
+    pub const GPU_CLOCK: &str = "resmon.gpu.clock";
+    /// 1 while a clock-event (throttle) reason holds a GPU's clocks, else 0; one series per
+    /// reason (`resmon.gpu.clock_event.reason`; no convention).
+    pub const GPU_CLOCK_EVENT: &str = "resmon.gpu.clock_event";
+    /// Time a GPU spent throttled since the driver loaded, seconds, per reason
+    /// (`resmon.gpu.clock_event.reason`; no convention).
+    pub const GPU_THROTTLED_TIME: &str = "resmon.gpu.throttled_time";
+
     /// Request histogram: duration of HTTP server requests, seconds.
     pub const HTTP_SERVER_REQUEST_DURATION: &str = semconv::HTTP_SERVER_REQUEST_DURATION;
     /// Request histogram: CPU time of the whole process (every thread, not only the
@@ -260,6 +286,16 @@ pub(crate) mod attr {
     pub(crate) static HW_GPU_TASK: Key = Key::from_static_str(semconv::HW_GPU_TASK);
     pub(crate) static SYSTEM_MEMORY_STATE: Key = Key::from_static_str(semconv::SYSTEM_MEMORY_STATE);
     pub(crate) static CPU_MODE: Key = Key::from_static_str(semconv::CPU_MODE);
+    pub(crate) static HW_LIMIT_TYPE: Key = Key::from_static_str(semconv::HW_LIMIT_TYPE);
+    pub(crate) static HW_STATE: Key = Key::from_static_str(semconv::HW_STATE);
+    pub(crate) static NETWORK_IO_DIRECTION: Key =
+        Key::from_static_str(semconv::NETWORK_IO_DIRECTION);
+    pub(crate) static ERROR_TYPE: Key = Key::from_static_str(semconv::ERROR_TYPE);
+    /// Which clock a `resmon.gpu.clock` point is: `sm` or `memory` (no convention).
+    pub(crate) static CLOCK_DOMAIN: Key = Key::from_static_str("resmon.gpu.clock.domain");
+    /// One clock-event reason, dcgm-exporter's names (no convention).
+    pub(crate) static CLOCK_EVENT_REASON: Key =
+        Key::from_static_str("resmon.gpu.clock_event.reason");
 }
 
 /// Request attributes of the tower layer (span handover and request metrics), semantic

@@ -211,3 +211,112 @@ fn no_fan_and_a_failing_batch() {
     assert_eq!(g.condition.clock_sm_mhz, Some(1410));
     assert_eq!(g.condition.retired_pages_pending, Some(true));
 }
+
+/// Health follows the documented rules, the worst that applies.
+#[test]
+fn health_follows_the_rules() {
+    use otel_resmon::GpuHealth;
+    let healthy = Gpu::new(0, UUID0, "0000:01:00.0");
+    assert_eq!(sample(&healthy).health(), GpuHealth::Ok);
+    let cases: &[(&[(&str, u64)], GpuHealth)] = &[
+        (&[("retired_pages_pending", 1)], GpuHealth::PredictedFailure),
+        (&[("field.144", 1)], GpuHealth::PredictedFailure),
+        (&[("field.4", 2)], GpuHealth::Degraded),
+        (&[("field.145", 1)], GpuHealth::Degraded),
+        (&[("field.145", 1), ("field.144", 1)], GpuHealth::Degraded),
+        // Corrected errors and remapped rows alone are the memory doing its job.
+        (&[("field.3", 100), ("field.142", 5)], GpuHealth::Ok),
+    ];
+    for (keys, health) in cases {
+        let mut gpu = healthy.clone();
+        for (k, v) in *keys {
+            gpu.set(k, v);
+        }
+        assert_eq!(sample(&gpu).health(), *health, "{keys:?}");
+    }
+    // A device that falls off the bus after the sampler found it.
+    let fake = FakeNvml::new(&gpus(std::slice::from_ref(&healthy)));
+    let sampler = Sampler::builder()
+        .ignore_env(true)
+        .nvml_library(fake.library())
+        .interval(Duration::from_secs(3600))
+        .on_warning(|_| {})
+        .build()
+        .unwrap();
+    let mut lost = healthy.clone();
+    lost.extra = "gpu.0.lost=1\n".into();
+    fake.set(&gpus(&[lost]));
+    assert_eq!(sampler.sample_now().gpus[0].health(), GpuHealth::Failed);
+}
+
+mod spans {
+    use super::*;
+    use common::otel::{attr, float, int, traced};
+    use common::passes;
+    use opentelemetry::{Array, Value};
+    use otel_resmon::ResourceLayer;
+
+    /// A span during which the GPU turns power-capped and recovers carries `sw_power_cap`, the
+    /// time throttled and its lowest SM clock; its sibling before carries neither.
+    #[test]
+    fn a_power_capped_span_says_so_and_its_sibling_before_does_not() {
+        let mut gpu = Gpu::new(0, UUID0, "0000:01:00.0");
+        let fake = FakeNvml::new(&gpus(std::slice::from_ref(&gpu)));
+        let s = Sampler::builder()
+            .ignore_env(true)
+            .nvml_library(fake.library())
+            .interval(Duration::from_millis(20))
+            .on_warning(|_| {})
+            .build()
+            .unwrap();
+        let t = traced(ResourceLayer::builder(&s));
+        t.run(|| {
+            {
+                let _before = tracing::info_span!("before").entered();
+                passes(&s, 2);
+            }
+            let _capped = tracing::info_span!("capped").entered();
+            gpu.set("clock_event_reasons", 0x1 | 0x4)
+                .set("clock_sm", 1200)
+                .set("field.74", 2_000_000_000u64);
+            fake.set(&gpus(std::slice::from_ref(&gpu)));
+            passes(&s, 2);
+            gpu.set("clock_event_reasons", 0x1).set("clock_sm", 1980);
+            fake.set(&gpus(std::slice::from_ref(&gpu)));
+            passes(&s, 2);
+        });
+        let before = t.span("before");
+        assert!(attr(&before, "resmon.gpu.0.clock_event_reasons").is_none());
+        assert!(attr(&before, "resmon.gpu.0.throttled_time.delta").is_none());
+        assert_eq!(int(&before, "resmon.gpu.0.clock.sm.min"), 1980);
+        let capped = t.span("capped");
+        assert_eq!(
+            attr(&capped, "resmon.gpu.0.clock_event_reasons"),
+            Some(&Value::Array(Array::String(vec!["sw_power_cap".into()]))),
+            "gpu_idle is left out"
+        );
+        assert_eq!(float(&capped, "resmon.gpu.0.throttled_time.delta"), 2.0);
+        assert_eq!(int(&capped, "resmon.gpu.0.clock.sm.min"), 1200);
+        assert!(attr(&capped, "resmon.gpu.0.health").is_none(), "healthy");
+    }
+
+    /// Health is on a span only when it is not `ok`.
+    #[test]
+    fn a_span_on_a_degraded_gpu_says_so() {
+        let mut gpu = Gpu::new(0, UUID0, "0000:01:00.0");
+        gpu.set("field.4", 3);
+        let fake = FakeNvml::new(&gpus(&[gpu]));
+        let s = Sampler::builder()
+            .ignore_env(true)
+            .nvml_library(fake.library())
+            .on_warning(|_| {})
+            .build()
+            .unwrap();
+        let t = traced(ResourceLayer::builder(&s));
+        t.run(|| drop(tracing::info_span!("work").entered()));
+        assert_eq!(
+            attr(&t.span("work"), "resmon.gpu.0.health"),
+            Some(&Value::from("degraded"))
+        );
+    }
+}

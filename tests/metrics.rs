@@ -243,3 +243,107 @@ fn resource_metrics_report_nothing_once_the_sampler_stops() {
         );
     }
 }
+
+/// The condition metrics (issue 18): names, units and kinds as the conventions say, one
+/// series per state, per reason, per direction and per error type, values as the driver
+/// gave them.
+#[test]
+fn gpu_condition_metrics_follow_the_conventions() {
+    let mut gpu = common::fake_nvml::Gpu::new(
+        0,
+        "GPU-11111111-aaaa-4000-8000-000000000001",
+        "0000:01:00.0",
+    );
+    gpu.set("clock_event_reasons", 0x4 | 0x40)
+        .set("encoder_util", 25)
+        .set("field.74", 3_000_000_000u64)
+        .set("field.4", 2)
+        .set("field.3", 9);
+    let fake = FakeNvml::new(&common::fake_nvml::gpus(&[gpu]));
+    let s = sampler(&fake, Duration::from_millis(50));
+    let m = meters();
+    let _metrics = otel_resmon::metrics::register(&m.provider.meter("test"), &s);
+    let got = collect(&m);
+    for (name, unit, kind) in [
+        ("hw.gpu.io", "By", "counter"),
+        ("hw.errors", "{error}", "counter"),
+        ("hw.status", "1", "updowncounter"),
+        ("hw.temperature.limit", "Cel", "gauge"),
+        ("resmon.gpu.clock", "MHz", "gauge"),
+        ("resmon.gpu.clock_event", "1", "gauge"),
+        ("resmon.gpu.throttled_time", "s", "counter"),
+    ] {
+        let (u, k, points) = got.get(name).unwrap_or_else(|| panic!("{name} missing"));
+        assert_eq!((u.as_str(), *k), (unit, kind), "{name}");
+        assert!(!points.is_empty(), "{name} has no data point");
+    }
+    let value = |name: &str, key: &str, v: &str| {
+        got[name]
+            .2
+            .iter()
+            .find(|p| {
+                p.attributes
+                    .iter()
+                    .any(|kv| kv.key.as_str() == key && kv.value.as_str() == v)
+            })
+            .unwrap_or_else(|| panic!("{name} has no point with {key}={v}"))
+            .value
+    };
+    assert_eq!(value("hw.gpu.utilization", "hw.gpu.task", "encoder"), 0.25);
+    assert_eq!(value("hw.gpu.io", "network.io.direction", "receive"), 2e6);
+    assert_eq!(value("hw.gpu.io", "network.io.direction", "transmit"), 1e6);
+    assert_eq!(value("hw.errors", "error.type", "uncorrected"), 2.0);
+    assert_eq!(value("hw.errors", "error.type", "corrected"), 9.0);
+    // Uncorrected errors make the GPU degraded: one series per state, 1 for the current.
+    let status = &got["hw.status"].2;
+    assert_eq!(status.len(), 4, "{status:?}");
+    assert_eq!(value("hw.status", "hw.state", "degraded"), 1.0);
+    assert_eq!(value("hw.status", "hw.state", "ok"), 0.0);
+    assert_eq!(
+        value("hw.temperature.limit", "hw.limit_type", "throttled"),
+        90.0
+    );
+    assert_eq!(
+        value("hw.temperature.limit", "hw.limit_type", "critical"),
+        95.0
+    );
+    assert_eq!(
+        value("resmon.gpu.clock", "resmon.gpu.clock.domain", "sm"),
+        1980.0
+    );
+    // One series per reason, never a combination of bits.
+    let events = &got["resmon.gpu.clock_event"].2;
+    assert_eq!(events.len(), otel_resmon::CLOCK_EVENT_REASONS.len());
+    assert_eq!(
+        value(
+            "resmon.gpu.clock_event",
+            "resmon.gpu.clock_event.reason",
+            "sw_power_cap"
+        ),
+        1.0
+    );
+    assert_eq!(
+        value(
+            "resmon.gpu.clock_event",
+            "resmon.gpu.clock_event.reason",
+            "hw_thermal_slowdown"
+        ),
+        1.0
+    );
+    assert_eq!(
+        value(
+            "resmon.gpu.clock_event",
+            "resmon.gpu.clock_event.reason",
+            "gpu_idle"
+        ),
+        0.0
+    );
+    assert_eq!(
+        value(
+            "resmon.gpu.throttled_time",
+            "resmon.gpu.clock_event.reason",
+            "sw_power_cap"
+        ),
+        3.0
+    );
+}

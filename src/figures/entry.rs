@@ -9,6 +9,8 @@ pub(crate) enum Num {
     Int(i64),
     Float(f64),
     Str(&'static str),
+    /// Clock-event reason bits, exported as the array of their names.
+    Reasons(u64),
 }
 
 impl From<Num> for Value {
@@ -17,6 +19,12 @@ impl From<Num> for Value {
             Num::Int(v) => Value::I64(v),
             Num::Float(v) => Value::F64(v),
             Num::Str(v) => Value::from(v),
+            Num::Reasons(bits) => Value::Array(opentelemetry::Array::String(
+                crate::ClockEventReasons(bits)
+                    .names()
+                    .map(opentelemetry::StringValue::from)
+                    .collect(),
+            )),
         }
     }
 }

@@ -44,6 +44,7 @@ pub(super) fn device(span: &SpanEnds<'_>, j: usize, g: &GpuSample, w: &GpuSpan, 
     if let (true, Some(v)) = (observed, w.utilization.mean()) {
         out.put(&k.utilization_mean, Num::Float(v));
     }
+    condition(span, s, g, w, k, out);
     if !full {
         return;
     }
@@ -72,5 +73,37 @@ pub(super) fn device(span: &SpanEnds<'_>, j: usize, g: &GpuSample, w: &GpuSpan, 
         if let Some(d) = counter_delta(s, e) {
             out.put(&k.energy_delta, Num::Float(d));
         }
+    }
+}
+
+/// What slowed or endangered the device during the span, only when there is something to
+/// say: the clock-event reasons seen (but `gpu_idle`), the time throttled when above 0, the
+/// lowest SM clock (when the span saw passes of its own), the health when not `ok`.
+fn condition(
+    span: &SpanEnds<'_>,
+    s: Option<&GpuSample>,
+    g: &GpuSample,
+    w: &GpuSpan,
+    k: &'static GpuKeys,
+    out: &mut Out<'_>,
+) {
+    if span.observed {
+        let reasons = crate::ClockEventReasons(w.clock_event_reasons).slowing();
+        if reasons.0 != 0 {
+            out.put(&k.clock_event_reasons, Num::Reasons(reasons.0));
+        }
+        let throttled = s.and_then(|s| s.condition.throttled_time.total());
+        if let (Some(s), Some(e)) = (throttled, g.condition.throttled_time.total()) {
+            if let Some(d) = counter_delta(s, e).filter(|d| *d > 0.0) {
+                out.put(&k.throttled_time_delta, Num::Float(d));
+            }
+        }
+        if let Some(clock) = w.clock_sm_min {
+            out.put(&k.clock_sm_min, Num::Int(clock as i64));
+        }
+    }
+    let health = g.health();
+    if health != crate::GpuHealth::Ok {
+        out.put(&k.health, Num::Str(health.as_str()));
     }
 }

@@ -95,6 +95,10 @@ pub(crate) struct GpuSpan {
     pub(crate) memory_busy: Running,
     pub(crate) temperature: Running,
     pub(crate) power: Running,
+    /// Lowest SM clock, MHz.
+    pub(crate) clock_sm_min: Option<f64>,
+    /// Every clock-event reason bit seen.
+    pub(crate) clock_event_reasons: u64,
 }
 
 impl Fold for HostSpan {
@@ -154,6 +158,13 @@ impl Fold for GpuFold<'_> {
         w.memory_used.add(g.memory_used.map(|v| v as f64));
         lowest(&mut w.free_min, g.memory_free, s.wall_time);
         w.utilization.add(g.utilization_gpu);
+        if let Some(clock) = g.condition.clock_sm_mhz {
+            let clock = f64::from(clock);
+            w.clock_sm_min = Some(w.clock_sm_min.map_or(clock, |m| m.min(clock)));
+        }
+        if let Some(r) = g.condition.clock_event_reasons {
+            w.clock_event_reasons |= r.0;
+        }
         if self.full {
             w.process_memory.add(g.process_memory.map(|v| v as f64));
             w.memory_busy.add(g.memory_busy);
@@ -171,6 +182,11 @@ impl Fold for GpuFold<'_> {
         w.memory_used.merge(f, MEMORY_USED);
         lowest_of(&mut w.free_min, f, MEMORY_FREE, g.free_low_at);
         w.utilization.merge(f, UTILIZATION);
+        if f.count[CLOCK_SM] > 0 {
+            let clock = f.min[CLOCK_SM];
+            w.clock_sm_min = Some(w.clock_sm_min.map_or(clock, |m| m.min(clock)));
+        }
+        w.clock_event_reasons |= g.clock_event_reasons;
         if self.full {
             w.process_memory.merge(f, PROCESS_MEMORY);
             w.memory_busy.merge(f, MEMORY_BUSY);

@@ -115,3 +115,38 @@ impl ClockEventReasons {
         Self(self.0 & !0x1)
     }
 }
+
+/// A GPU's health, as the conventions' `hw.state` values name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum GpuHealth {
+    /// Nothing below applies.
+    Ok,
+    /// Remapped rows or retired pages wait for a reset: the memory is wearing out.
+    PredictedFailure,
+    /// A row remapping failed, uncorrected ECC errors were counted, or the device did not
+    /// answer for a reason other than being lost.
+    Degraded,
+    /// The device fell off the bus (NVML `GPU_IS_LOST`).
+    Failed,
+}
+
+impl GpuHealth {
+    /// The `hw.state` value: `ok`, `predicted_failure`, `degraded` or `failed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GpuHealth::Ok => "ok",
+            GpuHealth::PredictedFailure => "predicted_failure",
+            GpuHealth::Degraded => "degraded",
+            GpuHealth::Failed => "failed",
+        }
+    }
+
+    /// Every value, for metrics that report one series per state.
+    pub const ALL: [GpuHealth; 4] = [
+        GpuHealth::Ok,
+        GpuHealth::PredictedFailure,
+        GpuHealth::Degraded,
+        GpuHealth::Failed,
+    ];
+}

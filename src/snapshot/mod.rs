@@ -10,7 +10,9 @@ mod gpu_condition;
 pub use container::{
     CgroupHierarchy, ContainerField, ContainerIdentity, ContainerMissing, ContainerSample,
 };
-pub use gpu_condition::{ClockEventReasons, GpuCondition, ThrottledTime, CLOCK_EVENT_REASONS};
+pub use gpu_condition::{
+    ClockEventReasons, GpuCondition, GpuHealth, ThrottledTime, CLOCK_EVENT_REASONS,
+};
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -191,6 +193,28 @@ impl GpuSample {
             mig_enabled: None,
             condition: GpuCondition::default(),
             missing: Vec::new(),
+        }
+    }
+
+    /// The device's health from this sample, by these rules, the worst that applies:
+    /// - lost (fell off the bus) → `failed`;
+    /// - unreachable for another reason, a failed row remapping, or uncorrected ECC errors
+    ///   counted since the driver loaded → `degraded`;
+    /// - rows waiting to be remapped or pages waiting to be retired → `predicted_failure`;
+    /// - otherwise `ok`. A figure the device does not give counts as nothing found.
+    pub fn health(&self) -> GpuHealth {
+        let c = &self.condition;
+        match self.state {
+            DeviceState::Lost => return GpuHealth::Failed,
+            DeviceState::Error(_) => return GpuHealth::Degraded,
+            DeviceState::Ok => {}
+        }
+        if c.remapped_rows_failure == Some(true) || c.ecc_uncorrected.is_some_and(|n| n > 0) {
+            GpuHealth::Degraded
+        } else if c.remapped_rows_pending == Some(true) || c.retired_pages_pending == Some(true) {
+            GpuHealth::PredictedFailure
+        } else {
+            GpuHealth::Ok
         }
     }
 

@@ -63,7 +63,8 @@ pub(crate) mod gpu {
     pub(crate) const POWER: usize = 5;
     pub(crate) const ENERGY: usize = 6;
     pub(crate) const PROCESS_MEMORY: usize = 7;
-    pub(crate) const N: usize = 8;
+    pub(crate) const CLOCK_SM: usize = 8;
+    pub(crate) const N: usize = 9;
 }
 
 fn bytes(v: Option<u64>) -> Option<f64> {
@@ -94,6 +95,8 @@ pub(crate) struct GpuBucket {
     pub(crate) figures: Figures<{ gpu::N }>,
     /// When free device memory was lowest.
     pub(crate) free_low_at: SystemTime,
+    /// Every clock-event reason bit seen in the bucket's passes.
+    pub(crate) clock_event_reasons: u64,
 }
 
 impl Bucket {
@@ -143,6 +146,7 @@ impl Bucket {
                             index: g.index,
                             figures: Figures::default(),
                             free_low_at: s.wall_time,
+                            clock_event_reasons: 0,
                         });
                         self.gpus.len() - 1
                     }
@@ -181,6 +185,10 @@ impl GpuBucket {
         f.add(POWER, g.power);
         f.add(ENERGY, g.energy);
         f.add(PROCESS_MEMORY, bytes(g.process_memory));
+        f.add(CLOCK_SM, g.condition.clock_sm_mhz.map(f64::from));
+        if let Some(r) = g.condition.clock_event_reasons {
+            self.clock_event_reasons |= r.0;
+        }
     }
 }
 

@@ -11,6 +11,8 @@ use opentelemetry::metrics::{
 };
 use opentelemetry::KeyValue;
 
+mod condition;
+
 use crate::keys::metric as name;
 use crate::keys::{attr, HW_ID};
 use crate::snapshot::{GpuSample, Snapshot};
@@ -60,6 +62,50 @@ fn on_current<T: 'static>(
     }
 }
 
+type Callback<T> = fn(&Snapshot, &dyn AsyncInstrument<T>);
+
+fn gauge(
+    meter: &Meter,
+    s: &Sampler,
+    n: &'static str,
+    unit: &'static str,
+    f: Callback<f64>,
+) -> ObservableGauge<f64> {
+    meter
+        .f64_observable_gauge(n)
+        .with_unit(unit)
+        .with_callback(on_current(s.clone(), f))
+        .build()
+}
+
+fn up_down(
+    meter: &Meter,
+    s: &Sampler,
+    n: &'static str,
+    unit: &'static str,
+    f: Callback<i64>,
+) -> ObservableUpDownCounter<i64> {
+    meter
+        .i64_observable_up_down_counter(n)
+        .with_unit(unit)
+        .with_callback(on_current(s.clone(), f))
+        .build()
+}
+
+fn counter(
+    meter: &Meter,
+    s: &Sampler,
+    n: &'static str,
+    unit: &'static str,
+    f: Callback<f64>,
+) -> ObservableCounter<f64> {
+    meter
+        .f64_observable_counter(n)
+        .with_unit(unit)
+        .with_callback(on_current(s.clone(), f))
+        .build()
+}
+
 /// Registers every resource instrument on `meter`, each reading `sampler`'s latest snapshot.
 /// Once the sampler has stopped, or while its latest snapshot is older than three intervals,
 /// they report nothing: an old figure would read as today's.
@@ -72,45 +118,23 @@ fn on_current<T: 'static>(
 /// # Ok::<(), otel_resmon::Error>(())
 /// ```
 pub fn register(meter: &Meter, sampler: &Sampler) -> ResourceMetrics {
-    let gauge =
-        |n: &'static str, unit: &'static str, f: fn(&Snapshot, &dyn AsyncInstrument<f64>)| {
-            let s = sampler.clone();
-            meter
-                .f64_observable_gauge(n)
-                .with_unit(unit)
-                .with_callback(on_current(s, f))
-                .build()
-        };
-    let up_down =
-        |n: &'static str, unit: &'static str, f: fn(&Snapshot, &dyn AsyncInstrument<i64>)| {
-            let s = sampler.clone();
-            meter
-                .i64_observable_up_down_counter(n)
-                .with_unit(unit)
-                .with_callback(on_current(s, f))
-                .build()
-        };
-    let counter =
-        |n: &'static str, unit: &'static str, f: fn(&Snapshot, &dyn AsyncInstrument<f64>)| {
-            let s = sampler.clone();
-            meter
-                .f64_observable_counter(n)
-                .with_unit(unit)
-                .with_callback(on_current(s, f))
-                .build()
-        };
+    let gauge = |n, unit, f| gauge(meter, sampler, n, unit, f);
+    let up_down = |n, unit, f| up_down(meter, sampler, n, unit, f);
+    let counter = |n, unit, f| counter(meter, sampler, n, unit, f);
 
-    let gauges = vec![
+    let mut gauges = vec![
         gauge(name::HW_GPU_UTILIZATION, "1", |s, o| {
             for g in &s.gpus {
-                if let Some(u) = g.utilization_gpu {
-                    o.observe(
-                        u,
-                        &with(
-                            &gpu_identity(g),
-                            &[KeyValue::new(attr::HW_GPU_TASK.clone(), "general")],
-                        ),
-                    );
+                let c = &g.condition;
+                for (task, u) in [
+                    ("general", g.utilization_gpu),
+                    ("encoder", c.encoder_utilization),
+                    ("decoder", c.decoder_utilization),
+                ] {
+                    if let Some(u) = u {
+                        let task = KeyValue::new(attr::HW_GPU_TASK.clone(), task);
+                        o.observe(u, &with(&gpu_identity(g), &[task]));
+                    }
                 }
             }
         }),
@@ -161,7 +185,7 @@ pub fn register(meter: &Meter, sampler: &Sampler) -> ResourceMetrics {
             }
         }),
     ];
-    let up_downs = vec![
+    let mut up_downs = vec![
         up_down(name::HW_GPU_MEMORY_USAGE, "By", |s, o| {
             for g in &s.gpus {
                 if let Some(v) = g.memory_used {
@@ -219,7 +243,6 @@ pub fn register(meter: &Meter, sampler: &Sampler) -> ResourceMetrics {
     ];
     // The limits of a pod's container, under the Kubernetes names (only in a pod).
     let in_pod = sampler.container_identity().pod_uid.is_some();
-    let mut up_downs = up_downs;
     if in_pod {
         up_downs.push(up_down(name::K8S_CONTAINER_MEMORY_LIMIT, "By", |s, o| {
             if let Some(v) = s.container.as_ref().and_then(|c| c.memory_limit) {
@@ -239,7 +262,7 @@ pub fn register(meter: &Meter, sampler: &Sampler) -> ResourceMetrics {
             }))
             .build()
     });
-    let counters = vec![
+    let mut counters = vec![
         counter(name::HW_ENERGY, "J", |s, o| {
             for g in &s.gpus {
                 if let Some(e) = g.energy {
@@ -282,6 +305,9 @@ pub fn register(meter: &Meter, sampler: &Sampler) -> ResourceMetrics {
             }
         }),
     ];
+    gauges.extend(condition::gauges(meter, sampler));
+    up_downs.extend(condition::up_downs(meter, sampler));
+    counters.extend(condition::counters(meter, sampler));
     ResourceMetrics {
         _gauges: gauges,
         _up_down: up_downs,
