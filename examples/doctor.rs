@@ -102,6 +102,7 @@ fn main() {
         },
         ns.gpu_process_memory(&latest)
     );
+    println!("XID events        : {}", sampler.xid_status().describe());
     for g in &latest.gpus {
         let state = match &g.state {
             DeviceState::Ok => "ok".to_owned(),
@@ -125,6 +126,20 @@ fn main() {
                 "{t:.0} °C"
             )),
             figure(g, GpuField::Power, g.power, |p| format!("{p:.0} W")),
+        );
+        let c = &g.condition;
+        println!(
+            "    health {}; clocks SM {}, memory {}; P-state {}; power limit {}; throttle reasons {}; throttled {}",
+            g.health().as_str(),
+            figure(g, GpuField::Clocks, c.clock_sm_mhz, |m| format!("{m} MHz")),
+            figure(g, GpuField::Clocks, c.clock_memory_mhz, |m| format!("{m} MHz")),
+            figure(g, GpuField::PerformanceState, c.performance_state, |p| format!("P{p}")),
+            figure(g, GpuField::PowerLimit, c.power_limit, |w| format!("{w:.0} W")),
+            figure(g, GpuField::ClockEventReasons, c.clock_event_reasons, |r| {
+                let names: Vec<_> = r.names().collect();
+                if names.is_empty() { "none".to_owned() } else { names.join(", ") }
+            }),
+            figure(g, GpuField::ThrottledTime, c.throttled_time.total(), |s| format!("{s:.1} s")),
         );
     }
     let h = &latest.host;

@@ -23,6 +23,11 @@ pub static SAMPLE_COUNT: Key = Key::from_static_str("resmon.sample.count");
 /// span reached past the oldest data kept, and its peaks, lows and means are those of the
 /// covered part.
 pub static SAMPLE_COVERAGE: Key = Key::from_static_str("resmon.sample.coverage");
+/// Span event: an XID error arrived while the span was open (with `hw.id`, the code and the
+/// CUDA ordinal).
+pub const XID_EVENT: &str = "resmon.gpu.xid";
+/// The XID code of a `resmon.gpu.xid` event (absent when the driver gave none).
+pub static XID_CODE: Key = Key::from_static_str("resmon.gpu.xid.code");
 /// Visible GPUs at the end of the span.
 pub static GPU_COUNT: Key = Key::from_static_str("resmon.gpu.count");
 /// [`GpuStatus::as_str`](crate::GpuStatus::as_str) at the end of the span.

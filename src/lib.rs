@@ -21,7 +21,7 @@ pub use figures::{FigureSet, PressureThresholds};
 pub use layer::{LayerStatus, OtelLink, ResourceLayer, ResourceLayerBuilder};
 pub use sampler::{
     HistoryLevel, PidNamespace, Sampler, SamplerBuilder, SamplerHealth, Warning, WarningKind,
-    Window,
+    Window, XidEvent, XidStatus,
 };
 pub use snapshot::{
     CgroupHierarchy, ClockEventReasons, ContainerField, ContainerIdentity, ContainerMissing,

@@ -275,7 +275,10 @@ fn batch_job_exports_runs_steps_and_a_pressure_event() {
 
 #[test]
 fn doctor_reports_the_gpu_and_fails_when_one_is_required_but_missing() {
-    let fake = FakeNvml::new(&two_gpus());
+    // GPU 1 is power-capped and has rows waiting to be remapped.
+    let mut config = two_gpus();
+    config.push_str("gpu.1.clock_event_reasons=5\ngpu.1.field.144=1\ngpu.1.field.74=4500000000\n");
+    let fake = FakeNvml::new(&config);
     let out = Command::new(example("doctor"))
         .env("RESMON_NVML_LIB", fake.library())
         .env_remove("CUDA_VISIBLE_DEVICES")
@@ -296,6 +299,8 @@ fn doctor_reports_the_gpu_and_fails_when_one_is_required_but_missing() {
         " GiB (",
         " %, temperature ",
         " °C, power ",
+        "health ok; clocks SM 1980 MHz, memory 2619 MHz; P-state P0; power limit 700 W; throttle reasons none; throttled 0.0 s",
+        "health predicted_failure; clocks SM 1980 MHz, memory 2619 MHz; P-state P0; power limit 700 W; throttle reasons gpu_idle, sw_power_cap; throttled 4.5 s",
     ] {
         assert!(
             stdout.contains(expected),

@@ -137,8 +137,11 @@ fn each_figure_missing_alone_leaves_the_others() {
             g.missing
         );
         // Every figure outside this group is as in the full sample.
+        // (The XID count depends on whether the watcher had registered yet.)
         let mut expected = full.condition.clone();
-        let got = g.condition.clone();
+        expected.xid_errors = None;
+        let mut got = g.condition.clone();
+        got.xid_errors = None;
         match field {
             GpuField::Clocks => {
                 expected.clock_sm_mhz = None;
@@ -318,5 +321,94 @@ mod spans {
             attr(&t.span("work"), "resmon.gpu.0.health"),
             Some(&Value::from("degraded"))
         );
+    }
+}
+
+mod xid {
+    use super::*;
+    use common::otel::{attr_in, traced};
+    use common::passes;
+    use opentelemetry::Value;
+    use otel_resmon::{GpuHealth, ResourceLayer, XidStatus};
+    use std::time::Instant;
+
+    fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !ready() {
+            assert!(Instant::now() < deadline, "waited 10 s for {what}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// An XID injected while one span is open and after another ended: an event on the open
+    /// span only; XID 79 makes the GPU `failed`.
+    #[test]
+    fn an_xid_mid_span_is_an_event_on_that_span_and_on_no_ended_one() {
+        let mut gpu = Gpu::new(0, UUID0, "0000:01:00.0");
+        let fake = FakeNvml::new(&gpus(std::slice::from_ref(&gpu)));
+        let s = Sampler::builder()
+            .ignore_env(true)
+            .nvml_library(fake.library())
+            .interval(Duration::from_millis(20))
+            .on_warning(|_| {})
+            .build()
+            .unwrap();
+        wait_for("the watcher", || s.xid_status() == XidStatus::Watching);
+        assert_eq!(passes(&s, 1).gpus[0].condition.xid_errors, Some(0));
+        let t = traced(ResourceLayer::builder(&s));
+        t.run(|| {
+            drop(tracing::info_span!("ended").entered());
+            let _open = tracing::info_span!("open").entered();
+            gpu.extra = "gpu.0.xid=79:1\n".into();
+            fake.set(&gpus(std::slice::from_ref(&gpu)));
+            wait_for("the XID in a pass", || {
+                s.latest().gpus[0].condition.xid_errors == Some(1)
+            });
+            passes(&s, 1);
+        });
+        assert!(t.span("ended").events.is_empty());
+        let open = t.span("open");
+        let xids: Vec<_> = open
+            .events
+            .iter()
+            .filter(|e| e.name == "resmon.gpu.xid")
+            .collect();
+        assert_eq!(xids.len(), 1, "{:?}", open.events);
+        assert_eq!(
+            attr_in(&xids[0].attributes, "resmon.gpu.xid.code"),
+            Some(&Value::I64(79))
+        );
+        assert_eq!(
+            attr_in(&xids[0].attributes, "hw.id"),
+            Some(&Value::from(UUID0.to_string()))
+        );
+        assert!(xids[0].timestamp >= open.start_time && xids[0].timestamp <= open.end_time);
+        let latest = s.latest();
+        assert!(latest.gpus[0].condition.fell_off_the_bus);
+        assert_eq!(latest.gpus[0].health(), GpuHealth::Failed);
+    }
+
+    /// A driver without event support is a status, not an error: the sampler goes on.
+    #[test]
+    fn a_driver_without_event_support_is_a_reason() {
+        let mut gpu = Gpu::new(0, UUID0, "0000:01:00.0");
+        gpu.extra = "gpu.0.events=0\n".into();
+        let fake = FakeNvml::new(&gpus(&[gpu]));
+        let s = Sampler::builder()
+            .ignore_env(true)
+            .nvml_library(fake.library())
+            .interval(Duration::from_millis(20))
+            .on_warning(|_| {})
+            .build()
+            .unwrap();
+        wait_for("the watcher", || s.xid_status() != XidStatus::Starting);
+        assert!(
+            matches!(s.xid_status(), XidStatus::NotSupported(_)),
+            "{:?}",
+            s.xid_status()
+        );
+        let latest = passes(&s, 1);
+        assert_eq!(latest.gpus[0].condition.xid_errors, None);
+        assert_eq!(latest.gpus[0].memory_used, Some(10 << 30));
     }
 }

@@ -112,6 +112,8 @@ pub(crate) struct EndedSpan<'a> {
     pub(crate) name: &'static str,
     /// Field values for the per-span histograms.
     pub(crate) metric_fields: &'a [KeyValue],
+    /// The XID errors that arrived while the span was open.
+    pub(crate) xids: &'a [crate::XidEvent],
 }
 
 /// What to compute at a span's end.
@@ -151,6 +153,7 @@ impl FigureConfig {
             cpu_time: span_cpu_time,
             name: span_name,
             metric_fields,
+            xids,
         } = *ended;
         // A per-thread buffer, so a span end does not allocate once it has grown. Taken out
         // of the thread-local while in use: a re-entrant call finds it empty, not borrowed.
@@ -178,6 +181,16 @@ impl FigureConfig {
         let _ = BUFFER.try_with(|b| *b.borrow_mut() = attributes);
         for event in events {
             span.add_event_with_timestamp(keys::PRESSURE_EVENT, event.at, event.attributes);
+        }
+        for xid in xids {
+            let mut attributes = vec![KeyValue::new(keys::HW_ID.clone(), xid.uuid.to_string())];
+            if let Some(code) = xid.code {
+                attributes.push(KeyValue::new(keys::XID_CODE.clone(), code as i64));
+            }
+            if let Some(g) = end.gpu(&xid.uuid) {
+                attributes.push(KeyValue::new(keys::GPU_INDEX.clone(), i64::from(g.index)));
+            }
+            span.add_event_with_timestamp(keys::XID_EVENT, xid.at, attributes);
         }
     }
 

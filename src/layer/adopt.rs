@@ -62,9 +62,15 @@ pub(crate) fn adopt_current(start: &Arc<Snapshot>) -> Option<tracing::Span> {
         let Some(with) = layer.with_extensions else {
             return false;
         };
+        let xids_before = layer.sampler.xid_count();
         with(dispatch, id, &mut |extensions| {
             if extensions.get_mut::<SpanResources>().is_none() {
-                extensions.insert(SpanResources::new(start.clone(), false, Vec::new()));
+                extensions.insert(SpanResources::new(
+                    start.clone(),
+                    false,
+                    Vec::new(),
+                    xids_before,
+                ));
             }
         })
     });

@@ -79,6 +79,8 @@ struct SpanResources {
     metric_fields: Vec<opentelemetry::KeyValue>,
     /// Name and attributes from whoever adopted the span (the tower layer).
     handover: Option<Handover>,
+    /// XIDs the sampler had seen when the span began: those after are the span's.
+    xids_before: u64,
 }
 
 impl SpanResources {
@@ -86,6 +88,7 @@ impl SpanResources {
         start: Arc<Snapshot>,
         sample_now: bool,
         metric_fields: Vec<opentelemetry::KeyValue>,
+        xids_before: u64,
     ) -> Self {
         Self {
             start,
@@ -93,6 +96,7 @@ impl SpanResources {
             cpu_ns: 0,
             metric_fields,
             handover: None,
+            xids_before,
         }
     }
 }
@@ -202,6 +206,7 @@ where
                 start,
                 options.sample_now,
                 self.metric_field_values(attrs),
+                self.sampler.xid_count(),
             ));
         }
         self.check_order(id);
@@ -286,6 +291,7 @@ where
         if let Some(name) = handed.name {
             span.update_name(name);
         }
+        let xids = self.sampler.xids_since(resources.xids_before);
         self.with_end(&resources, |end| {
             let ended = EndedSpan {
                 start: &resources.start,
@@ -293,6 +299,7 @@ where
                 cpu_time: cpu,
                 name,
                 metric_fields: &resources.metric_fields,
+                xids: &xids,
             };
             self.figures
                 .write(&self.sampler, &ended, &span, handed.attributes)

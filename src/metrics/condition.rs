@@ -102,6 +102,7 @@ pub(super) fn counters(meter: &Meter, s: &Sampler) -> Vec<ObservableCounter<f64>
                 for (kind, v) in [
                     ("corrected", c.ecc_corrected),
                     ("uncorrected", c.ecc_uncorrected),
+                    ("xid", c.xid_errors),
                 ] {
                     if let Some(v) = v {
                         let kind = KeyValue::new(attr::ERROR_TYPE.clone(), kind);

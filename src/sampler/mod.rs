@@ -22,6 +22,7 @@ mod process_memory;
 mod visible;
 mod warning;
 mod window;
+mod xid;
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -41,6 +42,7 @@ pub use history::HistoryLevel;
 pub use pid_namespace::PidNamespace;
 pub use warning::{Warning, WarningKind, WarningSink};
 pub use window::{GpuWindow, Stats, Window};
+pub use xid::{XidEvent, XidStatus};
 
 use crate::snapshot::{ContainerIdentity, GpuInventory, Snapshot};
 use crate::Error;
@@ -124,6 +126,8 @@ struct Shared {
     warnings: Mutex<Vec<Warning>>,
     /// The container and pod this process runs in.
     identity: ContainerIdentity,
+    /// The XIDs seen (shared with the watcher thread and the probes).
+    xid: Arc<xid::XidLog>,
 }
 
 /// The snapshot a thread read last, so `latest()` can skip arc-swap's protocol while the
@@ -145,6 +149,8 @@ struct Handle {
 struct Worker {
     stop: mpsc::Sender<()>,
     thread: JoinHandle<()>,
+    /// The XID watcher, stopped with the sampler.
+    _xid: Option<xid::XidWatcher>,
 }
 
 impl Sampler {
@@ -165,6 +171,7 @@ impl Sampler {
         let mut warnings = Warnings::default();
         let host = HostProbe::new(&mut warnings);
         let (gpu, inventory) = open_gpu(&settings, &mut warnings);
+        let (xid_log, xid_watcher) = start_xid(&settings, &gpu);
         #[cfg(target_os = "linux")]
         let cgroup = match &settings.cgroup_root {
             Some(root) => cgroup::CgroupProbe::open_under(root, &root.join("proc/self")),
@@ -182,9 +189,11 @@ impl Sampler {
             gpu,
             warnings,
             next_seq: 0,
+            xid: xid_log,
             #[cfg(target_os = "linux")]
             cgroup,
         };
+        let probes_xid = probes.xid.clone();
         let first = Arc::new(probes.pass().0);
         let warnings_so_far = probes.warnings.kept.clone();
         let history = History::new(first.clone(), settings.history, &settings.levels);
@@ -200,6 +209,7 @@ impl Sampler {
             last_pass_nanos: AtomicU64::new(0),
             warnings: Mutex::new(warnings_so_far),
             identity,
+            xid: probes_xid,
         });
         let (stop, stopped) = mpsc::channel();
         let thread = std::thread::Builder::new()
@@ -212,7 +222,11 @@ impl Sampler {
         Ok(Self {
             handle: Arc::new(Handle {
                 shared,
-                worker: Mutex::new(Some(Worker { stop, thread })),
+                worker: Mutex::new(Some(Worker {
+                    stop,
+                    thread,
+                    _xid: xid_watcher,
+                })),
             }),
         })
     }
@@ -296,6 +310,22 @@ impl Sampler {
         self.handle.shared.inventory.load_full()
     }
 
+    /// Whether XID errors are being watched (a thread of the sampler's, Linux only).
+    pub fn xid_status(&self) -> XidStatus {
+        self.handle.shared.probes_xid().status()
+    }
+
+    /// XIDs that arrived so far (one atomic load).
+    #[inline]
+    pub(crate) fn xid_count(&self) -> u64 {
+        self.handle.shared.xid.count()
+    }
+
+    /// The XIDs after the first `n`; nothing allocated when none arrived.
+    pub(crate) fn xids_since(&self, n: u64) -> Vec<XidEvent> {
+        self.handle.shared.xid.since(n)
+    }
+
     /// The container and pod this process runs in, found when the sampler started.
     pub fn container_identity(&self) -> &ContainerIdentity {
         &self.handle.shared.identity
@@ -367,6 +397,10 @@ impl Drop for Handle {
 }
 
 impl Shared {
+    fn probes_xid(&self) -> &xid::XidLog {
+        &self.xid
+    }
+
     fn lock_probes(&self) -> MutexGuard<'_, Probes> {
         lock(&self.probes)
     }
@@ -428,4 +462,27 @@ fn run(shared: &Shared, stop: &mpsc::Receiver<()>, sink: &(dyn Fn(&Warning) + Se
 /// Locks a mutex whose data stays consistent even if a holder panicked.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The XID log, and the watcher thread where NVML is up on Linux.
+fn start_xid(
+    settings: &Settings,
+    gpu: &probes::GpuSource,
+) -> (Arc<xid::XidLog>, Option<xid::XidWatcher>) {
+    #[cfg(all(feature = "nvml", target_os = "linux"))]
+    if let probes::GpuSource::Nvml(probe) = gpu {
+        let uuids = probe.uuids();
+        if !uuids.is_empty() {
+            let log = Arc::new(xid::XidLog::new(XidStatus::Starting));
+            let watcher = xid::watch(settings.nvml_library.clone(), uuids, log.clone());
+            return (log, watcher);
+        }
+    }
+    let _ = (settings, gpu);
+    let why = if cfg!(target_os = "linux") {
+        "no NVML device"
+    } else {
+        "XID events are watched on Linux only"
+    };
+    (Arc::new(xid::XidLog::new(XidStatus::Off(why))), None)
 }

@@ -14,6 +14,8 @@ pub(super) struct Probes {
     pub(super) gpu: GpuSource,
     pub(super) warnings: Warnings,
     pub(super) next_seq: u64,
+    /// The XIDs seen, for each GPU's count and health.
+    pub(super) xid: std::sync::Arc<super::xid::XidLog>,
     /// This process's cgroup, where one is found (Linux).
     #[cfg(target_os = "linux")]
     pub(super) cgroup: Option<super::cgroup::CgroupProbe>,
@@ -45,11 +47,17 @@ impl Probes {
         let container = self.cgroup.as_mut().map(|c| c.sample());
         #[cfg(not(target_os = "linux"))]
         let container = None;
-        let (gpus, gpu_status) = match &self.gpu {
+        let (mut gpus, gpu_status) = match &self.gpu {
             #[cfg(feature = "nvml")]
             GpuSource::Nvml(probe) => (probe.sample(&mut self.warnings), probe.status().clone()),
             GpuSource::Off(status) => (Vec::new(), status.clone()),
         };
+        let watching = matches!(self.xid.status(), super::XidStatus::Watching);
+        for g in &mut gpus {
+            let (count, fell) = self.xid.device(&g.uuid);
+            g.condition.xid_errors = watching.then_some(count);
+            g.condition.fell_off_the_bus = fell;
+        }
         let seq = self.next_seq;
         self.next_seq += 1;
         let snapshot = Snapshot {

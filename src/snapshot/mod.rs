@@ -197,13 +197,16 @@ impl GpuSample {
     }
 
     /// The device's health from this sample, by these rules, the worst that applies:
-    /// - lost (fell off the bus) → `failed`;
+    /// - lost (fell off the bus), or an XID 79 arrived → `failed`;
     /// - unreachable for another reason, a failed row remapping, or uncorrected ECC errors
     ///   counted since the driver loaded → `degraded`;
     /// - rows waiting to be remapped or pages waiting to be retired → `predicted_failure`;
     /// - otherwise `ok`. A figure the device does not give counts as nothing found.
     pub fn health(&self) -> GpuHealth {
         let c = &self.condition;
+        if c.fell_off_the_bus {
+            return GpuHealth::Failed;
+        }
         match self.state {
             DeviceState::Lost => return GpuHealth::Failed,
             DeviceState::Error(_) => return GpuHealth::Degraded,

@@ -54,6 +54,7 @@ impl StatusService {
                 "gpu_process_memory": ns.gpu_process_memory(&s),
             },
             "gpu_status": { "status": s.gpu_status.as_str(), "reason": s.gpu_status.to_string() },
+            "xid_events": self.sampler.xid_status().describe(),
             "inventory": {
                 "driver_version": inv.driver_version,
                 "cuda_driver_version": inv.cuda_driver_version,
@@ -104,7 +105,46 @@ fn gpu_json(g: &GpuSample) -> Value {
         "energy_joules": g.energy,
         "process_memory_bytes": g.process_memory,
         "mig_enabled": g.mig_enabled,
+        "health": g.health().as_str(),
+        "condition": condition_json(g),
         "missing": g.missing.iter().map(|m| missing(m.field.as_str(), &m.reason)).collect::<Vec<_>>(),
+    })
+}
+
+/// Clocks, limits, throttling and memory errors; absent figures are `null` (their reasons
+/// are in `missing`).
+fn condition_json(g: &GpuSample) -> Value {
+    let c = &g.condition;
+    let t = &c.throttled_time;
+    json!({
+        "clock_sm_mhz": c.clock_sm_mhz,
+        "clock_memory_mhz": c.clock_memory_mhz,
+        "power_limit_watts": c.power_limit,
+        "temperature_slowdown_celsius": c.temperature_slowdown,
+        "temperature_shutdown_celsius": c.temperature_shutdown,
+        "temperature_gpu_max_celsius": c.temperature_gpu_max,
+        "performance_state": c.performance_state,
+        "fan_speed": c.fan_speed,
+        "clock_event_reasons": c.clock_event_reasons.map(|r| r.names().collect::<Vec<_>>()),
+        "throttled_seconds": {
+            "sw_power_cap": t.power_cap,
+            "sw_thermal_slowdown": t.sw_thermal,
+            "hw_thermal_slowdown": t.hw_thermal,
+            "hw_power_brake_slowdown": t.power_brake,
+        },
+        "encoder_utilization": c.encoder_utilization,
+        "decoder_utilization": c.decoder_utilization,
+        "pcie_rx_bytes": c.pcie_rx_bytes,
+        "pcie_tx_bytes": c.pcie_tx_bytes,
+        "ecc_corrected": c.ecc_corrected,
+        "ecc_uncorrected": c.ecc_uncorrected,
+        "remapped_rows_corrected": c.remapped_rows_corrected,
+        "remapped_rows_uncorrected": c.remapped_rows_uncorrected,
+        "remapped_rows_pending": c.remapped_rows_pending,
+        "remapped_rows_failure": c.remapped_rows_failure,
+        "retired_pages_pending": c.retired_pages_pending,
+        "xid_errors": c.xid_errors,
+        "fell_off_the_bus": c.fell_off_the_bus,
     })
 }
 

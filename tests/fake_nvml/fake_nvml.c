@@ -30,6 +30,10 @@
  *                                 with this unsigned long long; absent fields
  *                                 answer NOT_SUPPORTED in their own slot
  *   gpu.<i>.field.<id>.error=<code>  field <id> answers <code> in its slot
+ *   gpu.<i>.xid=<code>:<n>         event sets registered for XID errors deliver
+ *                                 XID <code> once for each new <n> (raise <n>
+ *                                 to deliver another)
+ *   gpu.<i>.events=0               nvmlDeviceRegisterEvents is NOT_SUPPORTED
  *   gpu.<i>.compute_processes=self:1048576,4242:2000   pid:bytes list;
  *   gpu.<i>.graphics_processes=...  `self` is the caller's pid, bytes `na` is
  *                                 NVML_VALUE_NOT_AVAILABLE
@@ -123,6 +127,9 @@ struct gpu {
     struct proc graphics[MAX_PROCS];
     int n_graphics;
     /* nvmlDeviceGetFieldValues, by field id. */
+    unsigned long long xid_code;
+    unsigned long long xid_n;
+    int no_events;
     unsigned char field_has[NVML_FI_MAX];
     unsigned long long field_value[NVML_FI_MAX];
     nvmlReturn_t field_error[NVML_FI_MAX];
@@ -193,7 +200,13 @@ static void parse_line(struct config *c, char *key, char *value) {
         else if (strcmp(field, "lost") == 0) g->lost = atoi(value);
         else if (strcmp(field, "compute_processes") == 0) parse_procs(value, g->compute, &g->n_compute);
         else if (strcmp(field, "graphics_processes") == 0) parse_procs(value, g->graphics, &g->n_graphics);
-        else if (strncmp(field, "field.", 6) == 0) {
+        else if (strcmp(field, "xid") == 0) {
+            char *colon = strchr(value, ':');
+            g->xid_code = strtoull(value, NULL, 10);
+            g->xid_n = colon ? strtoull(colon + 1, NULL, 10) : 1;
+        } else if (strcmp(field, "events") == 0) {
+            g->no_events = atoi(value) == 0;
+        } else if (strncmp(field, "field.", 6) == 0) {
             char *after = NULL;
             long id = strtol(field + 6, &after, 10);
             if (id < 0 || id >= NVML_FI_MAX) return;
@@ -661,5 +674,72 @@ nvmlReturn_t DECLDIR nvmlDeviceGetFieldValues(nvmlDevice_t device, int valuesCou
             v->value.ullVal = g->field_value[id];
         }
     }
+    return leave(NVML_SUCCESS);
+}
+
+/* Event sets: XID errors from the control file, each new <n> delivered once per
+ * registered set. The wait polls the file without holding the lock while it
+ * sleeps, so the other calls go on. */
+struct nvmlEventSet_st {
+    int used;
+    int registered[MAX_GPUS];
+    unsigned long long delivered[MAX_GPUS];
+};
+
+static struct nvmlEventSet_st event_sets[8];
+
+nvmlReturn_t DECLDIR nvmlEventSetCreate(nvmlEventSet_t *set) {
+    nvmlReturn_t rc = global_call("nvmlEventSetCreate");
+    if (rc != NVML_SUCCESS) return leave(rc);
+    for (int k = 0; k < 8; k++) {
+        if (!event_sets[k].used) {
+            memset(&event_sets[k], 0, sizeof event_sets[k]);
+            event_sets[k].used = 1;
+            *set = &event_sets[k];
+            return leave(NVML_SUCCESS);
+        }
+    }
+    return leave(NVML_ERROR_INSUFFICIENT_RESOURCES);
+}
+
+nvmlReturn_t DECLDIR nvmlDeviceRegisterEvents(nvmlDevice_t device, unsigned long long eventTypes, nvmlEventSet_t set) {
+    struct gpu *g;
+    nvmlReturn_t rc = enter(device, "nvmlDeviceRegisterEvents", &g);
+    if (rc != NVML_SUCCESS) return rc;
+    if (!set || !(eventTypes & nvmlEventTypeXidCriticalError)) return leave(NVML_ERROR_INVALID_ARGUMENT);
+    if (g->no_events) return leave(NVML_ERROR_NOT_SUPPORTED);
+    set->registered[device->index] = 1;
+    /* Only XIDs raised after the registration are delivered. */
+    set->delivered[device->index] = g->xid_n;
+    return leave(NVML_SUCCESS);
+}
+
+nvmlReturn_t DECLDIR nvmlEventSetWait_v2(nvmlEventSet_t set, nvmlEventData_t *data, unsigned int timeoutms) {
+    for (unsigned int waited = 0;; waited += 10) {
+        pthread_mutex_lock(&lock);
+        refresh_config();
+        nvmlReturn_t rc = injected(-1, "nvmlEventSetWait_v2");
+        if (rc != NVML_SUCCESS) return leave(rc);
+        for (int i = 0; i < cfg.gpu_count; i++) {
+            struct gpu *g = &cfg.gpus[i];
+            if (set->registered[i] && g->xid_n > set->delivered[i]) {
+                set->delivered[i] = g->xid_n;
+                data->device = &handles[i];
+                data->eventType = nvmlEventTypeXidCriticalError;
+                data->eventData = g->xid_code;
+                data->gpuInstanceId = 0xFFFFFFFF;
+                data->computeInstanceId = 0xFFFFFFFF;
+                return leave(NVML_SUCCESS);
+            }
+        }
+        pthread_mutex_unlock(&lock);
+        if (waited >= timeoutms) return NVML_ERROR_TIMEOUT;
+        usleep(10 * 1000);
+    }
+}
+
+nvmlReturn_t DECLDIR nvmlEventSetFree(nvmlEventSet_t set) {
+    pthread_mutex_lock(&lock);
+    if (set) set->used = 0;
     return leave(NVML_SUCCESS);
 }

@@ -210,6 +210,11 @@ impl GpuProbe {
         None
     }
 
+    /// The UUIDs of the visible devices.
+    pub(crate) fn uuids(&self) -> Vec<std::sync::Arc<str>> {
+        self.devices.iter().map(|v| v.info.uuid.clone()).collect()
+    }
+
     pub(crate) fn status(&self) -> &GpuStatus {
         &self.status
     }
