@@ -103,6 +103,16 @@ fn main() {
         ns.gpu_process_memory(&latest)
     );
     println!("XID events        : {}", sampler.xid_status().describe());
+    let ordinals = sampler.inventory().ordinals;
+    println!(
+        "CUDA ordinals     : {}{}",
+        ordinals.as_str(),
+        match ordinals {
+            otel_resmon::CudaOrdinals::PciOrderAssumed =>
+                " (GPUs of different models without CUDA_DEVICE_ORDER=PCI_BUS_ID: cuda:<i> here is PCI order, maybe not the application's)",
+            _ => " (cuda:<i> here is the application's)",
+        }
+    );
     for g in &latest.gpus {
         let state = match &g.state {
             DeviceState::Ok => "ok".to_owned(),

@@ -25,9 +25,9 @@ pub use sampler::{
 };
 pub use snapshot::{
     CgroupHierarchy, ClockEventReasons, ContainerField, ContainerIdentity, ContainerMissing,
-    ContainerSample, DeviceState, GpuCondition, GpuDevice, GpuField, GpuHealth, GpuInventory,
-    GpuSample, GpuStatus, HostSample, MissingField, MissingReason, ProcessSample, Snapshot,
-    ThrottledTime, CLOCK_EVENT_REASONS,
+    ContainerSample, CudaOrdinals, DeviceState, GpuCondition, GpuDevice, GpuField, GpuHealth,
+    GpuInventory, GpuSample, GpuStatus, HostSample, MissingField, MissingReason, ProcessSample,
+    Snapshot, ThrottledTime, CLOCK_EVENT_REASONS,
 };
 
 /// The unit tests' allocator: the system's, counting what each thread holds, so a test can

@@ -412,3 +412,81 @@ mod xid {
         assert_eq!(latest.gpus[0].memory_used, Some(10 << 30));
     }
 }
+
+/// Which GPU is `cuda:0`: PCI order is CUDA's under `CUDA_DEVICE_ORDER=PCI_BUS_ID`, or when
+/// every GPU is the same model; otherwise the ordinals are marked and a warning says why.
+#[test]
+fn cuda_ordinals_are_marked_when_they_may_differ_from_the_application_s() {
+    use otel_resmon::{CudaOrdinals, WarningKind};
+    use std::sync::{Arc, Mutex};
+    let mut big = Gpu::new(0, UUID0, "0000:01:00.0");
+    big.name = "NVIDIA GeForce RTX 3060";
+    let mut fast = Gpu::new(
+        1,
+        "GPU-22222222-bbbb-4000-8000-000000000002",
+        "0000:41:00.0",
+    );
+    fast.name = "NVIDIA GeForce RTX 4090";
+    let mixed = FakeNvml::new(&gpus(&[big.clone(), fast]));
+    let same = FakeNvml::new(&common::fake_nvml::two_gpus());
+    let run = |fake: &FakeNvml| {
+        let warnings = Arc::new(Mutex::new(Vec::new()));
+        let sink = warnings.clone();
+        let s = Sampler::builder()
+            .ignore_env(true)
+            .nvml_library(fake.library())
+            .on_warning(move |w| sink.lock().unwrap().push(w.kind))
+            .build()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        let kinds = warnings.lock().unwrap().clone();
+        (s.inventory().ordinals, kinds)
+    };
+    let (ordinals, kinds) = run(&mixed);
+    assert_eq!(ordinals, CudaOrdinals::PciOrderAssumed);
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| **k == WarningKind::CudaDeviceOrder)
+            .count(),
+        1,
+        "{kinds:?}"
+    );
+    let (ordinals, kinds) = run(&same);
+    assert_eq!(ordinals, CudaOrdinals::SameModel);
+    assert!(!kinds.contains(&WarningKind::CudaDeviceOrder));
+}
+
+/// The doctor says which case applies, `CUDA_DEVICE_ORDER` read as CUDA reads it.
+#[test]
+fn the_doctor_marks_the_ordinals() {
+    let mut slow = Gpu::new(0, UUID0, "0000:01:00.0");
+    slow.name = "NVIDIA GeForce RTX 3060";
+    let mut fast = Gpu::new(
+        1,
+        "GPU-22222222-bbbb-4000-8000-000000000002",
+        "0000:41:00.0",
+    );
+    fast.name = "NVIDIA GeForce RTX 4090";
+    let fake = FakeNvml::new(&gpus(&[slow, fast]));
+    for (order, expected) in [
+        (None, "CUDA ordinals     : pci_order_assumed"),
+        (Some("PCI_BUS_ID"), "CUDA ordinals     : pci_bus_id"),
+    ] {
+        let mut doctor = std::process::Command::new(common::example("doctor"));
+        doctor
+            .env("RESMON_NVML_LIB", fake.library())
+            .env_remove("CUDA_VISIBLE_DEVICES")
+            .env_remove("CUDA_DEVICE_ORDER");
+        if let Some(order) = order {
+            doctor.env("CUDA_DEVICE_ORDER", order);
+        }
+        let out = doctor.output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains(expected),
+            "{expected} missing in:\n{stdout}"
+        );
+        assert!(stdout.contains("XID events        : watching"), "{stdout}");
+    }
+}

@@ -29,6 +29,8 @@ pub const ENV_CGROUP_ROOT: &str = "RESMON_CGROUP_ROOT";
 pub const ENV_NVML_LIB: &str = "RESMON_NVML_LIB";
 /// Environment variable: CUDA's device selection, honoured as CUDA does.
 pub const ENV_CUDA_VISIBLE_DEVICES: &str = "CUDA_VISIBLE_DEVICES";
+/// Environment variable: CUDA's device order (`PCI_BUS_ID` or the default `FASTEST_FIRST`).
+pub const ENV_CUDA_DEVICE_ORDER: &str = "CUDA_DEVICE_ORDER";
 
 /// Builds a [`Sampler`]. A setting made here wins over its environment variable, which wins
 /// over the default.
@@ -83,6 +85,9 @@ pub(crate) struct Settings {
     pub(crate) nvml_library: Option<PathBuf>,
     #[cfg_attr(not(feature = "nvml"), allow(dead_code))]
     pub(crate) visible_devices: Option<String>,
+    /// `CUDA_DEVICE_ORDER`, as CUDA reads it.
+    #[cfg_attr(not(feature = "nvml"), allow(dead_code))]
+    pub(crate) cuda_device_order: Option<String>,
     #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub(crate) cgroup_root: Option<PathBuf>,
 }
@@ -190,6 +195,7 @@ impl SamplerBuilder {
                 ENV_HISTORY_LEVELS,
                 ENV_GPU,
                 ENV_CUDA_VISIBLE_DEVICES,
+                ENV_CUDA_DEVICE_ORDER,
             ])?;
             builder.resolve(|name| env.get(name).cloned())?
         };
@@ -252,6 +258,7 @@ impl SamplerBuilder {
             .clone()
             .or_else(|| env(ENV_CUDA_VISIBLE_DEVICES));
         Ok(Settings {
+            cuda_device_order: var(ENV_CUDA_DEVICE_ORDER),
             interval,
             history,
             levels,

@@ -83,6 +83,7 @@ pub(super) fn open_gpu(settings: &Settings, warnings: &mut Warnings) -> (GpuSour
     let (probe, inventory) = super::gpu::GpuProbe::open(
         settings.nvml_library.as_deref(),
         settings.visible_devices.as_deref(),
+        settings.cuda_device_order.as_deref(),
         warnings,
     );
     (GpuSource::Nvml(Box::new(probe)), inventory)

@@ -41,6 +41,9 @@ pub enum WarningKind {
     /// This process's GPU memory cannot be told in its PID namespace (see
     /// [`MissingReason::PidNamespace`](crate::MissingReason::PidNamespace)).
     PidNamespace,
+    /// The visible GPUs differ in model and `CUDA_DEVICE_ORDER` is not `PCI_BUS_ID`: the
+    /// ordinals here are PCI order and may not be the application's `cuda:N`.
+    CudaDeviceOrder,
 }
 
 /// Where warnings go. The default writes to the `tracing` dispatcher when one is installed and

@@ -55,6 +55,7 @@ impl StatusService {
             },
             "gpu_status": { "status": s.gpu_status.as_str(), "reason": s.gpu_status.to_string() },
             "xid_events": self.sampler.xid_status().describe(),
+            "cuda_ordinals": self.sampler.inventory().ordinals.as_str(),
             "inventory": {
                 "driver_version": inv.driver_version,
                 "cuda_driver_version": inv.cuda_driver_version,

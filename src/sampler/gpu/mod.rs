@@ -21,7 +21,8 @@ use super::process_memory::{self, Attribution, Entry};
 use super::visible::{self, Resolved};
 use super::warning::{WarningKind, Warnings};
 use crate::snapshot::{
-    DeviceState, GpuDevice, GpuField, GpuInventory, GpuSample, GpuStatus, MissingReason,
+    CudaOrdinals, DeviceState, GpuDevice, GpuField, GpuInventory, GpuSample, GpuStatus,
+    MissingReason,
 };
 use devices::{all_devices, describe, init_status, lost, unreachable_device};
 use fields::FieldReader;
@@ -47,6 +48,7 @@ pub(crate) struct GpuProbe {
     pid_namespace: PidNamespace,
     library: Option<PathBuf>,
     visible_devices: Option<String>,
+    cuda_device_order: Option<String>,
     /// When NVML could not start: when to try again, and the wait after that.
     retry: Option<(Instant, Duration)>,
 }
@@ -76,6 +78,7 @@ impl GpuProbe {
     pub(crate) fn open(
         library: Option<&Path>,
         visible_devices: Option<&str>,
+        cuda_device_order: Option<&str>,
         warnings: &mut Warnings,
     ) -> (Self, GpuInventory) {
         let mut probe = Self {
@@ -86,6 +89,7 @@ impl GpuProbe {
             pid_namespace: PidNamespace::of_this_process(),
             library: library.map(Path::to_path_buf),
             visible_devices: visible_devices.map(str::to_owned),
+            cuda_device_order: cuda_device_order.map(str::to_owned),
             retry: Some((Instant::now() + FIRST_RETRY, FIRST_RETRY)),
         };
         let path = library.map_or(OsStr::new("libnvidia-ml.so.1"), Path::as_os_str);
@@ -120,6 +124,7 @@ impl GpuProbe {
                 .ok()
                 .map(|v| format!("{}.{}", v / 1000, (v % 1000) / 10)),
             devices: Vec::new(),
+            ordinals: CudaOrdinals::default(),
         };
 
         let all = all_devices(&nvml, warnings);
@@ -181,6 +186,25 @@ impl GpuProbe {
         if probe.status == GpuStatus::Ok {
             probe.retry = None;
         }
+        inventory.ordinals = CudaOrdinals::of(cuda_device_order, &inventory.devices);
+        if inventory.ordinals == CudaOrdinals::PciOrderAssumed {
+            let models: Vec<&str> = inventory.devices.iter().map(|d| &*d.name).collect();
+            warnings.raise(
+                WarningKind::CudaDeviceOrder,
+                None,
+                "cuda_device_order",
+                || {
+                    format!(
+                        "the visible GPUs are different models ({}) and CUDA_DEVICE_ORDER is not \
+                     PCI_BUS_ID: CUDA numbers them fastest first, by a heuristic NVML cannot \
+                     reproduce, so resmon.gpu.<i> and CUDA_VISIBLE_DEVICES ordinals here are \
+                     PCI bus order and may not be the application's cuda:<i>; set \
+                     CUDA_DEVICE_ORDER=PCI_BUS_ID for both to agree",
+                        models.join(", ")
+                    )
+                },
+            );
+        }
         probe.nvml = Some(nvml);
         (probe, inventory)
     }
@@ -199,6 +223,7 @@ impl GpuProbe {
         let (next, inventory) = Self::open(
             self.library.as_deref(),
             self.visible_devices.as_deref(),
+            self.cuda_device_order.as_deref(),
             warnings,
         );
         *self = next;
