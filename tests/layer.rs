@@ -65,6 +65,7 @@ const DEFAULT_INTS: &[&str] = &[
     "resmon.gpu.0.memory.usage.peak",
     "resmon.gpu.0.process.memory.usage.end",
     "resmon.gpu.0.process.memory.usage.delta",
+    "resmon.gpu.0.clock.sm.min",
 ];
 /// The full set adds the explicit starts (start = end - delta) and more.
 const FULL_STARTS: &[&str] = &[
@@ -172,6 +173,7 @@ const NEED_TWO_SNAPSHOTS: &[&str] = &[
     "resmon.gpu.0.process.memory.usage.delta",
     "resmon.gpu.0.utilization.mean",
     "resmon.gpu.0.utilization.peak",
+    "resmon.gpu.0.clock.sm.min",
 ];
 
 #[test]

@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::{passes, Collected};
-use otel_resmon::{DeviceState, GpuStatus, Sampler};
+use otel_resmon::{DeviceState, GpuField, GpuStatus, Sampler};
 
 const WHY: &str = "needs an NVIDIA GPU and driver: RESMON_TEST_REAL_GPU=1 scripts/test.sh";
 
@@ -64,7 +64,40 @@ fn real_driver_gives_every_figure_it_supports() {
             "{:?}",
             g.process_memory
         );
+        // The condition figures (issue 18): plausible where given, each absent with a reason.
+        let c = &g.condition;
+        println!("health {} condition {c:#?}", g.health().as_str());
+        for clock in [c.clock_sm_mhz, c.clock_memory_mhz].into_iter().flatten() {
+            assert!((1..20_000).contains(&clock), "{clock} MHz");
+        }
+        if let Some(limit) = c.power_limit {
+            assert!(limit > 0.0 && limit < 2000.0, "{limit} W");
+        }
+        for t in [
+            c.temperature_slowdown,
+            c.temperature_shutdown,
+            c.temperature_gpu_max,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            assert!((30.0..150.0).contains(&t), "{t} °C");
+        }
+        for u in [c.encoder_utilization, c.decoder_utilization, c.fan_speed]
+            .into_iter()
+            .flatten()
+        {
+            assert!((0.0..=1.0).contains(&u), "{u}");
+        }
+        assert!(c.performance_state.is_none_or(|p| p <= 15));
+        assert!(
+            c.clock_event_reasons.is_some()
+                || g.missing_reason(GpuField::ClockEventReasons).is_some()
+        );
+        assert!(c.clock_sm_mhz.is_some() || g.missing_reason(GpuField::Clocks).is_some());
     }
+    println!("XID events: {}", s.xid_status().describe());
+    println!("CUDA ordinals: {}", inv.ordinals.as_str());
     println!("warnings: {:?}", warnings.all());
 }
 
