@@ -33,7 +33,7 @@ fn busy_gpu() -> Gpu {
         .set("clock_event_reasons", 0x4 | 0x20)
         .set("encoder_util", 12)
         .set("decoder_util", 34)
-        .set("retired_pages_pending", 1)
+        .set("field.31", 1)
         .set("field.190", 350_000)
         .set("field.74", 1_500_000_000u64)
         .set("field.251", 250_000_000)
@@ -117,7 +117,7 @@ fn each_figure_missing_alone_leaves_the_others() {
             GpuField::RemappedRows,
             &["field.142", "field.143", "field.144", "field.145"],
         ),
-        (GpuField::RetiredPages, &["retired_pages_pending"]),
+        (GpuField::RetiredPages, &["field.31"]),
     ];
     let full = sample(&busy_gpu());
     for (field, keys) in cases {
@@ -204,6 +204,7 @@ fn no_fan_and_a_failing_batch() {
         GpuField::PcieBytes,
         GpuField::EccErrors,
         GpuField::RemappedRows,
+        GpuField::RetiredPages,
     ] {
         assert!(
             matches!(g.missing_reason(field), Some(MissingReason::Failed(_))),
@@ -212,7 +213,7 @@ fn no_fan_and_a_failing_batch() {
         );
     }
     assert_eq!(g.condition.clock_sm_mhz, Some(1410));
-    assert_eq!(g.condition.retired_pages_pending, Some(true));
+    assert_eq!(g.condition.encoder_utilization, Some(0.12));
 }
 
 /// Health follows the documented rules, the worst that applies.
@@ -222,7 +223,7 @@ fn health_follows_the_rules() {
     let healthy = Gpu::new(0, UUID0, "0000:01:00.0");
     assert_eq!(sample(&healthy).health(), GpuHealth::Ok);
     let cases: &[(&[(&str, u64)], GpuHealth)] = &[
-        (&[("retired_pages_pending", 1)], GpuHealth::PredictedFailure),
+        (&[("field.31", 1)], GpuHealth::PredictedFailure),
         (&[("field.144", 1)], GpuHealth::PredictedFailure),
         (&[("field.4", 2)], GpuHealth::Degraded),
         (&[("field.145", 1)], GpuHealth::Degraded),

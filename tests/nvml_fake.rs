@@ -62,7 +62,13 @@ fn every_figure_is_read_back() {
         assert_eq!(g.power, Some(300.0 + i as f64));
         assert_eq!(g.energy, Some(1000.0 * (n + 1) as f64));
         assert_eq!(g.mig_enabled, Some(false));
-        assert!(g.missing.is_empty(), "{:?}", g.missing);
+        // The default fake is an H100 SXM: no fan, said so (tests/gpu_condition.rs reads
+        // every other condition figure).
+        assert_eq!(g.missing.len(), 1, "{:?}", g.missing);
+        assert_eq!(
+            g.missing_reason(otel_resmon::GpuField::FanSpeed),
+            Some(&otel_resmon::MissingReason::NotSupported)
+        );
     }
     assert_eq!(&*snap.gpus[0].uuid, UUID0);
     assert_eq!(&*snap.gpus[1].uuid, UUID1);

@@ -175,7 +175,7 @@ pub struct Gpu {
     pub extra: String,
 }
 
-/// The condition figures of a healthy GPU with one fan, as the fake's control keys.
+/// The condition figures of a healthy H100 SXM (no fan), as the fake's control keys.
 pub fn healthy_condition() -> Vec<(String, String)> {
     [
         ("clock_sm", "1980"),
@@ -184,12 +184,11 @@ pub fn healthy_condition() -> Vec<(String, String)> {
         ("temperature_shutdown", "95"),
         ("temperature_gpu_max", "87"),
         ("pstate", "0"),
-        ("num_fans", "1"),
-        ("fan_speed", "30"),
+        ("num_fans", "0"),
         ("clock_event_reasons", "0"),
         ("encoder_util", "0"),
         ("decoder_util", "0"),
-        ("retired_pages_pending", "0"),
+        ("field.31", "0"),
         ("field.190", "700000"),
         ("field.74", "0"),
         ("field.251", "0"),

@@ -1,8 +1,8 @@
 //! The figures that explain a slow or failing GPU (`GpuSample::condition`), in as few driver
 //! calls as NVML allows: the thresholds and the fan count once per device, then per pass the
-//! clocks, performance state, fan speed, clock-event reasons, encoder and decoder use and
-//! retired pages, and one field-value batch for the power limit, throttled time, PCIe bytes,
-//! ECC errors and remapped rows.
+//! clocks, performance state, fan speed (where the board has a fan), clock-event reasons,
+//! encoder and decoder use, and one field-value batch for the power limit, throttled time,
+//! PCIe bytes, ECC errors, remapped rows and retired pages pending: 8 calls a pass.
 
 use std::cell::OnceCell;
 
@@ -31,7 +31,7 @@ pub(super) struct Statics {
 type Setter = fn(&mut GpuCondition, SampleValue);
 
 /// The field-value batch: each id, the figure it belongs to, and where its value goes.
-const BATCH: [(u32, GpuField, Setter); 13] = [
+const BATCH: [(u32, GpuField, Setter); 14] = [
     (
         id::NVML_FI_DEV_POWER_CURRENT_LIMIT,
         GpuField::PowerLimit,
@@ -117,6 +117,13 @@ const BATCH: [(u32, GpuField, Setter); 13] = [
             c.remapped_rows_failure = Some(unsigned(v) != 0);
         },
     ),
+    (
+        id::NVML_FI_DEV_RETIRED_PENDING,
+        GpuField::RetiredPages,
+        |c, v| {
+            c.retired_pages_pending = Some(unsigned(v) != 0);
+        },
+    ),
 ];
 
 fn float(v: SampleValue) -> f64 {
@@ -191,8 +198,6 @@ pub(super) fn read(device: &Device<'_>, reader: &mut FieldReader<'_>, statics: &
     reader.sample.condition.decoder_utilization = reader
         .read(GpuField::DecoderUtilization, device.decoder_utilization())
         .map(|u| f64::from(u.utilization) / 100.0);
-    reader.sample.condition.retired_pages_pending =
-        reader.read(GpuField::RetiredPages, device.are_pages_pending_retired());
     read_batch(device, reader);
 }
 
