@@ -19,14 +19,21 @@ impl From<Num> for Value {
             Num::Int(v) => Value::I64(v),
             Num::Float(v) => Value::F64(v),
             Num::Str(v) => Value::from(v),
-            Num::Reasons(bits) => Value::Array(opentelemetry::Array::String(
-                crate::ClockEventReasons(bits)
-                    .names()
-                    .map(opentelemetry::StringValue::from)
-                    .collect(),
-            )),
+            Num::Reasons(bits) => reasons(bits),
         }
     }
+}
+
+/// The names of the reason bits as a string array (rare: only on a throttled span).
+#[cold]
+#[inline(never)]
+fn reasons(bits: u64) -> Value {
+    Value::Array(opentelemetry::Array::String(
+        crate::ClockEventReasons(bits)
+            .names()
+            .map(opentelemetry::StringValue::from)
+            .collect(),
+    ))
 }
 
 /// One attribute: a key that lives for the whole process and its value.
