@@ -1,7 +1,7 @@
 //! Span attributes before they reach the SDK: small `Copy` values under process-lived keys,
 //! gathered into a reused buffer and turned into `KeyValue`s only as the SDK takes them.
 
-use opentelemetry::{Key, Value};
+use opentelemetry::{Key, KeyValue, Value};
 
 /// An attribute value before it becomes an OTel `Value`.
 #[derive(Debug, Clone, Copy)]
@@ -9,8 +9,6 @@ pub(crate) enum Num {
     Int(i64),
     Float(f64),
     Str(&'static str),
-    /// Clock-event reason bits, exported as the array of their names.
-    Reasons(u64),
 }
 
 impl From<Num> for Value {
@@ -19,21 +17,8 @@ impl From<Num> for Value {
             Num::Int(v) => Value::I64(v),
             Num::Float(v) => Value::F64(v),
             Num::Str(v) => Value::from(v),
-            Num::Reasons(bits) => reasons(bits),
         }
     }
-}
-
-/// The names of the reason bits as a string array (rare: only on a throttled span).
-#[cold]
-#[inline(never)]
-fn reasons(bits: u64) -> Value {
-    Value::Array(opentelemetry::Array::String(
-        crate::ClockEventReasons(bits)
-            .names()
-            .map(opentelemetry::StringValue::from)
-            .collect(),
-    ))
 }
 
 /// One attribute: a key that lives for the whole process and its value.
@@ -43,12 +28,29 @@ pub(crate) struct Entry {
     pub(crate) value: Num,
 }
 
-/// The attributes of one span end, appended in order.
-pub(crate) struct Out<'a>(pub(crate) &'a mut Vec<Entry>);
+/// The attributes of one span end, appended in order; the rare ones that need an allocated
+/// value (a throttled span's reasons) beside them, so the common conversion stays small.
+pub(crate) struct Out<'a>(
+    pub(crate) &'a mut Vec<Entry>,
+    pub(crate) &'a mut Vec<KeyValue>,
+);
 
 impl Out<'_> {
     pub(crate) fn put(&mut self, key: &'static Key, value: Num) {
         self.0.push(Entry { key, value });
+    }
+
+    /// The clock-event reasons in `bits`, as the array of their names.
+    #[cold]
+    pub(crate) fn put_reasons(&mut self, key: &'static Key, bits: u64) {
+        let names = crate::ClockEventReasons(bits)
+            .names()
+            .map(opentelemetry::StringValue::from)
+            .collect();
+        self.1.push(KeyValue::new(
+            key.clone(),
+            Value::Array(opentelemetry::Array::String(names)),
+        ));
     }
 }
 

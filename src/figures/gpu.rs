@@ -90,7 +90,7 @@ fn condition(
     if span.observed {
         let reasons = crate::ClockEventReasons(w.clock_event_reasons).slowing();
         if reasons.0 != 0 {
-            out.put(&k.clock_event_reasons, Num::Reasons(reasons.0));
+            out.put_reasons(&k.clock_event_reasons, reasons.0);
         }
         let throttled = s.and_then(|s| s.condition.throttled_time.total());
         if let (Some(s), Some(e)) = (throttled, g.condition.throttled_time.total()) {

@@ -170,7 +170,8 @@ impl FigureConfig {
                 value: Num::Float(t),
             });
         }
-        let events = self.compute(sampler, start, end, &mut attributes);
+        let mut rare = Vec::new();
+        let events = self.compute(sampler, start, end, &mut attributes, &mut rare);
         self.record_histograms(sampler, start, end, span_name, metric_fields);
         span.set_attributes(
             attributes
@@ -178,6 +179,9 @@ impl FigureConfig {
                 .map(|e| KeyValue::new(e.key.clone(), Value::from(e.value)))
                 .chain(extra),
         );
+        if !rare.is_empty() {
+            span.set_attributes(rare);
+        }
         let _ = BUFFER.try_with(|b| *b.borrow_mut() = attributes);
         for event in events {
             span.add_event_with_timestamp(keys::PRESSURE_EVENT, event.at, event.attributes);
@@ -224,6 +228,7 @@ impl FigureConfig {
         start: &Snapshot,
         end: &Snapshot,
         a: &mut Vec<Entry>,
+        rare: &mut Vec<KeyValue>,
     ) -> Vec<PressureEvent> {
         let snapshots = SpanSnapshots {
             sampler,
@@ -236,7 +241,7 @@ impl FigureConfig {
             full: self.set == FigureSet::Full,
             observed: histograms::observed(start, end),
         };
-        let mut out = Out(a);
+        let mut out = Out(a, rare);
         let host_span = snapshots.host();
         let mut events = Vec::new();
 

@@ -291,7 +291,12 @@ where
         if let Some(name) = handed.name {
             span.update_name(name);
         }
-        let xids = self.sampler.xids_since(resources.xids_before);
+        // One atomic load on every span; the log is read only when an XID arrived.
+        let xids = if self.sampler.xid_count() == resources.xids_before {
+            Vec::new()
+        } else {
+            self.sampler.xids_since(resources.xids_before)
+        };
         self.with_end(&resources, |end| {
             let ended = EndedSpan {
                 start: &resources.start,

@@ -50,7 +50,7 @@ impl Probes {
         let (mut gpus, gpu_status) = match &self.gpu {
             #[cfg(feature = "nvml")]
             GpuSource::Nvml(probe) => (probe.sample(&mut self.warnings), probe.status().clone()),
-            GpuSource::Off(status) => (Vec::new(), status.clone()),
+            GpuSource::Off(status) => (Vec::<crate::snapshot::GpuSample>::new(), status.clone()),
         };
         let watching = matches!(self.xid.status(), super::XidStatus::Watching);
         for g in &mut gpus {

@@ -202,6 +202,7 @@ impl GpuSample {
     ///   counted since the driver loaded → `degraded`;
     /// - rows waiting to be remapped or pages waiting to be retired → `predicted_failure`;
     /// - otherwise `ok`. A figure the device does not give counts as nothing found.
+    #[inline]
     pub fn health(&self) -> GpuHealth {
         let c = &self.condition;
         if c.fell_off_the_bus {
@@ -455,6 +456,7 @@ impl CudaOrdinals {
     }
 
     /// How the ordinals of `devices` relate to CUDA's, under `CUDA_DEVICE_ORDER=order`.
+    #[cfg(feature = "nvml")]
     pub(crate) fn of(order: Option<&str>, devices: &[GpuDevice]) -> Self {
         if order.is_some_and(|o| o.trim() == "PCI_BUS_ID") {
             return CudaOrdinals::PciBusId;
