@@ -14,6 +14,7 @@ mod history;
 #[cfg(test)]
 mod history_tests;
 mod host;
+mod latest;
 mod pid_namespace;
 mod probes;
 #[cfg(feature = "nvml")]
@@ -24,7 +25,6 @@ mod warning;
 mod window;
 mod xid;
 
-use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -130,17 +130,6 @@ struct Shared {
     xid: Arc<xid::XidLog>,
 }
 
-/// The snapshot a thread read last, so `latest()` can skip arc-swap's protocol while the
-/// sampler has published nothing newer. Holds at most one snapshot per thread.
-struct LastRead {
-    sampler: u64,
-    snapshot: Arc<Snapshot>,
-}
-
-thread_local! {
-    static LAST_READ: RefCell<Option<LastRead>> = const { RefCell::new(None) };
-}
-
 struct Handle {
     shared: Arc<Shared>,
     worker: Mutex<Option<Worker>>,
@@ -171,7 +160,12 @@ impl Sampler {
         let mut warnings = Warnings::default();
         let host = HostProbe::new(&mut warnings);
         let (gpu, inventory) = open_gpu(&settings, &mut warnings);
-        let (xid_log, xid_watcher) = start_xid(&settings, &gpu);
+        let uuids = match &gpu {
+            #[cfg(feature = "nvml")]
+            probes::GpuSource::Nvml(probe) => probe.uuids(),
+            _ => Vec::new(),
+        };
+        let (xid_log, xid_watcher) = xid::start(settings.nvml_library.clone(), uuids);
         #[cfg(target_os = "linux")]
         let cgroup = match &settings.cgroup_root {
             Some(root) => cgroup::CgroupProbe::open_under(root, &root.join("proc/self")),
@@ -229,57 +223,6 @@ impl Sampler {
                 })),
             }),
         })
-    }
-
-    /// The most recent snapshot: no lock, no system call.
-    ///
-    /// Each thread keeps the last snapshot it read; while the sampler has published nothing
-    /// newer, this is one atomic load and a reference-count increment.
-    #[inline]
-    pub fn latest(&self) -> Arc<Snapshot> {
-        let shared = &*self.handle.shared;
-        let published = shared.published.load(Ordering::Acquire);
-        LAST_READ
-            .try_with(|cell| {
-                let mut cached = cell.borrow_mut();
-                match &*cached {
-                    Some(c) if c.sampler == shared.id && c.snapshot.seq == published => {
-                        c.snapshot.clone()
-                    }
-                    _ => {
-                        let snapshot = shared.latest.load_full();
-                        *cached = Some(LastRead {
-                            sampler: shared.id,
-                            snapshot: snapshot.clone(),
-                        });
-                        snapshot
-                    }
-                }
-            })
-            // During thread teardown the cache is gone: read directly.
-            .unwrap_or_else(|_| shared.latest.load_full())
-    }
-
-    /// Calls `f` with the most recent snapshot without touching its shared reference count
-    /// (span ends on many threads would otherwise all write one cache line). The thread's
-    /// cached snapshot is lent out while `f` runs; a nested call loads its own.
-    #[inline]
-    pub(crate) fn with_latest<R>(&self, f: impl FnOnce(&Arc<Snapshot>) -> R) -> R {
-        let shared = &*self.handle.shared;
-        let published = shared.published.load(Ordering::Acquire);
-        let cached = LAST_READ
-            .try_with(|cell| cell.borrow_mut().take())
-            .ok()
-            .flatten()
-            .filter(|c| c.sampler == shared.id && c.snapshot.seq == published);
-        let current = cached.unwrap_or_else(|| LastRead {
-            sampler: shared.id,
-            snapshot: shared.latest.load_full(),
-        });
-        let result = f(&current.snapshot);
-        // During thread teardown the cache may be gone: then nothing is kept.
-        let _ = LAST_READ.try_with(|cell| *cell.borrow_mut() = Some(current));
-        result
     }
 
     /// Takes a snapshot now, on the caller's thread, publishes it and returns it. Costs one
@@ -462,27 +405,4 @@ fn run(shared: &Shared, stop: &mpsc::Receiver<()>, sink: &(dyn Fn(&Warning) + Se
 /// Locks a mutex whose data stays consistent even if a holder panicked.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// The XID log, and the watcher thread where NVML is up on Linux.
-fn start_xid(
-    settings: &Settings,
-    gpu: &probes::GpuSource,
-) -> (Arc<xid::XidLog>, Option<xid::XidWatcher>) {
-    #[cfg(all(feature = "nvml", target_os = "linux"))]
-    if let probes::GpuSource::Nvml(probe) = gpu {
-        let uuids = probe.uuids();
-        if !uuids.is_empty() {
-            let log = Arc::new(xid::XidLog::new(XidStatus::Starting));
-            let watcher = xid::watch(settings.nvml_library.clone(), uuids, log.clone());
-            return (log, watcher);
-        }
-    }
-    let _ = (settings, gpu);
-    let why = if cfg!(target_os = "linux") {
-        "no NVML device"
-    } else {
-        "XID events are watched on Linux only"
-    };
-    (Arc::new(xid::XidLog::new(XidStatus::Off(why))), None)
 }

@@ -255,3 +255,23 @@ fn run(library: Option<std::path::PathBuf>, uuids: &[Arc<str>], log: &XidLog, st
         }
     }
 }
+
+/// The XID log, and the watcher thread over these devices where NVML is up on Linux.
+pub(super) fn start(
+    library: Option<std::path::PathBuf>,
+    uuids: Vec<Arc<str>>,
+) -> (Arc<XidLog>, Option<XidWatcher>) {
+    #[cfg(all(feature = "nvml", target_os = "linux"))]
+    if !uuids.is_empty() {
+        let log = Arc::new(XidLog::new(XidStatus::Starting));
+        let watcher = watch(library, uuids, log.clone());
+        return (log, watcher);
+    }
+    let _ = (library, uuids);
+    let why = if cfg!(target_os = "linux") {
+        "no NVML device"
+    } else {
+        "XID events are watched on Linux only"
+    };
+    (Arc::new(XidLog::new(XidStatus::Off(why))), None)
+}

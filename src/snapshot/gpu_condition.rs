@@ -1,5 +1,8 @@
 //! What explains a slow or failing GPU: clocks, limits, thresholds, clock-event (throttle)
-//! reasons and the time spent throttled, codec and PCIe traffic, memory errors.
+//! reasons and the time spent throttled, codec and PCIe traffic, memory errors; and the
+//! health they add up to.
+
+use super::{DeviceState, GpuSample};
 
 /// Clocks, limits and health figures of one GPU at one pass. Each is `None` when the device
 /// does not give it; [`GpuSample::missing`](crate::GpuSample::missing) says why.
@@ -154,4 +157,32 @@ impl GpuHealth {
         GpuHealth::Degraded,
         GpuHealth::Failed,
     ];
+}
+
+impl GpuSample {
+    /// The device's health from this sample, by these rules, the worst that applies:
+    /// - lost (fell off the bus), or an XID 79 arrived → `failed`;
+    /// - unreachable for another reason, a failed row remapping, or uncorrected ECC errors
+    ///   counted since the driver loaded → `degraded`;
+    /// - rows waiting to be remapped or pages waiting to be retired → `predicted_failure`;
+    /// - otherwise `ok`. A figure the device does not give counts as nothing found.
+    #[inline]
+    pub fn health(&self) -> GpuHealth {
+        let c = &self.condition;
+        if c.fell_off_the_bus {
+            return GpuHealth::Failed;
+        }
+        match self.state {
+            DeviceState::Lost => return GpuHealth::Failed,
+            DeviceState::Error(_) => return GpuHealth::Degraded,
+            DeviceState::Ok => {}
+        }
+        if c.remapped_rows_failure == Some(true) || c.ecc_uncorrected.is_some_and(|n| n > 0) {
+            GpuHealth::Degraded
+        } else if c.remapped_rows_pending == Some(true) || c.retired_pages_pending == Some(true) {
+            GpuHealth::PredictedFailure
+        } else {
+            GpuHealth::Ok
+        }
+    }
 }

@@ -6,6 +6,7 @@
 
 mod container;
 mod gpu_condition;
+mod inventory;
 
 pub use container::{
     CgroupHierarchy, ContainerField, ContainerIdentity, ContainerMissing, ContainerSample,
@@ -13,6 +14,7 @@ pub use container::{
 pub use gpu_condition::{
     ClockEventReasons, GpuCondition, GpuHealth, ThrottledTime, CLOCK_EVENT_REASONS,
 };
+pub use inventory::{CudaOrdinals, GpuDevice, GpuInventory};
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -193,32 +195,6 @@ impl GpuSample {
             mig_enabled: None,
             condition: GpuCondition::default(),
             missing: Vec::new(),
-        }
-    }
-
-    /// The device's health from this sample, by these rules, the worst that applies:
-    /// - lost (fell off the bus), or an XID 79 arrived → `failed`;
-    /// - unreachable for another reason, a failed row remapping, or uncorrected ECC errors
-    ///   counted since the driver loaded → `degraded`;
-    /// - rows waiting to be remapped or pages waiting to be retired → `predicted_failure`;
-    /// - otherwise `ok`. A figure the device does not give counts as nothing found.
-    #[inline]
-    pub fn health(&self) -> GpuHealth {
-        let c = &self.condition;
-        if c.fell_off_the_bus {
-            return GpuHealth::Failed;
-        }
-        match self.state {
-            DeviceState::Lost => return GpuHealth::Failed,
-            DeviceState::Error(_) => return GpuHealth::Degraded,
-            DeviceState::Ok => {}
-        }
-        if c.remapped_rows_failure == Some(true) || c.ecc_uncorrected.is_some_and(|n| n > 0) {
-            GpuHealth::Degraded
-        } else if c.remapped_rows_pending == Some(true) || c.retired_pages_pending == Some(true) {
-            GpuHealth::PredictedFailure
-        } else {
-            GpuHealth::Ok
         }
     }
 
@@ -413,80 +389,4 @@ impl fmt::Display for GpuStatus {
             GpuStatus::InitFailed(detail) => write!(f, "NVML failed to start: {detail}"),
         }
     }
-}
-
-/// What does not change while the process runs: driver versions and the visible devices.
-#[derive(Debug, Clone, Default, PartialEq)]
-#[non_exhaustive]
-pub struct GpuInventory {
-    /// NVIDIA driver version, e.g. `550.54.15`.
-    pub driver_version: Option<String>,
-    /// Highest CUDA version the driver supports, e.g. `12.4`.
-    pub cuda_driver_version: Option<String>,
-    /// The visible devices, in CUDA order.
-    pub devices: Vec<GpuDevice>,
-    /// Whether these ordinals are the application's `cuda:N`.
-    pub ordinals: CudaOrdinals,
-}
-
-/// Whether the crate's ordinals (PCI bus order) are the ones CUDA gives the application.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum CudaOrdinals {
-    /// `CUDA_DEVICE_ORDER=PCI_BUS_ID`: CUDA orders by PCI bus too.
-    PciBusId,
-    /// CUDA's default order (`FASTEST_FIRST`), but every visible GPU is the same model, so
-    /// the fastest-first order is the PCI order.
-    #[default]
-    SameModel,
-    /// CUDA's default order over GPUs of different models: CUDA's fastest-first heuristic
-    /// is not documented, so these ordinals are PCI order and may not be the application's
-    /// `cuda:N`. Set `CUDA_DEVICE_ORDER=PCI_BUS_ID` for both to agree.
-    PciOrderAssumed,
-}
-
-impl CudaOrdinals {
-    /// `pci_bus_id`, `same_model` or `pci_order_assumed`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CudaOrdinals::PciBusId => "pci_bus_id",
-            CudaOrdinals::SameModel => "same_model",
-            CudaOrdinals::PciOrderAssumed => "pci_order_assumed",
-        }
-    }
-
-    /// How the ordinals of `devices` relate to CUDA's, under `CUDA_DEVICE_ORDER=order`.
-    #[cfg(feature = "nvml")]
-    pub(crate) fn of(order: Option<&str>, devices: &[GpuDevice]) -> Self {
-        if order.is_some_and(|o| o.trim() == "PCI_BUS_ID") {
-            return CudaOrdinals::PciBusId;
-        }
-        let mut models = devices.iter().map(|d| &d.name);
-        let first = models.next();
-        if models.all(|m| Some(m) == first) {
-            CudaOrdinals::SameModel
-        } else {
-            CudaOrdinals::PciOrderAssumed
-        }
-    }
-}
-
-/// Identity of one visible GPU.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct GpuDevice {
-    /// CUDA ordinal among the visible devices.
-    pub index: u32,
-    /// NVML's index of the device (its position among all devices on the machine).
-    pub nvml_index: u32,
-    /// Device UUID.
-    pub uuid: Arc<str>,
-    /// Product name.
-    pub name: Arc<str>,
-    /// PCI bus id, e.g. `00000000:41:00.0`.
-    pub pci_bus_id: Option<String>,
-    /// Device memory installed, bytes.
-    pub memory_total: Option<u64>,
-    /// Whether MIG mode is on.
-    pub mig_enabled: Option<bool>,
 }
