@@ -127,16 +127,23 @@ fn raw_bounds(h: &History, from: Instant, to: Instant) -> Option<(Instant, Insta
         return None;
     }
     let extras_held_from = h.at(h.extra_passes.complete_from());
+    // The window starts among a stretch's extra passes, some of them gone from their ring:
+    // cover from where the ring holds them all, or after the stretch's last.
     let n = passes.at_or_before(lo);
     if let Some((_, Some(b))) = passes.get_with_extras(n) {
-        if b.first < lo && b.last >= lo && b.first < extras_held_from {
-            lo = passes.get(n + 1).map_or(hi + NS, |s| s.taken_at);
+        if b.first < lo && b.last >= lo && lo < extras_held_from {
+            lo = (b.last + NS).min(extras_held_from);
         }
     }
+    // It ends among them: keep the newest part the ring holds, else end before the first.
     let m = passes.at_or_before(hi);
-    if let Some((pass, Some(b))) = passes.get_with_extras(m) {
+    if let Some((_, Some(b))) = passes.get_with_extras(m) {
         if b.first <= hi && b.last > hi && b.first < extras_held_from {
-            hi = pass.taken_at.checked_sub(NS)?;
+            if extras_held_from <= hi {
+                lo = lo.max(extras_held_from);
+            } else {
+                hi = b.first.checked_sub(NS)?;
+            }
         }
     }
     (lo <= hi).then_some((lo, hi))
