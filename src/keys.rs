@@ -118,6 +118,7 @@ pub(crate) struct GpuKeys {
     pub(crate) power_mean: Key,
     pub(crate) power_peak: Key,
     pub(crate) energy_delta: Key,
+    pub(crate) energy_estimate: Key,
     pub(crate) state: Key,
     pub(crate) clock_event_reasons: Key,
     pub(crate) throttled_time_delta: Key,
@@ -151,6 +152,7 @@ impl GpuKeys {
             power_mean: k("power.mean"),
             power_peak: k("power.peak"),
             energy_delta: k("energy.delta"),
+            energy_estimate: k("energy.estimate"),
             state: k("state"),
             clock_event_reasons: k("clock_event_reasons"),
             throttled_time_delta: k("throttled_time.delta"),
@@ -162,7 +164,7 @@ impl GpuKeys {
     }
 
     /// Keys for CUDA ordinal `i`, built once per process and never freed (bounded: one set
-    /// of 20 short keys per ordinal ever seen), so cloning a key is free.
+    /// of 27 short keys per ordinal ever seen), so cloning a key is free.
     pub(crate) fn of(i: u32) -> &'static GpuKeys {
         static TABLE: OnceLock<Box<[GpuKeys]>> = OnceLock::new();
         static MORE: Mutex<Vec<(u32, &'static GpuKeys)>> = Mutex::new(Vec::new());

@@ -20,13 +20,13 @@ pub use error::Error;
 pub use figures::{FigureSet, PressureThresholds};
 pub use layer::{LayerStatus, OtelLink, ResourceLayer, ResourceLayerBuilder};
 pub use sampler::{
-    HistoryLevel, PidNamespace, Sampler, SamplerBuilder, SamplerHealth, Warning, WarningKind,
-    Window, XidEvent, XidStatus,
+    DriverCall, HistoryLevel, PidNamespace, Sampler, SamplerBuilder, SamplerHealth, TierCost,
+    Warning, WarningKind, Window, XidEvent, XidStatus,
 };
 pub use snapshot::{
     CgroupHierarchy, ClockEventReasons, ContainerField, ContainerIdentity, ContainerMissing,
     ContainerSample, CudaOrdinals, DeviceState, GpuCondition, GpuDevice, GpuField, GpuHealth,
-    GpuInventory, GpuSample, GpuStatus, HostSample, MissingField, MissingReason, ProcessSample,
+    GpuInventory, GpuSample, GpuTier, GpuStatus, HostSample, MissingField, MissingReason, ProcessSample,
     Snapshot, ThrottledTime, CLOCK_EVENT_REASONS,
 };
 

@@ -3,14 +3,40 @@
 use super::entry::{bytes, bytes_delta, counter_delta, Num, Out};
 use super::span_window::{self, GpuSpan};
 use super::SpanEnds;
+use std::time::Duration;
+
 use crate::keys::GpuKeys;
-use crate::snapshot::{DeviceState, GpuSample};
+use crate::snapshot::{DeviceState, GpuSample, GpuTier};
+
+/// Whether the device's fast figures at the two ends are two readings: not the same one
+/// carried forward (a pass that ran while a slow read held the driver carries the last).
+pub(crate) fn read_twice(start: &GpuSample, end: &GpuSample) -> bool {
+    start.read_at(GpuTier::Fast) != end.read_at(GpuTier::Fast)
+}
+
+/// Whether the two ends hold two different reads of a slow `tier`, each taken within
+/// `slack` of its end's fast reading: then their difference is the span's, not a longer
+/// stretch's.
+fn read_at_both_ends(start: &GpuSample, end: &GpuSample, tier: GpuTier, slack: Duration) -> bool {
+    let near = |g: &GpuSample| {
+        g.read_at(tier).is_some_and(|at| {
+            at.max(g.taken_at).duration_since(at.min(g.taken_at)) <= slack
+        })
+    };
+    start.read_at(tier) < end.read_at(tier) && near(start) && near(end)
+}
+
+/// Power readings a span needs of its own for an energy estimate (power changes about ten
+/// times a second; fewer readings would be one reading times a duration).
+const ESTIMATE_READINGS: u32 = 2;
 
 /// Device `g` (at position `j` of the end snapshot), whose figures over the span are `w`.
 pub(super) fn device(span: &SpanEnds<'_>, j: usize, g: &GpuSample, w: &GpuSpan, out: &mut Out<'_>) {
     let k = GpuKeys::of(g.index);
     let s = span_window::find(span.start, j, &g.uuid);
-    let (full, observed) = (span.full, span.observed);
+    let full = span.full;
+    // Deltas need two readings of the device, not one carried to the end.
+    let observed = span.observed && s.is_some_and(|s| read_twice(s, g));
     match &g.state {
         DeviceState::Ok => {}
         DeviceState::Lost => out.put(&k.state, Num::Str("lost")),
@@ -69,10 +95,36 @@ pub(super) fn device(span: &SpanEnds<'_>, j: usize, g: &GpuSample, w: &GpuSpan, 
     if let Some(v) = w.power.max {
         out.put(&k.power_peak, Num::Float(v));
     }
-    if let (true, Some(s), Some(e)) = (observed, s.and_then(|s| s.energy), g.energy) {
-        if let Some(d) = counter_delta(s, e) {
+    energy(span, s, g, w, k, out);
+}
+
+/// The energy the device used over the span: the counter's difference where both ends hold
+/// a read of it taken at that end (within one interval), otherwise an estimate from the
+/// span's own power readings (their mean times the time between the ends' readings), named
+/// `energy.estimate`; nothing for a span with fewer than two power readings of its own.
+fn energy(
+    span: &SpanEnds<'_>,
+    s: Option<&GpuSample>,
+    g: &GpuSample,
+    w: &GpuSpan,
+    k: &'static GpuKeys,
+    out: &mut Out<'_>,
+) {
+    let Some(s) = s.filter(|_| span.observed) else {
+        return;
+    };
+    if read_at_both_ends(s, g, GpuTier::Energy, span.interval) {
+        if let Some(d) = s.energy.zip(g.energy).and_then(|(s, e)| counter_delta(s, e)) {
             out.put(&k.energy_delta, Num::Float(d));
         }
+        return;
+    }
+    if w.power.count() < ESTIMATE_READINGS {
+        return;
+    }
+    let seconds = g.taken_at.saturating_duration_since(s.taken_at).as_secs_f64();
+    if let Some(mean) = w.power.mean() {
+        out.put(&k.energy_estimate, Num::Float(mean * seconds));
     }
 }
 
@@ -92,7 +144,10 @@ fn condition(
         if reasons.0 != 0 {
             out.put_reasons(&k.clock_event_reasons, reasons.0);
         }
-        let throttled = s.and_then(|s| s.condition.throttled_time.total());
+        // The counters are read every few seconds: their difference is the span's only
+        // where each end holds a read taken at that end.
+        let both = s.filter(|s| read_at_both_ends(s, g, GpuTier::Counters, span.interval));
+        let throttled = both.and_then(|s| s.condition.throttled_time.total());
         if let (Some(s), Some(e)) = (throttled, g.condition.throttled_time.total()) {
             if let Some(d) = counter_delta(s, e).filter(|d| *d > 0.0) {
                 out.put(&k.throttled_time_delta, Num::Float(d));

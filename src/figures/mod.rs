@@ -17,6 +17,7 @@ use opentelemetry::trace::SpanRef;
 use opentelemetry::{KeyValue, Value};
 
 pub(crate) use entry::counter_delta;
+pub(crate) use gpu::read_twice;
 #[cfg(feature = "tower")]
 pub(crate) use entry::signed_delta;
 use entry::{Entry, Num, Out};
@@ -53,7 +54,8 @@ pub enum FigureSet {
     /// Everything in `Compact`, plus the explicit starts (GPU memory, this process's GPU
     /// memory, RSS, host memory used), and per GPU memory limit, lowest free memory, this
     /// process's peak, memory-controller utilization peak, temperature peak, power mean /
-    /// peak, energy used; host lowest available memory, CPU utilization mean, load average;
+    /// peak, energy used (`energy.delta` from the counter where both ends read it, else
+    /// `energy.estimate` from the span's power readings); host lowest available memory, CPU utilization mean, load average;
     /// process RSS peak and virtual memory; the number of snapshots used. About 15 + 17 per
     /// GPU attributes: beyond 6 GPUs that passes the SDK's default limit of 128 attributes per
     /// span, so pick GPUs with `ResourceLayerBuilder::gpus` or raise the SDK's span limits.
@@ -240,6 +242,7 @@ impl FigureConfig {
             end,
             full: self.set == FigureSet::Full,
             observed: histograms::observed(start, end),
+            interval: sampler.interval(),
         };
         let mut out = Out(a, rare);
         let host_span = snapshots.host();
@@ -287,4 +290,7 @@ pub(crate) struct SpanEnds<'a> {
     /// observed between them, so a delta would be a made-up 0 and a peak or mean over one
     /// reading the reading itself.
     pub(crate) observed: bool,
+    /// The sampler's interval: how far from its end a slow tier's read may lie for a
+    /// difference of two reads to be the span's.
+    pub(crate) interval: std::time::Duration,
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::sampler::{gpu_figure, host_figure, Bucket, Covered, Fold};
-use crate::snapshot::{GpuSample, Snapshot};
+use crate::snapshot::{GpuSample, GpuTier, Snapshot};
 use crate::Sampler;
 
 /// Running max / sum of one figure.
@@ -36,6 +36,11 @@ impl Running {
             self.sum += f.sum[i];
             self.count += f.count[i];
         }
+    }
+
+    /// How many readings it holds.
+    pub(crate) fn count(&self) -> u32 {
+        self.count
     }
 
     pub(crate) fn mean(&self) -> Option<f64> {
@@ -151,7 +156,8 @@ struct GpuFold<'u> {
 
 impl Fold for GpuFold<'_> {
     fn snapshot(&mut self, s: &Snapshot) {
-        let Some(g) = find(s, self.j, self.uuid) else {
+        // A figure carried from an earlier read is not a reading of the span's.
+        let Some(g) = find(s, self.j, self.uuid).filter(|g| g.is_fresh(GpuTier::Fast)) else {
             return;
         };
         let w = &mut self.span;

@@ -4,6 +4,7 @@
 use std::time::{Instant, SystemTime};
 
 use super::builder::Settings;
+use super::costs::Costs;
 use super::host::HostProbe;
 use super::warning::Warnings;
 use crate::snapshot::{GpuInventory, GpuStatus, Snapshot};
@@ -30,8 +31,10 @@ pub(super) enum GpuSource {
 }
 
 impl Probes {
-    /// One snapshot, and the new inventory if NVML started during this pass.
-    pub(super) fn pass(&mut self) -> (Snapshot, Option<GpuInventory>) {
+    /// One snapshot, and the new inventory if NVML started during this pass. With `carry`
+    /// (a slow read holds the driver) the GPUs' fast tier is carried from that snapshot
+    /// instead of read.
+    pub(super) fn pass(&mut self, carry: Option<&Snapshot>) -> (Snapshot, Option<GpuInventory>) {
         #[cfg(feature = "nvml")]
         let inventory = match &mut self.gpu {
             GpuSource::Nvml(probe) => probe.retry_if_due(&mut self.warnings),
@@ -47,10 +50,16 @@ impl Probes {
         let container = self.cgroup.as_mut().map(|c| c.sample());
         #[cfg(not(target_os = "linux"))]
         let container = None;
-        let (mut gpus, gpu_status) = match &self.gpu {
+        let (mut gpus, gpu_status) = match &mut self.gpu {
             #[cfg(feature = "nvml")]
-            GpuSource::Nvml(probe) => (probe.sample(&mut self.warnings), probe.status().clone()),
-            GpuSource::Off(status) => (Vec::<crate::snapshot::GpuSample>::new(), status.clone()),
+            GpuSource::Nvml(probe) => (
+                probe.sample(&mut self.warnings, carry),
+                probe.status().clone(),
+            ),
+            GpuSource::Off(status) => {
+                let _ = carry;
+                (Vec::<crate::snapshot::GpuSample>::new(), status.clone())
+            }
         };
         let watching = matches!(self.xid.status(), super::XidStatus::Watching);
         for g in &mut gpus {
@@ -73,6 +82,47 @@ impl Probes {
         };
         (snapshot, inventory)
     }
+
+    /// The slow GPU read most overdue now, if any.
+    pub(super) fn next_slow(&self) -> Option<SlowJob> {
+        match &self.gpu {
+            #[cfg(feature = "nvml")]
+            GpuSource::Nvml(probe) => probe.next_slow(Instant::now()),
+            GpuSource::Off(_) => None,
+        }
+    }
+
+    /// Keeps what a slow read found.
+    pub(super) fn store_slow(&mut self, result: SlowResult) {
+        match &mut self.gpu {
+            #[cfg(feature = "nvml")]
+            GpuSource::Nvml(probe) => probe.store_slow(result, &mut self.warnings),
+            GpuSource::Off(_) => drop(result),
+        }
+    }
+
+    /// What the GPU reads cost so far.
+    pub(super) fn costs(&self) -> Option<&Costs> {
+        match &self.gpu {
+            #[cfg(feature = "nvml")]
+            GpuSource::Nvml(probe) => Some(&probe.costs),
+            GpuSource::Off(_) => None,
+        }
+    }
+}
+
+/// A slow GPU read (never made without the `nvml` feature).
+#[cfg(feature = "nvml")]
+pub(super) use super::gpu::{SlowJob, SlowResult};
+#[cfg(not(feature = "nvml"))]
+pub(super) enum SlowJob {}
+#[cfg(not(feature = "nvml"))]
+pub(super) enum SlowResult {}
+#[cfg(not(feature = "nvml"))]
+impl SlowJob {
+    pub(super) fn run(self) -> SlowResult {
+        match self {}
+    }
 }
 
 #[cfg(feature = "nvml")]
@@ -84,6 +134,7 @@ pub(super) fn open_gpu(settings: &Settings, warnings: &mut Warnings) -> (GpuSour
         settings.nvml_library.as_deref(),
         settings.visible_devices.as_deref(),
         settings.cuda_device_order.as_deref(),
+        settings.rates,
         warnings,
     );
     (GpuSource::Nvml(Box::new(probe)), inventory)

@@ -101,6 +101,15 @@ impl Warnings {
         self.pending.push(warning);
     }
 
+    /// Raises what another collector raised (a read made without the probe lock), each
+    /// still once.
+    pub(crate) fn absorb(&mut self, other: Warnings) {
+        for w in other.pending {
+            let message = w.message;
+            self.raise(w.kind, w.device.as_ref(), &message.clone(), || message);
+        }
+    }
+
     pub(crate) fn take_pending(&mut self) -> Vec<Warning> {
         std::mem::take(&mut self.pending)
     }

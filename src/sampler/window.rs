@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::history::{gpu_figure, host_figure, Bucket, Covered, Figures, Fold};
-use crate::snapshot::{GpuSample, Snapshot};
+use crate::snapshot::{GpuSample, GpuTier, Snapshot};
 
 /// Minimum, maximum and mean of one figure over a window.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -163,14 +163,20 @@ struct GpuAccumulator {
 }
 
 impl GpuAccumulator {
+    /// Each tier's figures only where this pass read them.
     fn add(&mut self, g: &GpuSample) {
+        if g.is_fresh(GpuTier::Energy) {
+            self.energy.add(g.energy);
+        }
+        if !g.is_fresh(GpuTier::Fast) {
+            return;
+        }
         self.memory_used.add(bytes(g.memory_used));
         self.memory_free.add(bytes(g.memory_free));
         self.utilization_gpu.add(g.utilization_gpu);
         self.memory_busy.add(g.memory_busy);
         self.temperature.add(g.temperature);
         self.power.add(g.power);
-        self.energy.add(g.energy);
         self.process_memory.add(bytes(g.process_memory));
     }
 }

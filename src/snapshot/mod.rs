@@ -7,6 +7,7 @@
 mod container;
 mod gpu_condition;
 mod inventory;
+mod tier;
 
 pub use container::{
     CgroupHierarchy, ContainerField, ContainerIdentity, ContainerMissing, ContainerSample,
@@ -15,6 +16,8 @@ pub use gpu_condition::{
     ClockEventReasons, GpuCondition, GpuHealth, ThrottledTime, CLOCK_EVENT_REASONS,
 };
 pub use inventory::{CudaOrdinals, GpuDevice, GpuInventory};
+pub use tier::GpuTier;
+pub(crate) use tier::TierReads;
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -137,7 +140,8 @@ pub struct GpuSample {
     pub uuid: Arc<str>,
     /// Product name, e.g. `NVIDIA H100 80GB HBM3`.
     pub name: Arc<str>,
-    /// When the device was read.
+    /// When the device's fast tier was read ([`GpuTier::Fast`]; the other tiers have their
+    /// own times, [`GpuSample::read_at`]).
     pub taken_at: Instant,
     /// Whether the device answered.
     pub state: DeviceState,
@@ -170,6 +174,8 @@ pub struct GpuSample {
     pub condition: GpuCondition,
     /// Every figure that is `None` although the device answered, and why.
     pub missing: Vec<MissingField>,
+    /// When each tier was read, and which this pass read itself.
+    pub(crate) reads: TierReads,
 }
 
 impl GpuSample {
@@ -195,7 +201,20 @@ impl GpuSample {
             mig_enabled: None,
             condition: GpuCondition::default(),
             missing: Vec::new(),
+            reads: TierReads::default(),
         }
+    }
+
+    /// When the figures of `tier` were read; `None` before their first read. A figure of a
+    /// slow tier is carried from pass to pass until it is read again.
+    pub fn read_at(&self, tier: GpuTier) -> Option<Instant> {
+        self.reads.at(tier)
+    }
+
+    /// Whether this pass read `tier` itself. A figure carried from an earlier read is not a
+    /// new reading: history, windows and span figures count it once, where it was fresh.
+    pub fn is_fresh(&self, tier: GpuTier) -> bool {
+        self.reads.is_fresh(tier)
     }
 
     /// Why `field` is missing on this sample, if it is.
@@ -319,10 +338,13 @@ pub enum MissingReason {
     /// per-process figures cannot be matched to it: it lists host pids, or lists this process
     /// with 0 bytes while the device is in use. See [`PidNamespace`](crate::PidNamespace).
     PidNamespace,
+    /// Its tier has not been read for longer than three of its periods (the sampler thread
+    /// stopped or fell behind): the last reading is too old to stand for now.
+    Stale,
 }
 
 impl MissingReason {
-    /// `not_supported`, `no_permission`, `failed`, `no_limit` or `pid_namespace`.
+    /// `not_supported`, `no_permission`, `failed`, `no_limit`, `pid_namespace` or `stale`.
     pub fn as_str(&self) -> &'static str {
         match self {
             Self::NotSupported => "not_supported",
@@ -330,6 +352,7 @@ impl MissingReason {
             Self::Failed(_) => "failed",
             Self::NoLimit => "no_limit",
             Self::PidNamespace => "pid_namespace",
+            Self::Stale => "stale",
         }
     }
 }

@@ -130,7 +130,9 @@ impl RequestResources {
                 .gpus
                 .iter()
                 .filter_map(|g| {
-                    let before = s.gpu(&g.uuid)?.memory_used;
+                    // One reading carried to the end is no change.
+                    let before = s.gpu(&g.uuid).filter(|b| crate::figures::read_twice(b, g))?;
+                    let before = before.memory_used;
                     Some(GpuMemoryDelta {
                         index: g.index,
                         uuid: g.uuid.clone(),

@@ -136,6 +136,47 @@ fn compiled(variant: Variant) -> &'static Path {
     })
 }
 
+/// What each call costs on a real NVIDIA H200 (`tests/fake_nvml/h200-costs.conf`), as control
+/// file lines: append them to a configuration wherever cost matters.
+pub fn h200_costs() -> &'static str {
+    include_str!("../fake_nvml/h200-costs.conf")
+}
+
+/// `n` H200s with every figure set, at the H200's measured call costs; this process uses
+/// memory on each.
+pub fn h200s(n: usize) -> String {
+    let list: Vec<Gpu> = (0..n)
+        .map(|i| {
+            let mut g = Gpu::new(i, H200_UUIDS[i], H200_PCI[i]);
+            g.name = "NVIDIA H200";
+            g.memory_total = 141 * GIB;
+            g
+        })
+        .collect();
+    format!("{}{}", gpus(&list), h200_costs())
+}
+
+const H200_UUIDS: [&str; 8] = [
+    "GPU-a0000000-0000-4000-8000-000000000000",
+    "GPU-a1111111-1111-4000-8000-000000000001",
+    "GPU-a2222222-2222-4000-8000-000000000002",
+    "GPU-a3333333-3333-4000-8000-000000000003",
+    "GPU-a4444444-4444-4000-8000-000000000004",
+    "GPU-a5555555-5555-4000-8000-000000000005",
+    "GPU-a6666666-6666-4000-8000-000000000006",
+    "GPU-a7777777-7777-4000-8000-000000000007",
+];
+const H200_PCI: [&str; 8] = [
+    "0000:18:00.0",
+    "0000:2a:00.0",
+    "0000:3a:00.0",
+    "0000:5d:00.0",
+    "0000:9a:00.0",
+    "0000:ab:00.0",
+    "0000:ba:00.0",
+    "0000:db:00.0",
+];
+
 /// Two H100s with every figure set; this process uses memory on both.
 pub fn two_gpus() -> String {
     gpus(&[

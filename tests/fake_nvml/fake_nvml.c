@@ -12,6 +12,13 @@
  *   init_error=9                  nvmlInit_v2 returns this nvmlReturn_t
  *   slow_ms=200                   every call sleeps this long first (a hung
  *                                 or overloaded driver)
+ *   cost.<function>=<us>          <function> spends this many microseconds busy
+ *                                 (CPU time, holding the driver's lock, so calls
+ *                                 from two threads do not overlap), as a real
+ *                                 driver does; tests/fake_nvml/h200-costs.conf
+ *                                 holds an H200's measured costs
+ *   cost.field.<id>=<us>          nvmlDeviceGetFieldValues spends this much
+ *                                 more for each field <id> asked for
  *   driver_version=550.54.15      nvmlSystemGetDriverVersion
  *   cuda_driver_version=12040     nvmlSystemGetCudaDriverVersion_v2
  *   fail.<function>=<code>        <function> returns <code> for every device
@@ -26,6 +33,8 @@
  *                                 temperature_gpu_max pstate num_fans fan_speed
  *                                 clock_event_reasons (a bit mask) encoder_util
  *                                 decoder_util retired_pages_pending
+ *   gpu.<i>.energy_from_power=1   the energy counter advances at power_mw from
+ *                                 energy_mj on (a GPU drawing steady power)
  *   gpu.<i>.field.<id>=<value>    nvmlDeviceGetFieldValues answers field <id>
  *                                 with this unsigned long long; absent fields
  *                                 answer NOT_SUPPORTED in their own slot
@@ -55,12 +64,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_GPUS 16
 #define MAX_PROCS 16
 #define MAX_FAILS 32
 #define MAX_TEXT 96
+#define MAX_COSTS 64
 
 enum field {
     F_MEMORY_TOTAL,
@@ -127,6 +138,7 @@ struct gpu {
     struct proc graphics[MAX_PROCS];
     int n_graphics;
     /* nvmlDeviceGetFieldValues, by field id. */
+    int energy_from_power;
     unsigned long long xid_code;
     unsigned long long xid_n;
     int no_events;
@@ -135,8 +147,16 @@ struct gpu {
     nvmlReturn_t field_error[NVML_FI_MAX];
 };
 
+struct cost {
+    char function[MAX_TEXT];
+    unsigned int us;
+};
+
 struct config {
     nvmlReturn_t init_error;
+    struct cost costs[MAX_COSTS];
+    int n_costs;
+    unsigned int field_cost_us[NVML_FI_MAX];
     unsigned int slow_ms;
     char driver_version[MAX_TEXT];
     int cuda_driver_version;
@@ -152,6 +172,42 @@ static struct config cfg;
 static struct stat cfg_stat;
 static int cfg_loaded;
 static struct nvmlDevice_st handles[MAX_GPUS];
+/* Energy a GPU with energy_from_power gained so far (mJ), and when it was last advanced. */
+static double energy_gained[MAX_GPUS];
+static unsigned long long energy_at_ns[MAX_GPUS];
+
+static unsigned long long now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (unsigned long long)t.tv_sec * 1000000000ull + (unsigned long long)t.tv_nsec;
+}
+
+/* Busy for `us` microseconds: the real driver's time is the caller's CPU time. */
+static void spend(unsigned long long us) {
+    if (us == 0) return;
+    unsigned long long until = now_ns() + us * 1000ull;
+    while (now_ns() < until) {
+    }
+}
+
+static unsigned int cost_of(const char *function) {
+    for (int k = 0; k < cfg.n_costs; k++) {
+        if (strcmp(cfg.costs[k].function, function) == 0) return cfg.costs[k].us;
+    }
+    return 0;
+}
+
+/* Advances the energy counters of GPUs drawing steady power, at the power they draw now.
+ * Call with `lock` held, before the config changes and before reading a counter. */
+static void advance_energy(void) {
+    unsigned long long now = now_ns();
+    for (int i = 0; i < MAX_GPUS; i++) {
+        if (energy_at_ns[i] != 0 && i < cfg.gpu_count && cfg.gpus[i].energy_from_power) {
+            energy_gained[i] += (double)cfg.gpus[i].value[F_POWER_MW] * (double)(now - energy_at_ns[i]) / 1e9;
+        }
+        energy_at_ns[i] = now;
+    }
+}
 
 static void copy_text(char *dst, const char *src) {
     snprintf(dst, MAX_TEXT, "%s", src);
@@ -175,6 +231,13 @@ static void parse_procs(const char *value, struct proc *procs, int *count) {
 static void parse_line(struct config *c, char *key, char *value) {
     if (strcmp(key, "init_error") == 0) {
         c->init_error = (nvmlReturn_t)atoi(value);
+    } else if (strncmp(key, "cost.field.", 11) == 0) {
+        long id = strtol(key + 11, NULL, 10);
+        if (id >= 0 && id < NVML_FI_MAX) c->field_cost_us[id] = (unsigned int)strtoul(value, NULL, 10);
+    } else if (strncmp(key, "cost.", 5) == 0 && c->n_costs < MAX_COSTS) {
+        struct cost *k = &c->costs[c->n_costs++];
+        copy_text(k->function, key + 5);
+        k->us = (unsigned int)strtoul(value, NULL, 10);
     } else if (strcmp(key, "slow_ms") == 0) {
         c->slow_ms = (unsigned int)strtoul(value, NULL, 10);
     } else if (strcmp(key, "driver_version") == 0) {
@@ -198,6 +261,7 @@ static void parse_line(struct config *c, char *key, char *value) {
         else if (strcmp(field, "uuid") == 0) copy_text(g->uuid, value);
         else if (strcmp(field, "pci_bus_id") == 0) copy_text(g->pci_bus_id, value);
         else if (strcmp(field, "lost") == 0) g->lost = atoi(value);
+        else if (strcmp(field, "energy_from_power") == 0) g->energy_from_power = atoi(value);
         else if (strcmp(field, "compute_processes") == 0) parse_procs(value, g->compute, &g->n_compute);
         else if (strcmp(field, "graphics_processes") == 0) parse_procs(value, g->graphics, &g->n_graphics);
         else if (strcmp(field, "xid") == 0) {
@@ -280,6 +344,7 @@ static void refresh_config(void) {
         parse_line(&next, key, value);
     }
     fclose(f);
+    advance_energy();
     cfg = next;
     cfg_stat = st;
     cfg_loaded = 1;
@@ -305,6 +370,7 @@ static nvmlReturn_t enter(nvmlDevice_t device, const char *function, struct gpu 
     pthread_mutex_lock(&lock);
     refresh_config();
     maybe_slow();
+    spend(cost_of(function));
     if (device == NULL || device < handles || device >= handles + MAX_GPUS || device->index >= cfg.gpu_count) {
         pthread_mutex_unlock(&lock);
         return NVML_ERROR_INVALID_ARGUMENT;
@@ -335,6 +401,7 @@ static nvmlReturn_t global_call(const char *function) {
     pthread_mutex_lock(&lock);
     refresh_config();
     maybe_slow();
+    spend(cost_of(function));
     return injected(-1, function);
 }
 
@@ -484,7 +551,8 @@ nvmlReturn_t DECLDIR nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t device, un
     nvmlReturn_t rc = enter(device, "nvmlDeviceGetTotalEnergyConsumption", &g);
     if (rc != NVML_SUCCESS) return rc;
     if (!g->has[F_ENERGY_MJ]) return leave(NVML_ERROR_NOT_SUPPORTED);
-    *energy = g->value[F_ENERGY_MJ];
+    advance_energy();
+    *energy = g->value[F_ENERGY_MJ] + (unsigned long long)energy_gained[device->index];
     return leave(NVML_SUCCESS);
 }
 
@@ -657,6 +725,11 @@ nvmlReturn_t DECLDIR nvmlDeviceGetFieldValues(nvmlDevice_t device, int valuesCou
     nvmlReturn_t rc = enter(device, "nvmlDeviceGetFieldValues", &g);
     if (rc != NVML_SUCCESS) return rc;
     if (valuesCount <= 0 || !values) return leave(NVML_ERROR_INVALID_ARGUMENT);
+    unsigned long long field_cost = 0;
+    for (int k = 0; k < valuesCount; k++) {
+        if (values[k].fieldId < NVML_FI_MAX) field_cost += cfg.field_cost_us[values[k].fieldId];
+    }
+    spend(field_cost);
     for (int k = 0; k < valuesCount; k++) {
         nvmlFieldValue_t *v = &values[k];
         unsigned int id = v->fieldId;

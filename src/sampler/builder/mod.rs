@@ -51,6 +51,8 @@ pub struct SamplerBuilder {
     history: Option<usize>,
     levels: Option<Vec<HistoryLevel>>,
     gpu: Option<bool>,
+    gpu_counters_interval: Option<Duration>,
+    gpu_health_interval: Option<Duration>,
     nvml_library: Option<PathBuf>,
     visible_devices: Option<String>,
     on_warning: Option<WarningSink>,
@@ -65,12 +67,44 @@ impl std::fmt::Debug for SamplerBuilder {
             .field("history", &self.history)
             .field("levels", &self.levels)
             .field("gpu", &self.gpu)
+            .field("gpu_counters_interval", &self.gpu_counters_interval)
+            .field("gpu_health_interval", &self.gpu_health_interval)
             .field("nvml_library", &self.nvml_library)
             .field("visible_devices", &self.visible_devices)
             .field("on_warning", &self.on_warning.as_ref().map(|_| ".."))
             .field("ignore_env", &self.ignore_env)
             .field("cgroup_root", &self.cgroup_root)
             .finish()
+    }
+}
+
+/// Default time between two reads of a GPU's energy, throttle-time and PCIe counters.
+pub const DEFAULT_GPU_COUNTERS_INTERVAL: Duration = Duration::from_secs(10);
+/// Default time between two reads of a GPU's health figures (power limit, ECC errors,
+/// remapped rows, retired pages).
+pub const DEFAULT_GPU_HEALTH_INTERVAL: Duration = Duration::from_secs(30);
+/// Environment variable: time between two reads of a GPU's counters, milliseconds.
+pub const ENV_GPU_COUNTERS_INTERVAL_MS: &str = "RESMON_GPU_COUNTERS_INTERVAL_MS";
+/// Environment variable: time between two reads of a GPU's health figures, milliseconds.
+pub const ENV_GPU_HEALTH_INTERVAL_MS: &str = "RESMON_GPU_HEALTH_INTERVAL_MS";
+
+/// How often each slow GPU tier is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TierRates {
+    /// Energy, throttle-time and PCIe counters.
+    pub(crate) counters: Duration,
+    /// Power limit, ECC, remapped rows, retired pages.
+    pub(crate) health: Duration,
+}
+
+impl TierRates {
+    /// The period of a slow tier.
+    #[cfg_attr(not(feature = "nvml"), allow(dead_code))]
+    pub(crate) fn of(&self, tier: crate::snapshot::GpuTier) -> Duration {
+        match tier {
+            crate::snapshot::GpuTier::Health => self.health,
+            _ => self.counters,
+        }
     }
 }
 
@@ -81,6 +115,8 @@ pub(crate) struct Settings {
     pub(crate) history: usize,
     pub(crate) levels: Vec<HistoryLevel>,
     pub(crate) gpu: bool,
+    #[cfg_attr(not(feature = "nvml"), allow(dead_code))]
+    pub(crate) rates: TierRates,
     #[cfg_attr(not(feature = "nvml"), allow(dead_code))]
     pub(crate) nvml_library: Option<PathBuf>,
     #[cfg_attr(not(feature = "nvml"), allow(dead_code))]
@@ -123,6 +159,23 @@ impl SamplerBuilder {
     /// Samples GPUs or not (default on when the `nvml` feature is built; `RESMON_GPU`).
     pub fn gpu(mut self, on: bool) -> Self {
         self.gpu = Some(on);
+        self
+    }
+
+    /// Time between two reads of each GPU's energy, throttle-time and PCIe byte counters
+    /// (default 10 s; `RESMON_GPU_COUNTERS_INTERVAL_MS`). On an H200 they cost 4.7 ms of
+    /// driver time a GPU, so they are not read every pass: the sampler thread makes one such
+    /// read after a pass, spread over GPUs and passes, and never while a caller waits. From
+    /// 1 ms to one hour; below the interval it means "as often as passes allow".
+    pub fn gpu_counters_interval(mut self, every: Duration) -> Self {
+        self.gpu_counters_interval = Some(every);
+        self
+    }
+
+    /// Time between two reads of each GPU's power limit, ECC errors, remapped rows and
+    /// retired pages (default 30 s; `RESMON_GPU_HEALTH_INTERVAL_MS`). From 1 ms to one hour.
+    pub fn gpu_health_interval(mut self, every: Duration) -> Self {
+        self.gpu_health_interval = Some(every);
         self
     }
 
@@ -194,6 +247,8 @@ impl SamplerBuilder {
                 ENV_HISTORY,
                 ENV_HISTORY_LEVELS,
                 ENV_GPU,
+                ENV_GPU_COUNTERS_INTERVAL_MS,
+                ENV_GPU_HEALTH_INTERVAL_MS,
                 ENV_CUDA_VISIBLE_DEVICES,
                 ENV_CUDA_DEVICE_ORDER,
             ])?;
@@ -241,6 +296,30 @@ impl SamplerBuilder {
             (None, Some(v)) => parse_switch(ENV_GPU, &v)?,
             (None, None) => true,
         };
+        let tier = |code: Option<Duration>, setting: &'static str, env: &'static str, default| {
+            match (code, var(env)) {
+                (Some(d), _) => check_interval(setting, d, || format!("{d:?}")),
+                (None, Some(v)) => {
+                    let ms = parse_number(env, &v)?;
+                    check_interval(env, Duration::from_millis(ms), || v.clone())
+                }
+                (None, None) => Ok(default),
+            }
+        };
+        let rates = TierRates {
+            counters: tier(
+                self.gpu_counters_interval,
+                "SamplerBuilder::gpu_counters_interval",
+                ENV_GPU_COUNTERS_INTERVAL_MS,
+                DEFAULT_GPU_COUNTERS_INTERVAL,
+            )?,
+            health: tier(
+                self.gpu_health_interval,
+                "SamplerBuilder::gpu_health_interval",
+                ENV_GPU_HEALTH_INTERVAL_MS,
+                DEFAULT_GPU_HEALTH_INTERVAL,
+            )?,
+        };
         let nvml_library = match (&self.nvml_library, var(ENV_NVML_LIB)) {
             (Some(p), _) if p.as_os_str().is_empty() => {
                 return Err(invalid(
@@ -263,6 +342,7 @@ impl SamplerBuilder {
             history,
             levels,
             gpu,
+            rates,
             nvml_library,
             visible_devices,
             cgroup_root: match &self.cgroup_root {

@@ -1,10 +1,9 @@
 //! The figures that explain a slow or failing GPU (`GpuSample::condition`), in as few driver
-//! calls as NVML allows: the thresholds and the fan count once per device, then per pass the
-//! clocks, performance state, fan speed (where the board has a fan), clock-event reasons,
-//! encoder and decoder use, and one field-value batch for the power limit, throttled time,
-//! PCIe bytes, ECC errors, remapped rows and retired pages pending: 8 calls a pass.
-
-use std::cell::OnceCell;
+//! calls as NVML allows: the thresholds, the fan count and the MIG mode once per device (the
+//! statics); every pass the clocks, performance state, fan speed (where the board has a fan),
+//! clock-event reasons, encoder and decoder use (the fast tier, 6 cheap calls); and two
+//! field-value batches read by their own tiers (`tiers.rs`): the throttle-time and PCIe
+//! counters, and the power limit, ECC errors, remapped rows and retired pages.
 
 use nvml_wrapper::enum_wrappers::device::{Clock, PerformanceState, TemperatureThreshold};
 use nvml_wrapper::enums::device::SampleValue;
@@ -17,28 +16,29 @@ use nvml_wrapper::Device;
 use super::fields::FieldReader;
 use crate::snapshot::{ClockEventReasons, GpuCondition, GpuField, MissingField};
 
-/// What a device gives once: its temperature thresholds and its number of fans.
+/// What a device gives once: its temperature thresholds, its number of fans and its MIG
+/// mode, read when NVML starts (and again when it restarts).
 #[derive(Debug, Clone, Default)]
 pub(super) struct Statics {
     slowdown: Option<f64>,
     shutdown: Option<f64>,
     gpu_max: Option<f64>,
     fans: Option<u32>,
+    mig_enabled: Option<bool>,
     missing: Vec<MissingField>,
 }
 
 /// Where one field's value goes.
 type Setter = fn(&mut GpuCondition, SampleValue);
 
-/// The field-value batch: each id, the figure it belongs to, and where its value goes.
-const BATCH: [(u32, GpuField, Setter); 14] = [
-    (
-        id::NVML_FI_DEV_POWER_CURRENT_LIMIT,
-        GpuField::PowerLimit,
-        |c, v| {
-            c.power_limit = Some(float(v) / 1e3);
-        },
-    ),
+/// One field of a field-value batch: its id, the figure it belongs to, and where its value
+/// goes.
+type BatchField = (u32, GpuField, Setter);
+
+/// The counters tier's batch: the time throttled by cause and the PCIe byte counters. On an
+/// H200 the hardware-thermal and power-brake fields cost about 0.65 ms each, the PCIe
+/// counters 0.16 ms each.
+pub(super) const COUNTERS: [BatchField; 6] = [
     (
         id::NVML_FI_DEV_PERF_POLICY_POWER,
         GpuField::ThrottledTime,
@@ -73,6 +73,18 @@ const BATCH: [(u32, GpuField, Setter); 14] = [
         GpuField::PcieBytes,
         |c, v| {
             c.pcie_tx_bytes = Some(unsigned(v));
+        },
+    ),
+];
+
+/// The health tier's batch: the power limit, ECC errors, remapped rows and retired pages
+/// (about 5 µs a field).
+pub(super) const HEALTH: [BatchField; 8] = [
+    (
+        id::NVML_FI_DEV_POWER_CURRENT_LIMIT,
+        GpuField::PowerLimit,
+        |c, v| {
+            c.power_limit = Some(float(v) / 1e3);
         },
     ),
     (
@@ -144,32 +156,32 @@ fn unsigned(v: SampleValue) -> u64 {
     }
 }
 
-/// Reads the condition figures of `device` into the reader's sample.
-pub(super) fn read(device: &Device<'_>, reader: &mut FieldReader<'_>, statics: &OnceCell<Statics>) {
-    let statics = match statics.get() {
-        Some(s) => s.clone(),
-        None => {
-            let s = read_statics(device, reader);
-            if !reader.lost {
-                let _ = statics.set(s.clone());
-            }
-            s
-        }
-    };
+/// Reads the fast tier's condition figures of `device` into the reader's sample, with the
+/// statics read at start.
+pub(super) fn read_fast(device: &Device<'_>, reader: &mut FieldReader<'_>, statics: &Statics) {
     reader
         .sample
         .missing
         .extend(statics.missing.iter().cloned());
+    reader.sample.mig_enabled = statics.mig_enabled;
     let c = &mut reader.sample.condition;
     c.temperature_slowdown = statics.slowdown;
     c.temperature_shutdown = statics.shutdown;
     c.temperature_gpu_max = statics.gpu_max;
 
-    let sm = reader.read(GpuField::Clocks, device.clock_info(Clock::SM));
-    let memory = reader.read(GpuField::Clocks, device.clock_info(Clock::Memory));
+    let sm = reader.get(GpuField::Clocks, "nvmlDeviceGetClockInfo", || {
+        device.clock_info(Clock::SM)
+    });
+    let memory = reader.get(GpuField::Clocks, "nvmlDeviceGetClockInfo", || {
+        device.clock_info(Clock::Memory)
+    });
     reader.sample.condition.clock_sm_mhz = sm;
     reader.sample.condition.clock_memory_mhz = memory;
-    let state = reader.read(GpuField::PerformanceState, device.performance_state());
+    let state = reader.get(
+        GpuField::PerformanceState,
+        "nvmlDeviceGetPerformanceState",
+        || device.performance_state(),
+    );
     reader.sample.condition.performance_state = state.and_then(pstate);
     if let (Some(_), None) = (state, reader.sample.condition.performance_state) {
         reader.missing(
@@ -181,46 +193,65 @@ pub(super) fn read(device: &Device<'_>, reader: &mut FieldReader<'_>, statics: &
         Some(0) => reader.missing(GpuField::FanSpeed, crate::MissingReason::NotSupported),
         Some(_) => {
             reader.sample.condition.fan_speed = reader
-                .read(GpuField::FanSpeed, device.fan_speed(0))
+                .get(GpuField::FanSpeed, "nvmlDeviceGetFanSpeed_v2", || {
+                    device.fan_speed(0)
+                })
                 .map(|p| f64::from(p) / 100.0);
         }
         None => {}
     }
     reader.sample.condition.clock_event_reasons = reader
-        .read(
+        .get(
             GpuField::ClockEventReasons,
-            device.current_throttle_reasons(),
+            "nvmlDeviceGetCurrentClocksEventReasons",
+            || device.current_throttle_reasons(),
         )
         .map(|r| ClockEventReasons(r.bits()));
     reader.sample.condition.encoder_utilization = reader
-        .read(GpuField::EncoderUtilization, device.encoder_utilization())
+        .get(
+            GpuField::EncoderUtilization,
+            "nvmlDeviceGetEncoderUtilization",
+            || device.encoder_utilization(),
+        )
         .map(|u| f64::from(u.utilization) / 100.0);
     reader.sample.condition.decoder_utilization = reader
-        .read(GpuField::DecoderUtilization, device.decoder_utilization())
+        .get(
+            GpuField::DecoderUtilization,
+            "nvmlDeviceGetDecoderUtilization",
+            || device.decoder_utilization(),
+        )
         .map(|u| f64::from(u.utilization) / 100.0);
-    read_batch(device, reader);
 }
 
-fn read_statics(device: &Device<'_>, reader: &mut FieldReader<'_>) -> Statics {
+/// What `device` gives once. The reasons of what is missing are kept and added to every
+/// pass's sample.
+pub(super) fn read_statics(device: &Device<'_>, reader: &mut FieldReader<'_>) -> Statics {
     let before = reader.sample.missing.len();
     let threshold = |reader: &mut FieldReader<'_>, t| {
         reader
-            .read(
+            .get(
                 GpuField::TemperatureThresholds,
-                device.temperature_threshold(t),
+                "nvmlDeviceGetTemperatureThreshold",
+                || device.temperature_threshold(t),
             )
             .map(f64::from)
     };
     let slowdown = threshold(reader, TemperatureThreshold::Slowdown);
     let shutdown = threshold(reader, TemperatureThreshold::Shutdown);
     let gpu_max = threshold(reader, TemperatureThreshold::GpuMax);
-    let fans = reader.read(GpuField::FanSpeed, device.num_fans());
+    let fans = reader.get(GpuField::FanSpeed, "nvmlDeviceGetNumFans", || {
+        device.num_fans()
+    });
+    let mig_enabled = reader
+        .get(GpuField::MigMode, "nvmlDeviceGetMigMode", || device.mig_mode())
+        .map(|m| m.current == 1);
     let missing: Vec<MissingField> = reader.sample.missing.drain(before..).collect();
     Statics {
         slowdown,
         shutdown,
         gpu_max,
         fans,
+        mig_enabled,
         missing,
     }
 }
@@ -248,15 +279,16 @@ fn pstate(p: PerformanceState) -> Option<u8> {
     })
 }
 
-/// The field-value batch: one call; each field answers on its own, and a figure whose every
-/// field failed is missing once, with the first failure's reason.
-fn read_batch(device: &Device<'_>, reader: &mut FieldReader<'_>) {
-    let ids = BATCH.map(|(id, _, _)| FieldId(id));
-    let answers: Vec<Result<FieldValueSample, NvmlError>> = match device.field_values_for(&ids) {
+/// One field-value batch in one call; each field answers on its own, and a figure whose
+/// every field failed is missing once, with the first failure's reason.
+pub(super) fn read_batch(device: &Device<'_>, reader: &mut FieldReader<'_>, batch: &[BatchField]) {
+    let ids: Vec<FieldId> = batch.iter().map(|(id, _, _)| FieldId(*id)).collect();
+    let answers = reader.call("nvmlDeviceGetFieldValues", || device.field_values_for(&ids));
+    let answers: Vec<Result<FieldValueSample, NvmlError>> = match answers {
         Ok(answers) => answers,
         Err(err) => {
             let reason = reader.reason(err);
-            for field in distinct_fields() {
+            for field in distinct_fields(batch) {
                 if let Some(reason) = &reason {
                     reader.missing(field, reason.clone());
                 }
@@ -266,7 +298,7 @@ fn read_batch(device: &Device<'_>, reader: &mut FieldReader<'_>) {
     };
     let mut failed: Vec<(GpuField, NvmlError)> = Vec::new();
     let mut answered: Vec<GpuField> = Vec::new();
-    for ((_, field, set), answer) in BATCH.iter().zip(answers) {
+    for ((_, field, set), answer) in batch.iter().zip(answers) {
         match answer.and_then(|a| a.value) {
             Ok(v) => {
                 set(&mut reader.sample.condition, v);
@@ -284,9 +316,9 @@ fn read_batch(device: &Device<'_>, reader: &mut FieldReader<'_>) {
     }
 }
 
-/// The figures the batch reads, each once.
-fn distinct_fields() -> Vec<GpuField> {
-    let mut fields: Vec<GpuField> = BATCH.iter().map(|(_, field, _)| *field).collect();
+/// The figures a batch reads, each once.
+fn distinct_fields(batch: &[BatchField]) -> Vec<GpuField> {
+    let mut fields: Vec<GpuField> = batch.iter().map(|(_, field, _)| *field).collect();
     fields.dedup();
     fields
 }

@@ -1,18 +1,48 @@
-//! Reading one device's figures: each field's result is a value, or why it is missing.
+//! Reading one device's figures: each driver call timed, and each field's result a value or
+//! why it is missing.
+
+use std::time::Instant;
 
 use nvml_wrapper::error::NvmlError;
 
+use crate::sampler::costs::Costs;
 use crate::sampler::warning::{WarningKind, Warnings};
-use crate::snapshot::{GpuField, GpuSample, MissingField, MissingReason};
+use crate::snapshot::{GpuField, GpuSample, GpuTier, MissingField, MissingReason};
 
 /// Records each field's result on the sample: a value, or why it is missing.
 pub(super) struct FieldReader<'a> {
     pub(super) sample: &'a mut GpuSample,
     pub(super) warnings: &'a mut Warnings,
+    pub(super) costs: &'a mut Costs,
+    /// The tier being read, for the cost of its calls.
+    pub(super) tier: GpuTier,
     pub(super) lost: bool,
 }
 
 impl FieldReader<'_> {
+    /// Makes one driver call, timed.
+    pub(super) fn call<T>(
+        &mut self,
+        function: &'static str,
+        call: impl FnOnce() -> Result<T, NvmlError>,
+    ) -> Result<T, NvmlError> {
+        let started = Instant::now();
+        let result = call();
+        self.costs.call(function, self.tier, started.elapsed());
+        result
+    }
+
+    /// Makes one driver call, timed, and records its result for `field`.
+    pub(super) fn get<T>(
+        &mut self,
+        field: GpuField,
+        function: &'static str,
+        call: impl FnOnce() -> Result<T, NvmlError>,
+    ) -> Option<T> {
+        let result = self.call(function, call);
+        self.read(field, result)
+    }
+
     pub(super) fn read<T>(&mut self, field: GpuField, result: Result<T, NvmlError>) -> Option<T> {
         let err = match result {
             Ok(value) => return Some(value),

@@ -1,9 +1,12 @@
 //! NVIDIA GPU figures through NVML (nvml-wrapper): device list in CUDA order honouring
-//! `CUDA_VISIBLE_DEVICES`, then per pass memory, utilization, temperature, power, energy,
-//! this process's memory and MIG mode, each device and each figure failing on its own.
+//! `CUDA_VISIBLE_DEVICES`; what a device gives once (the statics) read at start; every pass
+//! the fast tier (memory, utilization, temperature, power, this process's memory, the fast
+//! condition figures); the slow tiers at their own rates (`tiers.rs`). Each device and each
+//! figure fails on its own.
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nvml_wrapper::enum_wrappers::device::TemperatureSensor;
@@ -15,33 +18,52 @@ use nvml_wrapper::{Device, Nvml};
 mod condition;
 mod devices;
 mod fields;
+mod tiers;
 
+use super::costs::Costs;
 use super::pid_namespace::{self, PidNamespace};
 use super::process_memory::{self, Attribution, Entry};
 use super::visible::{self, Resolved};
 use super::warning::{WarningKind, Warnings};
 use crate::snapshot::{
-    CudaOrdinals, DeviceState, GpuDevice, GpuField, GpuInventory, GpuSample, GpuStatus,
-    MissingReason,
+    CudaOrdinals, DeviceState, GpuDevice, GpuField, GpuInventory, GpuSample, GpuStatus, GpuTier,
+    MissingReason, Snapshot,
 };
 use devices::{all_devices, describe, init_status, lost, unreachable_device};
 use fields::FieldReader;
+pub(crate) use tiers::{Rates, SlowJob, SlowResult};
 
 /// How a visible device is found again at each pass.
+#[derive(Clone)]
 enum Locator {
     Index(u32),
     Uuid(String),
 }
 
+impl Locator {
+    fn device<'n>(&self, nvml: &'n Nvml) -> Result<Device<'n>, NvmlError> {
+        match self {
+            Locator::Index(i) => nvml.device_by_index(*i),
+            Locator::Uuid(u) => nvml.device_by_uuid(u.as_str()),
+        }
+    }
+}
+
 struct Visible {
     info: GpuDevice,
     locator: Locator,
-    /// What the device gives once (thresholds, fan count), read at its first pass.
-    statics: std::cell::OnceCell<condition::Statics>,
+    /// What the device gives once (thresholds, fan count, MIG mode), read at start.
+    statics: condition::Statics,
+    /// The slow tiers' last reads and when each is due.
+    slow: tiers::SlowReads,
 }
 
 pub(crate) struct GpuProbe {
-    nvml: Option<Nvml>,
+    nvml: Option<Arc<Nvml>>,
+    /// How often the slow tiers are read.
+    rates: Rates,
+    /// What the reads cost so far.
+    pub(crate) costs: Costs,
     devices: Vec<Visible>,
     status: GpuStatus,
     pid: u32,
@@ -79,10 +101,13 @@ impl GpuProbe {
         library: Option<&Path>,
         visible_devices: Option<&str>,
         cuda_device_order: Option<&str>,
+        rates: Rates,
         warnings: &mut Warnings,
     ) -> (Self, GpuInventory) {
         let mut probe = Self {
             nvml: None,
+            rates,
+            costs: Costs::default(),
             devices: Vec::new(),
             status: GpuStatus::NoDevices,
             pid: std::process::id(),
@@ -155,14 +180,16 @@ impl GpuProbe {
                     Visible {
                         locator: Locator::Index(info.nvml_index),
                         info,
-                        statics: std::cell::OnceCell::new(),
+                        statics: condition::Statics::default(),
+                        slow: tiers::SlowReads::new(Instant::now(), [Duration::ZERO; 3]),
                     }
                 }
                 Resolved::Mig(uuid) => match nvml.device_by_uuid(uuid.as_str()) {
                     Ok(device) => Visible {
                         info: describe(&device, index, u32::MAX, Some(uuid.clone())),
                         locator: Locator::Uuid(uuid),
-                        statics: std::cell::OnceCell::new(),
+                        statics: condition::Statics::default(),
+                        slow: tiers::SlowReads::new(Instant::now(), [Duration::ZERO; 3]),
                     },
                     Err(err) => {
                         warnings.raise(WarningKind::VisibleDevices, None, &uuid, || {
@@ -205,8 +232,106 @@ impl GpuProbe {
                 },
             );
         }
-        probe.nvml = Some(nvml);
+        probe.read_first(&nvml, warnings);
+        probe.nvml = Some(Arc::new(nvml));
         (probe, inventory)
+    }
+
+    /// At start: each device's statics and a first read of every slow tier, so every figure
+    /// is there from the first snapshot on; then the next slow reads spread over each tier's
+    /// period, devices and tiers apart, so that no pass makes them all.
+    fn read_first(&mut self, nvml: &Nvml, warnings: &mut Warnings) {
+        let n = self.devices.len() as u32;
+        let rates = self.rates;
+        for (d, visible) in self.devices.iter_mut().enumerate() {
+            let Ok(device) = visible.locator.device(nvml) else {
+                continue;
+            };
+            let mut scratch = GpuSample::empty(
+                visible.info.index,
+                visible.info.uuid.clone(),
+                visible.info.name.clone(),
+                DeviceState::Ok,
+            );
+            let mut reader = FieldReader {
+                sample: &mut scratch,
+                warnings,
+                costs: &mut self.costs,
+                tier: GpuTier::Fast,
+                lost: false,
+            };
+            visible.statics = condition::read_statics(&device, &mut reader);
+            let now = Instant::now();
+            // Energy and counters share a period: 2n reads spread over it; health n over its own.
+            let d = d as u32;
+            let spread = [
+                rates.counters * (d + 1) / (2 * n),
+                rates.counters * (n + d + 1) / (2 * n),
+                rates.health * (d + 1) / n,
+            ];
+            visible.slow = tiers::SlowReads::new(now, spread);
+            for tier in tiers::SLOW {
+                let at = Instant::now();
+                let template = scratch.clone();
+                if let Some(sample) =
+                    tiers::read(&device, tier, &template, warnings, &mut self.costs)
+                {
+                    visible.slow.store(tier, at, sample, rates);
+                }
+            }
+            visible.slow.due_from(now, spread);
+        }
+    }
+
+    /// The slow read most overdue now, if any, for the sampler thread to make without the
+    /// probe lock.
+    pub(crate) fn next_slow(&self, now: Instant) -> Option<SlowJob> {
+        let nvml = self.nvml.as_ref()?;
+        let (position, tier) = self
+            .devices
+            .iter()
+            .enumerate()
+            .filter_map(|(p, v)| v.slow.due(now).map(|(at, tier)| (at, p, tier)))
+            .min_by_key(|(at, _, _)| *at)
+            .map(|(_, p, tier)| (p, tier))?;
+        let v = &self.devices[position];
+        let template = GpuSample::empty(
+            v.info.index,
+            v.info.uuid.clone(),
+            v.info.name.clone(),
+            DeviceState::Ok,
+        );
+        Some(SlowJob::new(
+            nvml.clone(),
+            v.locator.clone(),
+            position,
+            template,
+            tier,
+        ))
+    }
+
+    /// Keeps what a slow read found, for the passes after it; dropped if NVML restarted or
+    /// the devices changed since.
+    pub(crate) fn store_slow(&mut self, result: SlowResult, warnings: &mut Warnings) {
+        warnings.absorb(result.warnings);
+        self.costs.merge(&result.costs);
+        let same_nvml = self
+            .nvml
+            .as_ref()
+            .is_some_and(|n| Arc::ptr_eq(n, &result.nvml));
+        let rates = self.rates;
+        let Some(v) = self
+            .devices
+            .get_mut(result.position)
+            .filter(|v| same_nvml && v.info.uuid == result.uuid)
+        else {
+            return;
+        };
+        match result.sample {
+            Some(sample) => v.slow.store(result.tier, result.at, sample, rates),
+            // A lost device: the fast tier says so; try again a period later.
+            None => v.slow.postpone(result.tier, result.at, rates),
+        }
     }
 
     /// After a failed start (no driver, no permission, no device...), tries again once the
@@ -220,12 +345,14 @@ impl GpuProbe {
         // Let go of the old library handle first, so the new start loads it afresh.
         self.nvml = None;
         self.devices.clear();
-        let (next, inventory) = Self::open(
+        let (mut next, inventory) = Self::open(
             self.library.as_deref(),
             self.visible_devices.as_deref(),
             self.cuda_device_order.as_deref(),
+            self.rates,
             warnings,
         );
+        next.costs.merge(&self.costs);
         *self = next;
         if self.status == GpuStatus::Ok {
             return Some(inventory);
@@ -244,128 +371,176 @@ impl GpuProbe {
         &self.status
     }
 
-    pub(crate) fn sample(&self, warnings: &mut Warnings) -> Vec<GpuSample> {
-        let Some(nvml) = &self.nvml else {
+    /// Every visible device's sample for this pass: the fast tier read now, or carried from
+    /// `carry` (the latest snapshot) while a slow read holds the driver, so that no caller
+    /// waits behind it; the slow tiers' last reads on top.
+    pub(crate) fn sample(
+        &mut self,
+        warnings: &mut Warnings,
+        carry: Option<&Snapshot>,
+    ) -> Vec<GpuSample> {
+        let Some(nvml) = self.nvml.clone() else {
             return Vec::new();
         };
-        self.devices
-            .iter()
-            .map(|visible| {
-                let info = &visible.info;
-                let device = match &visible.locator {
-                    Locator::Index(i) => nvml.device_by_index(*i),
-                    Locator::Uuid(u) => nvml.device_by_uuid(u.as_str()),
-                };
-                match device {
-                    Ok(device) => self.read(&device, visible, warnings),
-                    Err(err) => unreachable_device(info, &err, warnings),
+        let rates = self.rates;
+        let mut out = Vec::with_capacity(self.devices.len());
+        for (j, visible) in self.devices.iter_mut().enumerate() {
+            let info = &visible.info;
+            let carried = carry.and_then(|s| {
+                s.gpus
+                    .get(j)
+                    .filter(|g| g.uuid == info.uuid)
+                    .or_else(|| s.gpu(&info.uuid))
+            });
+            let mut sample = match carried {
+                Some(previous) => {
+                    let mut sample = previous.clone();
+                    sample.reads = sample.reads.carried();
+                    sample
                 }
-            })
-            .collect()
-    }
-
-    fn read(&self, device: &Device<'_>, visible: &Visible, warnings: &mut Warnings) -> GpuSample {
-        let (info, statics) = (&visible.info, &visible.statics);
-        let mut sample = GpuSample::empty(
-            info.index,
-            info.uuid.clone(),
-            info.name.clone(),
-            DeviceState::Ok,
-        );
-        let mut reader = FieldReader {
-            sample: &mut sample,
-            warnings,
-            lost: false,
-        };
-        if let Some(m) = reader.read(GpuField::Memory, device.memory_info()) {
-            reader.sample.memory_used = Some(m.used);
-            reader.sample.memory_free = Some(m.free);
-            reader.sample.memory_total = Some(m.total);
-            reader.sample.memory_reserved = Some(m.reserved);
-        }
-        if let Some(u) = reader.read(GpuField::Utilization, device.utilization_rates()) {
-            reader.sample.utilization_gpu = Some(f64::from(u.gpu) / 100.0);
-            reader.sample.memory_busy = Some(f64::from(u.memory) / 100.0);
-        }
-        reader.sample.temperature = reader
-            .read(
-                GpuField::Temperature,
-                device.temperature(TemperatureSensor::Gpu),
-            )
-            .map(f64::from);
-        reader.sample.power = reader
-            .read(GpuField::Power, device.power_usage())
-            .map(|mw| f64::from(mw) / 1e3);
-        reader.sample.energy = reader
-            .read(GpuField::Energy, device.total_energy_consumption())
-            .map(|mj| mj as f64 / 1e3);
-        let used = reader.sample.memory_used;
-        match reader.read(GpuField::ProcessMemory, self.process_memory(device, used)) {
-            Some(Attribution::Bytes(bytes)) => reader.sample.process_memory = Some(bytes),
-            // The driver lists the process but not its memory (e.g. under WDDM).
-            Some(Attribution::NotReported) => {
-                reader.missing(GpuField::ProcessMemory, MissingReason::NotSupported);
+                None => {
+                    let started = Instant::now();
+                    let sample = match visible.locator.device(&nvml) {
+                        Ok(device) => read_fast(
+                            &device,
+                            visible,
+                            self.pid,
+                            self.pid_namespace,
+                            warnings,
+                            &mut self.costs,
+                        ),
+                        Err(err) => unreachable_device(info, &err, warnings),
+                    };
+                    self.costs.read(GpuTier::Fast, started.elapsed());
+                    sample
+                }
+            };
+            if sample.state == DeviceState::Ok {
+                visible.slow.apply(&mut sample, Instant::now(), rates);
             }
-            Some(Attribution::Namespace) => {
-                reader.missing(GpuField::ProcessMemory, MissingReason::PidNamespace);
-                reader
-                    .warnings
-                    .raise(WarningKind::PidNamespace, None, "pid_namespace", || {
-                        "this process's GPU memory is unknown: it runs in a PID namespace of its \
+            out.push(sample);
+        }
+        out
+    }
+}
+
+/// The fast tier of one device, with its statics.
+fn read_fast(
+    device: &Device<'_>,
+    visible: &Visible,
+    pid: u32,
+    pid_namespace: PidNamespace,
+    warnings: &mut Warnings,
+    costs: &mut Costs,
+) -> GpuSample {
+    let (info, statics) = (&visible.info, &visible.statics);
+    let mut sample = GpuSample::empty(
+        info.index,
+        info.uuid.clone(),
+        info.name.clone(),
+        DeviceState::Ok,
+    );
+    let mut reader = FieldReader {
+        sample: &mut sample,
+        warnings,
+        costs,
+        tier: GpuTier::Fast,
+        lost: false,
+    };
+    if let Some(m) = reader.get(GpuField::Memory, "nvmlDeviceGetMemoryInfo_v2", || {
+        device.memory_info()
+    }) {
+        reader.sample.memory_used = Some(m.used);
+        reader.sample.memory_free = Some(m.free);
+        reader.sample.memory_total = Some(m.total);
+        reader.sample.memory_reserved = Some(m.reserved);
+    }
+    if let Some(u) = reader.get(GpuField::Utilization, "nvmlDeviceGetUtilizationRates", || {
+        device.utilization_rates()
+    }) {
+        reader.sample.utilization_gpu = Some(f64::from(u.gpu) / 100.0);
+        reader.sample.memory_busy = Some(f64::from(u.memory) / 100.0);
+    }
+    reader.sample.temperature = reader
+        .get(GpuField::Temperature, "nvmlDeviceGetTemperature", || {
+            device.temperature(TemperatureSensor::Gpu)
+        })
+        .map(f64::from);
+    reader.sample.power = reader
+        .get(GpuField::Power, "nvmlDeviceGetPowerUsage", || {
+            device.power_usage()
+        })
+        .map(|mw| f64::from(mw) / 1e3);
+    let used = reader.sample.memory_used;
+    let attribution = reader.get(
+        GpuField::ProcessMemory,
+        "nvmlDeviceGetComputeRunningProcesses_v3",
+        || process_memory(device, used, pid, pid_namespace),
+    );
+    match attribution {
+        Some(Attribution::Bytes(bytes)) => reader.sample.process_memory = Some(bytes),
+        // The driver lists the process but not its memory (e.g. under WDDM).
+        Some(Attribution::NotReported) => {
+            reader.missing(GpuField::ProcessMemory, MissingReason::NotSupported);
+        }
+        Some(Attribution::Namespace) => {
+            reader.missing(GpuField::ProcessMemory, MissingReason::PidNamespace);
+            reader
+                .warnings
+                .raise(WarningKind::PidNamespace, None, "pid_namespace", || {
+                    "this process's GPU memory is unknown: it runs in a PID namespace of its \
                      own (a container) and the driver lists processes by host pid; run with \
                      hostPID: true (Kubernetes), --pid=host (docker), or a driver that \
                      translates pids"
-                            .to_owned()
-                    });
-            }
-            None => {}
+                        .to_owned()
+                });
         }
-        reader.sample.mig_enabled = reader
-            .read(GpuField::MigMode, device.mig_mode())
-            .map(|m| m.current == 1);
-        condition::read(device, &mut reader, statics);
-        if reader.lost {
-            return lost(info, warnings);
-        }
-        sample.taken_at = Instant::now();
-        sample
+        None => {}
     }
+    condition::read_fast(device, &mut reader, statics);
+    if reader.lost {
+        return lost(info, warnings);
+    }
+    sample.taken_at = Instant::now();
+    sample.reads.set(GpuTier::Fast, sample.taken_at, true);
+    sample
+}
 
-    /// This process's memory on the device, from the compute and graphics lists (see
-    /// `process_memory::attribute`); `device_used` is the device's memory in use.
-    fn process_memory(
-        &self,
-        device: &Device<'_>,
-        device_used: Option<u64>,
-    ) -> Result<Attribution, NvmlError> {
-        // A list the driver does not have counts as absent; any other failure makes the
-        // figure unknown rather than a partial (possibly zero) answer.
-        let list = |r: Result<Vec<ProcessInfo>, NvmlError>| match r {
-            Ok(list) => Ok(Some(
-                list.iter()
-                    .map(|p| Entry {
-                        pid: p.pid,
-                        bytes: match p.used_gpu_memory {
-                            UsedGpuMemory::Used(bytes) => Some(bytes),
-                            UsedGpuMemory::Unavailable => None,
-                        },
-                    })
-                    .collect::<Vec<_>>(),
-            )),
-            Err(NvmlError::NotSupported | NvmlError::FunctionNotFound) => Ok(None),
-            Err(err) => Err(err),
-        };
-        let compute = list(device.running_compute_processes())?;
-        let graphics = list(device.running_graphics_processes())?;
-        if compute.is_none() && graphics.is_none() {
-            return Err(NvmlError::NotSupported);
-        }
-        Ok(process_memory::attribute(
-            [compute.as_deref(), graphics.as_deref()],
-            self.pid,
-            self.pid_namespace,
-            device_used,
-            pid_namespace::visible,
-        ))
+/// This process's memory on the device, from the compute and graphics lists (see
+/// `process_memory::attribute`); `device_used` is the device's memory in use.
+fn process_memory(
+    device: &Device<'_>,
+    device_used: Option<u64>,
+    pid: u32,
+    pid_namespace: PidNamespace,
+) -> Result<Attribution, NvmlError> {
+    // A list the driver does not have counts as absent; any other failure makes the
+    // figure unknown rather than a partial (possibly zero) answer.
+    let list = |r: Result<Vec<ProcessInfo>, NvmlError>| match r {
+        Ok(list) => Ok(Some(
+            list.iter()
+                .map(|p| Entry {
+                    pid: p.pid,
+                    bytes: match p.used_gpu_memory {
+                        UsedGpuMemory::Used(bytes) => Some(bytes),
+                        UsedGpuMemory::Unavailable => None,
+                    },
+                })
+                .collect::<Vec<_>>(),
+        )),
+        Err(NvmlError::NotSupported | NvmlError::FunctionNotFound) => Ok(None),
+        Err(err) => Err(err),
+    };
+    let compute = list(device.running_compute_processes())?;
+    let graphics = list(device.running_graphics_processes())?;
+    if compute.is_none() && graphics.is_none() {
+        return Err(NvmlError::NotSupported);
     }
+    Ok(process_memory::attribute(
+        [compute.as_deref(), graphics.as_deref()],
+        pid,
+        pid_namespace,
+        device_used,
+        pid_namespace::visible,
+    ))
 }

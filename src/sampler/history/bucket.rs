@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use crate::snapshot::{GpuSample, Snapshot};
+use crate::snapshot::{GpuSample, GpuTier, Snapshot};
 
 /// Min / max / sum / count of `N` figures, kept side by side (28 bytes a figure).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -172,9 +172,17 @@ impl Bucket {
 }
 
 impl GpuBucket {
+    /// Folds one pass's sample in: each tier's figures only where this pass read them (a
+    /// figure carried from an earlier read is not a new reading).
     fn add(&mut self, g: &GpuSample, wall: SystemTime) {
         use gpu::*;
         let f = &mut self.figures;
+        if g.is_fresh(GpuTier::Energy) {
+            f.add(ENERGY, g.energy);
+        }
+        if !g.is_fresh(GpuTier::Fast) {
+            return;
+        }
         f.add(MEMORY_USED, bytes(g.memory_used));
         if f.add(MEMORY_FREE, bytes(g.memory_free)) {
             self.free_low_at = wall;
@@ -183,7 +191,6 @@ impl GpuBucket {
         f.add(MEMORY_BUSY, g.memory_busy);
         f.add(TEMPERATURE, g.temperature);
         f.add(POWER, g.power);
-        f.add(ENERGY, g.energy);
         f.add(PROCESS_MEMORY, bytes(g.process_memory));
         f.add(CLOCK_SM, g.condition.clock_sm_mhz.map(f64::from));
         if let Some(r) = g.condition.clock_event_reasons {

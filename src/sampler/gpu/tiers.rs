@@ -1,0 +1,257 @@
+//! The slow tiers: reads too expensive for every pass (the energy counter, the throttle-time
+//! and PCIe counters) or not worth it (the health figures). Each device's slow reads are due
+//! at their tier's rate, spread over devices and passes; the sampler thread makes at most one
+//! after each interval pass, without the probe lock, so nobody waits behind it. Their results
+//! are carried on every pass after, with the time they were read, and are fresh in one pass
+//! only.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use nvml_wrapper::{Device, Nvml};
+
+use super::condition::{read_batch, COUNTERS, HEALTH};
+use super::fields::FieldReader;
+use super::Locator;
+pub(crate) use crate::sampler::builder::TierRates as Rates;
+use crate::sampler::costs::Costs;
+use crate::sampler::warning::Warnings;
+use crate::sampler::STALE_AFTER;
+use crate::snapshot::{DeviceState, GpuField, GpuSample, GpuTier, MissingField, MissingReason};
+
+/// The slow tiers, in the order their first reads are spread.
+pub(crate) const SLOW: [GpuTier; 3] = [GpuTier::Energy, GpuTier::Counters, GpuTier::Health];
+
+
+/// The last read of one slow tier on one device.
+struct Read {
+    at: Instant,
+    /// The figures it read (the rest of the sample is empty).
+    sample: GpuSample,
+    /// No pass has carried it yet.
+    unseen: bool,
+}
+
+/// One device's slow reads: the last of each tier, and when each is due next.
+pub(super) struct SlowReads {
+    last: [Option<Read>; 3],
+    due: [Instant; 3],
+}
+
+impl SlowReads {
+    /// Reads due from `first` on, `spread[k]` after it for tier `k`.
+    pub(super) fn new(first: Instant, spread: [Duration; 3]) -> Self {
+        Self {
+            last: [None, None, None],
+            due: spread.map(|d| first + d),
+        }
+    }
+
+    /// The earliest read due at `now`: its tier and due time.
+    pub(super) fn due(&self, now: Instant) -> Option<(Instant, GpuTier)> {
+        (0..3)
+            .filter(|&k| self.due[k] <= now)
+            .min_by_key(|&k| self.due[k])
+            .map(|k| (self.due[k], SLOW[k]))
+    }
+
+    /// Sets when each tier is due next: `spread[k]` after `first` for tier `k`.
+    pub(super) fn due_from(&mut self, first: Instant, spread: [Duration; 3]) {
+        self.due = spread.map(|d| first + d);
+    }
+
+    /// A read that found the device lost: the next try is a period later.
+    pub(super) fn postpone(&mut self, tier: GpuTier, at: Instant, rates: Rates) {
+        self.due[slot(tier)] = at + rates.of(tier);
+    }
+
+    /// Stores a read and sets when the tier is due next.
+    pub(super) fn store(&mut self, tier: GpuTier, at: Instant, sample: GpuSample, rates: Rates) {
+        let k = slot(tier);
+        self.due[k] = at + rates.of(tier);
+        self.last[k] = Some(Read {
+            at,
+            sample,
+            unseen: true,
+        });
+    }
+
+    /// Puts the last read of every slow tier on `sample`: the figures, why any is missing,
+    /// and when it was read; fresh where no pass carried it before. A read older than
+    /// [`STALE_AFTER`] of its tier's periods is not carried: its figures are missing, stale.
+    pub(super) fn apply(&mut self, sample: &mut GpuSample, now: Instant, rates: Rates) {
+        for (k, read) in self.last.iter_mut().enumerate() {
+            let Some(read) = read else { continue };
+            let tier = SLOW[k];
+            if now.saturating_duration_since(read.at) > rates.of(tier) * STALE_AFTER {
+                for field in fields(tier) {
+                    push_missing(sample, *field, MissingReason::Stale);
+                }
+                continue;
+            }
+            copy(tier, &read.sample, sample);
+            sample.reads.set(tier, read.at, read.unseen);
+            read.unseen = false;
+        }
+    }
+}
+
+fn slot(tier: GpuTier) -> usize {
+    SLOW.iter().position(|t| *t == tier).unwrap_or(0)
+}
+
+/// The figures each slow tier reads.
+fn fields(tier: GpuTier) -> &'static [GpuField] {
+    match tier {
+        GpuTier::Energy => &[GpuField::Energy],
+        GpuTier::Counters => &[GpuField::ThrottledTime, GpuField::PcieBytes],
+        GpuTier::Health => &[
+            GpuField::PowerLimit,
+            GpuField::EccErrors,
+            GpuField::RemappedRows,
+            GpuField::RetiredPages,
+        ],
+        GpuTier::Fast => &[],
+    }
+}
+
+fn push_missing(sample: &mut GpuSample, field: GpuField, reason: MissingReason) {
+    if !sample.missing.iter().any(|m| m.field == field) {
+        sample.missing.push(MissingField { field, reason });
+    }
+}
+
+/// Copies the figures of `tier` (and why any is missing) from a read to a pass's sample.
+fn copy(tier: GpuTier, from: &GpuSample, to: &mut GpuSample) {
+    let (f, t) = (&from.condition, &mut to.condition);
+    match tier {
+        GpuTier::Energy => to.energy = from.energy,
+        GpuTier::Counters => {
+            t.throttled_time = f.throttled_time;
+            t.pcie_rx_bytes = f.pcie_rx_bytes;
+            t.pcie_tx_bytes = f.pcie_tx_bytes;
+        }
+        GpuTier::Health => {
+            t.power_limit = f.power_limit;
+            t.ecc_corrected = f.ecc_corrected;
+            t.ecc_uncorrected = f.ecc_uncorrected;
+            t.remapped_rows_corrected = f.remapped_rows_corrected;
+            t.remapped_rows_uncorrected = f.remapped_rows_uncorrected;
+            t.remapped_rows_pending = f.remapped_rows_pending;
+            t.remapped_rows_failure = f.remapped_rows_failure;
+            t.retired_pages_pending = f.retired_pages_pending;
+        }
+        GpuTier::Fast => {}
+    }
+    for m in &from.missing {
+        push_missing(to, m.field, m.reason.clone());
+    }
+}
+
+/// Reads one slow tier of `device` into a sample of its own. `None` when the device is lost
+/// (the fast tier says so on the next pass).
+pub(super) fn read(
+    device: &Device<'_>,
+    tier: GpuTier,
+    template: &GpuSample,
+    warnings: &mut Warnings,
+    costs: &mut Costs,
+) -> Option<GpuSample> {
+    let started = Instant::now();
+    let mut sample = GpuSample::empty(
+        template.index,
+        template.uuid.clone(),
+        template.name.clone(),
+        DeviceState::Ok,
+    );
+    let mut reader = FieldReader {
+        sample: &mut sample,
+        warnings,
+        costs,
+        tier,
+        lost: false,
+    };
+    match tier {
+        GpuTier::Energy => {
+            reader.sample.energy = reader
+                .get(
+                    GpuField::Energy,
+                    "nvmlDeviceGetTotalEnergyConsumption",
+                    || device.total_energy_consumption(),
+                )
+                .map(|mj| mj as f64 / 1e3);
+        }
+        GpuTier::Counters => read_batch(device, &mut reader, &COUNTERS),
+        GpuTier::Health => read_batch(device, &mut reader, &HEALTH),
+        GpuTier::Fast => {}
+    }
+    let lost = reader.lost;
+    costs.read(tier, started.elapsed());
+    (!lost).then_some(sample)
+}
+
+/// A slow read for the sampler thread to make without the probe lock.
+pub(crate) struct SlowJob {
+    nvml: Arc<Nvml>,
+    locator: Locator,
+    /// The device's position among the visible ones, and its identity.
+    position: usize,
+    template: GpuSample,
+    tier: GpuTier,
+}
+
+/// What a [`SlowJob`] read, to store under the probe lock.
+pub(crate) struct SlowResult {
+    pub(super) nvml: Arc<Nvml>,
+    pub(super) position: usize,
+    pub(super) uuid: Arc<str>,
+    pub(super) tier: GpuTier,
+    pub(super) at: Instant,
+    pub(super) sample: Option<GpuSample>,
+    pub(crate) warnings: Warnings,
+    pub(crate) costs: Costs,
+}
+
+impl SlowJob {
+    pub(super) fn new(
+        nvml: Arc<Nvml>,
+        locator: Locator,
+        position: usize,
+        template: GpuSample,
+        tier: GpuTier,
+    ) -> Self {
+        Self {
+            nvml,
+            locator,
+            position,
+            template,
+            tier,
+        }
+    }
+
+    /// Makes the read.
+    pub(crate) fn run(self) -> SlowResult {
+        let mut warnings = Warnings::default();
+        let mut costs = Costs::default();
+        let at = Instant::now();
+        let sample = self.locator.device(&self.nvml).ok().and_then(|device| {
+            read(
+                &device,
+                self.tier,
+                &self.template,
+                &mut warnings,
+                &mut costs,
+            )
+        });
+        SlowResult {
+            position: self.position,
+            uuid: self.template.uuid.clone(),
+            tier: self.tier,
+            at,
+            sample,
+            warnings,
+            costs,
+            nvml: self.nvml,
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! When each tier of a GPU's figures was read: a figure carried forward from an earlier read
+//! says so, and never counts as a new reading.
+
+use std::time::Instant;
+
+/// The rates at which a GPU's figures are read, by cost and by how fast they change (see
+/// [`SamplerBuilder::gpu_counters_interval`](crate::SamplerBuilder::gpu_counters_interval)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum GpuTier {
+    /// Every pass, including [`Sampler::sample_now`](crate::Sampler::sample_now): memory,
+    /// utilization, temperature, power, clocks, P-state, fan speed, clock-event reasons,
+    /// encoder and decoder, this process's memory. About 40 µs a GPU on an H200.
+    Fast,
+    /// The energy counter (`energy`): 3.1 ms a read on an H200.
+    Energy,
+    /// The throttle-time and PCIe byte counters (`condition.throttled_time`,
+    /// `condition.pcie_rx_bytes`, `condition.pcie_tx_bytes`): 1.7 ms a read on an H200.
+    Counters,
+    /// The power limit, ECC errors, remapped rows and retired pages: cheap, and they change
+    /// rarely.
+    Health,
+}
+
+impl GpuTier {
+    /// Every tier, fastest first.
+    pub const ALL: [GpuTier; 4] = [
+        GpuTier::Fast,
+        GpuTier::Energy,
+        GpuTier::Counters,
+        GpuTier::Health,
+    ];
+
+    /// `fast`, `energy`, `counters` or `health`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GpuTier::Fast => "fast",
+            GpuTier::Energy => "energy",
+            GpuTier::Counters => "counters",
+            GpuTier::Health => "health",
+        }
+    }
+
+    pub(crate) fn bit(self) -> u8 {
+        1 << self as u8
+    }
+}
+
+/// When each tier was last read, and which tiers this pass read itself (the others are
+/// carried from their last read).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct TierReads {
+    at: [Option<Instant>; 4],
+    fresh: u8,
+}
+
+impl TierReads {
+    /// Tier `tier` was read at `at`; `fresh` when this pass is the first to carry that read.
+    pub(crate) fn set(&mut self, tier: GpuTier, at: Instant, fresh: bool) {
+        self.at[tier as usize] = Some(at);
+        if fresh {
+            self.fresh |= tier.bit();
+        } else {
+            self.fresh &= !tier.bit();
+        }
+    }
+
+    pub(crate) fn at(&self, tier: GpuTier) -> Option<Instant> {
+        self.at[tier as usize]
+    }
+
+    pub(crate) fn is_fresh(&self, tier: GpuTier) -> bool {
+        self.fresh & tier.bit() != 0
+    }
+
+    /// The same reads, none of them new.
+    pub(crate) fn carried(mut self) -> Self {
+        self.fresh = 0;
+        self
+    }
+}
