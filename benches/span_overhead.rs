@@ -1,8 +1,9 @@
 //! What `ResourceLayer` adds to a span, against the usual stack in the same run:
 //! - `baseline`: registry + tracing-opentelemetry + SDK tracer (simple processor, an exporter
 //!   that discards);
-//! - `with_resource_layer`: the same plus `ResourceLayer` (default figure set, one fake GPU
-//!   through the real NVML path, cached snapshots at the default 200 ms interval).
+//! - `with_resource_layer`: the same plus `ResourceLayer` (default figure set, one fake H200
+//!   at a real H200's call costs through the real NVML path, cached snapshots at the default
+//!   200 ms interval).
 //!
 //! After criterion's own report it runs both alternately (a b a b ...) and prints the median
 //! per-span cost of each, the added cost in ns and the median over the pairs of the ratio
@@ -95,11 +96,7 @@ fn alternate(a: &Dispatch, b: &Dispatch, rounds: usize, n: u32) -> (f64, f64, f6
 
 fn bench(c: &mut Criterion) {
     #[cfg(all(feature = "nvml", target_os = "linux"))]
-    let fake = fake_nvml::FakeNvml::new(&fake_nvml::gpus(&[fake_nvml::Gpu::new(
-        0,
-        "GPU-11111111-aaaa-4000-8000-000000000001",
-        "0000:01:00.0",
-    )]));
+    let fake = fake_nvml::FakeNvml::new(&fake_nvml::h200s(1));
     let builder = Sampler::builder().ignore_env(true);
     #[cfg(all(feature = "nvml", target_os = "linux"))]
     let builder = builder.nvml_library(fake.library());

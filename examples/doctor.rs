@@ -214,11 +214,31 @@ fn main() {
         sampler.sample_now();
     }
     println!(
-        "Sampler cost      : {:.1} µs per pass ({} GPU(s)), every {} ms",
+        "Sampler cost      : {:.1} µs per sample_now() (host and each GPU's fast tier, {} GPU(s)), a pass every {} ms",
         started.elapsed().as_secs_f64() * 1e6 / passes as f64,
         latest.gpus.len(),
         sampler.interval().as_millis()
     );
+    let health = sampler.health();
+    for t in &health.tiers {
+        println!(
+            "GPU tier {:<9}: {} reads, {:.1} µs a read, {:.1} µs a pass on average, longest {:.1} µs",
+            t.tier.as_str(),
+            t.reads,
+            t.per_read.as_secs_f64() * 1e6,
+            t.per_pass.as_secs_f64() * 1e6,
+            t.longest.as_secs_f64() * 1e6
+        );
+    }
+    for c in &health.slow_calls {
+        println!(
+            "Slow driver call  : {} ({} tier): longest {:.0} µs, {} call(s) above 100 µs",
+            c.function,
+            c.tier.as_str(),
+            c.longest.as_secs_f64() * 1e6,
+            c.calls
+        );
+    }
     // The passes above raise their warnings; the sampler thread delivers them at its next
     // pass.
     let passes = sampler.health().passes;

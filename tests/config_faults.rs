@@ -30,8 +30,10 @@ fn env_lock() -> std::sync::MutexGuard<'static, ()> {
     ENV.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-const RESMON_VARIABLES: [&str; 5] = [
+const RESMON_VARIABLES: [&str; 7] = [
     "RESMON_INTERVAL_MS",
+    "RESMON_GPU_COUNTERS_INTERVAL_MS",
+    "RESMON_GPU_HEALTH_INTERVAL_MS",
     "RESMON_HISTORY",
     "RESMON_GPU",
     "RESMON_NVML_LIB",

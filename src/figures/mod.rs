@@ -9,6 +9,8 @@ mod histograms;
 mod host;
 mod pressure;
 mod span_window;
+#[cfg(test)]
+mod tests;
 
 use std::cell::RefCell;
 use std::sync::Arc;

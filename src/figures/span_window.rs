@@ -119,7 +119,9 @@ impl Fold for HostSpan {
         );
         let headroom = s.container.as_ref().and_then(|c| c.memory_available());
         lowest(&mut self.container_available_min, headroom, s.wall_time);
-        self.cpu_utilization.add(s.host.cpu_utilization);
+        // A measurement carried from an earlier pass is counted where it was fresh.
+        self.cpu_utilization
+            .add(s.host.cpu_utilization.filter(|_| s.host.cpu_is_fresh()));
     }
 
     fn bucket(&mut self, b: &Bucket) {

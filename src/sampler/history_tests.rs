@@ -46,6 +46,7 @@ fn pass(seq: u64, at: Instant, mem: Option<u64>, gpu: Option<u64>) -> Arc<Snapsh
             mig_enabled: None,
             condition: Default::default(),
             missing: Vec::new(),
+            reads: crate::snapshot::TierReads::all_fresh(at),
         }],
         gpu_status: crate::GpuStatus::Ok,
         container: None,
@@ -262,6 +263,7 @@ fn memory_of_the_levels_at_the_defaults_over_a_day() {
                     index: i as u32,
                     uuid: uuid.clone(),
                     taken_at: at,
+                    reads: crate::snapshot::TierReads::all_fresh(at),
                     ..g.clone()
                 })
                 .collect();

@@ -69,6 +69,7 @@ impl HostProbe {
                         let percent = f64::from(system.global_cpu_usage());
                         self.cpu_utilization = Some((percent / 100.0).clamp(0.0, 1.0));
                         self.cpu_measured_at = Some(now);
+                        host.cpu_fresh = true;
                     }
                     self.cpu_primed_at = Some(now);
                 }

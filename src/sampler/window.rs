@@ -236,7 +236,9 @@ impl WindowBuilder {
         self.samples += 1;
         self.first = Some(self.first.map_or(s.taken_at, |t| t.min(s.taken_at)));
         self.last = Some(self.last.map_or(s.taken_at, |t| t.max(s.taken_at)));
-        self.cpu_utilization.add(s.host.cpu_utilization);
+        // A measurement carried from an earlier pass is counted where it was fresh.
+        self.cpu_utilization
+            .add(s.host.cpu_utilization.filter(|_| s.host.cpu_is_fresh()));
         self.load_average_1m.add(s.host.load_average_1m);
         self.memory_used.add(bytes(s.host.memory_used));
         self.memory_available.add(bytes(s.host.memory_available));

@@ -108,6 +108,17 @@ pub struct HostSample {
     /// The cgroup memory limit sysinfo reports for the system (the container's limit under
     /// cgroup v2), bytes, when one applies; read every 30 s.
     pub cgroup_memory_limit: Option<u64>,
+    /// `cpu_utilization` was measured by this pass (not carried from an earlier one).
+    pub(crate) cpu_fresh: bool,
+}
+
+impl HostSample {
+    /// Whether this pass measured `cpu_utilization` itself. It needs 200 ms between two
+    /// readings of the CPU counters: a pass sooner than that carries the last measurement,
+    /// which history, windows and span figures count once, where it was fresh.
+    pub fn cpu_is_fresh(&self) -> bool {
+        self.cpu_fresh
+    }
 }
 
 /// Figures of this process.

@@ -73,6 +73,15 @@ impl TierReads {
         self.fresh & tier.bit() != 0
     }
 
+    /// Every tier read at `at`, by this pass.
+    #[cfg(test)]
+    pub(crate) fn all_fresh(at: Instant) -> Self {
+        Self {
+            at: [Some(at); 4],
+            fresh: 0b1111,
+        }
+    }
+
     /// The same reads, none of them new.
     pub(crate) fn carried(mut self) -> Self {
         self.fresh = 0;

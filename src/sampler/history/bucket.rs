@@ -122,7 +122,11 @@ impl Bucket {
         self.first = self.first.min(s.taken_at);
         self.last = self.last.max(s.taken_at);
         let h = &mut self.host;
-        h.add(CPU_UTILIZATION, s.host.cpu_utilization);
+        // A measurement carried from an earlier pass is counted where it was fresh.
+        h.add(
+            CPU_UTILIZATION,
+            s.host.cpu_utilization.filter(|_| s.host.cpu_is_fresh()),
+        );
         h.add(LOAD_1M, s.host.load_average_1m);
         h.add(MEMORY_USED, bytes(s.host.memory_used));
         if h.add(MEMORY_AVAILABLE, bytes(s.host.memory_available)) {

@@ -1,0 +1,94 @@
+//! Instructions a span costs, counted by valgrind's callgrind (repeatable on a noisy machine,
+//! where a timed ratio wandered 0.41-0.61 for the same code): the usual stack (registry +
+//! tracing-opentelemetry + an SDK tracer whose exporter discards) as the baseline, and the
+//! same stack with `ResourceLayer` (default figure set, one fake GPU through the real NVML
+//! path). `scripts/span-instructions.sh` runs this binary under callgrind for both stacks at
+//! two span counts and gates on the difference per span; run alone it just makes the spans.
+//!
+//! Usage: `span_instructions baseline|resmon <spans>` (the spans are made inside
+//! `run_spans`, which the script's callgrind counts alone, on the main thread alone).
+
+#[cfg(all(feature = "nvml", target_os = "linux"))]
+#[path = "../tests/common/fake_nvml.rs"]
+mod fake_nvml;
+
+use std::time::Duration;
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
+use otel_resmon::{ResourceLayer, Sampler};
+use tracing::Dispatch;
+use tracing_subscriber::layer::SubscriberExt;
+
+#[derive(Debug)]
+struct Discard;
+
+impl SpanExporter for Discard {
+    fn export(
+        &self,
+        batch: Vec<SpanData>,
+    ) -> impl std::future::Future<Output = OTelSdkResult> + Send {
+        drop(batch);
+        std::future::ready(Ok(()))
+    }
+}
+
+#[inline(never)]
+fn run_spans(n: u32) {
+    for _ in 0..n {
+        let span = tracing::info_span!("request", route = "/api/chat");
+        let _entered = span.enter();
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    // `cargo bench -- --test` (and criterion's other flags): make a few spans of each kind.
+    let (modes, n): (Vec<&str>, u32) = match args.first().map(String::as_str) {
+        Some(mode @ ("baseline" | "resmon")) => (
+            vec![mode],
+            args.get(1).and_then(|n| n.parse().ok()).unwrap_or(1000),
+        ),
+        _ => (vec!["baseline", "resmon"], 10),
+    };
+    // No costs and no XID events in the fake: the sampler thread and the watcher stay idle,
+    // so nothing but the spans varies between runs.
+    #[cfg(all(feature = "nvml", target_os = "linux"))]
+    let fake = {
+        let mut gpu = fake_nvml::Gpu::new(
+            0,
+            "GPU-11111111-aaaa-4000-8000-000000000001",
+            "0000:01:00.0",
+        );
+        gpu.extra = "gpu.0.events=0\n".into();
+        fake_nvml::FakeNvml::new(&fake_nvml::gpus(&[gpu]))
+    };
+    let builder = Sampler::builder()
+        .ignore_env(true)
+        .interval(Duration::from_secs(3600));
+    #[cfg(all(feature = "nvml", target_os = "linux"))]
+    let builder = builder.nvml_library(fake.library());
+    let sampler = builder.build().expect("sampler");
+    for mode in modes {
+        let provider = SdkTracerProvider::builder()
+            .with_simple_exporter(Discard)
+            .build();
+        let dispatch = if mode == "resmon" {
+            let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer("bench"));
+            Dispatch::new(
+                tracing_subscriber::registry()
+                    .with(ResourceLayer::new(&sampler))
+                    .with(otel),
+            )
+        } else {
+            let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer("bench"));
+            Dispatch::new(tracing_subscriber::registry().with(otel))
+        };
+        tracing::dispatcher::with_default(&dispatch, || {
+            // One span first, so lazy set-up (thread-locals, keys) is not counted.
+            run_spans(1);
+            run_spans(n);
+        });
+    }
+}
