@@ -270,6 +270,8 @@ mod spans {
             .ignore_env(true)
             .nvml_library(fake.library())
             .interval(Duration::from_millis(20))
+            // The counters read after every pass: each end holds a read of its own.
+            .gpu_counters_interval(Duration::from_millis(1))
             .on_warning(|_| {})
             .build()
             .unwrap();

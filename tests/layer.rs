@@ -134,13 +134,23 @@ fn default_set_is_present_with_numeric_types() {
 #[test]
 fn a_counter_that_went_backwards_gives_no_delta_never_zero() {
     // The driver re-initialised mid-span: the energy counter fell from 5000 J to 1 J.
+    // No power: the counter's reads are moved to the ends' readings at the power read there.
     let gpu = |energy_mj: u64| {
         let mut g = Gpu::new(0, UUID0, "0000:01:00.0");
         g.energy_mj = Some(energy_mj);
+        g.power_mw = 0;
         gpus(&[g])
     };
     let fake = FakeNvml::new(&gpu(5_000_000));
-    let s = sampler(&fake, 20);
+    // The counter read after every pass, so that each end holds a read of its own.
+    let s = Sampler::builder()
+        .ignore_env(true)
+        .nvml_library(fake.library())
+        .interval(Duration::from_millis(20))
+        .gpu_counters_interval(Duration::from_millis(1))
+        .on_warning(|_| {})
+        .build()
+        .unwrap();
     warm(&s);
     let t = traced(ResourceLayer::builder(&s).figures(FigureSet::Full));
     t.run(|| {
@@ -227,7 +237,11 @@ fn full_set_adds_peaks_limits_and_host_detail() {
     assert_eq!(int(&span, "resmon.gpu.0.memory.limit"), (80 * GIB) as i64);
     assert_eq!(float(&span, "resmon.gpu.0.power.peak"), 300.0);
     assert_eq!(float(&span, "resmon.gpu.0.temperature.peak"), 50.0);
-    assert_eq!(float(&span, "resmon.gpu.0.energy.delta"), 0.0);
+    // The counter is read every 10 s: a 50 ms span gets an estimate from its power
+    // readings (300 W), named so, and no counter difference.
+    assert!(attr(&span, "resmon.gpu.0.energy.delta").is_none());
+    let estimate = float(&span, "resmon.gpu.0.energy.estimate");
+    assert!((3.0..=60.0).contains(&estimate), "{estimate} J");
     int(&span, "resmon.gpu.0.memory.free.min");
     int(&span, "resmon.process.memory.usage.peak");
     int(&span, "resmon.system.memory.available.min");

@@ -19,11 +19,32 @@ pub(crate) fn read_twice(start: &GpuSample, end: &GpuSample) -> bool {
 /// stretch's.
 fn read_at_both_ends(start: &GpuSample, end: &GpuSample, tier: GpuTier, slack: Duration) -> bool {
     let near = |g: &GpuSample| {
-        g.read_at(tier).is_some_and(|at| {
-            at.max(g.taken_at).duration_since(at.min(g.taken_at)) <= slack
-        })
+        g.read_at(tier)
+            .is_some_and(|at| at.max(g.taken_at).duration_since(at.min(g.taken_at)) <= slack)
     };
     start.read_at(tier) < end.read_at(tier) && near(start) && near(end)
+}
+
+/// How far from its end's fast reading a slow read may lie and still stand for that end: a
+/// read made after a pass is carried by the next one, up to one interval later.
+fn slack(interval: Duration) -> Duration {
+    interval + interval / 2
+}
+
+/// The energy counter at the device's fast reading: the counter as read, moved to the fast
+/// reading's time at the power read there (at most `slack` away). Exact at steady power.
+fn energy_at_fast_read(g: &GpuSample) -> Option<f64> {
+    let energy = g.energy?;
+    let read = g.read_at(GpuTier::Energy)?;
+    let Some(power) = g.power else {
+        return Some(energy);
+    };
+    let seconds = if g.taken_at >= read {
+        g.taken_at.duration_since(read).as_secs_f64()
+    } else {
+        -read.duration_since(g.taken_at).as_secs_f64()
+    };
+    Some(energy + power * seconds)
 }
 
 /// Power readings a span needs of its own for an energy estimate (power changes about ten
@@ -99,9 +120,10 @@ pub(super) fn device(span: &SpanEnds<'_>, j: usize, g: &GpuSample, w: &GpuSpan, 
 }
 
 /// The energy the device used over the span: the counter's difference where both ends hold
-/// a read of it taken at that end (within one interval), otherwise an estimate from the
-/// span's own power readings (their mean times the time between the ends' readings), named
-/// `energy.estimate`; nothing for a span with fewer than two power readings of its own.
+/// a read of it taken at that end (within 1.5 intervals, each moved to its end's fast reading
+/// at the power read there), otherwise an estimate from the span's own power readings (their
+/// mean times the time between the ends' readings), named `energy.estimate`; nothing for a
+/// span with fewer than two power readings of its own.
 fn energy(
     span: &SpanEnds<'_>,
     s: Option<&GpuSample>,
@@ -113,9 +135,12 @@ fn energy(
     let Some(s) = s.filter(|_| span.observed) else {
         return;
     };
-    if read_at_both_ends(s, g, GpuTier::Energy, span.interval) {
-        if let Some(d) = s.energy.zip(g.energy).and_then(|(s, e)| counter_delta(s, e)) {
-            out.put(&k.energy_delta, Num::Float(d));
+    if read_at_both_ends(s, g, GpuTier::Energy, slack(span.interval)) {
+        let ends = energy_at_fast_read(s).zip(energy_at_fast_read(g));
+        // A counter that went backwards (the driver re-initialised) gives nothing, never 0.
+        let counted = s.energy.zip(g.energy).and_then(|(s, e)| counter_delta(s, e));
+        if let (Some(_), Some((s, e))) = (counted, ends) {
+            out.put(&k.energy_delta, Num::Float((e - s).max(0.0)));
         }
         return;
     }
@@ -146,7 +171,7 @@ fn condition(
         }
         // The counters are read every few seconds: their difference is the span's only
         // where each end holds a read taken at that end.
-        let both = s.filter(|s| read_at_both_ends(s, g, GpuTier::Counters, span.interval));
+        let both = s.filter(|s| read_at_both_ends(s, g, GpuTier::Counters, slack(span.interval)));
         let throttled = both.and_then(|s| s.condition.throttled_time.total());
         if let (Some(s), Some(e)) = (throttled, g.condition.throttled_time.total()) {
             if let Some(d) = counter_delta(s, e).filter(|d| *d > 0.0) {

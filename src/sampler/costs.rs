@@ -34,7 +34,8 @@ pub struct TierCost {
 pub struct DriverCall {
     /// The NVML function, e.g. `nvmlDeviceGetTotalEnergyConsumption`.
     pub function: &'static str,
-    /// Calls above the threshold so far.
+    /// Calls above the threshold so far (one entry per function and tier: the field-value
+    /// batches of two tiers are two entries).
     pub calls: u64,
     /// The longest of them.
     pub longest: Duration,
@@ -45,7 +46,7 @@ pub struct DriverCall {
 /// Running totals, kept by whoever reads and merged into the sampler's.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Costs {
-    tiers: [(u64, Duration, Duration); 4],
+    tiers: [(u64, Duration, Duration); 5],
     calls: Vec<DriverCall>,
 }
 
@@ -71,7 +72,8 @@ impl Costs {
     }
 
     fn add_call(&mut self, call: DriverCall) {
-        if let Some(c) = self.calls.iter_mut().find(|c| c.function == call.function) {
+        let same = |c: &&mut DriverCall| c.function == call.function && c.tier == call.tier;
+        if let Some(c) = self.calls.iter_mut().find(same) {
             c.calls += call.calls;
             c.longest = c.longest.max(call.longest);
         } else if self.calls.len() < MAX_CALLS {

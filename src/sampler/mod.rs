@@ -405,12 +405,25 @@ impl Shared {
         (snapshot, job)
     }
 
-    /// Makes a slow read without the probe lock, then keeps what it found.
-    fn slow(&self, job: probes::SlowJob) {
-        let result = job.run();
-        let mut probes = self.lock_probes();
-        probes.store_slow(result);
-        self.slow_busy.store(false, Ordering::Release);
+    /// Makes the slow reads due now, one at a time, each without the probe lock, keeping
+    /// what each found before the next. At the default rates the reads are due at different
+    /// times, so a pass is followed by one at most; rates shorter than the interval ask for
+    /// every one after every pass. Bounded by `max` reads.
+    fn slow(&self, first: probes::SlowJob, max: usize) {
+        let mut job = Some(first);
+        let mut made = 0;
+        while let Some(next) = job.take() {
+            let result = next.run();
+            made += 1;
+            let mut probes = self.lock_probes();
+            probes.store_slow(result);
+            if made < max {
+                job = probes.next_slow();
+            }
+            if job.is_none() {
+                self.slow_busy.store(false, Ordering::Release);
+            }
+        }
     }
 }
 
@@ -439,8 +452,9 @@ fn run(shared: &Shared, stop: &mpsc::Receiver<()>, sink: &(dyn Fn(&Warning) + Se
     while let Err(RecvTimeoutError::Timeout) =
         stop.recv_timeout(next.saturating_duration_since(Instant::now()))
     {
-        if let (_, Some(job)) = shared.pass(false) {
-            shared.slow(job);
+        if let (snapshot, Some(job)) = shared.pass(false) {
+            // Each slow tier of each GPU at most once.
+            shared.slow(job, 3 * snapshot.gpus.len().max(1));
         }
         deliver(shared);
         next += shared.interval;

@@ -95,6 +95,8 @@ pub(crate) struct TierRates {
     pub(crate) counters: Duration,
     /// Power limit, ECC, remapped rows, retired pages.
     pub(crate) health: Duration,
+    /// The sampling interval: no slow read comes more often than passes do.
+    pub(crate) interval: Duration,
 }
 
 impl TierRates {
@@ -105,6 +107,13 @@ impl TierRates {
             crate::snapshot::GpuTier::Health => self.health,
             _ => self.counters,
         }
+    }
+
+    /// How old a read of `tier` may be and still be carried: three of its periods, or of
+    /// the interval where that is longer.
+    #[cfg_attr(not(feature = "nvml"), allow(dead_code))]
+    pub(crate) fn stale_after(&self, tier: crate::snapshot::GpuTier) -> Duration {
+        self.of(tier).max(self.interval) * super::STALE_AFTER
     }
 }
 
@@ -319,6 +328,7 @@ impl SamplerBuilder {
                 ENV_GPU_HEALTH_INTERVAL_MS,
                 DEFAULT_GPU_HEALTH_INTERVAL,
             )?,
+            interval,
         };
         let nvml_library = match (&self.nvml_library, var(ENV_NVML_LIB)) {
             (Some(p), _) if p.as_os_str().is_empty() => {

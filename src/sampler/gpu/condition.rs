@@ -14,7 +14,7 @@ use nvml_wrapper::sys_exports::field_id as id;
 use nvml_wrapper::Device;
 
 use super::fields::FieldReader;
-use crate::snapshot::{ClockEventReasons, GpuCondition, GpuField, MissingField};
+use crate::snapshot::{ClockEventReasons, GpuCondition, GpuField, GpuTier, MissingField};
 
 /// What a device gives once: its temperature thresholds, its number of fans and its MIG
 /// mode, read when NVML starts (and again when it restarts).
@@ -26,6 +26,8 @@ pub(super) struct Statics {
     fans: Option<u32>,
     mig_enabled: Option<bool>,
     missing: Vec<MissingField>,
+    /// When they were read.
+    pub(super) read_at: Option<std::time::Instant>,
 }
 
 /// Where one field's value goes.
@@ -164,6 +166,9 @@ pub(super) fn read_fast(device: &Device<'_>, reader: &mut FieldReader<'_>, stati
         .missing
         .extend(statics.missing.iter().cloned());
     reader.sample.mig_enabled = statics.mig_enabled;
+    if let Some(at) = statics.read_at {
+        reader.sample.reads.set(GpuTier::Static, at, false);
+    }
     let c = &mut reader.sample.condition;
     c.temperature_slowdown = statics.slowdown;
     c.temperature_shutdown = statics.shutdown;
@@ -253,6 +258,7 @@ pub(super) fn read_statics(device: &Device<'_>, reader: &mut FieldReader<'_>) ->
         fans,
         mig_enabled,
         missing,
+        read_at: Some(std::time::Instant::now()),
     }
 }
 

@@ -257,10 +257,12 @@ impl GpuProbe {
                 sample: &mut scratch,
                 warnings,
                 costs: &mut self.costs,
-                tier: GpuTier::Fast,
+                tier: GpuTier::Static,
                 lost: false,
             };
+            let started = Instant::now();
             visible.statics = condition::read_statics(&device, &mut reader);
+            self.costs.read(GpuTier::Static, started.elapsed());
             let now = Instant::now();
             // Energy and counters share a period: 2n reads spread over it; health n over its own.
             let d = d as u32;

@@ -16,7 +16,6 @@ use super::Locator;
 pub(crate) use crate::sampler::builder::TierRates as Rates;
 use crate::sampler::costs::Costs;
 use crate::sampler::warning::Warnings;
-use crate::sampler::STALE_AFTER;
 use crate::snapshot::{DeviceState, GpuField, GpuSample, GpuTier, MissingField, MissingReason};
 
 /// The slow tiers, in the order their first reads are spread.
@@ -77,13 +76,13 @@ impl SlowReads {
     }
 
     /// Puts the last read of every slow tier on `sample`: the figures, why any is missing,
-    /// and when it was read; fresh where no pass carried it before. A read older than
-    /// [`STALE_AFTER`] of its tier's periods is not carried: its figures are missing, stale.
+    /// and when it was read; fresh where no pass carried it before. A read older than three
+    /// of its tier's periods (or intervals) is not carried: its figures are missing, stale.
     pub(super) fn apply(&mut self, sample: &mut GpuSample, now: Instant, rates: Rates) {
         for (k, read) in self.last.iter_mut().enumerate() {
             let Some(read) = read else { continue };
             let tier = SLOW[k];
-            if now.saturating_duration_since(read.at) > rates.of(tier) * STALE_AFTER {
+            if now.saturating_duration_since(read.at) > rates.stale_after(tier) {
                 for field in fields(tier) {
                     push_missing(sample, *field, MissingReason::Stale);
                 }
@@ -111,7 +110,7 @@ fn fields(tier: GpuTier) -> &'static [GpuField] {
             GpuField::RemappedRows,
             GpuField::RetiredPages,
         ],
-        GpuTier::Fast => &[],
+        GpuTier::Fast | GpuTier::Static => &[],
     }
 }
 
@@ -141,7 +140,7 @@ fn copy(tier: GpuTier, from: &GpuSample, to: &mut GpuSample) {
             t.remapped_rows_failure = f.remapped_rows_failure;
             t.retired_pages_pending = f.retired_pages_pending;
         }
-        GpuTier::Fast => {}
+        GpuTier::Fast | GpuTier::Static => {}
     }
     for m in &from.missing {
         push_missing(to, m.field, m.reason.clone());
@@ -183,7 +182,7 @@ pub(super) fn read(
         }
         GpuTier::Counters => read_batch(device, &mut reader, &COUNTERS),
         GpuTier::Health => read_batch(device, &mut reader, &HEALTH),
-        GpuTier::Fast => {}
+        GpuTier::Fast | GpuTier::Static => {}
     }
     let lost = reader.lost;
     costs.read(tier, started.elapsed());
