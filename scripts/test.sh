@@ -59,6 +59,9 @@ run_tests cargo test --doc
 run_tests cargo test --no-default-features --all-targets
 # The benchmarks build and run once each (no timing), so they cannot rot.
 cargo bench --benches -- --test
+# The span path's cost in instructions against a bare tracing-opentelemetry span (callgrind:
+# repeatable where timings on a shared machine are not); fails above its gate.
+scripts/span-instructions.sh
 # The README's demo: target dir elsewhere, taken ports, a failure midway.
 scripts/test-demo.sh
 

@@ -20,7 +20,8 @@ impl Drop for RequestState {
             m.record(&self.x, &shared.sampler, &end);
         }
         if shared.report {
-            // Opt-in and read by people: exact figures at this end (one sampler pass).
+            // Opt-in and read by people: exact figures at this end (one pass of the
+            // fast tier, never queued behind a slow driver read).
             let exact = shared.sampler.sample_now();
             crate::tower::report::print(&self.x, &exact, &shared.recent);
         }
