@@ -81,7 +81,9 @@ fn bench(c: &mut Criterion) {
     #[cfg(all(feature = "nvml", target_os = "linux"))]
     {
         thread_cpu(&fakes);
-        sample_now_beside_slow_reads(&fakes[1].1);
+        for (n, fake) in &fakes {
+            sample_now_beside_slow_reads(*n, fake);
+        }
     }
 }
 
@@ -177,7 +179,7 @@ fn thread_cpu(fakes: &[(usize, fake_nvml::FakeNvml)]) {
 /// counters, health in turn) after every 20 ms pass: its median and p99, which a caller
 /// queued behind a 3.1 ms energy read would show.
 #[cfg(all(feature = "nvml", target_os = "linux"))]
-fn sample_now_beside_slow_reads(fake: &fake_nvml::FakeNvml) {
+fn sample_now_beside_slow_reads(gpus: usize, fake: &fake_nvml::FakeNvml) {
     let sampler = Sampler::builder()
         .ignore_env(true)
         .nvml_library(fake.library())
@@ -187,7 +189,7 @@ fn sample_now_beside_slow_reads(fake: &fake_nvml::FakeNvml) {
         .on_warning(|_| {})
         .build()
         .expect("sampler");
-    let n = if test_mode() { 50 } else { 3000 };
+    let n = if test_mode() { 50 } else { 2000 };
     let mut took = Vec::with_capacity(n);
     for i in 0..n {
         // Land at every phase of the sampler's cycle.
@@ -205,10 +207,11 @@ fn sample_now_beside_slow_reads(fake: &fake_nvml::FakeNvml) {
         .sum();
     took.sort_by(f64::total_cmp);
     let at = |q: f64| took[((took.len() - 1) as f64 * q) as usize];
-    println!("sampler.sample_now_beside_slow_reads_slow_reads {slow_reads}");
-    println!("sampler.sample_now_beside_slow_reads_p50_us {:.1}", at(0.5));
-    println!("sampler.sample_now_beside_slow_reads_p99_us {:.1}", at(0.99));
-    println!("sampler.sample_now_beside_slow_reads_max_us {:.1}", at(1.0));
+    let name = format!("sampler.sample_now_beside_slow_reads_h200_x{gpus}");
+    println!("{name}_slow_reads {slow_reads}");
+    println!("{name}_p50_us {:.1}", at(0.5));
+    println!("{name}_p99_us {:.1}", at(0.99));
+    println!("{name}_max_us {:.1}", at(1.0));
 }
 
 criterion_group! {

@@ -60,9 +60,34 @@ impl FakeNvml {
             let id = (m.ino(), m.size(), m.mtime(), m.mtime_nsec());
             if *last != Some(id) {
                 *last = Some(id);
-                return;
+                break;
             }
             text.push_str("\n#");
+        }
+        self.reload();
+    }
+
+    /// Tells the driver, if this process loaded it, to read its control file at its next
+    /// call (otherwise it looks at most once a millisecond).
+    fn reload(&self) {
+        let Ok(path) = std::ffi::CString::new(self.library().into_os_string().into_encoded_bytes())
+        else {
+            return;
+        };
+        // SAFETY: RTLD_NOLOAD only looks the library up among those already loaded (no
+        // initialiser runs); the symbol is the fake's own `void fake_nvml_reload(void)`, which
+        // only sets a flag; the handle is released after.
+        unsafe {
+            let handle = libc::dlopen(path.as_ptr(), libc::RTLD_NOW | libc::RTLD_NOLOAD);
+            if handle.is_null() {
+                return;
+            }
+            let symbol = libc::dlsym(handle, c"fake_nvml_reload".as_ptr());
+            if !symbol.is_null() {
+                let reload: extern "C" fn() = std::mem::transmute(symbol);
+                reload();
+            }
+            libc::dlclose(handle);
         }
     }
 }

@@ -5,8 +5,9 @@
  * dlopen path. It is never linked into the library.
  *
  * Its values come from a control file named `fake-nvml.conf` in the same
- * directory as the loaded .so (found with dladdr), re-read whenever the file
- * changes (inode, size or mtime), so a test can rewrite it mid-run. Format, one
+ * directory as the loaded .so (found with dladdr), re-read when the file changes
+ * (inode, size or mtime; looked at when the harness calls fake_nvml_reload, and
+ * at most once a millisecond otherwise), so a test can rewrite it mid-run. Format, one
  * `key=value` per line, `#` starts a comment:
  *
  *   init_error=9                  nvmlInit_v2 returns this nvmlReturn_t
@@ -18,7 +19,9 @@
  *                                 driver does; tests/fake_nvml/h200-costs.conf
  *                                 holds an H200's measured costs
  *   cost.field.<id>=<us>          nvmlDeviceGetFieldValues spends this much
- *                                 more for each field <id> asked for
+ *                                 more for each field <id> asked for (a cost
+ *                                 counts from the call's start: the fake's own
+ *                                 bookkeeping is part of it)
  *   driver_version=550.54.15      nvmlSystemGetDriverVersion
  *   cuda_driver_version=12040     nvmlSystemGetCudaDriverVersion_v2
  *   fail.<function>=<code>        <function> returns <code> for every device
@@ -182,10 +185,14 @@ static unsigned long long now_ns(void) {
     return (unsigned long long)t.tv_sec * 1000000000ull + (unsigned long long)t.tv_nsec;
 }
 
-/* Busy for `us` microseconds: the real driver's time is the caller's CPU time. */
+/* When the call being served began (after the lock was taken). */
+static unsigned long long call_started_ns;
+
+/* Busy until `us` microseconds after the call began: the real driver's time is the caller's
+ * CPU time, and the fake's own bookkeeping counts towards it. */
 static void spend(unsigned long long us) {
     if (us == 0) return;
-    unsigned long long until = now_ns() + us * 1000ull;
+    unsigned long long until = call_started_ns + us * 1000ull;
     while (now_ns() < until) {
     }
 }
@@ -309,10 +316,25 @@ static void config_path(char *out, size_t len) {
     snprintf(out, len, "fake-nvml.conf");
 }
 
+/* The harness asks for a re-read after it rewrites the file (fake_nvml_reload); otherwise
+ * the file is looked at no more than once a millisecond, so that a process the harness does
+ * not share (an example run as a program) still sees a change within a millisecond, while a
+ * call costs what the cost table says and not a `stat` more. */
+static int reload_requested = 1;
+static unsigned long long checked_at_ns;
+
+void fake_nvml_reload(void) {
+    __atomic_store_n(&reload_requested, 1, __ATOMIC_SEQ_CST);
+}
+
 /* Re-reads the control file when it changed. Call with `lock` held. */
 static void refresh_config(void) {
     char path[PATH_MAX];
     struct stat st;
+    unsigned long long now = now_ns();
+    int asked = __atomic_exchange_n(&reload_requested, 0, __ATOMIC_SEQ_CST);
+    if (cfg_loaded && !asked && now - checked_at_ns < 1000000ull) return;
+    checked_at_ns = now;
     config_path(path, sizeof path);
     if (stat(path, &st) != 0) {
         memset(&cfg, 0, sizeof cfg);
@@ -368,6 +390,7 @@ static void maybe_slow(void) {
 
 static nvmlReturn_t enter(nvmlDevice_t device, const char *function, struct gpu **out) {
     pthread_mutex_lock(&lock);
+    call_started_ns = now_ns();
     refresh_config();
     maybe_slow();
     spend(cost_of(function));
@@ -399,6 +422,7 @@ static nvmlReturn_t copy_string(const char *src, char *dst, unsigned int length)
 
 static nvmlReturn_t global_call(const char *function) {
     pthread_mutex_lock(&lock);
+    call_started_ns = now_ns();
     refresh_config();
     maybe_slow();
     spend(cost_of(function));
@@ -725,7 +749,8 @@ nvmlReturn_t DECLDIR nvmlDeviceGetFieldValues(nvmlDevice_t device, int valuesCou
     nvmlReturn_t rc = enter(device, "nvmlDeviceGetFieldValues", &g);
     if (rc != NVML_SUCCESS) return rc;
     if (valuesCount <= 0 || !values) return leave(NVML_ERROR_INVALID_ARGUMENT);
-    unsigned long long field_cost = 0;
+    /* The call's own cost, then each field's. */
+    unsigned long long field_cost = cost_of("nvmlDeviceGetFieldValues");
     for (int k = 0; k < valuesCount; k++) {
         if (values[k].fieldId < NVML_FI_MAX) field_cost += cfg.field_cost_us[values[k].fieldId];
     }
