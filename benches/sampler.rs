@@ -34,6 +34,7 @@ fn quiet(builder: otel_resmon::SamplerBuilder) -> Sampler {
 }
 
 /// `cargo bench -- --test`: every measurement once, shortly.
+#[cfg(all(feature = "nvml", target_os = "linux"))]
 fn test_mode() -> bool {
     std::env::args().any(|a| a == "--test")
 }
@@ -52,7 +53,11 @@ fn bench(c: &mut Criterion) {
     #[cfg(all(feature = "nvml", target_os = "linux"))]
     for (n, fake) in &fakes {
         let sampler = quiet(Sampler::builder().nvml_library(fake.library()));
-        assert_eq!(sampler.latest().gpus.len(), *n, "the fake's GPUs are visible");
+        assert_eq!(
+            sampler.latest().gpus.len(),
+            *n,
+            "the fake's GPUs are visible"
+        );
         group.bench_function(format!("h200_x{n}"), |b| {
             b.iter(|| black_box(sampler.sample_now()))
         });

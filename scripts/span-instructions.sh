@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # The most the layer may add, in instructions, per instruction of a bare span (measured
 # 2026-12-04: see BENCHMARKS.md).
-max_ratio=${RESMON_SPAN_INSTRUCTION_RATIO_MAX:-0.60}
+max_ratio=${RESMON_SPAN_INSTRUCTION_RATIO_MAX:-0.50}
 command -v valgrind >/dev/null || {
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get install -y -qq valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; }

@@ -67,7 +67,12 @@ fn every_tier_is_read_at_start_and_knows_when() {
         for tier in GpuTier::ALL {
             assert!(g.read_at(tier).is_some(), "{tier:?}");
         }
-        for tier in [GpuTier::Fast, GpuTier::Energy, GpuTier::Counters, GpuTier::Health] {
+        for tier in [
+            GpuTier::Fast,
+            GpuTier::Energy,
+            GpuTier::Counters,
+            GpuTier::Health,
+        ] {
             assert!(g.is_fresh(tier), "{tier:?} is new in the first pass");
         }
     }
@@ -77,7 +82,11 @@ fn every_tier_is_read_at_start_and_knows_when() {
     assert!(g1.is_fresh(GpuTier::Fast) && g1.read_at(GpuTier::Fast) > g0.read_at(GpuTier::Fast));
     for tier in [GpuTier::Energy, GpuTier::Counters, GpuTier::Health] {
         assert!(!g1.is_fresh(tier), "{tier:?} is carried");
-        assert_eq!(g1.read_at(tier), g0.read_at(tier), "{tier:?} keeps its read time");
+        assert_eq!(
+            g1.read_at(tier),
+            g0.read_at(tier),
+            "{tier:?} keeps its read time"
+        );
     }
     assert_eq!(g1.energy, g0.energy);
     let w = s.window(first.taken_at, next.taken_at);
@@ -128,7 +137,10 @@ fn slow_reads_run_apart_and_callers_carry_instead_of_waiting() {
     );
     let after = s.health();
     let reads = |h: &otel_resmon::SamplerHealth, tier| {
-        h.tiers.iter().find(|t| t.tier == tier).map_or(0, |t| t.reads)
+        h.tiers
+            .iter()
+            .find(|t| t.tier == tier)
+            .map_or(0, |t| t.reads)
     };
     let slow: u64 = [GpuTier::Energy, GpuTier::Counters, GpuTier::Health]
         .into_iter()
@@ -152,12 +164,20 @@ fn slow_reads_run_apart_and_callers_carry_instead_of_waiting() {
         .iter()
         .find(|c| c.function == "nvmlDeviceGetMigMode")
         .expect("the MIG mode read is named");
-    assert_eq!((mig.tier, mig.calls), (GpuTier::Static, 1), "read once, at start");
+    assert_eq!(
+        (mig.tier, mig.calls),
+        (GpuTier::Static, 1),
+        "read once, at start"
+    );
 }
 
 /// A GPU drawing a steady 450 W, its energy counter advancing with it.
 fn steady_gpu() -> FakeNvml {
-    let mut gpu = Gpu::new(0, "GPU-11111111-aaaa-4000-8000-000000000001", "0000:01:00.0");
+    let mut gpu = Gpu::new(
+        0,
+        "GPU-11111111-aaaa-4000-8000-000000000001",
+        "0000:01:00.0",
+    );
     gpu.power_mw = 450_000;
     gpu.extra = "gpu.0.energy_from_power=1\n".into();
     FakeNvml::new(&format!("{}{}", gpus(&[gpu]), h200_costs()))

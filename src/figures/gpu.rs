@@ -138,7 +138,10 @@ fn energy(
     if read_at_both_ends(s, g, GpuTier::Energy, slack(span.interval)) {
         let ends = energy_at_fast_read(s).zip(energy_at_fast_read(g));
         // A counter that went backwards (the driver re-initialised) gives nothing, never 0.
-        let counted = s.energy.zip(g.energy).and_then(|(s, e)| counter_delta(s, e));
+        let counted = s
+            .energy
+            .zip(g.energy)
+            .and_then(|(s, e)| counter_delta(s, e));
         if let (Some(_), Some((s, e))) = (counted, ends) {
             out.put(&k.energy_delta, Num::Float((e - s).max(0.0)));
         }
@@ -147,7 +150,10 @@ fn energy(
     if w.power.count() < ESTIMATE_READINGS {
         return;
     }
-    let seconds = g.taken_at.saturating_duration_since(s.taken_at).as_secs_f64();
+    let seconds = g
+        .taken_at
+        .saturating_duration_since(s.taken_at)
+        .as_secs_f64();
     if let Some(mean) = w.power.mean() {
         out.put(&k.energy_estimate, Num::Float(mean * seconds));
     }

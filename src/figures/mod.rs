@@ -19,10 +19,11 @@ use opentelemetry::trace::SpanRef;
 use opentelemetry::{KeyValue, Value};
 
 pub(crate) use entry::counter_delta;
-pub(crate) use gpu::read_twice;
 #[cfg(feature = "tower")]
 pub(crate) use entry::signed_delta;
 use entry::{Entry, Num, Out};
+#[cfg(feature = "tower")]
+pub(crate) use gpu::read_twice;
 #[cfg(feature = "tower")]
 pub(crate) use histograms::observed;
 pub(crate) use histograms::SpanHistograms;

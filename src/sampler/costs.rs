@@ -10,6 +10,7 @@ use crate::snapshot::GpuTier;
 pub const SLOW_CALL: Duration = Duration::from_micros(100);
 
 /// Most distinct slow calls kept.
+#[cfg_attr(not(feature = "nvml"), allow(dead_code))]
 const MAX_CALLS: usize = 32;
 
 /// What one tier of GPU reads cost so far (every device together).
@@ -50,6 +51,7 @@ pub(crate) struct Costs {
     calls: Vec<DriverCall>,
 }
 
+#[cfg_attr(not(feature = "nvml"), allow(dead_code))]
 impl Costs {
     /// One read of `tier` on one device took `took`.
     pub(crate) fn read(&mut self, tier: GpuTier, took: Duration) {
@@ -112,7 +114,7 @@ impl Costs {
     /// The slow calls, slowest first.
     pub(crate) fn slow_calls(&self) -> Vec<DriverCall> {
         let mut calls = self.calls.clone();
-        calls.sort_by(|a, b| b.longest.cmp(&a.longest));
+        calls.sort_by_key(|c| std::cmp::Reverse(c.longest));
         calls
     }
 }

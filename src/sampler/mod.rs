@@ -409,6 +409,7 @@ impl Shared {
     /// what each found before the next. At the default rates the reads are due at different
     /// times, so a pass is followed by one at most; rates shorter than the interval ask for
     /// every one after every pass. Bounded by `max` reads.
+    #[cfg(feature = "nvml")]
     fn slow(&self, first: probes::SlowJob, max: usize) {
         let mut job = Some(first);
         let mut made = 0;
@@ -452,10 +453,14 @@ fn run(shared: &Shared, stop: &mpsc::Receiver<()>, sink: &(dyn Fn(&Warning) + Se
     while let Err(RecvTimeoutError::Timeout) =
         stop.recv_timeout(next.saturating_duration_since(Instant::now()))
     {
-        if let (snapshot, Some(job)) = shared.pass(false) {
-            // Each slow tier of each GPU at most once.
+        let (snapshot, job) = shared.pass(false);
+        // Each slow tier of each GPU at most once.
+        #[cfg(feature = "nvml")]
+        if let Some(job) = job {
             shared.slow(job, 3 * snapshot.gpus.len().max(1));
         }
+        #[cfg(not(feature = "nvml"))]
+        let _ = (snapshot, job);
         deliver(shared);
         next += shared.interval;
         let now = Instant::now();

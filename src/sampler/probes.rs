@@ -93,11 +93,12 @@ impl Probes {
     }
 
     /// Keeps what a slow read found.
+    #[cfg(feature = "nvml")]
     pub(super) fn store_slow(&mut self, result: SlowResult) {
         match &mut self.gpu {
             #[cfg(feature = "nvml")]
             GpuSource::Nvml(probe) => probe.store_slow(result, &mut self.warnings),
-            GpuSource::Off(_) => drop(result),
+            GpuSource::Off(_) => {}
         }
     }
 
@@ -116,14 +117,6 @@ impl Probes {
 pub(super) use super::gpu::{SlowJob, SlowResult};
 #[cfg(not(feature = "nvml"))]
 pub(super) enum SlowJob {}
-#[cfg(not(feature = "nvml"))]
-pub(super) enum SlowResult {}
-#[cfg(not(feature = "nvml"))]
-impl SlowJob {
-    pub(super) fn run(self) -> SlowResult {
-        match self {}
-    }
-}
 
 #[cfg(feature = "nvml")]
 pub(super) fn open_gpu(settings: &Settings, warnings: &mut Warnings) -> (GpuSource, GpuInventory) {

@@ -103,6 +103,7 @@ impl Warnings {
 
     /// Raises what another collector raised (a read made without the probe lock), each
     /// still once.
+    #[cfg(feature = "nvml")]
     pub(crate) fn absorb(&mut self, other: Warnings) {
         for w in other.pending {
             let message = w.message;

@@ -16,11 +16,11 @@ pub use gpu_condition::{
     ClockEventReasons, GpuCondition, GpuHealth, ThrottledTime, CLOCK_EVENT_REASONS,
 };
 pub use inventory::{CudaOrdinals, GpuDevice, GpuInventory};
-pub use tier::GpuTier;
-pub(crate) use tier::TierReads;
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
+pub use tier::GpuTier;
+pub(crate) use tier::TierReads;
 
 /// One pass of the sampler.
 #[derive(Debug, Clone)]

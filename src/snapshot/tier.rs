@@ -59,6 +59,7 @@ pub(crate) struct TierReads {
     fresh: u8,
 }
 
+#[cfg_attr(not(feature = "nvml"), allow(dead_code))]
 impl TierReads {
     /// Tier `tier` was read at `at`; `fresh` when this pass is the first to carry that read.
     pub(crate) fn set(&mut self, tier: GpuTier, at: Instant, fresh: bool) {

@@ -132,7 +132,9 @@ impl RequestResources {
                 .iter()
                 .filter_map(|g| {
                     // One reading carried to the end is no change.
-                    let before = s.gpu(&g.uuid).filter(|b| crate::figures::read_twice(b, g))?;
+                    let before = s
+                        .gpu(&g.uuid)
+                        .filter(|b| crate::figures::read_twice(b, g))?;
                     let before = before.memory_used;
                     Some(GpuMemoryDelta {
                         index: g.index,

@@ -305,16 +305,18 @@ impl SamplerBuilder {
             (None, Some(v)) => parse_switch(ENV_GPU, &v)?,
             (None, None) => true,
         };
-        let tier = |code: Option<Duration>, setting: &'static str, env: &'static str, default| {
-            match (code, var(env)) {
+        let tier =
+            |code: Option<Duration>, setting: &'static str, env: &'static str, default| match (
+                code,
+                var(env),
+            ) {
                 (Some(d), _) => check_interval(setting, d, || format!("{d:?}")),
                 (None, Some(v)) => {
                     let ms = parse_number(env, &v)?;
                     check_interval(env, Duration::from_millis(ms), || v.clone())
                 }
                 (None, None) => Ok(default),
-            }
-        };
+            };
         let rates = TierRates {
             counters: tier(
                 self.gpu_counters_interval,

@@ -248,7 +248,9 @@ pub(super) fn read_statics(device: &Device<'_>, reader: &mut FieldReader<'_>) ->
         device.num_fans()
     });
     let mig_enabled = reader
-        .get(GpuField::MigMode, "nvmlDeviceGetMigMode", || device.mig_mode())
+        .get(GpuField::MigMode, "nvmlDeviceGetMigMode", || {
+            device.mig_mode()
+        })
         .map(|m| m.current == 1);
     let missing: Vec<MissingField> = reader.sample.missing.drain(before..).collect();
     Statics {

@@ -457,9 +457,11 @@ fn read_fast(
         reader.sample.memory_total = Some(m.total);
         reader.sample.memory_reserved = Some(m.reserved);
     }
-    if let Some(u) = reader.get(GpuField::Utilization, "nvmlDeviceGetUtilizationRates", || {
-        device.utilization_rates()
-    }) {
+    if let Some(u) = reader.get(
+        GpuField::Utilization,
+        "nvmlDeviceGetUtilizationRates",
+        || device.utilization_rates(),
+    ) {
         reader.sample.utilization_gpu = Some(f64::from(u.gpu) / 100.0);
         reader.sample.memory_busy = Some(f64::from(u.memory) / 100.0);
     }

@@ -21,7 +21,6 @@ use crate::snapshot::{DeviceState, GpuField, GpuSample, GpuTier, MissingField, M
 /// The slow tiers, in the order their first reads are spread.
 pub(crate) const SLOW: [GpuTier; 3] = [GpuTier::Energy, GpuTier::Counters, GpuTier::Health];
 
-
 /// The last read of one slow tier on one device.
 struct Read {
     at: Instant,
