@@ -203,7 +203,7 @@ impl Sampler {
             cgroup,
         };
         let probes_xid = probes.xid.clone();
-        let first = Arc::new(probes.pass(None).0);
+        let first = Arc::new(probes.pass(None, false).0);
         let warnings_so_far = probes.warnings.kept.clone();
         let history = History::new(first.clone(), settings.history, &settings.levels);
         static NEXT_ID: AtomicU64 = AtomicU64::new(0);
@@ -386,7 +386,7 @@ impl Shared {
             .slow_busy
             .load(Ordering::Acquire)
             .then(|| self.latest.load_full());
-        let (snapshot, inventory) = probes.pass(carry.as_deref());
+        let (snapshot, inventory) = probes.pass(carry.as_deref(), extra);
         let snapshot = Arc::new(snapshot);
         if let Some(inventory) = inventory {
             self.inventory.store(Arc::new(inventory));

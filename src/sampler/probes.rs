@@ -33,13 +33,20 @@ pub(super) enum GpuSource {
 impl Probes {
     /// One snapshot, and the new inventory if NVML started during this pass. With `carry`
     /// (a slow read holds the driver) the GPUs' fast tier is carried from that snapshot
-    /// instead of read.
-    pub(super) fn pass(&mut self, carry: Option<&Snapshot>) -> (Snapshot, Option<GpuInventory>) {
+    /// instead of read. Only an interval pass (not `extra`) tries a failed NVML start again:
+    /// a start reads every tier, which no caller waits for.
+    pub(super) fn pass(
+        &mut self,
+        carry: Option<&Snapshot>,
+        extra: bool,
+    ) -> (Snapshot, Option<GpuInventory>) {
         #[cfg(feature = "nvml")]
         let inventory = match &mut self.gpu {
-            GpuSource::Nvml(probe) => probe.retry_if_due(&mut self.warnings),
-            GpuSource::Off(_) => None,
+            GpuSource::Nvml(probe) if !extra => probe.retry_if_due(&mut self.warnings),
+            _ => None,
         };
+        #[cfg(not(feature = "nvml"))]
+        let _ = extra;
         #[cfg(not(feature = "nvml"))]
         let inventory = None;
         let taken_at = Instant::now();

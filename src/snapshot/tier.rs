@@ -71,6 +71,12 @@ impl TierReads {
         }
     }
 
+    /// Tier `tier` has no read (its last one is too old to carry).
+    pub(crate) fn clear(&mut self, tier: GpuTier) {
+        self.at[tier as usize] = None;
+        self.fresh &= !tier.bit();
+    }
+
     pub(crate) fn at(&self, tier: GpuTier) -> Option<Instant> {
         self.at[tier as usize]
     }

@@ -82,6 +82,7 @@ impl SlowReads {
             let Some(read) = read else { continue };
             let tier = SLOW[k];
             if now.saturating_duration_since(read.at) > rates.stale_after(tier) {
+                clear(tier, sample);
                 for field in fields(tier) {
                     push_missing(sample, *field, MissingReason::Stale);
                 }
@@ -119,8 +120,37 @@ fn push_missing(sample: &mut GpuSample, field: GpuField, reason: MissingReason) 
     }
 }
 
-/// Copies the figures of `tier` (and why any is missing) from a read to a pass's sample.
+/// Takes the figures of `tier` off a sample (a carried sample may hold them), with why they
+/// were missing and when they were read.
+fn clear(tier: GpuTier, sample: &mut GpuSample) {
+    sample.missing.retain(|m| !fields(tier).contains(&m.field));
+    sample.reads.clear(tier);
+    let c = &mut sample.condition;
+    match tier {
+        GpuTier::Energy => sample.energy = None,
+        GpuTier::Counters => {
+            c.throttled_time = Default::default();
+            c.pcie_rx_bytes = None;
+            c.pcie_tx_bytes = None;
+        }
+        GpuTier::Health => {
+            c.power_limit = None;
+            c.ecc_corrected = None;
+            c.ecc_uncorrected = None;
+            c.remapped_rows_corrected = None;
+            c.remapped_rows_uncorrected = None;
+            c.remapped_rows_pending = None;
+            c.remapped_rows_failure = None;
+            c.retired_pages_pending = None;
+        }
+        GpuTier::Fast | GpuTier::Static => {}
+    }
+}
+
+/// Copies the figures of `tier` (and why any is missing) from a read to a pass's sample,
+/// replacing what the sample said of them (a carried sample may hold an older read's).
 fn copy(tier: GpuTier, from: &GpuSample, to: &mut GpuSample) {
+    to.missing.retain(|m| !fields(tier).contains(&m.field));
     let (f, t) = (&from.condition, &mut to.condition);
     match tier {
         GpuTier::Energy => to.energy = from.energy,
