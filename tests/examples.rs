@@ -278,6 +278,8 @@ fn doctor_reports_the_gpu_and_fails_when_one_is_required_but_missing() {
     // GPU 1 is power-capped and has rows waiting to be remapped.
     let mut config = two_gpus();
     config.push_str("gpu.1.clock_event_reasons=5\ngpu.1.field.144=1\ngpu.1.field.74=4500000000\n");
+    // At an H200's call costs: the doctor names the slow calls and what each tier costs.
+    config.push_str(common::fake_nvml::h200_costs());
     let fake = FakeNvml::new(&config);
     let out = Command::new(example("doctor"))
         .env("RESMON_NVML_LIB", fake.library())
@@ -301,6 +303,10 @@ fn doctor_reports_the_gpu_and_fails_when_one_is_required_but_missing() {
         " °C, power ",
         "health ok; clocks SM 1980 MHz, memory 2619 MHz; P-state P0; power limit 700 W; throttle reasons none; throttled 0.0 s",
         "health predicted_failure; clocks SM 1980 MHz, memory 2619 MHz; P-state P0; power limit 700 W; throttle reasons gpu_idle, sw_power_cap; throttled 4.5 s",
+        "GPU tier fast     : ",
+        "GPU tier energy   : ",
+        "Slow driver call  : nvmlDeviceGetTotalEnergyConsumption (energy tier): longest ",
+        "Slow driver call  : nvmlDeviceGetMigMode (static tier)",
     ] {
         assert!(
             stdout.contains(expected),
