@@ -12,27 +12,12 @@
 #[path = "../tests/common/fake_nvml.rs"]
 mod fake_nvml;
 
+#[path = "common/stack.rs"]
+mod stack;
+
 use std::time::Duration;
 
-use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
-use otel_resmon::{ResourceLayer, Sampler};
-use tracing::Dispatch;
-use tracing_subscriber::layer::SubscriberExt;
-
-#[derive(Debug)]
-struct Discard;
-
-impl SpanExporter for Discard {
-    fn export(
-        &self,
-        batch: Vec<SpanData>,
-    ) -> impl std::future::Future<Output = OTelSdkResult> + Send {
-        drop(batch);
-        std::future::ready(Ok(()))
-    }
-}
+use otel_resmon::Sampler;
 
 #[inline(never)]
 fn run_spans(n: u32) {
@@ -71,19 +56,10 @@ fn main() {
     let builder = builder.nvml_library(fake.library());
     let sampler = builder.build().expect("sampler");
     for mode in modes {
-        let provider = SdkTracerProvider::builder()
-            .with_simple_exporter(Discard)
-            .build();
-        let dispatch = if mode == "resmon" {
-            let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer("bench"));
-            Dispatch::new(
-                tracing_subscriber::registry()
-                    .with(ResourceLayer::new(&sampler))
-                    .with(otel),
-            )
+        let (dispatch, _provider) = if mode == "resmon" {
+            stack::with_layer(&sampler)
         } else {
-            let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer("bench"));
-            Dispatch::new(tracing_subscriber::registry().with(otel))
+            stack::baseline()
         };
         tracing::dispatcher::with_default(&dispatch, || {
             // One span first, so lazy set-up (thread-locals, keys) is not counted.

@@ -15,52 +15,15 @@
 #[path = "../tests/common/fake_nvml.rs"]
 mod fake_nvml;
 
+#[path = "common/stack.rs"]
+mod stack;
+
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
-use otel_resmon::{ResourceLayer, Sampler};
+use otel_resmon::Sampler;
+use stack::{baseline, with_layer};
 use tracing::Dispatch;
-use tracing_subscriber::layer::SubscriberExt;
-
-#[derive(Debug)]
-struct Discard;
-
-impl SpanExporter for Discard {
-    fn export(
-        &self,
-        batch: Vec<SpanData>,
-    ) -> impl std::future::Future<Output = OTelSdkResult> + Send {
-        drop(batch);
-        std::future::ready(Ok(()))
-    }
-}
-
-fn provider() -> SdkTracerProvider {
-    SdkTracerProvider::builder()
-        .with_simple_exporter(Discard)
-        .build()
-}
-
-fn baseline() -> (Dispatch, SdkTracerProvider) {
-    let provider = provider();
-    let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer("bench"));
-    (
-        Dispatch::new(tracing_subscriber::registry().with(otel)),
-        provider,
-    )
-}
-
-fn with_layer(sampler: &Sampler) -> (Dispatch, SdkTracerProvider) {
-    let provider = provider();
-    let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer("bench"));
-    let subscriber = tracing_subscriber::registry()
-        .with(ResourceLayer::new(sampler))
-        .with(otel);
-    (Dispatch::new(subscriber), provider)
-}
 
 fn one_span() {
     let span = tracing::info_span!("request", route = "/api/chat");

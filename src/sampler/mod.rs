@@ -21,6 +21,7 @@ mod pid_namespace;
 mod probes;
 #[cfg(feature = "nvml")]
 mod process_memory;
+mod thread;
 #[cfg(feature = "nvml")]
 mod visible;
 mod warning;
@@ -28,7 +29,7 @@ mod window;
 mod xid;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -227,7 +228,7 @@ impl Sampler {
             .name("otel-resmon-sampler".into())
             .spawn({
                 let shared = shared.clone();
-                move || run(&shared, &stopped, &*sink)
+                move || thread::run(&shared, &stopped, &*sink)
             })
             .map_err(Error::Spawn)?;
         Ok(Self {
@@ -364,110 +365,6 @@ impl Handle {
 impl Drop for Handle {
     fn drop(&mut self) {
         self.stop();
-    }
-}
-
-impl Shared {
-    fn probes_xid(&self) -> &xid::XidLog {
-        &self.xid
-    }
-
-    fn lock_probes(&self) -> MutexGuard<'_, Probes> {
-        lock(&self.probes)
-    }
-
-    /// One pass, published under the probe lock so the history stays in sequence order;
-    /// `extra` for one asked for by `sample_now`. After an interval pass, the slow read due
-    /// now, if any, for the sampler thread to make once it let go of the lock.
-    fn pass(&self, extra: bool) -> (Arc<Snapshot>, Option<probes::SlowJob>) {
-        let started = Instant::now();
-        let mut probes = self.lock_probes();
-        let carry = self
-            .slow_busy
-            .load(Ordering::Acquire)
-            .then(|| self.latest.load_full());
-        let (snapshot, inventory) = probes.pass(carry.as_deref(), extra);
-        let snapshot = Arc::new(snapshot);
-        if let Some(inventory) = inventory {
-            self.inventory.store(Arc::new(inventory));
-        }
-        // Into the history first: whoever reads it as the latest finds it there.
-        self.history.push(snapshot.clone(), extra);
-        self.latest.store(snapshot.clone());
-        self.published.store(snapshot.seq, Ordering::Release);
-        let job = if extra { None } else { probes.next_slow() };
-        if job.is_some() {
-            self.slow_busy.store(true, Ordering::Release);
-        }
-        drop(probes);
-        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        self.last_pass_nanos.store(nanos, Ordering::Relaxed);
-        (snapshot, job)
-    }
-
-    /// Makes the slow reads due now, one at a time, each without the probe lock, keeping
-    /// what each found before the next. At the default rates the reads are due at different
-    /// times, so a pass is followed by one at most; rates shorter than the interval ask for
-    /// every one after every pass. Bounded by `max` reads.
-    #[cfg(feature = "nvml")]
-    fn slow(&self, first: probes::SlowJob, max: usize) {
-        let mut job = Some(first);
-        let mut made = 0;
-        while let Some(next) = job.take() {
-            let result = next.run();
-            made += 1;
-            let mut probes = self.lock_probes();
-            probes.store_slow(result);
-            if made < max {
-                job = probes.next_slow();
-            }
-            if job.is_none() {
-                self.slow_busy.store(false, Ordering::Release);
-            }
-        }
-    }
-}
-
-/// The sampler thread: a pass every interval until told to stop, then warnings delivered.
-fn run(shared: &Shared, stop: &mpsc::Receiver<()>, sink: &(dyn Fn(&Warning) + Send + Sync)) {
-    let deliver = |shared: &Shared| {
-        let pending = {
-            let mut probes = shared.lock_probes();
-            let pending = probes.warnings.take_pending();
-            // Every new warning is pending once: only then has the kept list changed.
-            if !pending.is_empty() {
-                *lock(&shared.warnings) = probes.warnings.kept.clone();
-            }
-            if let Some(costs) = probes.costs() {
-                lock(&shared.costs).clone_from(costs);
-            }
-            pending
-        };
-        for warning in &pending {
-            sink(warning);
-        }
-    };
-    deliver(shared);
-    let mut next = Instant::now() + shared.interval;
-    // A message or a dropped sender both mean stop.
-    while let Err(RecvTimeoutError::Timeout) =
-        stop.recv_timeout(next.saturating_duration_since(Instant::now()))
-    {
-        let (snapshot, job) = shared.pass(false);
-        // Each slow tier of each GPU at most once.
-        #[cfg(feature = "nvml")]
-        if let Some(job) = job {
-            shared.slow(job, 3 * snapshot.gpus.len().max(1));
-        }
-        #[cfg(not(feature = "nvml"))]
-        let _ = (snapshot, job);
-        deliver(shared);
-        next += shared.interval;
-        let now = Instant::now();
-        if next < now {
-            // Passes fell behind (a slow driver, a suspended machine): skip, do not burst.
-            next = now + shared.interval;
-        }
     }
 }
 
