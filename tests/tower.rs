@@ -270,15 +270,103 @@ fn a_streaming_response_ends_its_span_with_the_body() {
     assert!(attr(span, "resmon.cancelled").is_none());
 }
 
-/// The context propagators `otlp::init` installs by default; the layer extracts with the
-/// global one, as the ecosystem does.
+/// The context propagators `otlp::init` installs by default, and B3 beside them (as
+/// `OTEL_PROPAGATORS=tracecontext,baggage,b3` gives); the layer extracts with the global one,
+/// as the ecosystem does. Every test installs the same set: they run in parallel.
 fn w3c_propagators() {
+    type Propagator = Box<dyn opentelemetry::propagation::TextMapPropagator + Send + Sync>;
+    #[allow(unused_mut)]
+    let mut propagators: Vec<Propagator> = vec![
+        Box::new(opentelemetry_sdk::propagation::TraceContextPropagator::new()),
+        Box::new(opentelemetry_sdk::propagation::BaggagePropagator::new()),
+    ];
+    // opentelemetry-zipkin 0.33 marks the whole crate deprecated for its exporter; its B3
+    // propagator is the one the ecosystem has (the crate uses it for `OTEL_PROPAGATORS=b3`).
+    #[cfg(feature = "otlp")]
+    #[allow(deprecated)]
+    propagators.push(Box::new(opentelemetry_zipkin::Propagator::with_encoding(
+        opentelemetry_zipkin::B3Encoding::SingleHeader,
+    )));
     opentelemetry::global::set_text_map_propagator(
-        opentelemetry::propagation::TextMapCompositePropagator::new(vec![
-            Box::new(opentelemetry_sdk::propagation::TraceContextPropagator::new()),
-            Box::new(opentelemetry_sdk::propagation::BaggagePropagator::new()),
-        ]),
+        opentelemetry::propagation::TextMapCompositePropagator::new(propagators),
     );
+}
+
+/// Beside tower-http's `TraceLayer` with `in_current_span(true)`, with `CallerContextLayer`
+/// outside it: the adopted span is the caller's child (W3C and B3) and the handler sees the
+/// caller's baggage. Without that layer (the code before issue 24) the adopted span started
+/// a trace of its own: tower-http's span fixes its trace when it is entered, before the
+/// services inside it run.
+#[test]
+fn an_adopted_tower_http_span_joins_the_callers_trace_and_keeps_its_baggage() {
+    w3c_propagators();
+    let s = server_with(
+        |layer| layer.in_current_span(true),
+        |r| {
+            r.layer(tower_http::trace::TraceLayer::new_for_http())
+                .layer(otel_resmon::tower::CallerContextLayer::new())
+        },
+    );
+    let client = reqwest::Client::new();
+    let tenant = s.block_on(async {
+        client
+            .get(s.url("/hello"))
+            .header(
+                "traceparent",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            )
+            .send()
+            .await
+            .unwrap();
+        #[cfg(feature = "otlp")]
+        client
+            .get(s.url("/users/7"))
+            .header("b3", "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1")
+            .send()
+            .await
+            .unwrap();
+        client
+            .get(s.url("/baggage"))
+            .header(
+                "traceparent",
+                "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+            )
+            .header("baggage", "tenant=acme,plan=pro")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    });
+    let w3c = &s.spans_named("GET /hello", 1)[0];
+    assert_eq!(
+        w3c.span_context.trace_id().to_string(),
+        "4bf92f3577b34da6a3ce929d0e0e4736"
+    );
+    assert_eq!(w3c.parent_span_id.to_string(), "00f067aa0ba902b7");
+    assert!(w3c.parent_span_is_remote);
+    #[cfg(feature = "otlp")]
+    {
+        let b3 = &s.spans_named("GET /users/{id}", 1)[0];
+        assert_eq!(
+            b3.span_context.trace_id().to_string(),
+            "80f198ee56343ba864fe8b2a57d3eff7"
+        );
+        assert_eq!(b3.parent_span_id.to_string(), "e457b5a2e4d86bd1");
+    }
+    let with_baggage = &s.spans_named("GET /baggage", 1)[0];
+    assert_eq!(
+        with_baggage.span_context.trace_id().to_string(),
+        "0af7651916cd43dd8448eb211c80319c"
+    );
+    assert_eq!(
+        tenant, "acme",
+        "the handler's context lost the caller's baggage"
+    );
+    // One span per request, tower-http's: nothing of ours beside it.
+    let expected = if cfg!(feature = "otlp") { 3 } else { 2 };
+    assert_eq!(s.traced.spans().len(), expected);
 }
 
 #[test]

@@ -20,6 +20,7 @@
 //! ```
 
 mod body;
+mod caller_context;
 mod error_type;
 mod exchange;
 mod future;
@@ -38,6 +39,7 @@ pub use crate::keys::metric::{
     HTTP_SERVER_REQUEST_GPU_MEMORY_PEAK, HTTP_SERVER_REQUEST_PROCESS_CPU_TIME,
 };
 pub use body::ResponseBody;
+pub use caller_context::{CallerContext, CallerContextFuture, CallerContextLayer};
 pub use future::ResponseFuture;
 pub use handle::{FiguresSoFar, GpuMemoryDelta, GpuMemoryPeak, RequestResources};
 pub use layer::ResourceTraceLayer;
