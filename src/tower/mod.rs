@@ -34,6 +34,7 @@ mod semconv;
 mod service;
 mod shared;
 mod status;
+mod subscriber_check;
 
 pub use crate::keys::metric::{
     HTTP_SERVER_REQUEST_GPU_MEMORY_PEAK, HTTP_SERVER_REQUEST_PROCESS_CPU_TIME,

@@ -60,6 +60,7 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        super::subscriber_check::check_once();
         let shared = &self.shared;
         let resources = RequestResources::new(&shared.sampler);
         let adopted = if shared.in_current_span {
