@@ -19,6 +19,17 @@ pub enum Error {
         /// Why it was refused.
         reason: &'static str,
     },
+    /// A certificate or key file named by a setting cannot be read or used.
+    #[error("invalid {setting}={path:?}: {reason}")]
+    Certificate {
+        /// The environment variable or `Pipeline` method that named the file, e.g.
+        /// `OTEL_EXPORTER_OTLP_CERTIFICATE`.
+        setting: &'static str,
+        /// The file's path, as given.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// An OTLP exporter could not be built or shut down cleanly.
     #[error("OTLP: {0}")]
     Exporter(String),

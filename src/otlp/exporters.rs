@@ -1,46 +1,47 @@
 //! The OTLP exporters for traces and metrics, gRPC or HTTP/protobuf, with their endpoints,
-//! headers, compression and timeouts from the settings.
+//! headers, compression, timeouts and TLS from the settings, all doing their I/O on the
+//! pipeline's [`ExportRuntime`].
 
 use opentelemetry_otlp::{WithExportConfig, WithHttpConfig, WithTonicConfig};
 
+use super::http_client::RuntimeClient;
+use super::runtime::ExportRuntime;
 use super::settings::{Export, Protocol, Settings};
-use crate::Error;
+use super::tls;
+use crate::error::Error;
 
-/// The exporters, built where their clients need to be built.
+/// The exporters, and the runtime their I/O runs on.
 pub(super) struct Exporters {
     pub(super) traces: opentelemetry_otlp::SpanExporter,
     pub(super) metrics: opentelemetry_otlp::MetricExporter,
-    /// gRPC exporters do their I/O on this runtime, owned by the pipeline, so exports and the
-    /// final flush never depend on (or block) the application's runtime.
-    pub(super) runtime: Option<tokio::runtime::Runtime>,
+    /// Owned by the pipeline, so exports and the final flush never depend on (or block) the
+    /// application's runtime, and run where telemetry is suppressed.
+    pub(super) runtime: ExportRuntime,
 }
 
 impl Exporters {
+    /// # Errors
+    /// [`Error::Certificate`] for a TLS file that cannot be used, [`Error::Exporter`] for an
+    /// exporter that cannot be built. Never panics, inside a runtime or outside: the runtime
+    /// is dropped with `shutdown_background` on every path.
     pub(super) fn build(settings: &Settings) -> Result<Self, Error> {
-        let needs_runtime =
-            [settings.traces.protocol, settings.metrics.protocol].contains(&Protocol::Grpc);
-        let runtime = if needs_runtime {
-            Some(
-                tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(1)
-                    .thread_name("otel-resmon-otlp")
-                    .enable_all()
-                    .build()
-                    .map_err(|e| Error::Exporter(format!("cannot start the OTLP runtime: {e}")))?,
-            )
-        } else {
-            None
-        };
-        // Built on a thread of its own: outside any runtime of the caller (the blocking HTTP
-        // client must not be created inside one), inside ours for gRPC.
-        let handle = runtime.as_ref().map(|r| r.handle().clone());
+        // The files first: a bad one is the user's to fix, whatever else happens.
+        let traces_tls = tls::Loaded::load(&settings.traces.tls)?;
+        let metrics_tls = tls::Loaded::load(&settings.metrics.tls)?;
+        let runtime = ExportRuntime::start()?;
+        let handle = runtime
+            .handle()
+            .ok_or_else(|| Error::Exporter("the OTLP runtime is gone".into()))?
+            .clone();
+        // Built on a thread of its own, inside the export runtime (tonic spawns its
+        // connection task there) and outside any runtime of the caller's.
         let (traces, metrics) = std::thread::scope(|scope| {
             scope
                 .spawn(|| {
-                    let _entered = handle.as_ref().map(|h| h.enter());
+                    let _entered = handle.enter();
                     Ok::<_, Error>((
-                        span_exporter(&settings.traces)?,
-                        metric_exporter(&settings.metrics)?,
+                        span_exporter(&settings.traces, &traces_tls, &handle)?,
+                        metric_exporter(&settings.metrics, &metrics_tls, &handle)?,
                     ))
                 })
                 .join()
@@ -71,17 +72,45 @@ fn grpc_metadata(e: &Export) -> opentelemetry_otlp::tonic_types::metadata::Metad
     opentelemetry_otlp::tonic_types::metadata::MetadataMap::from_headers(e.headers.clone())
 }
 
+fn is_https(e: &Export) -> bool {
+    e.endpoint
+        .get(..8)
+        .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+}
+
+/// The HTTP client for one signal: its timeout, and TLS when the endpoint asks for it.
+fn http_client(
+    e: &Export,
+    tls: &tls::Loaded,
+    runtime: &tokio::runtime::Handle,
+) -> Result<RuntimeClient, Error> {
+    let roots = if is_https(e) && !tls.has_ca() {
+        tls::system_roots(&e.endpoint)?
+    } else {
+        rustls::RootCertStore::empty()
+    };
+    Ok(RuntimeClient::new(
+        runtime.clone(),
+        e.timeout,
+        tls.rustls(roots)?,
+    ))
+}
+
 /// Builds one signal's exporter from its settings: the same calls for traces and metrics.
 macro_rules! build_exporter {
-    ($builder:expr, $e:expr, $signal:literal) => {{
+    ($builder:expr, $e:expr, $tls:expr, $runtime:expr, $signal:literal) => {{
         let e: &Export = $e;
+        let tls: &tls::Loaded = $tls;
         match e.protocol {
             Protocol::Grpc => {
-                let b = $builder
+                let mut b = $builder
                     .with_tonic()
                     .with_endpoint(&e.endpoint)
                     .with_timeout(e.timeout)
                     .with_metadata(grpc_metadata(e));
+                if is_https(e) {
+                    b = b.with_tls_config(tls.tonic());
+                }
                 match e.compression {
                     Some(c) => b.with_compression(c).build(),
                     None => b.build(),
@@ -90,6 +119,7 @@ macro_rules! build_exporter {
             Protocol::HttpProtobuf => {
                 let b = $builder
                     .with_http()
+                    .with_http_client(http_client(e, tls, $runtime)?)
                     .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
                     .with_endpoint(&e.endpoint)
                     .with_timeout(e.timeout)
@@ -104,10 +134,30 @@ macro_rules! build_exporter {
     }};
 }
 
-fn span_exporter(e: &Export) -> Result<opentelemetry_otlp::SpanExporter, Error> {
-    build_exporter!(opentelemetry_otlp::SpanExporter::builder(), e, "trace")
+fn span_exporter(
+    e: &Export,
+    tls: &tls::Loaded,
+    runtime: &tokio::runtime::Handle,
+) -> Result<opentelemetry_otlp::SpanExporter, Error> {
+    build_exporter!(
+        opentelemetry_otlp::SpanExporter::builder(),
+        e,
+        tls,
+        runtime,
+        "trace"
+    )
 }
 
-fn metric_exporter(e: &Export) -> Result<opentelemetry_otlp::MetricExporter, Error> {
-    build_exporter!(opentelemetry_otlp::MetricExporter::builder(), e, "metric")
+fn metric_exporter(
+    e: &Export,
+    tls: &tls::Loaded,
+    runtime: &tokio::runtime::Handle,
+) -> Result<opentelemetry_otlp::MetricExporter, Error> {
+    build_exporter!(
+        opentelemetry_otlp::MetricExporter::builder(),
+        e,
+        tls,
+        runtime,
+        "metric"
+    )
 }

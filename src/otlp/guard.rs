@@ -10,9 +10,13 @@ use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
 
+use super::filter::{without_export_path, Directives};
+use super::runtime::ExportRuntime;
 use super::{Configure, SCOPE};
+use crate::error::Error;
+use crate::layer::ResourceLayer;
 use crate::metrics::ResourceMetrics;
-use crate::{Error, ResourceLayer, Sampler};
+use crate::sampler::Sampler;
 
 /// Keeps the pipeline running; dropping it flushes and shuts everything down (from any
 /// thread, inside or outside any tokio runtime).
@@ -26,8 +30,10 @@ pub(super) struct Inner {
     pub(super) tracer_provider: SdkTracerProvider,
     pub(super) meter_provider: SdkMeterProvider,
     pub(super) _metrics: ResourceMetrics,
-    pub(super) runtime: Option<tokio::runtime::Runtime>,
+    pub(super) runtime: Option<ExportRuntime>,
     pub(super) layer: Option<Configure>,
+    /// The level directives, checked at install.
+    pub(super) filter: Directives,
     /// Where traces and metrics go, for the shutdown error.
     pub(super) endpoints: (String, String),
 }
@@ -63,10 +69,15 @@ impl OtelGuard {
     /// `ResourceLayer` and tracing-opentelemetry's layer composed in the right order, with
     /// per-span histograms on this pipeline's meter, for a subscriber of your own (with
     /// [`Pipeline::install_subscriber`](super::Pipeline::install_subscriber)`(false)`).
+    ///
+    /// Filtered per layer: the level directives ([`Pipeline::filter`](super::Pipeline::filter),
+    /// else `RUST_LOG`, else `info`) and [`without_export_path`], so the export path's own
+    /// spans and events never reach the exporter, and other layers keep their own filters.
     pub fn layer<S>(&self) -> impl Layer<S> + Send + Sync + 'static
     where
         S: tracing::Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
     {
+        use tracing_subscriber::filter::FilterExt as _;
         let inner = self.inner();
         let mut builder =
             ResourceLayer::builder(&inner.sampler).metrics(&inner.meter_provider.meter(SCOPE));
@@ -74,9 +85,16 @@ impl OtelGuard {
             builder = configure(builder);
         }
         let tracer = inner.tracer_provider.tracer(SCOPE);
+        // Checked at install, so this parse cannot fail; were it to, nothing is exported
+        // rather than everything.
+        let level = inner
+            .filter
+            .filter()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off"));
         builder
             .build()
             .and_then(tracing_opentelemetry::layer().with_tracer(tracer))
+            .with_filter(without_export_path().and(level))
     }
 
     /// Flushes and shuts down now, reporting what failed.
@@ -98,10 +116,8 @@ impl OtelGuard {
             .meter_provider
             .shutdown_with_timeout(Duration::from_secs(5));
         inner.sampler.shutdown();
-        if let Some(runtime) = inner.runtime {
-            // Never blocks, so dropping the guard inside an async context is fine.
-            runtime.shutdown_background();
-        }
+        // Never blocks, so dropping the guard inside an async context is fine.
+        drop(inner.runtime);
         let failed: Vec<String> = [
             ("traces", &inner.endpoints.0, traces),
             ("metrics", &inner.endpoints.1, metrics),

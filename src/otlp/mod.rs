@@ -14,11 +14,15 @@
 //! ```
 
 mod exporters;
+mod filter;
 mod guard;
+mod http_client;
 mod pairs;
 mod propagators;
 mod resource;
+mod runtime;
 mod settings;
+mod tls;
 
 use std::sync::Arc;
 
@@ -28,13 +32,16 @@ use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::layer::SubscriberExt;
 
 use exporters::Exporters;
+pub use filter::without_export_path;
 use guard::Inner;
 pub use guard::OtelGuard;
+pub use resource::resource;
 pub use settings::Protocol;
 use settings::Settings;
 
+use crate::error::Error;
 use crate::layer::ResourceLayerBuilder;
-use crate::{Error, Sampler, SamplerBuilder};
+use crate::sampler::{Sampler, SamplerBuilder};
 
 /// Instrumentation scope name of the crate's tracer and meter.
 pub const SCOPE: &str = "otel-resmon";
@@ -49,6 +56,16 @@ pub struct Pipeline {
     env: Option<Env>,
     layer: Option<Configure>,
     install_subscriber: bool,
+    filter: Option<String>,
+    tls: TlsSettings,
+}
+
+/// The TLS files given in code; each replaces its variables for both signals.
+#[derive(Debug, Default)]
+struct TlsSettings {
+    certificate: Option<std::path::PathBuf>,
+    client_certificate: Option<std::path::PathBuf>,
+    client_key: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -56,6 +73,8 @@ impl std::fmt::Debug for Pipeline {
         f.debug_struct("Pipeline")
             .field("sampler", &self.sampler)
             .field("install_subscriber", &self.install_subscriber)
+            .field("filter", &self.filter)
+            .field("tls", &self.tls)
             .finish_non_exhaustive()
     }
 }
@@ -84,6 +103,8 @@ impl Pipeline {
             env: None,
             layer: None,
             install_subscriber: true,
+            filter: None,
+            tls: TlsSettings::default(),
         }
     }
 
@@ -120,12 +141,78 @@ impl Pipeline {
         self
     }
 
+    /// The level directives for the exported spans and events, in `RUST_LOG`'s syntax (e.g.
+    /// `info,my_crate=debug`); they replace `RUST_LOG`, whose absence means `info`. The export
+    /// path's own spans never reach the exporter, whatever the directives say.
+    pub fn filter(mut self, directives: impl Into<String>) -> Self {
+        self.filter = Some(directives.into());
+        self
+    }
+
+    /// The PEM file of the CA that the collector's certificate must chain to, for both
+    /// signals; replaces `OTEL_EXPORTER_OTLP_CERTIFICATE` and its per-signal forms. Without
+    /// either, `https://` endpoints are checked against the system's roots.
+    pub fn certificate(mut self, pem_file: impl Into<std::path::PathBuf>) -> Self {
+        self.tls.certificate = Some(pem_file.into());
+        self
+    }
+
+    /// The PEM file of the client certificate chain, for collectors that require mutual
+    /// TLS; replaces `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE` and its per-signal forms. Needs
+    /// [`Pipeline::client_key`] (or its variables).
+    pub fn client_certificate(mut self, pem_file: impl Into<std::path::PathBuf>) -> Self {
+        self.tls.client_certificate = Some(pem_file.into());
+        self
+    }
+
+    /// The PEM file of the client certificate's private key (PKCS#8, PKCS#1 or SEC1);
+    /// replaces `OTEL_EXPORTER_OTLP_CLIENT_KEY` and its per-signal forms.
+    pub fn client_key(mut self, pem_file: impl Into<std::path::PathBuf>) -> Self {
+        self.tls.client_key = Some(pem_file.into());
+        self
+    }
+
+    /// Code over environment: the `Pipeline`'s settings replace what the variables said.
+    fn apply_code_settings(&self, settings: &mut Settings) -> Result<(), Error> {
+        if let Some(directives) = &self.filter {
+            settings.filter = filter::Directives::checked("Pipeline::filter", directives)?;
+        }
+        for export in [&mut settings.traces, &mut settings.metrics] {
+            let code = [
+                (
+                    "Pipeline::certificate",
+                    &self.tls.certificate,
+                    &mut export.tls.certificate,
+                ),
+                (
+                    "Pipeline::client_certificate",
+                    &self.tls.client_certificate,
+                    &mut export.tls.client_certificate,
+                ),
+                (
+                    "Pipeline::client_key",
+                    &self.tls.client_key,
+                    &mut export.tls.client_key,
+                ),
+            ];
+            for (setting, given, slot) in code {
+                if let Some(path) = given {
+                    *slot = Some(tls::Source {
+                        setting,
+                        path: path.clone(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Builds and starts everything.
     ///
     /// # Errors
     /// As [`init`].
     pub fn install(mut self) -> Result<OtelGuard, Error> {
-        let settings = match self.env.take() {
+        let mut settings = match self.env.take() {
             Some(env) => {
                 settings::process_sets_nothing_the_sdk_reads()?;
                 Settings::resolve(&*env)?
@@ -135,8 +222,13 @@ impl Pipeline {
                 Settings::resolve(&|name| env.get(name).cloned())?
             }
         };
+        self.apply_code_settings(&mut settings)?;
         let sampler = self.sampler.build()?;
-        let resource = resource::build(&settings, &sampler);
+        let resource = resource::build(
+            settings.service_name.as_deref(),
+            &settings.resource_attributes,
+            &sampler,
+        );
 
         let (tracer_provider, meter_provider, runtime) = if settings.disabled {
             (
@@ -160,7 +252,7 @@ impl Pipeline {
                     .with_resource(resource)
                     .with_reader(reader)
                     .build(),
-                exporters.runtime,
+                Some(exporters.runtime),
             )
         };
         let meter = meter_provider.meter(SCOPE);
@@ -174,6 +266,7 @@ impl Pipeline {
                 _metrics: metrics,
                 runtime,
                 layer: self.layer,
+                filter: settings.filter.clone(),
                 endpoints: (
                     settings.traces.endpoint.clone(),
                     settings.metrics.endpoint.clone(),

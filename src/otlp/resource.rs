@@ -3,17 +3,49 @@
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::resource::{Resource, TelemetryResourceDetector};
 
-use super::settings::Settings;
+use crate::error::Error;
 use crate::keys::resource as keys;
-use crate::Sampler;
+use crate::sampler::Sampler;
 
-/// The OTel Resource: the SDK's identity, `OTEL_RESOURCE_ATTRIBUTES` and the service name
-/// from the settings (never from the process environment behind [`Pipeline::env`]'s back),
-/// `container.id` and `k8s.pod.uid` from the cgroup, the host name, and the GPU inventory,
-/// once, instead of on every span.
+/// The Resource the pipeline exports with, for a tracer or meter provider you build yourself:
+/// the SDK's identity, `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES` from the process
+/// environment, `container.id` and `k8s.pod.uid` from the cgroup, `host.name`, and the GPU
+/// inventory of `sampler` (model, UUID and memory of each device, the driver and CUDA
+/// versions), which spans then need not carry.
+///
+/// ```no_run
+/// # fn main() -> Result<(), otel_resmon::Error> {
+/// let sampler = otel_resmon::Sampler::start()?;
+/// let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+///     .with_resource(otel_resmon::otlp::resource(&sampler)?)
+///     .build();
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+/// [`Error::InvalidSetting`] naming `OTEL_RESOURCE_ATTRIBUTES` or `OTEL_SERVICE_NAME` when
+/// its value is malformed or not UTF-8.
+pub fn resource(sampler: &Sampler) -> Result<Resource, Error> {
+    const ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
+    const SERVICE: &str = "OTEL_SERVICE_NAME";
+    let env = crate::env::read(&[ATTRIBUTES, SERVICE])?;
+    let attributes = match crate::env::non_empty(env.get(ATTRIBUTES).cloned()) {
+        Some(v) => super::pairs::parse(ATTRIBUTES, &v)?,
+        None => Vec::new(),
+    };
+    let service = crate::env::non_empty(env.get(SERVICE).cloned());
+    Ok(build(service.as_deref(), &attributes, sampler))
+}
+
+/// The OTel Resource from settings already read (never from the process environment behind
+/// [`Pipeline::env`]'s back): as [`resource`].
 ///
 /// [`Pipeline::env`]: super::Pipeline::env
-pub(super) fn build(settings: &Settings, sampler: &Sampler) -> Resource {
+pub(super) fn build(
+    service_name: Option<&str>,
+    resource_attributes: &[(String, String)],
+    sampler: &Sampler,
+) -> Resource {
     let mut b = Resource::builder_empty().with_detector(Box::new(TelemetryResourceDetector));
     // The container and pod from the cgroup, before the user's attributes, which win (the
     // downward API's `k8s.pod.name` and `k8s.namespace.name` come that way).
@@ -25,16 +57,14 @@ pub(super) fn build(settings: &Settings, sampler: &Sampler) -> Resource {
         b = b.with_attribute(KeyValue::new(keys::K8S_POD_UID.clone(), p.clone()));
     }
     b = b.with_attributes(
-        settings
-            .resource_attributes
+        resource_attributes
             .iter()
             .map(|(k, v)| KeyValue::new(k.clone(), v.clone())),
     );
     // OTEL_SERVICE_NAME wins over a `service.name` in the attributes; neither: the
     // specification's fallback.
-    let service = settings.service_name.clone().or_else(|| {
-        settings
-            .resource_attributes
+    let service = service_name.map(str::to_owned).or_else(|| {
+        resource_attributes
             .iter()
             .rev()
             .find(|(k, _)| k == "service.name")

@@ -71,6 +71,9 @@ pub(crate) struct Export {
     /// generic one.
     pub(crate) headers: http::HeaderMap,
     pub(crate) compression: Option<opentelemetry_otlp::Compression>,
+    /// The CA, client certificate and key files: the signal's variables, else the generic
+    /// ones; [`Pipeline`](super::Pipeline)'s settings replace them.
+    pub(crate) tls: super::tls::Files,
 }
 
 /// Everything the pipeline reads from the environment.
@@ -85,6 +88,10 @@ pub(crate) struct Settings {
     pub(crate) resource_attributes: Vec<(String, String)>,
     /// `OTEL_PROPAGATORS`, parsed: what the global propagator is built from.
     pub(crate) propagators: Vec<super::propagators::Kind>,
+    /// The level directives: `RUST_LOG`, else the default; [`Pipeline::filter`] replaces them.
+    ///
+    /// [`Pipeline::filter`]: super::Pipeline::filter
+    pub(crate) filter: super::filter::Directives,
 }
 
 fn invalid(setting: &'static str, value: &str, reason: &'static str) -> Error {
@@ -123,7 +130,7 @@ fn protocol(env: &dyn Fn(&str) -> Option<String>, signal: Signal) -> Result<Prot
 }
 
 /// Every variable [`Settings::resolve`] reads.
-pub(crate) const VARIABLES: [&str; 21] = [
+pub(crate) const VARIABLES: [&str; 31] = [
     "OTEL_EXPORTER_OTLP_PROTOCOL",
     "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
     "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
@@ -145,6 +152,16 @@ pub(crate) const VARIABLES: [&str; 21] = [
     "OTEL_SERVICE_NAME",
     super::propagators::OTEL_PROPAGATORS,
     crate::env::OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT,
+    "OTEL_EXPORTER_OTLP_CERTIFICATE",
+    "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+    "OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE",
+    "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+    "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE",
+    "OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE",
+    "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+    "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY",
+    "OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY",
+    super::filter::RUST_LOG,
 ];
 
 /// The variables opentelemetry-otlp 0.33 reads from the process environment itself, whatever
@@ -345,6 +362,13 @@ impl Settings {
                     Some((var, v)) => super::pairs::compression(static_name(var), &v)?,
                     None => None,
                 },
+                tls: super::tls::Files::resolve(
+                    env,
+                    match signal {
+                        Signal::Traces => super::tls::TRACES,
+                        Signal::Metrics => super::tls::METRICS,
+                    },
+                ),
             })
         };
         Ok(Settings {
@@ -361,6 +385,10 @@ impl Settings {
             propagators: super::propagators::parse(
                 read(env, super::propagators::OTEL_PROPAGATORS).as_deref(),
             )?,
+            filter: match read(env, super::filter::RUST_LOG) {
+                Some(v) => super::filter::Directives::checked(super::filter::RUST_LOG, &v)?,
+                None => super::filter::Directives::default_level(),
+            },
         })
     }
 }

@@ -1,6 +1,7 @@
 //! Shared test helpers.
 #![allow(dead_code)]
 
+pub mod axum_server;
 pub mod fake_nvml;
 pub mod metrics;
 pub mod otel;
