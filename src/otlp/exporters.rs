@@ -2,8 +2,11 @@
 //! headers, compression, timeouts and TLS from the settings, all doing their I/O on the
 //! pipeline's [`ExportRuntime`].
 
+use std::sync::Arc;
+
 use opentelemetry_otlp::{WithExportConfig, WithHttpConfig, WithTonicConfig};
 
+use super::delivery::{Delivery, Recorded};
 use super::http_client::RuntimeClient;
 use super::runtime::ExportRuntime;
 use super::settings::{Export, Protocol, Settings};
@@ -12,8 +15,8 @@ use crate::error::Error;
 
 /// The exporters, and the runtime their I/O runs on.
 pub(super) struct Exporters {
-    pub(super) traces: opentelemetry_otlp::SpanExporter,
-    pub(super) metrics: opentelemetry_otlp::MetricExporter,
+    pub(super) traces: Recorded<opentelemetry_otlp::SpanExporter>,
+    pub(super) metrics: Recorded<opentelemetry_otlp::MetricExporter>,
     /// Owned by the pipeline, so exports and the final flush never depend on (or block) the
     /// application's runtime, and run where telemetry is suppressed.
     pub(super) runtime: ExportRuntime,
@@ -35,21 +38,34 @@ impl Exporters {
             .clone();
         // Built on a thread of its own, inside the export runtime (tonic spawns its
         // connection task there) and outside any runtime of the caller's.
+        let traces_delivery = Delivery::new("traces", &settings.traces.endpoint);
+        let metrics_delivery = Delivery::new("metrics", &settings.metrics.endpoint);
         let (traces, metrics) = std::thread::scope(|scope| {
             scope
                 .spawn(|| {
                     let _entered = handle.enter();
                     Ok::<_, Error>((
-                        span_exporter(&settings.traces, &traces_tls, &handle)?,
-                        metric_exporter(&settings.metrics, &metrics_tls, &handle)?,
+                        span_exporter(&settings.traces, &traces_tls, &handle, &traces_delivery)?,
+                        metric_exporter(
+                            &settings.metrics,
+                            &metrics_tls,
+                            &handle,
+                            &metrics_delivery,
+                        )?,
                     ))
                 })
                 .join()
                 .map_err(|_| Error::Exporter("building the OTLP exporters panicked".into()))?
         })?;
         Ok(Self {
-            traces,
-            metrics,
+            traces: Recorded {
+                inner: traces,
+                delivery: traces_delivery,
+            },
+            metrics: Recorded {
+                inner: metrics,
+                delivery: metrics_delivery,
+            },
             runtime,
         })
     }
@@ -78,27 +94,35 @@ fn is_https(e: &Export) -> bool {
         .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
 }
 
+/// The system's roots where the endpoint needs them (checked for gRPC too, whose tonic reads
+/// them again, so that their absence is an error that says what to do).
+fn roots(e: &Export, tls: &tls::Loaded) -> Result<rustls::RootCertStore, Error> {
+    if is_https(e) && !tls.has_ca() {
+        tls::system_roots(&e.endpoint)
+    } else {
+        Ok(rustls::RootCertStore::empty())
+    }
+}
+
 /// The HTTP client for one signal: its timeout, and TLS when the endpoint asks for it.
 fn http_client(
     e: &Export,
     tls: &tls::Loaded,
     runtime: &tokio::runtime::Handle,
+    delivery: &Arc<Delivery>,
 ) -> Result<RuntimeClient, Error> {
-    let roots = if is_https(e) && !tls.has_ca() {
-        tls::system_roots(&e.endpoint)?
-    } else {
-        rustls::RootCertStore::empty()
-    };
+    let roots = roots(e, tls)?;
     Ok(RuntimeClient::new(
         runtime.clone(),
         e.timeout,
         tls.rustls(roots)?,
+        delivery.clone(),
     ))
 }
 
 /// Builds one signal's exporter from its settings: the same calls for traces and metrics.
 macro_rules! build_exporter {
-    ($builder:expr, $e:expr, $tls:expr, $runtime:expr, $signal:literal) => {{
+    ($builder:expr, $e:expr, $tls:expr, $runtime:expr, $delivery:expr, $signal:literal) => {{
         let e: &Export = $e;
         let tls: &tls::Loaded = $tls;
         match e.protocol {
@@ -109,6 +133,7 @@ macro_rules! build_exporter {
                     .with_timeout(e.timeout)
                     .with_metadata(grpc_metadata(e));
                 if is_https(e) {
+                    roots(e, tls)?;
                     b = b.with_tls_config(tls.tonic());
                 }
                 match e.compression {
@@ -119,7 +144,7 @@ macro_rules! build_exporter {
             Protocol::HttpProtobuf => {
                 let b = $builder
                     .with_http()
-                    .with_http_client(http_client(e, tls, $runtime)?)
+                    .with_http_client(http_client(e, tls, $runtime, $delivery)?)
                     .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
                     .with_endpoint(&e.endpoint)
                     .with_timeout(e.timeout)
@@ -138,12 +163,14 @@ fn span_exporter(
     e: &Export,
     tls: &tls::Loaded,
     runtime: &tokio::runtime::Handle,
+    delivery: &Arc<Delivery>,
 ) -> Result<opentelemetry_otlp::SpanExporter, Error> {
     build_exporter!(
         opentelemetry_otlp::SpanExporter::builder(),
         e,
         tls,
         runtime,
+        delivery,
         "trace"
     )
 }
@@ -152,12 +179,14 @@ fn metric_exporter(
     e: &Export,
     tls: &tls::Loaded,
     runtime: &tokio::runtime::Handle,
+    delivery: &Arc<Delivery>,
 ) -> Result<opentelemetry_otlp::MetricExporter, Error> {
     build_exporter!(
         opentelemetry_otlp::MetricExporter::builder(),
         e,
         tls,
         runtime,
+        delivery,
         "metric"
     )
 }

@@ -1,5 +1,6 @@
 //! [`OtelGuard`]: keeps the pipeline running, and flushes and shuts it down once.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use opentelemetry::metrics::MeterProvider as _;
@@ -10,6 +11,7 @@ use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
 
+use super::delivery::Delivery;
 use super::filter::{without_export_path, Directives};
 use super::runtime::ExportRuntime;
 use super::{Configure, SCOPE};
@@ -36,6 +38,8 @@ pub(super) struct Inner {
     pub(super) filter: Directives,
     /// Where traces and metrics go, for the shutdown error.
     pub(super) endpoints: (String, String),
+    /// How the exports of traces and metrics went (none when the SDK is disabled).
+    pub(super) deliveries: Option<(Arc<Delivery>, Arc<Delivery>)>,
 }
 
 impl std::fmt::Debug for OtelGuard {
@@ -118,18 +122,27 @@ impl OtelGuard {
         inner.sampler.shutdown();
         // Never blocks, so dropping the guard inside an async context is fine.
         drop(inner.runtime);
+        let (traces_export, metrics_export) = inner
+            .deliveries
+            .as_ref()
+            .map_or((None, None), |(t, m)| (t.last_error(), m.last_error()));
         let failed: Vec<String> = [
-            ("traces", &inner.endpoints.0, traces),
-            ("metrics", &inner.endpoints.1, metrics),
+            ("traces", &inner.endpoints.0, traces, traces_export),
+            ("metrics", &inner.endpoints.1, metrics, metrics_export),
         ]
         .into_iter()
-        .filter_map(|(signal, endpoint, result)| {
-            let why = match result.err()? {
-                OTelSdkError::AlreadyShutdown => "already shut down".to_owned(),
-                OTelSdkError::Timeout(t) => format!("no answer within {t:?}"),
-                // The SDK nests its messages in Debug quoting: keep the text only.
-                OTelSdkError::InternalFailure(m) => m.replace(['"', '\\', '[', ']'], ""),
+        .filter_map(|(signal, endpoint, result, export)| {
+            // The exporter's own reason first: the SDK's shutdown error only says that it
+            // failed, and the batch processor's shutdown succeeds though its last export did not.
+            let why = match (export, result.err()) {
+                (Some(export), _) => export,
+                (None, None) => return None,
+                (None, Some(OTelSdkError::AlreadyShutdown)) => "already shut down".to_owned(),
+                (None, Some(OTelSdkError::Timeout(t))) => format!("no answer within {t:?}"),
+                (None, Some(OTelSdkError::InternalFailure(m))) => m,
             };
+            // The SDK nests its messages in Debug quoting: keep the text only.
+            let why = why.replace(['"', '\\', '[', ']'], "");
             Some(format!(
                 "the last {signal} were not delivered to {endpoint}: {why}"
             ))

@@ -7,8 +7,10 @@
 //! without a TLS feature, would make that application's `reqwest::Client::new()` panic for
 //! want of a process-wide crypto provider. hyper-rustls takes the configuration as built.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use super::delivery::Delivery;
 use hyper_util::client::legacy::connect::HttpConnector;
 use opentelemetry_http::hyper::HyperClient;
 use opentelemetry_http::{Bytes, HttpClient, HttpError, Request, Response};
@@ -20,6 +22,8 @@ type Client = HyperClient<hyper_rustls::HttpsConnector<HttpConnector>>;
 pub(crate) struct RuntimeClient {
     client: Client,
     runtime: tokio::runtime::Handle,
+    /// Where a failed request's causes go.
+    delivery: Arc<Delivery>,
 }
 
 impl RuntimeClient {
@@ -30,6 +34,7 @@ impl RuntimeClient {
         runtime: tokio::runtime::Handle,
         timeout: Duration,
         tls: rustls::ClientConfig,
+        delivery: Arc<Delivery>,
     ) -> Self {
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
@@ -39,6 +44,7 @@ impl RuntimeClient {
         Self {
             client: HyperClient::new(connector, timeout, None),
             runtime,
+            delivery,
         }
     }
 }
@@ -49,9 +55,15 @@ impl HttpClient for RuntimeClient {
         let client = self.client.clone();
         // The SDK polls this future on its own thread (with a plain executor); the request
         // itself runs on the export runtime, and its JoinHandle wakes whoever polls it.
-        self.runtime
+        let result = self
+            .runtime
             .spawn(async move { client.send_bytes(request).await })
             .await
-            .map_err(|e| -> HttpError { format!("the export request was cancelled: {e}").into() })?
+            .map_err(|e| -> HttpError { format!("the export request was cancelled: {e}").into() })
+            .and_then(|sent| sent);
+        if let Err(e) = &result {
+            self.delivery.note_cause(&**e);
+        }
+        result
     }
 }

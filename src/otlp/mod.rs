@@ -13,6 +13,7 @@
 //! // Dropping the guard flushes and shuts everything down.
 //! ```
 
+mod delivery;
 mod exporters;
 mod filter;
 mod guard;
@@ -230,16 +231,21 @@ impl Pipeline {
             &sampler,
         );
 
-        let (tracer_provider, meter_provider, runtime) = if settings.disabled {
+        let (tracer_provider, meter_provider, runtime, deliveries) = if settings.disabled {
             (
                 SdkTracerProvider::builder()
                     .with_resource(resource.clone())
                     .build(),
                 SdkMeterProvider::builder().with_resource(resource).build(),
                 None,
+                None,
             )
         } else {
             let exporters = Exporters::build(&settings)?;
+            let deliveries = (
+                exporters.traces.delivery.clone(),
+                exporters.metrics.delivery.clone(),
+            );
             let reader = PeriodicReader::builder(exporters.metrics)
                 .with_interval(settings.metric_interval)
                 .build();
@@ -253,6 +259,7 @@ impl Pipeline {
                     .with_reader(reader)
                     .build(),
                 Some(exporters.runtime),
+                Some(deliveries),
             )
         };
         let meter = meter_provider.meter(SCOPE);
@@ -271,6 +278,7 @@ impl Pipeline {
                     settings.traces.endpoint.clone(),
                     settings.metrics.endpoint.clone(),
                 ),
+                deliveries,
             }),
         };
         if self.install_subscriber {

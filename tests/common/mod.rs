@@ -7,6 +7,7 @@ pub mod metrics;
 pub mod otel;
 pub mod rotel;
 pub mod sdk_log;
+pub mod tls_front;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
