@@ -3,7 +3,8 @@
 //! [`OtelGuard::layer`](super::OtelGuard::layer), so a `fmt` layer beside it keeps its own.
 
 use opentelemetry::Context;
-use tracing_subscriber::filter::{filter_fn, EnvFilter, FilterFn};
+use tracing_subscriber::filter::{dynamic_filter_fn, DynFilterFn, EnvFilter};
+use tracing_subscriber::layer::Context as LayerContext;
 
 use crate::error::Error;
 
@@ -56,9 +57,12 @@ impl Directives {
 }
 
 /// The predicate of [`without_export_path`].
-fn outside_export_path(_: &tracing::Metadata<'_>) -> bool {
+fn outside_export_path<S>(_: &tracing::Metadata<'_>, _: &LayerContext<'_, S>) -> bool {
     !Context::is_current_telemetry_suppressed()
 }
+
+/// The predicate's type.
+pub type OutsideExportPath<S> = fn(&tracing::Metadata<'_>, &LayerContext<'_, S>) -> bool;
 
 /// A per-layer filter that keeps out every span and event made inside OpenTelemetry's
 /// telemetry suppression scope: the SDK's batch and periodic-export threads, and the
@@ -67,12 +71,14 @@ fn outside_export_path(_: &tracing::Metadata<'_>) -> bool {
 /// own traffic, whatever level filter you choose; [`OtelGuard::layer`] has it already.
 ///
 /// It follows the ecosystem's mechanism rather than a list of crates, so the next dependency
-/// of the export path is covered too. Cost: one thread-local read per span or event.
+/// of the export path is covered too. It is asked at every span and event (the same callsite
+/// runs on the export path and off it, so no answer can be cached per callsite); the cost is
+/// one thread-local read.
 ///
 /// [`OtelGuard::layer`]: super::OtelGuard::layer
 #[must_use]
-pub fn without_export_path() -> FilterFn<fn(&tracing::Metadata<'_>) -> bool> {
-    filter_fn(outside_export_path as fn(&tracing::Metadata<'_>) -> bool)
+pub fn without_export_path<S>() -> DynFilterFn<S, OutsideExportPath<S>> {
+    dynamic_filter_fn(outside_export_path::<S> as OutsideExportPath<S>)
 }
 
 #[cfg(test)]

@@ -33,7 +33,7 @@ use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::layer::SubscriberExt;
 
 use exporters::Exporters;
-pub use filter::without_export_path;
+pub use filter::{without_export_path, OutsideExportPath};
 use guard::Inner;
 pub use guard::OtelGuard;
 pub use resource::resource;
