@@ -15,7 +15,7 @@ use crate::sampler::Sampler;
 ///
 /// ```no_run
 /// # fn main() -> Result<(), otel_resmon::Error> {
-/// let sampler = otel_resmon::Sampler::start()?;
+/// let sampler = otel_resmon::Sampler::new()?;
 /// let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
 ///     .with_resource(otel_resmon::otlp::resource(&sampler)?)
 ///     .build();
