@@ -13,6 +13,16 @@ cargo fetch --locked
 # NVIDIA's nvml.h, so the fake NVML driver is compiled against the real ABI.
 scripts/fetch-nvml-header.sh
 command -v cc >/dev/null || { echo "a C compiler (cc) is needed for the fake NVML driver" >&2; exit 1; }
+# Debian's nginx (the TLS front in front of rotel) and openssl (the tests' certificates), for
+# tests/tls.rs; as root here (CI is), else ask for them.
+if ! command -v nginx >/dev/null || ! command -v openssl >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx openssl
+  else
+    echo "tests/tls.rs needs nginx and openssl: sudo apt-get install nginx openssl" >&2; exit 1
+  fi
+fi
 
 # Every test run's output is kept so the last line can total them.
 log=$(mktemp)
