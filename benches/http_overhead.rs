@@ -25,7 +25,6 @@ use std::time::{Duration, Instant};
 use axum::routing::get;
 use axum::Router;
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use otel_resmon::tower::ResourceTraceLayer;
 use otel_resmon::{ResourceLayer, Sampler};
@@ -130,21 +129,25 @@ async fn sink() -> String {
     format!("http://{addr}/v1/traces")
 }
 
+/// The crate's own export path (`otlp::Pipeline`: the HTTP exporter on its export runtime),
+/// to `endpoint`; the guard is kept for the whole run.
 fn provider(endpoint: &str) -> SdkTracerProvider {
     let endpoint = endpoint.to_owned();
-    // The blocking HTTP client must be built outside the runtime.
-    let exporter = std::thread::spawn(move || {
-        opentelemetry_otlp::SpanExporter::builder()
-            .with_http()
-            .with_endpoint(endpoint)
-            .build()
-            .unwrap()
-    })
-    .join()
-    .unwrap();
-    SdkTracerProvider::builder()
-        .with_batch_exporter(exporter)
-        .build()
+    let guard = otel_resmon::otlp::Pipeline::new()
+        .sampler(Sampler::builder().gpu(false).ignore_env(true))
+        .env(move |k| match k {
+            "OTEL_EXPORTER_OTLP_PROTOCOL" => Some("http/protobuf".into()),
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" => Some(endpoint.clone()),
+            // No metric export during the run.
+            "OTEL_METRIC_EXPORT_INTERVAL" => Some("3600000".into()),
+            _ => None,
+        })
+        .install_subscriber(false)
+        .install()
+        .unwrap();
+    let provider = guard.tracer_provider().clone();
+    std::mem::forget(guard);
+    provider
 }
 
 fn one_ms_of_work() -> &'static str {
