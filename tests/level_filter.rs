@@ -151,3 +151,28 @@ fn the_export_path_filter_asks_at_every_span_not_once_per_callsite() {
         }
     });
 }
+
+/// The last failure path of `init()`: a global subscriber is already set. It comes after the
+/// export runtime and the providers have started, so the guard is dropped inside the
+/// caller's runtime: an error, not a panic, over either protocol.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_inside_a_runtime_with_a_subscriber_already_installed_is_an_error() {
+    tracing::subscriber::set_global_default(tracing_subscriber::registry()).unwrap();
+    for protocol in ["grpc", "http/protobuf"] {
+        let e = Pipeline::new()
+            .sampler(Sampler::builder().gpu(false))
+            .env(move |k| match k {
+                "OTEL_EXPORTER_OTLP_PROTOCOL" => Some(protocol.into()),
+                // Nothing listens there: the shutdown that follows fails quietly.
+                "OTEL_EXPORTER_OTLP_ENDPOINT" => Some("http://127.0.0.1:9".into()),
+                "OTEL_EXPORTER_OTLP_TIMEOUT" => Some("200".into()),
+                _ => None,
+            })
+            .install()
+            .unwrap_err();
+        assert!(
+            matches!(e, otel_resmon::Error::Subscriber(_)),
+            "{protocol}: {e}"
+        );
+    }
+}
