@@ -7,7 +7,11 @@ must have no cycle. A child naming its own parent's items (`super::Item` from `x
 part of its parent, not a sibling, and is not an edge. Comments and doc links do not count;
 a name re-exported at the crate root (`crate::Sampler`) counts as the module it comes from.
 
-Prints each level's edges with `-v`; exits 1 naming every cycle.
+Inside the crate, a name is taken from the module that defines it, never through the crate
+root's re-exports (`crate::Error` is `crate::error::Error` inside the crate): a reader, and
+any structure tool, then sees where each name lives, not an arrow into `lib.rs`.
+
+Prints each level's edges with `-v`; exits 1 naming every cycle and every root name.
 """
 import pathlib
 import re
@@ -93,6 +97,25 @@ def main():
     for m in re.finditer(r"pub use (\w+)::(\w+);", code((SRC / "lib.rs").read_text())):
         root_reexports[m.group(2)] = m.group(1)
 
+    root_names = []
+    for f in files:
+        if f == SRC / "lib.rs":
+            continue
+        text = code(f.read_text())
+        for path in references(text):
+            if len(path) >= 2 and path[0] == "crate" and path[1] in root_reexports:
+                name = path[1]
+                line = next(
+                    (n for n, l in enumerate(text.splitlines(), 1)
+                     if re.search(rf"\bcrate::(\{{[^}}]*)?\b{name}\b", l)
+                     or re.search(rf"\b{name}\b", l) and "crate::{" in l),
+                    0,
+                )
+                root_names.append(
+                    f"{f.relative_to(SRC.parent)}:{line}: crate::{name} is the root's re-export: "
+                    f"name crate::{root_reexports[name]}::...::{name}, where it is defined"
+                )
+
     edges = set()
     for f in files:
         src = module_of(f)
@@ -144,9 +167,15 @@ def main():
         for node in sorted(graph):
             if not colour.get(node):
                 visit(node)
+    for line in sorted(set(root_names)):
+        print(line)
+        failed = True
     if failed:
         sys.exit(1)
-    print(f"check-layering: {len(modules)} modules, {len(edges)} edges, no module reaches back")
+    print(
+        f"check-layering: {len(modules)} modules, {len(edges)} edges, no module reaches back, "
+        "no name taken through the crate root"
+    )
 
 
 if __name__ == "__main__":

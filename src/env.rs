@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::Error;
+use crate::error::Error;
 
 /// The values of `names` in the process environment (absent ones left out).
 ///

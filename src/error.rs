@@ -2,7 +2,7 @@
 
 use std::io;
 
-/// What can go wrong while building a [`Sampler`](crate::Sampler).
+/// What can go wrong while building a [`Sampler`](crate::sampler::Sampler).
 ///
 /// Every configuration error names the setting (builder method or environment variable) and
 /// the value it refused, so it can be fixed without reading the source.

@@ -30,7 +30,7 @@ pub const XID_EVENT: &str = "resmon.gpu.xid";
 pub static XID_CODE: Key = Key::from_static_str("resmon.gpu.xid.code");
 /// Visible GPUs at the end of the span.
 pub static GPU_COUNT: Key = Key::from_static_str("resmon.gpu.count");
-/// [`GpuStatus::as_str`](crate::GpuStatus::as_str) at the end of the span.
+/// [`GpuStatus::as_str`](crate::snapshot::GpuStatus::as_str) at the end of the span.
 pub static GPU_STATUS: Key = Key::from_static_str("resmon.gpu.status");
 
 /// This process's CPU time used during the span (user + system, all threads), seconds.

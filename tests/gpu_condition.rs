@@ -332,7 +332,7 @@ mod xid {
     use common::otel::{attr_in, traced};
     use common::passes;
     use opentelemetry::Value;
-    use otel_resmon::{GpuHealth, ResourceLayer, XidStatus};
+    use otel_resmon::{GpuHealth, GpuStatus, ResourceLayer, XidStatus};
     use std::time::Instant;
 
     fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
@@ -389,6 +389,34 @@ mod xid {
         let latest = s.latest();
         assert!(latest.gpus[0].condition.fell_off_the_bus);
         assert_eq!(latest.gpus[0].health(), GpuHealth::Failed);
+    }
+
+    /// NVML that comes up after the sampler started (the driver was loading): the XID
+    /// watcher starts with it, so XIDs are counted and reported from then on. (Before, the
+    /// watcher got its devices once, at start, and stayed `off: no NVML device` for good.)
+    #[test]
+    fn the_xid_watcher_starts_when_nvml_comes_up_late() {
+        let fake = FakeNvml::new("init_error=9\n"); // NVML_ERROR_DRIVER_NOT_LOADED
+        let s = Sampler::builder()
+            .ignore_env(true)
+            .nvml_library(fake.library())
+            .interval(Duration::from_millis(20))
+            .on_warning(|_| {})
+            .build()
+            .unwrap();
+        assert!(matches!(s.xid_status(), XidStatus::Off(_)), "{:?}", s.xid_status());
+        let mut gpu = Gpu::new(0, UUID0, "0000:01:00.0");
+        fake.set(&gpus(std::slice::from_ref(&gpu)));
+        wait_for("NVML to come up", || s.latest().gpu_status == GpuStatus::Ok);
+        wait_for("the watcher", || s.xid_status() == XidStatus::Watching);
+        wait_for("an XID count of 0", || {
+            s.latest().gpus[0].condition.xid_errors == Some(0)
+        });
+        gpu.extra = "gpu.0.xid=43:1\n".into();
+        fake.set(&gpus(std::slice::from_ref(&gpu)));
+        wait_for("the late watcher's XID in a pass", || {
+            s.latest().gpus[0].condition.xid_errors == Some(1)
+        });
     }
 
     /// A driver without event support is a status, not an error: the sampler goes on.

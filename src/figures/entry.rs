@@ -43,7 +43,7 @@ impl Out<'_> {
     /// The clock-event reasons in `bits`, as the array of their names.
     #[cold]
     pub(crate) fn put_reasons(&mut self, key: &'static Key, bits: u64) {
-        let names = crate::ClockEventReasons(bits)
+        let names = crate::snapshot::ClockEventReasons(bits)
             .names()
             .map(opentelemetry::StringValue::from)
             .collect();

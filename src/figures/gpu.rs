@@ -171,7 +171,7 @@ fn condition(
     out: &mut Out<'_>,
 ) {
     if span.observed {
-        let reasons = crate::ClockEventReasons(w.clock_event_reasons).slowing();
+        let reasons = crate::snapshot::ClockEventReasons(w.clock_event_reasons).slowing();
         if reasons.0 != 0 {
             out.put_reasons(&k.clock_event_reasons, reasons.0);
         }
@@ -189,7 +189,7 @@ fn condition(
         }
     }
     let health = g.health();
-    if health != crate::GpuHealth::Ok {
+    if health != crate::snapshot::GpuHealth::Ok {
         out.put(&k.health, Num::Str(health.as_str()));
     }
 }

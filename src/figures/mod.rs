@@ -35,7 +35,7 @@ use span_window::SpanSnapshots;
 
 use crate::keys;
 use crate::snapshot::{GpuSample, Snapshot};
-use crate::Sampler;
+use crate::sampler::Sampler;
 
 /// Which figures a span carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -118,7 +118,7 @@ pub(crate) struct EndedSpan<'a> {
     /// Field values for the per-span histograms.
     pub(crate) metric_fields: &'a [KeyValue],
     /// The XID errors that arrived while the span was open.
-    pub(crate) xids: &'a [crate::XidEvent],
+    pub(crate) xids: &'a [crate::sampler::XidEvent],
 }
 
 /// What to compute at a span's end.
@@ -251,7 +251,7 @@ impl FigureConfig {
         let host_span = snapshots.host();
         let mut events = Vec::new();
 
-        if end.gpu_status != crate::GpuStatus::Ok {
+        if end.gpu_status != crate::snapshot::GpuStatus::Ok {
             out.put(&keys::GPU_STATUS, Num::Str(end.gpu_status.as_str()));
         }
         if span.full {

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::sampler::{gpu_figure, host_figure, Bucket, Covered, Fold};
 use crate::snapshot::{GpuSample, GpuTier, Snapshot};
-use crate::Sampler;
+use crate::sampler::Sampler;
 
 /// Running max / sum of one figure.
 #[derive(Debug, Clone, Copy, Default)]

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 use super::entry::{Entry, Num};
 use super::{FigureConfig, FigureSet};
 use crate::snapshot::{DeviceState, GpuSample, GpuTier, Snapshot, TierReads};
-use crate::Sampler;
+use crate::sampler::Sampler;
 
 fn gpu(at: Instant, used: u64, fresh: bool) -> GpuSample {
     let mut reads = TierReads::default();
@@ -45,7 +45,7 @@ fn snapshot(seq: u64, at: Instant, g: GpuSample) -> Snapshot {
         host: Default::default(),
         process: Default::default(),
         gpus: vec![g],
-        gpu_status: crate::GpuStatus::Ok,
+        gpu_status: crate::snapshot::GpuStatus::Ok,
         container: None,
         taken_at_coarse_ns: None,
     }

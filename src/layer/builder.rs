@@ -8,7 +8,7 @@ use super::select::Selection;
 use super::status::LayerStatus;
 use super::ResourceLayer;
 use crate::figures::{FigureConfig, FigureSet, PressureThresholds};
-use crate::Sampler;
+use crate::sampler::Sampler;
 
 /// Builds a [`ResourceLayer`]. Defaults: spans at INFO and above, the compact figure set, every
 /// visible GPU, pressure events at 500 MiB, no per-span CPU time.

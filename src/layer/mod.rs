@@ -31,7 +31,7 @@ pub use status::{LayerStatus, OtelLink};
 
 use crate::figures::{EndedSpan, FigureConfig};
 use crate::snapshot::Snapshot;
-use crate::{clock, Sampler};
+use crate::{clock, sampler::Sampler};
 use select::Selection;
 
 /// Resource figures on OpenTelemetry spans.

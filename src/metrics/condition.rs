@@ -9,7 +9,7 @@ use super::{counter, gauge, gpu_identity, up_down, with};
 use crate::keys::attr;
 use crate::keys::metric as name;
 use crate::snapshot::{GpuHealth, CLOCK_EVENT_REASONS};
-use crate::Sampler;
+use crate::sampler::Sampler;
 
 fn gpu_type() -> KeyValue {
     KeyValue::new(attr::HW_TYPE.clone(), "gpu")

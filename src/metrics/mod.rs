@@ -16,7 +16,7 @@ mod condition;
 use crate::keys::metric as name;
 use crate::keys::{attr, HW_ID};
 use crate::snapshot::{GpuSample, Snapshot};
-use crate::Sampler;
+use crate::sampler::Sampler;
 
 pub use crate::keys::metric::{
     PROCESS_GPU_MEMORY_USAGE, SPAN_CPU_TIME, SPAN_GPU_MEMORY_PEAK, SPAN_MEMORY_GROWTH,

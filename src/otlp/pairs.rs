@@ -3,7 +3,7 @@
 //! `OTEL_EXPORTER_OTLP_COMPRESSION`: read by the pipeline from whatever environment it is
 //! given, and handed to the SDK explicitly.
 
-use crate::Error;
+use crate::error::Error;
 
 /// `value` as (key, decoded value) pairs; empty entries are skipped.
 ///

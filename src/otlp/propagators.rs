@@ -10,7 +10,7 @@ use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 #[allow(deprecated)]
 use opentelemetry_zipkin::{B3Encoding, Propagator as B3Propagator};
 
-use crate::Error;
+use crate::error::Error;
 
 /// The variable this module reads.
 pub(crate) const OTEL_PROPAGATORS: &str = "OTEL_PROPAGATORS";

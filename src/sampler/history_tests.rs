@@ -48,7 +48,7 @@ fn pass(seq: u64, at: Instant, mem: Option<u64>, gpu: Option<u64>) -> Arc<Snapsh
             missing: Vec::new(),
             reads: crate::snapshot::TierReads::all_fresh(at),
         }],
-        gpu_status: crate::GpuStatus::Ok,
+        gpu_status: crate::snapshot::GpuStatus::Ok,
         container: None,
         taken_at_coarse_ns: None,
     })

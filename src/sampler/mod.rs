@@ -50,7 +50,7 @@ pub use window::{GpuWindow, Stats, Window};
 pub use xid::{XidEvent, XidStatus};
 
 use crate::snapshot::{ContainerIdentity, GpuInventory, Snapshot};
-use crate::Error;
+use crate::error::Error;
 use builder::Settings;
 use history::History;
 pub(crate) use history::{gpu_figure, host_figure, Bucket, Covered, Figures, Fold};
@@ -154,8 +154,6 @@ struct Handle {
 struct Worker {
     stop: mpsc::Sender<()>,
     thread: JoinHandle<()>,
-    /// The XID watcher, stopped with the sampler.
-    _xid: Option<xid::XidWatcher>,
 }
 
 impl Sampler {
@@ -175,13 +173,9 @@ impl Sampler {
     fn start(settings: Settings, sink: WarningSink) -> Result<Self, Error> {
         let mut warnings = Warnings::default();
         let host = HostProbe::new(&mut warnings);
-        let (gpu, inventory) = open_gpu(&settings, &mut warnings);
-        let uuids = match &gpu {
-            #[cfg(feature = "nvml")]
-            probes::GpuSource::Nvml(probe) => probe.uuids(),
-            _ => Vec::new(),
-        };
-        let (xid_log, xid_watcher) = xid::start(settings.nvml_library.clone(), uuids);
+        // The GPU probe starts the XID watcher over its devices whenever NVML comes up.
+        let xid = Arc::new(xid::XidLog::new(xid::off()));
+        let (gpu, inventory) = open_gpu(&settings, &mut warnings, &xid);
         #[cfg(target_os = "linux")]
         let cgroup = match &settings.cgroup_root {
             Some(root) => cgroup::CgroupProbe::open_under(root, &root.join("proc/self")),
@@ -199,12 +193,10 @@ impl Sampler {
             gpu,
             warnings,
             next_seq: 0,
-            xid: xid_log,
             #[cfg(target_os = "linux")]
             cgroup,
         };
-        let probes_xid = probes.xid.clone();
-        let first = Arc::new(probes.pass(None, false).0);
+        let first = Arc::new(probes.pass(None, false, &xid).0);
         let warnings_so_far = probes.warnings.kept.clone();
         let history = History::new(first.clone(), settings.history, &settings.levels);
         static NEXT_ID: AtomicU64 = AtomicU64::new(0);
@@ -221,7 +213,7 @@ impl Sampler {
             costs: Mutex::new(costs::Costs::default()),
             slow_busy: AtomicBool::new(false),
             identity,
-            xid: probes_xid,
+            xid,
         });
         let (stop, stopped) = mpsc::channel();
         let thread = std::thread::Builder::new()
@@ -237,7 +229,6 @@ impl Sampler {
                 worker: Mutex::new(Some(Worker {
                     stop,
                     thread,
-                    _xid: xid_watcher,
                 })),
             }),
         })
@@ -281,7 +272,7 @@ impl Sampler {
 
     /// Whether XID errors are being watched (a thread of the sampler's, Linux only).
     pub fn xid_status(&self) -> XidStatus {
-        self.handle.shared.probes_xid().status()
+        self.handle.shared.xid.status()
     }
 
     /// XIDs that arrived so far (one atomic load).
@@ -358,6 +349,8 @@ impl Handle {
             if worker.thread.thread().id() != std::thread::current().id() {
                 let _ = worker.thread.join();
             }
+            // The XID watcher stops with the sampler thread.
+            self.shared.lock_probes().stop_xid();
         }
     }
 }

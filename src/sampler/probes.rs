@@ -7,6 +7,7 @@ use super::builder::Settings;
 use super::costs::Costs;
 use super::host::HostProbe;
 use super::warning::Warnings;
+use super::xid::{XidLog, XidStatus};
 use crate::snapshot::{GpuInventory, GpuStatus, Snapshot};
 
 /// Everything a pass reads with; behind one lock so `sample_now` can run a pass too.
@@ -15,8 +16,6 @@ pub(super) struct Probes {
     pub(super) gpu: GpuSource,
     pub(super) warnings: Warnings,
     pub(super) next_seq: u64,
-    /// The XIDs seen, for each GPU's count and health.
-    pub(super) xid: std::sync::Arc<super::xid::XidLog>,
     /// This process's cgroup, where one is found (Linux).
     #[cfg(target_os = "linux")]
     pub(super) cgroup: Option<super::cgroup::CgroupProbe>,
@@ -31,14 +30,24 @@ pub(super) enum GpuSource {
 }
 
 impl Probes {
+    /// Stops the GPU probe's XID watcher, if one runs (the sampler is shutting down).
+    pub(super) fn stop_xid(&mut self) {
+        #[cfg(feature = "nvml")]
+        if let GpuSource::Nvml(probe) = &mut self.gpu {
+            probe.stop_xid();
+        }
+    }
+
     /// One snapshot, and the new inventory if NVML started during this pass. With `carry`
     /// (a slow read holds the driver) the GPUs' fast tier is carried from that snapshot
     /// instead of read. Only an interval pass (not `extra`) tries a failed NVML start again:
     /// a start reads every tier, which no caller waits for.
+    /// `xid` gives each GPU's XID count and health.
     pub(super) fn pass(
         &mut self,
         carry: Option<&Snapshot>,
         extra: bool,
+        xid: &XidLog,
     ) -> (Snapshot, Option<GpuInventory>) {
         #[cfg(feature = "nvml")]
         let inventory = match &mut self.gpu {
@@ -68,9 +77,9 @@ impl Probes {
                 (Vec::<crate::snapshot::GpuSample>::new(), status.clone())
             }
         };
-        let watching = matches!(self.xid.status(), super::XidStatus::Watching);
+        let watching = matches!(xid.status(), XidStatus::Watching);
         for g in &mut gpus {
-            let (count, fell) = self.xid.device(&g.uuid);
+            let (count, fell) = xid.device(&g.uuid);
             g.condition.xid_errors = watching.then_some(count);
             g.condition.fell_off_the_bus = fell;
         }
@@ -126,7 +135,11 @@ pub(super) use super::gpu::{SlowJob, SlowResult};
 pub(super) enum SlowJob {}
 
 #[cfg(feature = "nvml")]
-pub(super) fn open_gpu(settings: &Settings, warnings: &mut Warnings) -> (GpuSource, GpuInventory) {
+pub(super) fn open_gpu(
+    settings: &Settings,
+    warnings: &mut Warnings,
+    xid: &std::sync::Arc<XidLog>,
+) -> (GpuSource, GpuInventory) {
     if !settings.gpu {
         return (GpuSource::Off(GpuStatus::Disabled), GpuInventory::default());
     }
@@ -136,12 +149,17 @@ pub(super) fn open_gpu(settings: &Settings, warnings: &mut Warnings) -> (GpuSour
         settings.cuda_device_order.as_deref(),
         settings.rates,
         warnings,
+        xid.clone(),
     );
     (GpuSource::Nvml(Box::new(probe)), inventory)
 }
 
 #[cfg(not(feature = "nvml"))]
-pub(super) fn open_gpu(settings: &Settings, _: &mut Warnings) -> (GpuSource, GpuInventory) {
+pub(super) fn open_gpu(
+    settings: &Settings,
+    _: &mut Warnings,
+    _: &std::sync::Arc<XidLog>,
+) -> (GpuSource, GpuInventory) {
     let status = if settings.gpu {
         GpuStatus::NotCompiled
     } else {

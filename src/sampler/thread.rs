@@ -11,10 +11,6 @@ use super::{lock, Shared, Warning};
 use crate::snapshot::Snapshot;
 
 impl Shared {
-    pub(super) fn probes_xid(&self) -> &super::xid::XidLog {
-        &self.xid
-    }
-
     pub(super) fn lock_probes(&self) -> MutexGuard<'_, Probes> {
         lock(&self.probes)
     }
@@ -29,7 +25,7 @@ impl Shared {
             .slow_busy
             .load(Ordering::Acquire)
             .then(|| self.latest.load_full());
-        let (snapshot, inventory) = probes.pass(carry.as_deref(), extra);
+        let (snapshot, inventory) = probes.pass(carry.as_deref(), extra, &self.xid);
         let snapshot = Arc::new(snapshot);
         if let Some(inventory) = inventory {
             self.inventory.store(Arc::new(inventory));

@@ -26,7 +26,7 @@ impl fmt::Display for Warning {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum WarningKind {
-    /// There is no GPU data at all; [`GpuStatus`](crate::GpuStatus) says why.
+    /// There is no GPU data at all; [`GpuStatus`](crate::snapshot::GpuStatus) says why.
     GpuUnavailable,
     /// `CUDA_VISIBLE_DEVICES` has an entry that names no device; later entries are ignored.
     VisibleDevices,
@@ -39,7 +39,7 @@ pub enum WarningKind {
     /// A host or process figure could not be read.
     HostFailed,
     /// This process's GPU memory cannot be told in its PID namespace (see
-    /// [`MissingReason::PidNamespace`](crate::MissingReason::PidNamespace)).
+    /// [`MissingReason::PidNamespace`](crate::snapshot::MissingReason::PidNamespace)).
     PidNamespace,
     /// The visible GPUs differ in model and `CUDA_DEVICE_ORDER` is not `PCI_BUS_ID`: the
     /// ordinals here are PCI order and may not be the application's `cuda:N`.

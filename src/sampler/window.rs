@@ -75,7 +75,7 @@ fn bytes(v: Option<u64>) -> Option<f64> {
 }
 
 /// Statistics of every figure over the snapshots taken in a time range; see
-/// [`Sampler::window`](crate::Sampler::window). A figure no snapshot had is `None`.
+/// [`Sampler::window`](crate::sampler::Sampler::window). A figure no snapshot had is `None`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct Window {

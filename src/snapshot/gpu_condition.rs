@@ -52,7 +52,7 @@ pub struct GpuCondition {
     /// Whether retired pages wait for the next reset.
     pub retired_pages_pending: Option<bool>,
     /// XID errors since the sampler started watching; `None` when it does not watch
-    /// ([`Sampler::xid_status`](crate::Sampler::xid_status) says why).
+    /// ([`Sampler::xid_status`](crate::sampler::Sampler::xid_status) says why).
     pub xid_errors: Option<u64>,
     /// Whether an XID 79 (the GPU fell off the bus) arrived.
     pub fell_off_the_bus: bool,

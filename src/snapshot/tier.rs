@@ -8,7 +8,7 @@ use std::time::Instant;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum GpuTier {
-    /// Every pass, including [`Sampler::sample_now`](crate::Sampler::sample_now): memory,
+    /// Every pass, including [`Sampler::sample_now`](crate::sampler::Sampler::sample_now): memory,
     /// utilization, temperature, power, clocks, P-state, fan speed, clock-event reasons,
     /// encoder and decoder, this process's memory. About 40 µs a GPU on an H200.
     Fast,

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::snapshot::Snapshot;
-use crate::Sampler;
+use crate::sampler::Sampler;
 
 /// The request's start snapshot and a way to read its figures so far; in every request's
 /// extensions (axum: `Extension<RequestResources>`).
@@ -99,7 +99,7 @@ impl RequestResources {
     }
 
     /// Figures from the start snapshot to a fresh one taken now: exact at this end, at the
-    /// cost of one [`Sampler::sample_now`](crate::Sampler::sample_now) (the host and each
+    /// cost of one [`Sampler::sample_now`](crate::sampler::Sampler::sample_now) (the host and each
     /// GPU's fast tier: about 0.1 ms with one H200, 0.4 ms with eight, never queued behind a
     /// slow driver read), for handlers that report their own figures.
     pub fn so_far_exact(&self) -> FiguresSoFar {

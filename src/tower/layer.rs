@@ -7,7 +7,7 @@ use opentelemetry::metrics::Meter;
 use super::metrics::RequestMetrics;
 use super::service::ResourceTrace;
 use super::shared::Shared;
-use crate::Sampler;
+use crate::sampler::Sampler;
 
 /// Wraps a service so every request is a server span with resource figures.
 ///

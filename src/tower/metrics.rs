@@ -11,7 +11,7 @@ use crate::keys::metric::{
     HTTP_SERVER_REQUEST_PROCESS_CPU_TIME,
 };
 use crate::snapshot::Snapshot;
-use crate::Sampler;
+use crate::sampler::Sampler;
 
 /// The conventions' advice for `http.server.request.duration`, in seconds.
 const DURATION_BUCKETS: [f64; 14] = [

@@ -9,7 +9,7 @@ use super::future::ResponseFuture;
 use super::handle::RequestResources;
 use super::request::RequestState;
 use super::shared::Shared;
-use crate::Sampler;
+use crate::sampler::Sampler;
 
 /// A service wrapped by [`ResourceTraceLayer`](super::ResourceTraceLayer).
 #[derive(Clone, Debug)]

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::metrics::RequestMetrics;
 use super::report::Recent;
-use crate::Sampler;
+use crate::sampler::Sampler;
 
 #[derive(Debug)]
 pub(crate) struct Shared {

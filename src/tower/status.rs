@@ -12,7 +12,7 @@ use http_body_util::Full;
 use serde_json::{json, Value};
 
 use crate::snapshot::{ContainerSample, DeviceState, GpuSample, MissingReason, Snapshot};
-use crate::{PidNamespace, Sampler};
+use crate::sampler::{PidNamespace, Sampler};
 
 /// A tower service answering every request with the sampler's status as JSON.
 ///

@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::history::{check_levels, default_levels, parse_levels, HistoryLevel};
 use super::warning::{Warning, WarningSink};
 use super::Sampler;
-use crate::Error;
+use crate::error::Error;
 
 /// Default time between two passes.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(200);
@@ -233,7 +233,7 @@ impl SamplerBuilder {
     /// [`Error::InvalidSetting`] naming the setting for a bad value (out of range, not a
     /// number, not UTF-8; `RESMON_NVML_LIB` may be any path), [`Error::Spawn`] if the
     /// thread cannot start. A missing GPU, driver or permission is not an error: it is the
-    /// snapshot's [`GpuStatus`](crate::GpuStatus).
+    /// snapshot's [`GpuStatus`](crate::snapshot::GpuStatus).
     pub fn build(self) -> Result<Sampler, Error> {
         let mut builder = self;
         let settings = if builder.ignore_env {

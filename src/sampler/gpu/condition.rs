@@ -191,11 +191,11 @@ pub(super) fn read_fast(device: &Device<'_>, reader: &mut FieldReader<'_>, stati
     if let (Some(_), None) = (state, reader.sample.condition.performance_state) {
         reader.missing(
             GpuField::PerformanceState,
-            crate::MissingReason::NotSupported,
+            crate::snapshot::MissingReason::NotSupported,
         );
     }
     match statics.fans {
-        Some(0) => reader.missing(GpuField::FanSpeed, crate::MissingReason::NotSupported),
+        Some(0) => reader.missing(GpuField::FanSpeed, crate::snapshot::MissingReason::NotSupported),
         Some(_) => {
             reader.sample.condition.fan_speed = reader
                 .get(GpuField::FanSpeed, "nvmlDeviceGetFanSpeed_v2", || {

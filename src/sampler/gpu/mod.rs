@@ -17,6 +17,7 @@ mod devices;
 mod fast;
 mod fields;
 mod tiers;
+mod xid_watch;
 
 use super::costs::Costs;
 use super::pid_namespace::PidNamespace;
@@ -69,6 +70,8 @@ pub(crate) struct GpuProbe {
     cuda_device_order: Option<String>,
     /// When NVML could not start: when to try again, and the wait after that.
     retry: Option<(Instant, Duration)>,
+    /// The XID watcher over the devices, while NVML is up.
+    xid: xid_watch::XidWatch,
 }
 
 /// First wait before NVML is tried again after a failed start; it doubles up to the maximum.
@@ -99,6 +102,7 @@ impl GpuProbe {
         cuda_device_order: Option<&str>,
         rates: Rates,
         warnings: &mut Warnings,
+        xid: Arc<crate::sampler::xid::XidLog>,
     ) -> (Self, GpuInventory) {
         let mut probe = Self {
             nvml: None,
@@ -112,6 +116,7 @@ impl GpuProbe {
             visible_devices: visible_devices.map(str::to_owned),
             cuda_device_order: cuda_device_order.map(str::to_owned),
             retry: Some((Instant::now() + FIRST_RETRY, FIRST_RETRY)),
+            xid: xid_watch::XidWatch::new(xid),
         };
         let path = library.map_or(OsStr::new("libnvidia-ml.so.1"), Path::as_os_str);
         if let Some(symbol) = missing_symbol(path) {
@@ -229,7 +234,10 @@ impl GpuProbe {
             );
         }
         probe.read_first(&nvml, warnings);
-        probe.nvml = Some(Arc::new(nvml));
+        let nvml = Arc::new(nvml);
+        let uuids = probe.uuids();
+        probe.xid.start(&nvml, uuids);
+        probe.nvml = Some(nvml);
         (probe, inventory)
     }
 
@@ -340,7 +348,9 @@ impl GpuProbe {
         if Instant::now() < at {
             return None;
         }
-        // Let go of the old library handle first, so the new start loads it afresh.
+        // Let go of the old library handle first (the XID watcher holds it too), so the new
+        // start loads it afresh.
+        self.xid.stop();
         self.nvml = None;
         self.devices.clear();
         let (mut next, inventory) = Self::open(
@@ -349,6 +359,7 @@ impl GpuProbe {
             self.cuda_device_order.as_deref(),
             self.rates,
             warnings,
+            self.xid.log.clone(),
         );
         next.costs.merge(&self.costs);
         *self = next;
@@ -358,6 +369,11 @@ impl GpuProbe {
         let wait = (wait * 2).min(MAX_RETRY);
         self.retry = Some((Instant::now() + wait, wait));
         None
+    }
+
+    /// Stops the XID watcher (the sampler is shutting down).
+    pub(crate) fn stop_xid(&mut self) {
+        self.xid.stop();
     }
 
     /// The UUIDs of the visible devices.

@@ -10,7 +10,7 @@ use arc_swap::ArcSwapOption;
 use super::bucket::Bucket;
 use super::ring::nanos_since;
 use crate::snapshot::Snapshot;
-use crate::Error;
+use crate::error::Error;
 
 /// One level of the sampler's history beyond its raw snapshots: buckets of `width`, kept for
 /// `horizon`. Each bucket holds, per figure, the min, max, sum and count of every pass in its

@@ -2,7 +2,7 @@
 //! by anyone without a lock.
 //!
 //! - Raw: the last `history` interval passes in one ring, each with a bucket of the extra
-//!   passes ([`Sampler::sample_now`](crate::Sampler::sample_now)) taken after it, and the
+//!   passes ([`Sampler::sample_now`](crate::sampler::Sampler::sample_now)) taken after it, and the
 //!   last `history` extra passes themselves in another ring: a burst of extra passes never
 //!   shortens the time the interval passes cover, and the extras stay exact at the edges.
 //! - Levels: per [`HistoryLevel`], a ring of buckets of one width. Every pass goes into one

@@ -1,0 +1,139 @@
+//! The XID watcher: NVML's critical XID events on a thread of their own, because an event
+//! set's `wait` blocks. Owned by the GPU probe ([`XidWatch`]), which starts it whenever NVML
+//! comes up and stops it before letting NVML go; it delivers into the sampler's
+//! [`XidLog`](crate::sampler::xid::XidLog).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use nvml_wrapper::Nvml;
+
+use crate::sampler::xid::{XidLog, XidStatus};
+
+/// The watcher thread, stopped and joined on drop.
+pub(crate) struct XidWatcher {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for XidWatcher {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            if thread.thread().id() != std::thread::current().id() {
+                let _ = thread.join();
+            }
+        }
+    }
+}
+
+/// How long one wait lasts: the longest the watcher takes to notice it should stop.
+const WAIT_MS: u32 = 100;
+
+/// The XID side of the GPU probe: the log, and the watcher thread over the probe's devices
+/// while NVML is up. Started by the probe whenever NVML comes up (at start, or late after a
+/// failed start) and stopped before the probe lets its NVML go.
+pub(crate) struct XidWatch {
+    pub(crate) log: Arc<XidLog>,
+    watcher: Option<XidWatcher>,
+}
+
+impl XidWatch {
+    pub(crate) fn new(log: Arc<XidLog>) -> Self {
+        Self { log, watcher: None }
+    }
+
+    /// Watches the devices with these UUIDs through the probe's own NVML (shared, not a
+    /// second instance). Linux only; elsewhere the log keeps its `off` status.
+    pub(crate) fn start(&mut self, nvml: &Arc<Nvml>, uuids: Vec<Arc<str>>) {
+        self.stop();
+        if uuids.is_empty() || !cfg!(target_os = "linux") {
+            self.log.set_status(crate::sampler::xid::off());
+            return;
+        }
+        self.log.set_status(XidStatus::Starting);
+        let stop = Arc::new(AtomicBool::new(false));
+        let spawned = std::thread::Builder::new()
+            .name("otel-resmon-xid".into())
+            .spawn({
+                let (stop, nvml, log) = (stop.clone(), nvml.clone(), self.log.clone());
+                move || run(&nvml, &uuids, &log, &stop)
+            });
+        match spawned {
+            Ok(thread) => {
+                self.watcher = Some(XidWatcher {
+                    stop,
+                    thread: Some(thread),
+                })
+            }
+            Err(e) => self
+                .log
+                .set_status(XidStatus::NotSupported(format!("no watcher thread: {e}").into())),
+        }
+    }
+
+    /// Stops and joins the watcher (at most one wait, 100 ms), if one runs.
+    pub(crate) fn stop(&mut self) {
+        self.watcher = None;
+    }
+}
+
+fn run(nvml: &Nvml, uuids: &[Arc<str>], log: &XidLog, stop: &AtomicBool) {
+    use nvml_wrapper::bitmasks::event::EventTypes;
+    use nvml_wrapper::enums::event::XidError;
+    use nvml_wrapper::error::NvmlError;
+
+    let mut set = match nvml.create_event_set() {
+        Ok(set) => set,
+        Err(err) => return log.set_status(XidStatus::NotSupported(err.to_string().into())),
+    };
+    let mut unsupported: Option<String> = None;
+    for uuid in uuids {
+        let Ok(device) = nvml.device_by_uuid(&**uuid) else {
+            continue;
+        };
+        match device.register_events(EventTypes::CRITICAL_XID_ERROR, set) {
+            Ok(registered) => set = registered,
+            Err(err) => {
+                // The set is released on failure: the next devices get a new one.
+                unsupported.get_or_insert_with(|| format!("{uuid}: {}", err.error));
+                set = match nvml.create_event_set() {
+                    Ok(set) => set,
+                    Err(err) => {
+                        return log.set_status(XidStatus::NotSupported(err.to_string().into()))
+                    }
+                };
+            }
+        }
+    }
+    log.set_status(match unsupported {
+        Some(why) => XidStatus::NotSupported(why.into()),
+        None => XidStatus::Watching,
+    });
+    while !stop.load(Ordering::Relaxed) {
+        match set.wait(WAIT_MS) {
+            Ok(event) => {
+                let code = match event.event_data {
+                    Some(XidError::Value(v)) => Some(v),
+                    _ => None,
+                };
+                let uuid: Arc<str> = match event.device.uuid() {
+                    Ok(u) => uuids
+                        .iter()
+                        .find(|known| ***known == *u)
+                        .cloned()
+                        .unwrap_or_else(|| u.into()),
+                    Err(_) => "unknown".into(),
+                };
+                log.push(code, uuid);
+            }
+            Err(NvmlError::Timeout) => {}
+            Err(err) => {
+                log.set_status(XidStatus::NotSupported(err.to_string().into()));
+                // A failing wait must not spin: try again after a while.
+                std::thread::sleep(std::time::Duration::from_millis(500));
+            }
+        }
+    }
+}
