@@ -4,7 +4,7 @@
 //! Span attributes live under `resmon.` so nothing collides with future semantic conventions.
 //! Per-GPU keys carry the device's CUDA ordinal: `resmon.gpu.<i>.memory.usage.start`.
 
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::{Mutex, OnceLock};
 
 use opentelemetry::Key;
 use opentelemetry_semantic_conventions::attribute as semconv;
@@ -172,7 +172,7 @@ impl GpuKeys {
         if let Some(keys) = table.get(i as usize) {
             return keys;
         }
-        let mut more = MORE.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut more = crate::sync::lock(&MORE);
         if let Some((_, keys)) = more.iter().find(|(n, _)| *n == i) {
             return keys;
         }

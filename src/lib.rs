@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod otlp;
 pub mod sampler;
 pub mod snapshot;
+mod sync;
 #[cfg(feature = "tower")]
 pub mod tower;
 

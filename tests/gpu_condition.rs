@@ -404,7 +404,11 @@ mod xid {
             .on_warning(|_| {})
             .build()
             .unwrap();
-        assert!(matches!(s.xid_status(), XidStatus::Off(_)), "{:?}", s.xid_status());
+        assert!(
+            matches!(s.xid_status(), XidStatus::Off(_)),
+            "{:?}",
+            s.xid_status()
+        );
         let mut gpu = Gpu::new(0, UUID0, "0000:01:00.0");
         fake.set(&gpus(std::slice::from_ref(&gpu)));
         wait_for("NVML to come up", || s.latest().gpu_status == GpuStatus::Ok);

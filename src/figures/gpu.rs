@@ -1,18 +1,12 @@
 //! One GPU's figures over a span, under its CUDA ordinal's keys.
 
 use super::entry::{bytes, bytes_delta, counter_delta, Num, Out};
-use super::span_window::{self, GpuSpan};
+use super::span_window::GpuSpan;
 use super::SpanEnds;
 use std::time::Duration;
 
 use crate::keys::GpuKeys;
 use crate::snapshot::{DeviceState, GpuSample, GpuTier};
-
-/// Whether the device's fast figures at the two ends are two readings: not the same one
-/// carried forward (a pass that ran while a slow read held the driver carries the last).
-pub(crate) fn read_twice(start: &GpuSample, end: &GpuSample) -> bool {
-    start.read_at(GpuTier::Fast) != end.read_at(GpuTier::Fast)
-}
 
 /// Whether the two ends hold two different reads of a slow `tier`, each taken within
 /// `slack` of its end's fast reading: then their difference is the span's, not a longer
@@ -54,10 +48,10 @@ const ESTIMATE_READINGS: u32 = 2;
 /// Device `g` (at position `j` of the end snapshot), whose figures over the span are `w`.
 pub(super) fn device(span: &SpanEnds<'_>, j: usize, g: &GpuSample, w: &GpuSpan, out: &mut Out<'_>) {
     let k = GpuKeys::of(g.index);
-    let s = span_window::find(span.start, j, &g.uuid);
+    let s = span.start.gpu_near(j, &g.uuid);
     let full = span.full;
     // Deltas need two readings of the device, not one carried to the end.
-    let observed = span.observed && s.is_some_and(|s| read_twice(s, g));
+    let observed = super::observed::gpu_observed(span.observed, s, g);
     match &g.state {
         DeviceState::Ok => {}
         DeviceState::Lost => out.put(&k.state, Num::Str("lost")),

@@ -61,7 +61,7 @@ impl SpanHistograms {
     }
 
     /// Records one span. `gpu_peaks` gives each reported GPU's UUID and peak memory. The
-    /// caller records only spans that [`observed`] something.
+    /// caller records only spans that [`observed`](super::observed::observed) something.
     pub(crate) fn record(
         &self,
         span_name: &'static str,
@@ -87,9 +87,4 @@ impl SpanHistograms {
             name.pop();
         }
     }
-}
-
-/// Whether anything was observed between two snapshots: they are different passes.
-pub(crate) fn observed(start: &Snapshot, end: &Snapshot) -> bool {
-    end.seq != start.seq
 }

@@ -7,6 +7,7 @@ mod entry;
 mod gpu;
 mod histograms;
 mod host;
+mod observed;
 mod pressure;
 mod span_window;
 #[cfg(test)]
@@ -22,20 +23,18 @@ pub(crate) use entry::counter_delta;
 #[cfg(feature = "tower")]
 pub(crate) use entry::signed_delta;
 use entry::{Entry, Num, Out};
-#[cfg(feature = "tower")]
-pub(crate) use gpu::read_twice;
-#[cfg(feature = "tower")]
-pub(crate) use histograms::observed;
 pub(crate) use histograms::SpanHistograms;
 #[cfg(feature = "tower")]
 pub(crate) use histograms::{BYTE_BUCKETS, CPU_SECONDS};
+#[cfg(feature = "tower")]
+pub(crate) use observed::{gpu_observed, observed};
 pub(crate) use pressure::PressureEvent;
 pub use pressure::PressureThresholds;
 use span_window::SpanSnapshots;
 
 use crate::keys;
-use crate::snapshot::{GpuSample, Snapshot};
 use crate::sampler::Sampler;
+use crate::snapshot::{GpuSample, Snapshot};
 
 /// Which figures a span carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -77,7 +76,7 @@ pub(crate) fn gpu_memory_peaks(
     end: &Snapshot,
     reported: impl Fn(&GpuSample) -> bool,
 ) -> Vec<(Arc<str>, f64)> {
-    let end = if end.seq < start.seq { start } else { end };
+    let end = Snapshot::end_of(start, end);
     let snapshots = SpanSnapshots {
         sampler,
         start,
@@ -97,7 +96,7 @@ pub(crate) fn gpu_memory_peaks(
 /// The fraction of the time between two snapshots the history still covers, when below 1.
 #[cfg(feature = "tower")]
 pub(crate) fn coverage(sampler: &Sampler, start: &Snapshot, end: &Snapshot) -> Option<f64> {
-    let end = if end.seq < start.seq { start } else { end };
+    let end = Snapshot::end_of(start, end);
     SpanSnapshots {
         sampler,
         start,
@@ -217,7 +216,7 @@ impl FigureConfig {
         };
         // A span whose ends read one snapshot observed nothing: a 0 would be made up (the
         // attributes follow the same rule).
-        if !histograms::observed(start, end) {
+        if !observed::observed(start, end) {
             return;
         }
         let peaks = gpu_memory_peaks(sampler, start, end, |g| self.reports(g));
@@ -244,7 +243,7 @@ impl FigureConfig {
             start,
             end,
             full: self.set == FigureSet::Full,
-            observed: histograms::observed(start, end),
+            observed: observed::observed(start, end),
             interval: sampler.interval(),
         };
         let mut out = Out(a, rare);

@@ -7,9 +7,9 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::sampler::{gpu_figure, host_figure, Bucket, Covered, Fold};
-use crate::snapshot::{GpuSample, GpuTier, Snapshot};
 use crate::sampler::Sampler;
+use crate::sampler::{gpu_figure, host_figure, Bucket, Covered, Fold};
+use crate::snapshot::{GpuTier, Snapshot};
 
 /// Running max / sum of one figure.
 #[derive(Debug, Clone, Copy, Default)]
@@ -159,7 +159,10 @@ struct GpuFold<'u> {
 impl Fold for GpuFold<'_> {
     fn snapshot(&mut self, s: &Snapshot) {
         // A figure carried from an earlier read is not a reading of the span's.
-        let Some(g) = find(s, self.j, self.uuid).filter(|g| g.is_fresh(GpuTier::Fast)) else {
+        let Some(g) = s
+            .gpu_near(self.j, self.uuid)
+            .filter(|g| g.is_fresh(GpuTier::Fast))
+        else {
             return;
         };
         let w = &mut self.span;
@@ -243,13 +246,4 @@ impl SpanSnapshots<'_> {
         self.fold(&mut f);
         f.span
     }
-}
-
-/// The GPU with this UUID in `s`, looked for first at position `j`.
-pub(crate) fn find<'s>(s: &'s Snapshot, j: usize, uuid: &Arc<str>) -> Option<&'s GpuSample> {
-    let same = |g: &&GpuSample| Arc::ptr_eq(&g.uuid, uuid) || g.uuid == *uuid;
-    s.gpus
-        .get(j)
-        .filter(same)
-        .or_else(|| s.gpus.iter().find(same))
 }

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::entry::{Entry, Num};
 use super::{FigureConfig, FigureSet};
-use crate::snapshot::{DeviceState, GpuSample, GpuTier, Snapshot, TierReads};
 use crate::sampler::Sampler;
+use crate::snapshot::{DeviceState, GpuSample, GpuTier, Snapshot, TierReads};
 
 fn gpu(at: Instant, used: u64, fresh: bool) -> GpuSample {
     let mut reads = TierReads::default();

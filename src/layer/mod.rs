@@ -150,7 +150,7 @@ impl ResourceLayer {
     /// latest. A thread whose cached snapshot lags the one the span started with (the sampler
     /// was publishing at that moment) uses the start as the end.
     fn with_end<R>(&self, r: &SpanResources, f: impl FnOnce(&Arc<Snapshot>) -> R) -> R {
-        let run = |end: &Arc<Snapshot>| f(if end.seq < r.start.seq { &r.start } else { end });
+        let run = |end: &Arc<Snapshot>| f(Snapshot::end_of(&r.start, end));
         if r.sample_now {
             run(&self.sampler.sample_now())
         } else {

@@ -8,8 +8,8 @@ use opentelemetry::KeyValue;
 use super::{counter, gauge, gpu_identity, up_down, with};
 use crate::keys::attr;
 use crate::keys::metric as name;
-use crate::snapshot::{GpuHealth, CLOCK_EVENT_REASONS};
 use crate::sampler::Sampler;
+use crate::snapshot::{GpuHealth, CLOCK_EVENT_REASONS};
 
 fn gpu_type() -> KeyValue {
     KeyValue::new(attr::HW_TYPE.clone(), "gpu")

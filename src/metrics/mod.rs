@@ -15,8 +15,8 @@ mod condition;
 
 use crate::keys::metric as name;
 use crate::keys::{attr, HW_ID};
-use crate::snapshot::{GpuSample, Snapshot};
 use crate::sampler::Sampler;
+use crate::snapshot::{GpuSample, Snapshot};
 
 pub use crate::keys::metric::{
     PROCESS_GPU_MEMORY_USAGE, SPAN_CPU_TIME, SPAN_GPU_MEMORY_PEAK, SPAN_MEMORY_GROWTH,

@@ -4,7 +4,9 @@
 //! where the SDK itself only says "Failed to shutdown".
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
+
+use crate::sync::lock;
 use std::time::Duration;
 
 use opentelemetry_sdk::error::OTelSdkResult;
@@ -49,24 +51,17 @@ impl Delivery {
             }
             source = e.source();
         }
-        *self.cause.lock().unwrap_or_else(PoisonError::into_inner) = Some(why);
+        *lock(&self.cause) = Some(why);
     }
 
     /// Keeps the result of the latest export: its error, or nothing once one succeeds.
     fn record(&self, result: &OTelSdkResult) {
-        let mut last = self
-            .last_error
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut last = lock(&self.last_error);
         let Err(e) = result else {
             *last = None;
             return;
         };
-        let cause = self
-            .cause
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
+        let cause = lock(&self.cause).take();
         let why = match cause {
             Some(cause) => format!("{e} ({cause})"),
             None => e.to_string(),
@@ -83,10 +78,7 @@ impl Delivery {
 
     /// The last export's error, if an export failed.
     pub(crate) fn last_error(&self) -> Option<String> {
-        self.last_error
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        lock(&self.last_error).clone()
     }
 }
 

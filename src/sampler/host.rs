@@ -14,8 +14,6 @@ use crate::snapshot::{HostSample, ProcessSample};
 
 /// Shortest gap between two CPU counter readings that gives a meaningful utilization.
 const CPU_MIN_GAP: Duration = sysinfo::MINIMUM_CPU_UPDATE_INTERVAL;
-/// How often the cgroup memory limit is read again.
-const CGROUP_EVERY: Duration = Duration::from_secs(30);
 
 pub(crate) struct HostProbe {
     system: Option<System>,
@@ -23,8 +21,6 @@ pub(crate) struct HostProbe {
     cpu_primed_at: Option<Instant>,
     cpu_utilization: Option<f64>,
     cpu_measured_at: Option<Instant>,
-    cgroup_limit: Option<u64>,
-    cgroup_read_at: Option<Instant>,
 }
 
 impl HostProbe {
@@ -42,8 +38,6 @@ impl HostProbe {
             cpu_primed_at: None,
             cpu_utilization: None,
             cpu_measured_at: None,
-            cgroup_limit: None,
-            cgroup_read_at: None,
         }
     }
 
@@ -76,15 +70,6 @@ impl HostProbe {
             }
             host.cpu_utilization = self.cpu_utilization;
             host.cpu_measured_at = self.cpu_measured_at;
-
-            if self
-                .cgroup_read_at
-                .is_none_or(|at| now.duration_since(at) >= CGROUP_EVERY)
-            {
-                self.cgroup_limit = system.cgroup_limits().map(|l| l.total_memory);
-                self.cgroup_read_at = Some(now);
-            }
-            host.cgroup_memory_limit = self.cgroup_limit;
 
             system.refresh_processes_specifics(
                 ProcessesToUpdate::Some(&[self.pid]),

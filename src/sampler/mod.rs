@@ -30,7 +30,9 @@ mod xid;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
+
+use crate::sync::lock;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -49,8 +51,8 @@ pub use warning::{Warning, WarningKind, WarningSink};
 pub use window::{GpuWindow, Stats, Window};
 pub use xid::{XidEvent, XidStatus};
 
-use crate::snapshot::{ContainerIdentity, GpuInventory, Snapshot};
 use crate::error::Error;
+use crate::snapshot::{ContainerIdentity, GpuInventory, Snapshot};
 use builder::Settings;
 use history::History;
 pub(crate) use history::{gpu_figure, host_figure, Bucket, Covered, Figures, Fold};
@@ -226,10 +228,7 @@ impl Sampler {
         Ok(Self {
             handle: Arc::new(Handle {
                 shared,
-                worker: Mutex::new(Some(Worker {
-                    stop,
-                    thread,
-                })),
+                worker: Mutex::new(Some(Worker { stop, thread })),
             }),
         })
     }
@@ -359,9 +358,4 @@ impl Drop for Handle {
     fn drop(&mut self) {
         self.stop();
     }
-}
-
-/// Locks a mutex whose data stays consistent even if a holder panicked.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -61,11 +61,13 @@ impl Probes {
         let taken_at = Instant::now();
         let taken_at_coarse_ns = crate::clock::coarse_ns();
         let wall_time = SystemTime::now();
-        let (host, process) = self.host.sample(&mut self.warnings);
+        let (mut host, process) = self.host.sample(&mut self.warnings);
         #[cfg(target_os = "linux")]
         let container = self.cgroup.as_mut().map(|c| c.sample());
         #[cfg(not(target_os = "linux"))]
-        let container = None;
+        let container: Option<crate::snapshot::ContainerSample> = None;
+        // The cgroup's limit, read once, by the cgroup probe.
+        host.cgroup_memory_limit = container.as_ref().and_then(|c| c.memory_limit);
         let (mut gpus, gpu_status) = match &mut self.gpu {
             #[cfg(feature = "nvml")]
             GpuSource::Nvml(probe) => (

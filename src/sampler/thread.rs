@@ -7,8 +7,9 @@ use std::sync::{mpsc, Arc, MutexGuard};
 use std::time::Instant;
 
 use super::probes::{self, Probes};
-use super::{lock, Shared, Warning};
+use super::{Shared, Warning};
 use crate::snapshot::Snapshot;
+use crate::sync::lock;
 
 impl Shared {
     pub(super) fn lock_probes(&self) -> MutexGuard<'_, Probes> {

@@ -12,6 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
+use crate::sync::lock;
+
 /// One XID error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -139,10 +141,6 @@ impl XidLog {
         // After the event is in: whoever sees the count finds it.
         self.count.store(seq + 1, Ordering::Release);
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The status before any watcher runs: no NVML device (yet), or not Linux.

@@ -68,6 +68,40 @@ impl Snapshot {
     pub fn gpu(&self, uuid: &str) -> Option<&GpuSample> {
         self.gpus.iter().find(|g| &*g.uuid == uuid)
     }
+
+    /// The sample of the GPU with this UUID, looked for first at position `hint` (where it
+    /// is on every pass but those after the devices changed).
+    pub(crate) fn gpu_near(&self, hint: usize, uuid: &Arc<str>) -> Option<&GpuSample> {
+        position_by_uuid(&self.gpus, hint, uuid, |g| &g.uuid).map(|i| &self.gpus[i])
+    }
+
+    /// `end`, or `start` when `end` is an older pass (a span's end read before its start,
+    /// as a cached snapshot can be): the figures then cover nothing rather than negative time.
+    pub(crate) fn end_of<'a, S: std::borrow::Borrow<Snapshot>>(start: &'a S, end: &'a S) -> &'a S {
+        if end.borrow().seq < start.borrow().seq {
+            start
+        } else {
+            end
+        }
+    }
+}
+
+/// Where the item with this UUID is in `items`, looked for first at `hint`: the one lookup
+/// of a GPU by UUID across passes, buckets and devices.
+pub(crate) fn position_by_uuid<T>(
+    items: &[T],
+    hint: usize,
+    uuid: &Arc<str>,
+    uuid_of: impl Fn(&T) -> &Arc<str>,
+) -> Option<usize> {
+    let same = |t: &T| {
+        let u = uuid_of(t);
+        Arc::ptr_eq(u, uuid) || u == uuid
+    };
+    if items.get(hint).is_some_and(same) {
+        return Some(hint);
+    }
+    items.iter().position(same)
 }
 
 /// Heap bytes a snapshot owns beyond its own size (device names and UUIDs are shared with the
@@ -105,8 +139,8 @@ pub struct HostSample {
     pub memory_used: Option<u64>,
     /// Memory available for new allocations without swapping, bytes.
     pub memory_available: Option<u64>,
-    /// The cgroup memory limit sysinfo reports for the system (the container's limit under
-    /// cgroup v2), bytes, when one applies; read every 30 s.
+    /// This process's cgroup memory limit (v1 or v2), bytes, when one is set: the same
+    /// reading as [`ContainerSample::memory_limit`], read by the cgroup probe at each pass.
     pub cgroup_memory_limit: Option<u64>,
     /// `cpu_utilization` was measured by this pass (not carried from an earlier one).
     pub(crate) cpu_fresh: bool,

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::snapshot::Snapshot;
 use crate::sampler::Sampler;
+use crate::snapshot::Snapshot;
 
 /// The request's start snapshot and a way to read its figures so far; in every request's
 /// extensions (axum: `Extension<RequestResources>`).
@@ -132,10 +132,11 @@ impl RequestResources {
                 .iter()
                 .filter_map(|g| {
                     // One reading carried to the end is no change.
-                    let before = s
-                        .gpu(&g.uuid)
-                        .filter(|b| crate::figures::read_twice(b, g))?;
-                    let before = before.memory_used;
+                    let before = s.gpu(&g.uuid);
+                    if !crate::figures::gpu_observed(true, before, g) {
+                        return None;
+                    }
+                    let before = before?.memory_used;
                     Some(GpuMemoryDelta {
                         index: g.index,
                         uuid: g.uuid.clone(),

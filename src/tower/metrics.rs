@@ -10,8 +10,8 @@ use crate::keys::metric::{
     HTTP_SERVER_REQUEST_DURATION, HTTP_SERVER_REQUEST_GPU_MEMORY_PEAK,
     HTTP_SERVER_REQUEST_PROCESS_CPU_TIME,
 };
-use crate::snapshot::Snapshot;
 use crate::sampler::Sampler;
+use crate::snapshot::Snapshot;
 
 /// The conventions' advice for `http.server.request.duration`, in seconds.
 const DURATION_BUCKETS: [f64; 14] = [

@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 
 use super::exchange::Exchange;
 use crate::snapshot::Snapshot;
@@ -38,7 +38,7 @@ impl Recent {
     /// Adds this request's reading; the means over the last [`READINGS`] (each over the
     /// readings that had the figure) and how many readings there are.
     fn add(&self, memory: Option<f64>, cpu: Option<f64>) -> (Option<f64>, Option<f64>, usize) {
-        let mut q = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut q = crate::sync::lock(&self.0);
         if q.len() == READINGS {
             q.pop_front();
         }

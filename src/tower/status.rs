@@ -11,8 +11,8 @@ use http::{Request, Response};
 use http_body_util::Full;
 use serde_json::{json, Value};
 
-use crate::snapshot::{ContainerSample, DeviceState, GpuSample, MissingReason, Snapshot};
 use crate::sampler::{PidNamespace, Sampler};
+use crate::snapshot::{ContainerSample, DeviceState, GpuSample, MissingReason, Snapshot};
 
 /// A tower service answering every request with the sampler's status as JSON.
 ///

@@ -195,7 +195,10 @@ pub(super) fn read_fast(device: &Device<'_>, reader: &mut FieldReader<'_>, stati
         );
     }
     match statics.fans {
-        Some(0) => reader.missing(GpuField::FanSpeed, crate::snapshot::MissingReason::NotSupported),
+        Some(0) => reader.missing(
+            GpuField::FanSpeed,
+            crate::snapshot::MissingReason::NotSupported,
+        ),
         Some(_) => {
             reader.sample.condition.fan_speed = reader
                 .get(GpuField::FanSpeed, "nvmlDeviceGetFanSpeed_v2", || {

@@ -400,12 +400,7 @@ impl GpuProbe {
         let mut out = Vec::with_capacity(self.devices.len());
         for (j, visible) in self.devices.iter_mut().enumerate() {
             let info = &visible.info;
-            let carried = carry.and_then(|s| {
-                s.gpus
-                    .get(j)
-                    .filter(|g| g.uuid == info.uuid)
-                    .or_else(|| s.gpu(&info.uuid))
-            });
+            let carried = carry.and_then(|s| s.gpu_near(j, &info.uuid));
             let mut sample = match carried {
                 Some(previous) => {
                     let mut sample = previous.clone();

@@ -67,9 +67,9 @@ impl XidWatch {
                     thread: Some(thread),
                 })
             }
-            Err(e) => self
-                .log
-                .set_status(XidStatus::NotSupported(format!("no watcher thread: {e}").into())),
+            Err(e) => self.log.set_status(XidStatus::NotSupported(
+                format!("no watcher thread: {e}").into(),
+            )),
         }
     }
 

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use crate::snapshot::{GpuSample, GpuTier, Snapshot};
+use crate::snapshot::{position_by_uuid, GpuSample, GpuTier, Snapshot};
 
 /// Min / max / sum / count of `N` figures, kept side by side (28 bytes a figure).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -140,21 +140,18 @@ impl Bucket {
             self.headroom_low_at = s.wall_time;
         }
         for (j, g) in s.gpus.iter().enumerate() {
-            let at = match self.gpus.get(j) {
-                Some(b) if Arc::ptr_eq(&b.uuid, &g.uuid) || b.uuid == g.uuid => j,
-                _ => match self.gpus.iter().position(|b| b.uuid == g.uuid) {
-                    Some(i) => i,
-                    None => {
-                        self.gpus.push(GpuBucket {
-                            uuid: g.uuid.clone(),
-                            index: g.index,
-                            figures: Figures::default(),
-                            free_low_at: s.wall_time,
-                            clock_event_reasons: 0,
-                        });
-                        self.gpus.len() - 1
-                    }
-                },
+            let at = match position_by_uuid(&self.gpus, j, &g.uuid, |b| &b.uuid) {
+                Some(i) => i,
+                None => {
+                    self.gpus.push(GpuBucket {
+                        uuid: g.uuid.clone(),
+                        index: g.index,
+                        figures: Figures::default(),
+                        free_low_at: s.wall_time,
+                        clock_event_reasons: 0,
+                    });
+                    self.gpus.len() - 1
+                }
             };
             self.gpus[at].add(g, s.wall_time);
         }
@@ -162,11 +159,7 @@ impl Bucket {
 
     /// The GPU with this UUID, looked for first at position `j`.
     pub(crate) fn gpu(&self, j: usize, uuid: &Arc<str>) -> Option<&GpuBucket> {
-        let same = |b: &&GpuBucket| Arc::ptr_eq(&b.uuid, uuid) || b.uuid == *uuid;
-        self.gpus
-            .get(j)
-            .filter(same)
-            .or_else(|| self.gpus.iter().find(same))
+        position_by_uuid(&self.gpus, j, uuid, |b| &b.uuid).map(|i| &self.gpus[i])
     }
 
     /// Heap bytes this bucket holds beyond its own size.

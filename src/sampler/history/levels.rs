@@ -9,8 +9,8 @@ use arc_swap::ArcSwapOption;
 
 use super::bucket::Bucket;
 use super::ring::nanos_since;
-use crate::snapshot::Snapshot;
 use crate::error::Error;
+use crate::snapshot::Snapshot;
 
 /// One level of the sampler's history beyond its raw snapshots: buckets of `width`, kept for
 /// `horizon`. Each bucket holds, per figure, the min, max, sum and count of every pass in its
@@ -222,10 +222,7 @@ impl Level {
     pub(super) fn push(&self, s: &Snapshot, origin: Instant) {
         let index = nanos_since(origin, s.taken_at) / self.width_ns;
         // Only the sampler writes (under its probe lock): this lock is never contended.
-        let mut current = self
-            .current
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut current = crate::sync::lock(&self.current);
         match &mut *current {
             Some(b) if b.index == index => b.add(s),
             other => *other = Some(Bucket::new(index, s)),

@@ -72,10 +72,7 @@ impl Ring {
             return;
         };
         // Only the sampler writes (under its probe lock): this lock is never contended.
-        let mut current = self
-            .current_extras
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut current = crate::sync::lock(&self.current_extras);
         match &mut *current {
             Some(b) if b.index == n => b.add(s),
             other => *other = Some(Bucket::new(n, s)),
