@@ -1,6 +1,6 @@
 //! The container's (this process's cgroup's) figures over a span.
 
-use super::entry::{bytes, bytes_delta, Num, Out};
+use super::entry::{byte_count, byte_delta, Num, Out};
 use super::SpanEnds;
 use crate::keys;
 
@@ -11,7 +11,7 @@ pub(super) fn container(span: &SpanEnds<'_>, out: &mut Out<'_>) {
         return;
     };
     if let Some(ws) = e.memory_working_set {
-        out.put(&keys::CONTAINER_MEMORY_WORKING_SET_END, bytes(ws));
+        out.put(&keys::CONTAINER_MEMORY_WORKING_SET_END, byte_count(ws));
     }
     if !span.observed {
         return;
@@ -20,7 +20,7 @@ pub(super) fn container(span: &SpanEnds<'_>, out: &mut Out<'_>) {
         return;
     };
     if let (Some(s), Some(e)) = (s.memory_working_set, e.memory_working_set) {
-        out.put(&keys::CONTAINER_MEMORY_WORKING_SET_DELTA, bytes_delta(s, e));
+        out.put(&keys::CONTAINER_MEMORY_WORKING_SET_DELTA, byte_delta(s, e));
     }
     // A counter that went backwards (a new cgroup) gives nothing, never 0.
     if let (Some(s), Some(e)) = (s.cpu_throttled_time, e.cpu_throttled_time) {

@@ -55,12 +55,12 @@ impl Out<'_> {
 }
 
 /// A byte count as an attribute (saturating at `i64::MAX`).
-pub(crate) fn bytes(v: u64) -> Num {
+pub(crate) fn byte_count(v: u64) -> Num {
     Num::Int(i64::try_from(v).unwrap_or(i64::MAX))
 }
 
 /// `end - start` of a byte count as an attribute.
-pub(crate) fn bytes_delta(start: u64, end: u64) -> Num {
+pub(crate) fn byte_delta(start: u64, end: u64) -> Num {
     Num::Int(signed_delta(start, end))
 }
 

@@ -1,6 +1,6 @@
 //! One GPU's figures over a span, under its CUDA ordinal's keys.
 
-use super::entry::{bytes, bytes_delta, counter_delta, Num, Out};
+use super::entry::{byte_count, byte_delta, counter_delta, Num, Out};
 use super::span_window::GpuSpan;
 use super::SpanEnds;
 use std::time::Duration;
@@ -58,26 +58,26 @@ pub(super) fn device(span: &SpanEnds<'_>, j: usize, g: &GpuSample, w: &GpuSpan, 
         DeviceState::Error(_) => out.put(&k.state, Num::Str("error")),
     }
     if let (true, Some(v)) = (full, s.and_then(|s| s.memory_used)) {
-        out.put(&k.memory_start, bytes(v));
+        out.put(&k.memory_start, byte_count(v));
     }
     if let Some(v) = g.memory_used {
-        out.put(&k.memory_end, bytes(v));
+        out.put(&k.memory_end, byte_count(v));
     }
     if let (true, Some(s), Some(e)) = (observed, s.and_then(|s| s.memory_used), g.memory_used) {
-        out.put(&k.memory_delta, bytes_delta(s, e));
+        out.put(&k.memory_delta, byte_delta(s, e));
     }
     if let (true, Some(v)) = (observed, w.memory_used.max) {
-        out.put(&k.memory_peak, bytes(v as u64));
+        out.put(&k.memory_peak, byte_count(v as u64));
     }
     if let (true, Some(v)) = (full, s.and_then(|s| s.process_memory)) {
-        out.put(&k.process_memory_start, bytes(v));
+        out.put(&k.process_memory_start, byte_count(v));
     }
     if let Some(v) = g.process_memory {
-        out.put(&k.process_memory_end, bytes(v));
+        out.put(&k.process_memory_end, byte_count(v));
     }
     if let (true, Some(s), Some(e)) = (observed, s.and_then(|s| s.process_memory), g.process_memory)
     {
-        out.put(&k.process_memory_delta, bytes_delta(s, e));
+        out.put(&k.process_memory_delta, byte_delta(s, e));
     }
     if let Some(v) = w.utilization.max {
         out.put(&k.utilization_peak, Num::Float(v));
@@ -90,13 +90,13 @@ pub(super) fn device(span: &SpanEnds<'_>, j: usize, g: &GpuSample, w: &GpuSpan, 
         return;
     }
     if let Some(v) = g.memory_total {
-        out.put(&k.memory_limit, bytes(v));
+        out.put(&k.memory_limit, byte_count(v));
     }
     if let Some((v, _)) = w.free_min {
-        out.put(&k.memory_free_min, bytes(v));
+        out.put(&k.memory_free_min, byte_count(v));
     }
     if let Some(v) = w.process_memory.max {
-        out.put(&k.process_memory_peak, bytes(v as u64));
+        out.put(&k.process_memory_peak, byte_count(v as u64));
     }
     if let Some(v) = w.memory_busy.max {
         out.put(&k.memory_busy_peak, Num::Float(v));

@@ -1,6 +1,6 @@
 //! The process's and the host's figures over a span.
 
-use super::entry::{bytes, bytes_delta, counter_delta, Num, Out};
+use super::entry::{byte_count, byte_delta, counter_delta, Num, Out};
 use super::span_window::HostSpan;
 use super::SpanEnds;
 use crate::keys;
@@ -14,20 +14,20 @@ pub(super) fn process(span: &SpanEnds<'_>, host: &HostSpan, out: &mut Out<'_>) {
         }
     }
     if let (true, Some(s)) = (span.full, s.resident_memory) {
-        out.put(&keys::PROCESS_MEMORY_START, bytes(s));
+        out.put(&keys::PROCESS_MEMORY_START, byte_count(s));
     }
     if let Some(e) = e.resident_memory {
-        out.put(&keys::PROCESS_MEMORY_END, bytes(e));
+        out.put(&keys::PROCESS_MEMORY_END, byte_count(e));
     }
     if let (true, Some(s), Some(e)) = (span.observed, s.resident_memory, e.resident_memory) {
-        out.put(&keys::PROCESS_MEMORY_DELTA, bytes_delta(s, e));
+        out.put(&keys::PROCESS_MEMORY_DELTA, byte_delta(s, e));
     }
     if span.full {
         if let Some(p) = host.rss_peak {
-            out.put(&keys::PROCESS_MEMORY_PEAK, bytes(p));
+            out.put(&keys::PROCESS_MEMORY_PEAK, byte_count(p));
         }
         if let Some(v) = e.virtual_memory {
-            out.put(&keys::PROCESS_VIRTUAL_END, bytes(v));
+            out.put(&keys::PROCESS_VIRTUAL_END, byte_count(v));
         }
     }
 }
@@ -36,7 +36,7 @@ pub(super) fn process(span: &SpanEnds<'_>, host: &HostSpan, out: &mut Out<'_>) {
 pub(super) fn host(span: &SpanEnds<'_>, host: &HostSpan, out: &mut Out<'_>) {
     let end = &span.end.host;
     if let Some(m) = end.memory_used {
-        out.put(&keys::SYSTEM_MEMORY_END, bytes(m));
+        out.put(&keys::SYSTEM_MEMORY_END, byte_count(m));
     }
     if let Some(u) = end.cpu_utilization {
         out.put(&keys::SYSTEM_CPU_UTILIZATION_END, Num::Float(u));
@@ -45,10 +45,10 @@ pub(super) fn host(span: &SpanEnds<'_>, host: &HostSpan, out: &mut Out<'_>) {
         return;
     }
     if let Some(m) = span.start.host.memory_used {
-        out.put(&keys::SYSTEM_MEMORY_START, bytes(m));
+        out.put(&keys::SYSTEM_MEMORY_START, byte_count(m));
     }
     if let Some((m, _)) = host.available_min {
-        out.put(&keys::SYSTEM_MEMORY_AVAILABLE_MIN, bytes(m));
+        out.put(&keys::SYSTEM_MEMORY_AVAILABLE_MIN, byte_count(m));
     }
     if let Some(mean) = host.cpu_utilization.mean() {
         out.put(&keys::SYSTEM_CPU_UTILIZATION_MEAN, Num::Float(mean));

@@ -1,6 +1,7 @@
 //! What a span did to the machine: attributes from its start and end snapshots and the
-//! snapshots in between, plus pressure events. One implementation for every entry point (the
-//! tracing layer and the tower layer), so the figures mean the same everywhere.
+//! snapshots in between, plus pressure events. The tracing layer and the tower layer's spans
+//! both get their figures here; `RequestResources::so_far` (tower/handle.rs) computes its few
+//! figures itself, with the same rules (`observed.rs`, `counter_delta`, the history's peaks).
 
 mod container;
 mod entry;

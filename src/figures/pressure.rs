@@ -4,7 +4,7 @@ use std::time::SystemTime;
 
 use opentelemetry::{KeyValue, Value};
 
-use super::entry::bytes;
+use super::entry::byte_count;
 use super::span_window::{GpuSpan, HostSpan};
 use crate::keys;
 use crate::snapshot::{GpuSample, Snapshot};
@@ -98,13 +98,13 @@ impl PressureThresholds {
             KeyValue::new(keys::PRESSURE_RESOURCE.clone(), "gpu.memory"),
             KeyValue::new(keys::HW_ID.clone(), Value::from(g.uuid.to_string())),
             KeyValue::new(keys::GPU_INDEX.clone(), i64::from(g.index)),
-            KeyValue::new(keys::PRESSURE_FREE.clone(), Value::from(bytes(free))),
-            KeyValue::new(keys::PRESSURE_THRESHOLD.clone(), Value::from(bytes(t))),
+            KeyValue::new(keys::PRESSURE_FREE.clone(), Value::from(byte_count(free))),
+            KeyValue::new(keys::PRESSURE_THRESHOLD.clone(), Value::from(byte_count(t))),
         ];
         if let Some(total) = g.memory_total {
             attributes.push(KeyValue::new(
                 keys::PRESSURE_LIMIT.clone(),
-                Value::from(bytes(total)),
+                Value::from(byte_count(total)),
             ));
         }
         Some(PressureEvent { at, attributes })
@@ -126,13 +126,16 @@ impl PressureThresholds {
         }
         let mut attributes = vec![
             KeyValue::new(keys::PRESSURE_RESOURCE.clone(), resource),
-            KeyValue::new(keys::PRESSURE_FREE.clone(), Value::from(bytes(available))),
-            KeyValue::new(keys::PRESSURE_THRESHOLD.clone(), Value::from(bytes(t))),
+            KeyValue::new(
+                keys::PRESSURE_FREE.clone(),
+                Value::from(byte_count(available)),
+            ),
+            KeyValue::new(keys::PRESSURE_THRESHOLD.clone(), Value::from(byte_count(t))),
         ];
         if let Some(total) = total {
             attributes.push(KeyValue::new(
                 keys::PRESSURE_LIMIT.clone(),
-                Value::from(bytes(total)),
+                Value::from(byte_count(total)),
             ));
         }
         Some(PressureEvent { at, attributes })

@@ -45,7 +45,7 @@ fn with(base: &[KeyValue], extra: &[KeyValue]) -> Vec<KeyValue> {
     base.iter().chain(extra).cloned().collect()
 }
 
-fn bytes(v: u64) -> i64 {
+fn as_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
@@ -189,55 +189,55 @@ pub fn register(meter: &Meter, sampler: &Sampler) -> ResourceMetrics {
         up_down(name::HW_GPU_MEMORY_USAGE, "By", |s, o| {
             for g in &s.gpus {
                 if let Some(v) = g.memory_used {
-                    o.observe(bytes(v), &gpu_identity(g));
+                    o.observe(as_i64(v), &gpu_identity(g));
                 }
             }
         }),
         up_down(name::HW_GPU_MEMORY_LIMIT, "By", |s, o| {
             for g in &s.gpus {
                 if let Some(v) = g.memory_total {
-                    o.observe(bytes(v), &gpu_identity(g));
+                    o.observe(as_i64(v), &gpu_identity(g));
                 }
             }
         }),
         up_down(name::PROCESS_GPU_MEMORY_USAGE, "By", |s, o| {
             for g in &s.gpus {
                 if let Some(v) = g.process_memory {
-                    o.observe(bytes(v), &gpu_identity(g));
+                    o.observe(as_i64(v), &gpu_identity(g));
                 }
             }
         }),
         up_down(name::SYSTEM_MEMORY_USAGE, "By", |s, o| {
             if let Some(v) = s.host.memory_used {
                 o.observe(
-                    bytes(v),
+                    as_i64(v),
                     &[KeyValue::new(attr::SYSTEM_MEMORY_STATE.clone(), "used")],
                 );
             }
         }),
         up_down(name::SYSTEM_MEMORY_LIMIT, "By", |s, o| {
             if let Some(v) = s.host.memory_total {
-                o.observe(bytes(v), &[]);
+                o.observe(as_i64(v), &[]);
             }
         }),
         up_down(name::PROCESS_MEMORY_USAGE, "By", |s, o| {
             if let Some(v) = s.process.resident_memory {
-                o.observe(bytes(v), &[]);
+                o.observe(as_i64(v), &[]);
             }
         }),
         up_down(name::CONTAINER_MEMORY_USAGE, "By", |s, o| {
             if let Some(v) = s.container.as_ref().and_then(|c| c.memory_usage) {
-                o.observe(bytes(v), &[]);
+                o.observe(as_i64(v), &[]);
             }
         }),
         up_down(name::CONTAINER_MEMORY_WORKING_SET, "By", |s, o| {
             if let Some(v) = s.container.as_ref().and_then(|c| c.memory_working_set) {
-                o.observe(bytes(v), &[]);
+                o.observe(as_i64(v), &[]);
             }
         }),
         up_down(name::CONTAINER_MEMORY_AVAILABLE, "By", |s, o| {
             if let Some(v) = s.container.as_ref().and_then(|c| c.memory_available()) {
-                o.observe(bytes(v), &[]);
+                o.observe(as_i64(v), &[]);
             }
         }),
     ];
@@ -246,7 +246,7 @@ pub fn register(meter: &Meter, sampler: &Sampler) -> ResourceMetrics {
     if in_pod {
         up_downs.push(up_down(name::K8S_CONTAINER_MEMORY_LIMIT, "By", |s, o| {
             if let Some(v) = s.container.as_ref().and_then(|c| c.memory_limit) {
-                o.observe(bytes(v), &[]);
+                o.observe(as_i64(v), &[]);
             }
         }));
     }

@@ -276,7 +276,7 @@ fn memory_of_the_levels_at_the_defaults_over_a_day() {
             h.push(make(i, origin + Duration::from_secs(2 * i)), false);
         }
         let allocated = crate::test_alloc::held() - before;
-        let (raw, level_bytes) = h.bytes();
+        let (raw, level_bytes) = h.heap_bytes();
         // What the history says it holds is what the allocator handed out (the writer's two
         // buckets in progress, and the names the GPUs share, aside).
         let counted = (raw + level_bytes) as isize;

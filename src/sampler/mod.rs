@@ -26,17 +26,12 @@ mod thread;
 mod visible;
 mod warning;
 mod window;
+mod wiring;
 mod xid;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
-
-use crate::sync::lock;
-use std::thread::JoinHandle;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-use arc_swap::ArcSwap;
 
 pub use builder::{
     SamplerBuilder, DEFAULT_GPU_COUNTERS_INTERVAL, DEFAULT_GPU_HEALTH_INTERVAL,
@@ -53,12 +48,9 @@ pub use xid::{XidEvent, XidStatus};
 
 use crate::error::Error;
 use crate::snapshot::{ContainerIdentity, GpuInventory, Snapshot};
-use builder::Settings;
-use history::History;
+use crate::sync::lock;
 pub(crate) use history::{gpu_figure, host_figure, Bucket, Covered, Figures, Fold};
-use host::HostProbe;
-use probes::{open_gpu, Probes};
-use warning::Warnings;
+use thread::Handle;
 use window::WindowBuilder;
 
 /// Samples host, process and GPU figures on its own thread.
@@ -120,44 +112,6 @@ pub struct SamplerHealth {
 /// Intervals after which the latest snapshot no longer counts as current (for the metrics).
 pub(crate) const STALE_AFTER: u32 = 3;
 
-/// What the sampler thread and every reader share.
-struct Shared {
-    /// Identifies this sampler in the per-thread cache of `latest()`.
-    id: u64,
-    latest: ArcSwap<Snapshot>,
-    /// `seq` of the snapshot in `latest`, stored after it.
-    published: AtomicU64,
-    history: History,
-    probes: Mutex<Probes>,
-    interval: Duration,
-    /// Replaced when NVML starts late (the driver came back).
-    inventory: ArcSwap<GpuInventory>,
-    last_pass_nanos: AtomicU64,
-    /// A copy of the warnings raised so far, refreshed after each pass, so `health()` never
-    /// waits on the probe lock (held for a whole pass: seconds with a slow driver).
-    warnings: Mutex<Vec<Warning>>,
-    /// A copy of what the reads cost so far, refreshed like the warnings.
-    costs: Mutex<costs::Costs>,
-    /// A slow GPU read is under way on the sampler thread (set and cleared under the probe
-    /// lock): a pass meanwhile carries the GPUs' fast tier instead of queueing behind it in
-    /// the driver.
-    slow_busy: AtomicBool,
-    /// The container and pod this process runs in.
-    identity: ContainerIdentity,
-    /// The XIDs seen (shared with the watcher thread and the probes).
-    xid: Arc<xid::XidLog>,
-}
-
-struct Handle {
-    shared: Arc<Shared>,
-    worker: Mutex<Option<Worker>>,
-}
-
-struct Worker {
-    stop: mpsc::Sender<()>,
-    thread: JoinHandle<()>,
-}
-
 impl Sampler {
     /// A builder with the default settings.
     pub fn builder() -> SamplerBuilder {
@@ -170,67 +124,6 @@ impl Sampler {
     /// As [`SamplerBuilder::build`].
     pub fn new() -> Result<Self, Error> {
         Self::builder().build()
-    }
-
-    fn start(settings: Settings, sink: WarningSink) -> Result<Self, Error> {
-        let mut warnings = Warnings::default();
-        let host = HostProbe::new(&mut warnings);
-        // The GPU probe starts the XID watcher over its devices whenever NVML comes up.
-        let xid = Arc::new(xid::XidLog::new(xid::off()));
-        let (gpu, inventory) = open_gpu(&settings, &mut warnings, &xid);
-        #[cfg(target_os = "linux")]
-        let cgroup = match &settings.cgroup_root {
-            Some(root) => cgroup::CgroupProbe::open_under(root, &root.join("proc/self")),
-            None => cgroup::CgroupProbe::open(),
-        };
-        #[cfg(target_os = "linux")]
-        let identity = cgroup
-            .as_ref()
-            .map(|c| c.identity.clone())
-            .unwrap_or_default();
-        #[cfg(not(target_os = "linux"))]
-        let identity = ContainerIdentity::default();
-        let mut probes = Probes {
-            host,
-            gpu,
-            warnings,
-            next_seq: 0,
-            #[cfg(target_os = "linux")]
-            cgroup,
-        };
-        let first = Arc::new(probes.pass(None, false, &xid).0);
-        let warnings_so_far = probes.warnings.kept.clone();
-        let history = History::new(first.clone(), settings.history, &settings.levels);
-        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
-        let shared = Arc::new(Shared {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            published: AtomicU64::new(first.seq),
-            latest: ArcSwap::new(first),
-            history,
-            probes: Mutex::new(probes),
-            interval: settings.interval,
-            inventory: ArcSwap::from_pointee(inventory),
-            last_pass_nanos: AtomicU64::new(0),
-            warnings: Mutex::new(warnings_so_far),
-            costs: Mutex::new(costs::Costs::default()),
-            slow_busy: AtomicBool::new(false),
-            identity,
-            xid,
-        });
-        let (stop, stopped) = mpsc::channel();
-        let thread = std::thread::Builder::new()
-            .name("otel-resmon-sampler".into())
-            .spawn({
-                let shared = shared.clone();
-                move || thread::run(&shared, &stopped, &*sink)
-            })
-            .map_err(Error::Spawn)?;
-        Ok(Self {
-            handle: Arc::new(Handle {
-                shared,
-                worker: Mutex::new(Some(Worker { stop, thread })),
-            }),
-        })
     }
 
     /// Takes a snapshot now, on the caller's thread, publishes it and returns it; for callers
@@ -300,7 +193,7 @@ impl Sampler {
         let shared = &self.handle.shared;
         let warnings = lock(&shared.warnings).clone();
         let latest = self.latest();
-        let (history_raw_bytes, history_level_bytes) = shared.history.bytes();
+        let (history_raw_bytes, history_level_bytes) = shared.history.heap_bytes();
         let costs = lock(&shared.costs).clone();
         SamplerHealth {
             tiers: costs.tiers(latest.seq + 1),
@@ -334,28 +227,5 @@ impl Sampler {
     /// snapshot; [`Sampler::sample_now`] still takes fresh ones. Calling it again does nothing.
     pub fn shutdown(&self) {
         self.handle.stop();
-    }
-}
-
-impl Handle {
-    fn stop(&self) {
-        let worker = lock(&self.worker).take();
-        if let Some(worker) = worker {
-            // The receiver may already be gone if the thread ended; either way it stops.
-            let _ = worker.stop.send(());
-            // A warning sink that drops the last clone runs on the sampler thread itself,
-            // which cannot join itself: it ends on its own after the sink returns.
-            if worker.thread.thread().id() != std::thread::current().id() {
-                let _ = worker.thread.join();
-            }
-            // The XID watcher stops with the sampler thread.
-            self.shared.lock_probes().stop_xid();
-        }
-    }
-}
-
-impl Drop for Handle {
-    fn drop(&mut self) {
-        self.stop();
     }
 }

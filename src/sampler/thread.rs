@@ -1,15 +1,81 @@
-//! The sampler thread and the pass every reader shares: a pass under the probe lock, then
-//! the slow GPU reads due, each without it.
+//! The sampler thread: what it shares with every reader ([`Shared`]), the handle that stops
+//! it with the last `Sampler` clone, and the pass every reader shares (a pass under the probe
+//! lock, then the slow GPU reads due, each without it).
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::RecvTimeoutError;
-use std::sync::{mpsc, Arc, MutexGuard};
-use std::time::Instant;
+use std::sync::{mpsc, Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwap;
+
+use super::history::History;
 use super::probes::{self, Probes};
-use super::{Shared, Warning};
-use crate::snapshot::Snapshot;
+use super::{costs, xid, Warning};
+use crate::snapshot::{ContainerIdentity, GpuInventory, Snapshot};
 use crate::sync::lock;
+
+/// What the sampler thread and every reader share.
+pub(super) struct Shared {
+    /// Identifies this sampler in the per-thread cache of `latest()`.
+    pub(super) id: u64,
+    pub(super) latest: ArcSwap<Snapshot>,
+    /// `seq` of the snapshot in `latest`, stored after it.
+    pub(super) published: AtomicU64,
+    pub(super) history: History,
+    pub(super) probes: Mutex<Probes>,
+    pub(super) interval: Duration,
+    /// Replaced when NVML starts late (the driver came back).
+    pub(super) inventory: ArcSwap<GpuInventory>,
+    pub(super) last_pass_nanos: AtomicU64,
+    /// A copy of the warnings raised so far, refreshed after each pass, so `health()` never
+    /// waits on the probe lock (held for a whole pass: seconds with a slow driver).
+    pub(super) warnings: Mutex<Vec<Warning>>,
+    /// A copy of what the reads cost so far, refreshed like the warnings.
+    pub(super) costs: Mutex<costs::Costs>,
+    /// A slow GPU read is under way on the sampler thread (set and cleared under the probe
+    /// lock): a pass meanwhile carries the GPUs' fast tier instead of queueing behind it in
+    /// the driver.
+    pub(super) slow_busy: AtomicBool,
+    /// The container and pod this process runs in.
+    pub(super) identity: ContainerIdentity,
+    /// The XIDs seen (shared with the watcher thread and the probes).
+    pub(super) xid: Arc<xid::XidLog>,
+}
+
+pub(super) struct Handle {
+    pub(super) shared: Arc<Shared>,
+    pub(super) worker: Mutex<Option<Worker>>,
+}
+
+pub(super) struct Worker {
+    pub(super) stop: mpsc::Sender<()>,
+    pub(super) thread: JoinHandle<()>,
+}
+
+impl Handle {
+    pub(super) fn stop(&self) {
+        let worker = lock(&self.worker).take();
+        if let Some(worker) = worker {
+            // The receiver may already be gone if the thread ended; either way it stops.
+            let _ = worker.stop.send(());
+            // A warning sink that drops the last clone runs on the sampler thread itself,
+            // which cannot join itself: it ends on its own after the sink returns.
+            if worker.thread.thread().id() != std::thread::current().id() {
+                let _ = worker.thread.join();
+            }
+            // The XID watcher stops with the sampler thread.
+            self.shared.lock_probes().stop_xid();
+        }
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
 
 impl Shared {
     pub(super) fn lock_probes(&self) -> MutexGuard<'_, Probes> {

@@ -70,7 +70,7 @@ impl Accumulator {
     }
 }
 
-fn bytes(v: Option<u64>) -> Option<f64> {
+fn as_f64(v: Option<u64>) -> Option<f64> {
     v.map(|b| b as f64)
 }
 
@@ -171,13 +171,13 @@ impl GpuAccumulator {
         if !g.is_fresh(GpuTier::Fast) {
             return;
         }
-        self.memory_used.add(bytes(g.memory_used));
-        self.memory_free.add(bytes(g.memory_free));
+        self.memory_used.add(as_f64(g.memory_used));
+        self.memory_free.add(as_f64(g.memory_free));
         self.utilization_gpu.add(g.utilization_gpu);
         self.memory_busy.add(g.memory_busy);
         self.temperature.add(g.temperature);
         self.power.add(g.power);
-        self.process_memory.add(bytes(g.process_memory));
+        self.process_memory.add(as_f64(g.process_memory));
     }
 }
 
@@ -240,13 +240,13 @@ impl WindowBuilder {
         self.cpu_utilization
             .add(s.host.cpu_utilization.filter(|_| s.host.cpu_is_fresh()));
         self.load_average_1m.add(s.host.load_average_1m);
-        self.memory_used.add(bytes(s.host.memory_used));
-        self.memory_available.add(bytes(s.host.memory_available));
+        self.memory_used.add(as_f64(s.host.memory_used));
+        self.memory_available.add(as_f64(s.host.memory_available));
         self.process_cpu_time.add(s.process.cpu_time);
         self.process_resident_memory
-            .add(bytes(s.process.resident_memory));
+            .add(as_f64(s.process.resident_memory));
         self.process_virtual_memory
-            .add(bytes(s.process.virtual_memory));
+            .add(as_f64(s.process.virtual_memory));
         for g in &s.gpus {
             let slot = self.gpu_slot(g.index, &g.uuid);
             self.gpus[slot].2.add(g);

@@ -1,9 +1,12 @@
-//! What does not change while the process runs: the driver, the visible devices, and
-//! whether their ordinals are the application's `cuda:N`.
+//! The driver and the visible devices as NVML found them when it started, and whether their
+//! ordinals are the application's `cuda:N`. Replaced as a whole when NVML starts late (the
+//! driver was not there at first): read it again, do not keep a copy.
 
 use std::sync::Arc;
 
-/// What does not change while the process runs: driver versions and the visible devices.
+/// Driver versions and the visible devices, as found when NVML started: at the sampler's
+/// start, or later when a driver that was not there came back (then the whole inventory is
+/// replaced; [`Sampler::inventory`](crate::sampler::Sampler::inventory) gives the current one).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct GpuInventory {

@@ -283,7 +283,9 @@ pub enum DeviceState {
     Error(Arc<str>),
 }
 
-/// A group of GPU figures read by one driver call.
+/// A group of GPU figures that are missing or present together: what one read of the
+/// device gives them. Most are one driver call; some take two (the SM and memory clocks),
+/// and some share one batch of field values (the throttle-time and PCIe counters, ECC).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum GpuField {

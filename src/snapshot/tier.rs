@@ -20,8 +20,8 @@ pub enum GpuTier {
     /// The power limit, ECC errors, remapped rows and retired pages: cheap, and they change
     /// rarely.
     Health,
-    /// What does not change while the process runs: the temperature thresholds, the fan count
-    /// and the MIG mode (0.15 ms a read on an H200), read at start and when NVML restarts.
+    /// What does not change while NVML runs: the temperature thresholds, the fan count and
+    /// the MIG mode (0.15 ms a read on an H200), read at start and when NVML restarts.
     Static,
 }
 

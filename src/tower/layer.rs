@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use opentelemetry::metrics::Meter;
 
-use super::metrics::RequestMetrics;
+use super::layer_state::LayerState;
+use super::request_metrics::RequestMetrics;
 use super::service::ResourceTrace;
-use super::shared::Shared;
 use crate::sampler::Sampler;
 
 /// Wraps a service so every request is a server span with resource figures.
@@ -16,7 +16,7 @@ use crate::sampler::Sampler;
 #[derive(Clone, Debug)]
 #[must_use]
 pub struct ResourceTraceLayer {
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) shared: Arc<LayerState>,
 }
 
 impl ResourceTraceLayer {
@@ -27,7 +27,7 @@ impl ResourceTraceLayer {
     /// unusable value is said once on stderr; `otlp::init` refuses it).
     pub fn new(sampler: &Sampler) -> Self {
         Self {
-            shared: Arc::new(Shared::new(sampler)),
+            shared: Arc::new(LayerState::new(sampler)),
         }
     }
 
@@ -79,7 +79,7 @@ impl ResourceTraceLayer {
         self.map(|s| s.value_limit = chars.max(1))
     }
 
-    fn map(self, f: impl FnOnce(&mut Shared)) -> Self {
+    fn map(self, f: impl FnOnce(&mut LayerState)) -> Self {
         let mut shared = Arc::try_unwrap(self.shared).unwrap_or_else(|arc| arc.settings());
         f(&mut shared);
         Self {

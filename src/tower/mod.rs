@@ -26,14 +26,14 @@ mod exchange;
 mod future;
 mod handle;
 mod layer;
-mod metrics;
+mod layer_state;
 mod propagation;
 mod report;
 mod request;
+mod request_metrics;
 mod semconv;
 mod service;
-mod shared;
-mod status;
+mod status_service;
 mod subscriber_check;
 
 pub use crate::keys::metric::{
@@ -45,7 +45,7 @@ pub use future::ResponseFuture;
 pub use handle::{FiguresSoFar, GpuMemoryDelta, GpuMemoryPeak, RequestResources};
 pub use layer::ResourceTraceLayer;
 pub use service::ResourceTrace;
-pub use status::StatusService;
+pub use status_service::StatusService;
 
 /// Environment variable: `1` (or `true`, `on`, `yes`) turns the per-request summary on stderr on.
 pub const ENV_REPORT: &str = "RESMON_REPORT";

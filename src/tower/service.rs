@@ -7,25 +7,25 @@ use http::{Request, Response};
 
 use super::future::ResponseFuture;
 use super::handle::RequestResources;
+use super::layer_state::LayerState;
 use super::request::RequestState;
-use super::shared::Shared;
 use crate::sampler::Sampler;
 
 /// A service wrapped by [`ResourceTraceLayer`](super::ResourceTraceLayer).
 #[derive(Clone, Debug)]
 pub struct ResourceTrace<S> {
     inner: S,
-    shared: Arc<Shared>,
+    shared: Arc<LayerState>,
 }
 
 impl<S> ResourceTrace<S> {
     /// Wraps `inner`, reading `sampler`, with the settings of
     /// [`ResourceTraceLayer::new`](super::ResourceTraceLayer::new).
     pub fn new(inner: S, sampler: &Sampler) -> Self {
-        Self::with_shared(inner, Arc::new(Shared::new(sampler)))
+        Self::with_shared(inner, Arc::new(LayerState::new(sampler)))
     }
 
-    pub(crate) fn with_shared(inner: S, shared: Arc<Shared>) -> Self {
+    pub(crate) fn with_shared(inner: S, shared: Arc<LayerState>) -> Self {
         Self { inner, shared }
     }
 

@@ -67,7 +67,7 @@ pub(crate) mod gpu {
     pub(crate) const N: usize = 9;
 }
 
-fn bytes(v: Option<u64>) -> Option<f64> {
+fn as_f64(v: Option<u64>) -> Option<f64> {
     v.map(|b| b as f64)
 }
 
@@ -128,15 +128,15 @@ impl Bucket {
             s.host.cpu_utilization.filter(|_| s.host.cpu_is_fresh()),
         );
         h.add(LOAD_1M, s.host.load_average_1m);
-        h.add(MEMORY_USED, bytes(s.host.memory_used));
-        if h.add(MEMORY_AVAILABLE, bytes(s.host.memory_available)) {
+        h.add(MEMORY_USED, as_f64(s.host.memory_used));
+        if h.add(MEMORY_AVAILABLE, as_f64(s.host.memory_available)) {
             self.available_low_at = s.wall_time;
         }
         h.add(PROCESS_CPU_TIME, s.process.cpu_time);
-        h.add(RESIDENT, bytes(s.process.resident_memory));
-        h.add(VIRTUAL, bytes(s.process.virtual_memory));
+        h.add(RESIDENT, as_f64(s.process.resident_memory));
+        h.add(VIRTUAL, as_f64(s.process.virtual_memory));
         let headroom = s.container.as_ref().and_then(|c| c.memory_available());
-        if h.add(CONTAINER_HEADROOM, bytes(headroom)) {
+        if h.add(CONTAINER_HEADROOM, as_f64(headroom)) {
             self.headroom_low_at = s.wall_time;
         }
         for (j, g) in s.gpus.iter().enumerate() {
@@ -180,15 +180,15 @@ impl GpuBucket {
         if !g.is_fresh(GpuTier::Fast) {
             return;
         }
-        f.add(MEMORY_USED, bytes(g.memory_used));
-        if f.add(MEMORY_FREE, bytes(g.memory_free)) {
+        f.add(MEMORY_USED, as_f64(g.memory_used));
+        if f.add(MEMORY_FREE, as_f64(g.memory_free)) {
             self.free_low_at = wall;
         }
         f.add(UTILIZATION, g.utilization_gpu);
         f.add(MEMORY_BUSY, g.memory_busy);
         f.add(TEMPERATURE, g.temperature);
         f.add(POWER, g.power);
-        f.add(PROCESS_MEMORY, bytes(g.process_memory));
+        f.add(PROCESS_MEMORY, as_f64(g.process_memory));
         f.add(CLOCK_SM, g.condition.clock_sm_mhz.map(f64::from));
         if let Some(r) = g.condition.clock_event_reasons {
             self.clock_event_reasons |= r.0;

@@ -247,7 +247,7 @@ impl Level {
     }
 
     /// Bytes held: the slots and every bucket in them.
-    pub(super) fn bytes(&self) -> usize {
+    pub(super) fn heap_bytes(&self) -> usize {
         let slots = self.slots.len() * std::mem::size_of::<ArcSwapOption<Bucket>>();
         let held: usize = self
             .slots

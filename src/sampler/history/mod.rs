@@ -126,12 +126,13 @@ impl History {
     }
 
     /// Bytes the history holds: `(raw, levels)`. Snapshots shared with `latest` count here.
-    pub(crate) fn bytes(&self) -> (usize, usize) {
+    pub(crate) fn heap_bytes(&self) -> (usize, usize) {
         let snapshot = |s: &Snapshot| {
             ARC_HEADER + std::mem::size_of::<Snapshot>() + crate::snapshot::heap_bytes(s)
         };
-        let raw = self.interval_passes.bytes(snapshot) + self.extra_passes.bytes(snapshot);
-        let levels = self.levels.iter().map(Level::bytes).sum();
+        let raw =
+            self.interval_passes.heap_bytes(snapshot) + self.extra_passes.heap_bytes(snapshot);
+        let levels = self.levels.iter().map(Level::heap_bytes).sum();
         (raw, levels)
     }
 }

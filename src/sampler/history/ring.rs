@@ -151,7 +151,7 @@ impl Ring {
     }
 
     /// Bytes held: the slots, every snapshot and every bucket of extra passes in them.
-    pub(super) fn bytes(&self, snapshot_bytes: impl Fn(&Snapshot) -> usize) -> usize {
+    pub(super) fn heap_bytes(&self, snapshot_bytes: impl Fn(&Snapshot) -> usize) -> usize {
         let slots = self.slots.len()
             * (std::mem::size_of::<ArcSwapOption<Snapshot>>() + std::mem::size_of::<AtomicU64>())
             + self.extras.len() * std::mem::size_of::<ArcSwapOption<Bucket>>();

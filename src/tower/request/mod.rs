@@ -14,8 +14,8 @@ use std::time::Instant;
 use http::{HeaderMap, Request, Response};
 
 use super::exchange::Exchange;
+use super::layer_state::LayerState;
 use super::semconv;
-use super::shared::Shared;
 use crate::env::truncate;
 use crate::snapshot::Snapshot;
 use handover::Adopted;
@@ -25,7 +25,7 @@ pub(crate) struct RequestState {
     /// The span is an outer layer's (tower-http's), adopted: this layer does not enter it and
     /// hands its HTTP attributes over at the end instead of recording fields.
     adopted: Option<Adopted>,
-    shared: Arc<Shared>,
+    shared: Arc<LayerState>,
     x: Exchange,
     finished: bool,
 }
@@ -73,7 +73,7 @@ impl RequestState {
     /// the resource layer already tracks).
     pub(crate) fn new<B>(
         req: &Request<B>,
-        shared: Arc<Shared>,
+        shared: Arc<LayerState>,
         start: Arc<Snapshot>,
         adopted: Option<tracing::Span>,
     ) -> Self {

@@ -3,12 +3,12 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::metrics::RequestMetrics;
 use super::report::Recent;
+use super::request_metrics::RequestMetrics;
 use crate::sampler::Sampler;
 
 #[derive(Debug)]
-pub(crate) struct Shared {
+pub(crate) struct LayerState {
     pub(crate) sampler: Sampler,
     pub(crate) metrics: Option<RequestMetrics>,
     pub(crate) report: bool,
@@ -19,7 +19,7 @@ pub(crate) struct Shared {
     pub(crate) value_limit: usize,
 }
 
-impl Shared {
+impl LayerState {
     /// The defaults, with the report and the value limit from the environment.
     pub(crate) fn new(sampler: &Sampler) -> Self {
         Self {
