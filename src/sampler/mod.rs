@@ -19,11 +19,7 @@ mod host;
 mod latest;
 mod pid_namespace;
 mod probes;
-#[cfg(feature = "nvml")]
-mod process_memory;
 mod thread;
-#[cfg(feature = "nvml")]
-mod visible;
 mod warning;
 mod window;
 mod wiring;

@@ -30,6 +30,13 @@ pub(super) struct Statics {
     pub(super) read_at: Option<std::time::Instant>,
 }
 
+impl Statics {
+    /// The MIG mode as read with the statics (the inventory's copy comes from here).
+    pub(super) fn mig_enabled(&self) -> Option<bool> {
+        self.mig_enabled
+    }
+}
+
 /// Where one field's value goes.
 type Setter = fn(&mut GpuCondition, SampleValue);
 

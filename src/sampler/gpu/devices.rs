@@ -67,7 +67,9 @@ pub(super) fn describe(
             .into(),
         pci_bus_id: device.pci_info().ok().map(|p| p.bus_id),
         memory_total: device.memory_info().ok().map(|m| m.total),
-        mig_enabled: device.mig_mode().ok().map(|m| m.current == 1),
+        // The MIG mode is one of the statics, read once with them (`read_statics`) and
+        // copied here by the probe.
+        mig_enabled: None,
     }
 }
 

@@ -16,7 +16,7 @@ use super::fields::FieldReader;
 use super::Visible;
 use crate::sampler::costs::Costs;
 use crate::sampler::pid_namespace::{self, PidNamespace};
-use crate::sampler::process_memory::{self, Attribution, Entry};
+use super::process_memory::{self, Attribution, Entry};
 use crate::sampler::warning::{WarningKind, Warnings};
 use crate::snapshot::{DeviceState, GpuField, GpuSample, GpuTier, MissingReason};
 

@@ -16,12 +16,14 @@ mod condition;
 mod devices;
 mod fast;
 mod fields;
+mod process_memory;
 mod tiers;
+mod visible;
 mod xid_watch;
 
 use super::costs::Costs;
 use super::pid_namespace::PidNamespace;
-use super::visible::{self, Resolved};
+use visible::Resolved;
 use super::warning::{WarningKind, Warnings};
 use crate::snapshot::{
     CudaOrdinals, DeviceState, GpuDevice, GpuInventory, GpuSample, GpuStatus, GpuTier, Snapshot,
@@ -234,6 +236,11 @@ impl GpuProbe {
             );
         }
         probe.read_first(&nvml, warnings);
+        // The MIG mode has one home, the statics: one read at start, not one per place.
+        for (v, d) in probe.devices.iter_mut().zip(&mut inventory.devices) {
+            v.info.mig_enabled = v.statics.mig_enabled();
+            d.mig_enabled = v.info.mig_enabled;
+        }
         let nvml = Arc::new(nvml);
         let uuids = probe.uuids();
         probe.xid.start(&nvml, uuids);

@@ -1,7 +1,7 @@
 //! This process's memory on one GPU, from the driver's compute and graphics process lists,
 //! and when that figure cannot be told.
 
-use super::pid_namespace::PidNamespace;
+use crate::sampler::pid_namespace::PidNamespace;
 
 /// One entry of a process list: the pid the driver sees and its memory (`None`: the driver
 /// gives none, as under WDDM).
