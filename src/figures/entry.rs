@@ -3,6 +3,8 @@
 
 use opentelemetry::{Key, KeyValue, Value};
 
+use crate::snapshot::catalogue::{Encoding, SpanOutput, Stat};
+
 /// An attribute value before it becomes an OTel `Value`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Num {
@@ -73,4 +75,30 @@ pub(crate) fn counter_delta(start: f64, end: f64) -> Option<f64> {
 /// `end - start` for byte counts, saturating at the ends of `i64`.
 pub(crate) fn signed_delta(start: u64, end: u64) -> i64 {
     (i128::from(end) - i128::from(start)).clamp(i64::MIN.into(), i64::MAX.into()) as i64
+}
+
+/// The statistics of one figure over a span's own passes that its catalogue row asks for in
+/// this set: each output's statistic, where the span (for the outputs that need it) observed
+/// the figure change.
+pub(crate) fn put_statistics<K: Copy>(
+    outputs: &'static [SpanOutput<K>],
+    stat: &Stat,
+    full: bool,
+    observed: bool,
+    out: &mut Out<'_>,
+    key: impl Fn(K) -> &'static Key,
+) {
+    for o in outputs {
+        if (o.full_only && !full) || (o.observed && !observed) {
+            continue;
+        }
+        if let Some(v) = stat.get(o.statistic) {
+            let value = match o.encoding {
+                Encoding::Bytes => byte_count(v as u64),
+                Encoding::Int => Num::Int(v as i64),
+                Encoding::Float => Num::Float(v),
+            };
+            out.put(key(o.key), value);
+        }
+    }
 }

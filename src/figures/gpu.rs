@@ -6,6 +6,7 @@ use super::SpanEnds;
 use std::time::Duration;
 
 use crate::keys::GpuKeys;
+use crate::snapshot::catalogue::GpuFigure;
 use crate::snapshot::{DeviceState, GpuSample, GpuTier};
 
 /// Whether the two ends hold two different reads of a slow `tier`, each taken within
@@ -66,9 +67,6 @@ pub(super) fn device(span: &SpanEnds<'_>, j: usize, g: &GpuSample, w: &GpuSpan, 
     if let (true, Some(s), Some(e)) = (observed, s.and_then(|s| s.memory_used), g.memory_used) {
         out.put(&k.memory_delta, byte_delta(s, e));
     }
-    if let (true, Some(v)) = (observed, w.memory_used.max) {
-        out.put(&k.memory_peak, byte_count(v as u64));
-    }
     if let (true, Some(v)) = (full, s.and_then(|s| s.process_memory)) {
         out.put(&k.process_memory_start, byte_count(v));
     }
@@ -79,11 +77,13 @@ pub(super) fn device(span: &SpanEnds<'_>, j: usize, g: &GpuSample, w: &GpuSpan, 
     {
         out.put(&k.process_memory_delta, byte_delta(s, e));
     }
-    if let Some(v) = w.utilization.max {
-        out.put(&k.utilization_peak, Num::Float(v));
-    }
-    if let (true, Some(v)) = (observed, w.utilization.mean()) {
-        out.put(&k.utilization_mean, Num::Float(v));
+    // The peaks, lows and means of the span's own passes, as the catalogue says (none
+    // for a span within one interval, which has no pass of its own).
+    if w.seen {
+        for f in GpuFigure::ALL {
+            let rows = f.figure().span;
+            super::entry::put_statistics(rows, w.stat(f), full, observed, out, |key| key(k));
+        }
     }
     condition(span, s, g, w, k, out);
     if !full {
@@ -91,24 +91,6 @@ pub(super) fn device(span: &SpanEnds<'_>, j: usize, g: &GpuSample, w: &GpuSpan, 
     }
     if let Some(v) = g.memory_total {
         out.put(&k.memory_limit, byte_count(v));
-    }
-    if let Some((v, _)) = w.free_min {
-        out.put(&k.memory_free_min, byte_count(v));
-    }
-    if let Some(v) = w.process_memory.max {
-        out.put(&k.process_memory_peak, byte_count(v as u64));
-    }
-    if let Some(v) = w.memory_busy.max {
-        out.put(&k.memory_busy_peak, Num::Float(v));
-    }
-    if let Some(v) = w.temperature.max {
-        out.put(&k.temperature_peak, Num::Float(v));
-    }
-    if let Some(v) = w.power.mean() {
-        out.put(&k.power_mean, Num::Float(v));
-    }
-    if let Some(v) = w.power.max {
-        out.put(&k.power_peak, Num::Float(v));
     }
     energy(span, s, g, w, k, out);
 }
@@ -141,14 +123,15 @@ fn energy(
         }
         return;
     }
-    if w.power.count() < ESTIMATE_READINGS {
+    let power = w.stat(GpuFigure::Power);
+    if power.count < ESTIMATE_READINGS {
         return;
     }
     let seconds = g
         .taken_at
         .saturating_duration_since(s.taken_at)
         .as_secs_f64();
-    if let Some(mean) = w.power.mean() {
+    if let Some(mean) = power.mean() {
         out.put(&k.energy_estimate, Num::Float(mean * seconds));
     }
 }
@@ -177,9 +160,6 @@ fn condition(
             if let Some(d) = counter_delta(s, e).filter(|d| *d > 0.0) {
                 out.put(&k.throttled_time_delta, Num::Float(d));
             }
-        }
-        if let Some(clock) = w.clock_sm_min {
-            out.put(&k.clock_sm_min, Num::Int(clock as i64));
         }
     }
     let health = g.health();

@@ -1,9 +1,10 @@
 //! The process's and the host's figures over a span.
 
-use super::entry::{byte_count, byte_delta, counter_delta, Num, Out};
+use super::entry::{byte_count, byte_delta, counter_delta, put_statistics, Num, Out};
 use super::span_window::HostSpan;
 use super::SpanEnds;
 use crate::keys;
+use crate::snapshot::catalogue::HostFigure;
 
 /// This process's CPU time and resident memory.
 pub(super) fn process(span: &SpanEnds<'_>, host: &HostSpan, out: &mut Out<'_>) {
@@ -22,18 +23,21 @@ pub(super) fn process(span: &SpanEnds<'_>, host: &HostSpan, out: &mut Out<'_>) {
     if let (true, Some(s), Some(e)) = (span.observed, s.resident_memory, e.resident_memory) {
         out.put(&keys::PROCESS_MEMORY_DELTA, byte_delta(s, e));
     }
-    if span.full {
-        if let Some(p) = host.rss_peak {
-            out.put(&keys::PROCESS_MEMORY_PEAK, byte_count(p));
-        }
-        if let Some(v) = e.virtual_memory {
-            out.put(&keys::PROCESS_VIRTUAL_END, byte_count(v));
+    if let (true, Some(v)) = (span.full, e.virtual_memory) {
+        out.put(&keys::PROCESS_VIRTUAL_END, byte_count(v));
+    }
+    // The peaks, lows and means of the span's own passes, as the catalogue says (none
+    // for a span within one interval, which has no pass of its own).
+    if host.samples > 0 {
+        for f in HostFigure::ALL {
+            let rows = f.figure().span;
+            put_statistics(rows, host.stat(f), span.full, span.observed, out, |key| key());
         }
     }
 }
 
 /// The host's memory, CPU utilization and load.
-pub(super) fn host(span: &SpanEnds<'_>, host: &HostSpan, out: &mut Out<'_>) {
+pub(super) fn host(span: &SpanEnds<'_>, out: &mut Out<'_>) {
     let end = &span.end.host;
     if let Some(m) = end.memory_used {
         out.put(&keys::SYSTEM_MEMORY_END, byte_count(m));
@@ -46,12 +50,6 @@ pub(super) fn host(span: &SpanEnds<'_>, host: &HostSpan, out: &mut Out<'_>) {
     }
     if let Some(m) = span.start.host.memory_used {
         out.put(&keys::SYSTEM_MEMORY_START, byte_count(m));
-    }
-    if let Some((m, _)) = host.available_min {
-        out.put(&keys::SYSTEM_MEMORY_AVAILABLE_MIN, byte_count(m));
-    }
-    if let Some(mean) = host.cpu_utilization.mean() {
-        out.put(&keys::SYSTEM_CPU_UTILIZATION_MEAN, Num::Float(mean));
     }
     if let Some(l) = end.load_average_1m {
         out.put(&keys::SYSTEM_LOAD_AVERAGE_END, Num::Float(l));

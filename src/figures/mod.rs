@@ -31,10 +31,11 @@ pub(crate) use histograms::{BYTE_BUCKETS, CPU_SECONDS};
 pub(crate) use observed::{gpu_observed, observed};
 pub(crate) use pressure::PressureEvent;
 pub use pressure::PressureThresholds;
-use span_window::SpanSnapshots;
+use span_window::{GpuSpan, HostSpan, SpanSnapshots};
 
 use crate::keys;
 use crate::sampler::Sampler;
+use crate::snapshot::catalogue::GpuFigure;
 use crate::snapshot::{GpuSample, Snapshot};
 
 /// Which figures a span carries.
@@ -88,7 +89,10 @@ pub(crate) fn gpu_memory_peaks(
         .enumerate()
         .filter(|(_, g)| reported(g))
         .filter_map(|(j, g)| {
-            let peak = snapshots.gpu(j, &g.uuid, false).memory_used.max?;
+            let peak = snapshots
+                .gpu(j, &g.uuid, false)
+                .stat(GpuFigure::MemoryUsed)
+                .max()?;
             Some((g.uuid.clone(), peak))
         })
         .collect()
@@ -248,7 +252,15 @@ impl FigureConfig {
             interval: sampler.interval(),
         };
         let mut out = Out(a, rare);
-        let host_span = snapshots.host();
+        // A span within one interval has no pass of its own: its statistics are empty, and
+        // nothing is folded or built for them.
+        let folded;
+        let host_span = if span.observed {
+            folded = snapshots.host();
+            &folded
+        } else {
+            &HostSpan::EMPTY
+        };
         let mut events = Vec::new();
 
         if end.gpu_status != crate::snapshot::GpuStatus::Ok {
@@ -260,23 +272,29 @@ impl FigureConfig {
         if let Some(coverage) = host_span.coverage {
             out.put(&keys::SAMPLE_COVERAGE, Num::Float(coverage));
         }
-        host::process(&span, &host_span, &mut out);
-        host::host(&span, &host_span, &mut out);
+        host::process(&span, host_span, &mut out);
+        host::host(&span, &mut out);
         container::container(&span, &mut out);
         for (j, g) in end.gpus.iter().enumerate() {
             if !self.reports(g) {
                 continue;
             }
-            let w = snapshots.gpu(j, &g.uuid, span.full);
+            let folded;
+            let w = if span.observed {
+                folded = snapshots.gpu(j, &g.uuid, span.full);
+                &folded
+            } else {
+                &GpuSpan::EMPTY
+            };
             // An event needs a pass taken during the span: the start snapshot is older than
             // the span, and its time would lie outside it.
             if let (true, Some(thresholds)) = (span.observed, &self.pressure) {
-                events.extend(thresholds.gpu_event(g, &w));
+                events.extend(thresholds.gpu_event(g, w));
             }
-            gpu::device(&span, j, g, &w, &mut out);
+            gpu::device(&span, j, g, w, &mut out);
         }
         if let (true, Some(thresholds)) = (span.observed, &self.pressure) {
-            events.extend(thresholds.ram_event(end, &host_span));
+            events.extend(thresholds.ram_event(end, host_span));
         }
         events
     }

@@ -7,6 +7,7 @@ use opentelemetry::{KeyValue, Value};
 use super::entry::byte_count;
 use super::span_window::{GpuSpan, HostSpan};
 use crate::keys;
+use crate::snapshot::catalogue::{GpuFigure, HostFigure};
 use crate::snapshot::{GpuSample, Snapshot};
 
 const MIB: u64 = 1 << 20;
@@ -89,7 +90,7 @@ impl PressureThresholds {
     /// The event for this GPU, if its free memory fell below the threshold during the span.
     #[inline]
     pub(crate) fn gpu_event(&self, g: &GpuSample, w: &GpuSpan) -> Option<PressureEvent> {
-        let (free, at) = w.free_min?;
+        let (free, at) = w.low(GpuFigure::MemoryFree)?;
         let t = Self::threshold(self.gpu_free_bytes, self.gpu_free_fraction, g.memory_total)?;
         if free >= t {
             return None;
@@ -116,10 +117,15 @@ impl PressureThresholds {
     #[inline]
     pub(crate) fn ram_event(&self, end: &Snapshot, host: &HostSpan) -> Option<PressureEvent> {
         let limit = end.container.as_ref().and_then(|c| c.memory_limit);
-        let (resource, (available, at), total) = match (limit, host.container_available_min) {
-            (Some(limit), Some(min)) => ("container.memory", min, Some(limit)),
-            _ => ("system.memory", host.available_min?, end.host.memory_total),
-        };
+        let (resource, (available, at), total) =
+            match (limit, host.low(HostFigure::ContainerHeadroom)) {
+                (Some(limit), Some(min)) => ("container.memory", min, Some(limit)),
+                _ => (
+                    "system.memory",
+                    host.low(HostFigure::MemoryAvailable)?,
+                    end.host.memory_total,
+                ),
+            };
         let t = Self::threshold(self.ram_available_bytes, self.ram_available_fraction, total)?;
         if available >= t {
             return None;

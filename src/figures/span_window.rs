@@ -8,66 +8,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::sampler::Sampler;
-use crate::sampler::{gpu_figure, host_figure, Bucket, Covered, Fold};
+use crate::sampler::{Bucket, Covered, Fold};
+use crate::snapshot::catalogue::{GpuFigure, HostFigure, Stat};
 use crate::snapshot::{GpuTier, Snapshot};
-
-/// Running max / sum of one figure.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Running {
-    pub(crate) max: Option<f64>,
-    sum: f64,
-    count: u32,
-}
-
-impl Running {
-    fn add(&mut self, v: Option<f64>) {
-        if let Some(v) = v {
-            self.max = Some(self.max.map_or(v, |m| m.max(v)));
-            self.sum += v;
-            self.count += 1;
-        }
-    }
-
-    /// Adds figure `i` of a bucket.
-    fn merge<const N: usize>(&mut self, f: &crate::sampler::Figures<N>, i: usize) {
-        if f.count[i] > 0 {
-            let v = f.max[i];
-            self.max = Some(self.max.map_or(v, |m| m.max(v)));
-            self.sum += f.sum[i];
-            self.count += f.count[i];
-        }
-    }
-
-    /// How many readings it holds.
-    pub(crate) fn count(&self) -> u32 {
-        self.count
-    }
-
-    pub(crate) fn mean(&self) -> Option<f64> {
-        (self.count > 0).then(|| self.sum / f64::from(self.count))
-    }
-}
-
-/// Keeps the lowest value and when it was seen.
-fn lowest(slot: &mut Option<(u64, SystemTime)>, v: Option<u64>, at: SystemTime) {
-    if let Some(v) = v {
-        if slot.is_none_or(|(m, _)| v < m) {
-            *slot = Some((v, at));
-        }
-    }
-}
-
-/// The lowest value of figure `i` of a bucket, with when it was seen.
-fn lowest_of<const N: usize>(
-    slot: &mut Option<(u64, SystemTime)>,
-    f: &crate::sampler::Figures<N>,
-    i: usize,
-    at: SystemTime,
-) {
-    if f.count[i] > 0 {
-        lowest(slot, Some(f.min[i] as u64), at);
-    }
-}
 
 /// The snapshots of one span.
 pub(crate) struct SpanSnapshots<'a> {
@@ -76,75 +19,109 @@ pub(crate) struct SpanSnapshots<'a> {
     pub(crate) end: &'a Snapshot,
 }
 
-/// Host and process figures over a span.
-#[derive(Debug, Default)]
+/// Host and process figures over a span: each figure of the catalogue's statistics over the
+/// span's own passes, and when the figures that keep it were lowest.
+#[derive(Debug)]
 pub(crate) struct HostSpan {
     /// Passes taken during the span (its end included, its start not).
     pub(crate) samples: u32,
-    pub(crate) rss_peak: Option<u64>,
-    pub(crate) available_min: Option<(u64, SystemTime)>,
-    /// Lowest headroom under the cgroup's memory limit (limit minus working set).
-    pub(crate) container_available_min: Option<(u64, SystemTime)>,
-    pub(crate) cpu_utilization: Running,
+    figures: [Stat; HostFigure::N],
+    low_at: [Option<SystemTime>; HostFigure::LOWS],
     /// The fraction of the span the history still covered, when below 1.
     pub(crate) coverage: Option<f64>,
 }
 
-/// One GPU's figures over a span.
-#[derive(Debug, Default)]
+impl Default for HostSpan {
+    fn default() -> Self {
+        Self::EMPTY
+    }
+}
+
+impl HostSpan {
+    /// No pass of the span's own (a span within one interval): nothing to fold, nothing to
+    /// build.
+    pub(crate) const EMPTY: HostSpan = HostSpan {
+        samples: 0,
+        figures: [Stat::EMPTY; HostFigure::N],
+        low_at: [None; HostFigure::LOWS],
+        coverage: None,
+    };
+
+    /// The statistics of figure `f` over the span's own passes.
+    pub(crate) fn stat(&self, f: HostFigure) -> &Stat {
+        &self.figures[f as usize]
+    }
+
+    /// The lowest value of a figure that keeps its low's time (bytes), and when.
+    pub(crate) fn low(&self, f: HostFigure) -> Option<(u64, SystemTime)> {
+        let at = self.low_at[f.low_slot()?]?;
+        Some((self.stat(f).min()? as u64, at))
+    }
+}
+
+/// One GPU's figures over a span, as [`HostSpan`]'s.
+#[derive(Debug)]
 pub(crate) struct GpuSpan {
-    pub(crate) memory_used: Running,
-    pub(crate) free_min: Option<(u64, SystemTime)>,
-    pub(crate) process_memory: Running,
-    pub(crate) utilization: Running,
-    pub(crate) memory_busy: Running,
-    pub(crate) temperature: Running,
-    pub(crate) power: Running,
-    /// Lowest SM clock, MHz.
-    pub(crate) clock_sm_min: Option<f64>,
+    /// Whether any pass of the span's own listed the device (else every statistic is empty).
+    pub(crate) seen: bool,
+    figures: [Stat; GpuFigure::N],
+    low_at: [Option<SystemTime>; GpuFigure::LOWS],
     /// Every clock-event reason bit seen.
     pub(crate) clock_event_reasons: u64,
+}
+
+impl Default for GpuSpan {
+    fn default() -> Self {
+        Self::EMPTY
+    }
+}
+
+impl GpuSpan {
+    /// As [`HostSpan::EMPTY`].
+    pub(crate) const EMPTY: GpuSpan = GpuSpan {
+        seen: false,
+        figures: [Stat::EMPTY; GpuFigure::N],
+        low_at: [None; GpuFigure::LOWS],
+        clock_event_reasons: 0,
+    };
+
+    /// The statistics of figure `f` over the span's own passes.
+    pub(crate) fn stat(&self, f: GpuFigure) -> &Stat {
+        &self.figures[f as usize]
+    }
+
+    /// The lowest value of a figure that keeps its low's time (bytes), and when.
+    pub(crate) fn low(&self, f: GpuFigure) -> Option<(u64, SystemTime)> {
+        let at = self.low_at[f.low_slot()?]?;
+        Some((self.stat(f).min()? as u64, at))
+    }
+}
+
+/// Adds a value (or a bucket's statistics) of a figure, keeping when a new low was seen.
+fn keep_low(low: bool, slot: Option<usize>, low_at: &mut [Option<SystemTime>], at: SystemTime) {
+    if let (true, Some(slot)) = (low, slot) {
+        low_at[slot] = Some(at);
+    }
 }
 
 impl Fold for HostSpan {
     fn snapshot(&mut self, s: &Snapshot) {
         self.samples += 1;
-        if let Some(rss) = s.process.resident_memory {
-            self.rss_peak = Some(self.rss_peak.map_or(rss, |p| p.max(rss)));
+        // Each figure as the catalogue reads it (a carried measurement counts where fresh).
+        for f in HostFigure::ALL {
+            let low = self.figures[f as usize].add(f.figure().value(s));
+            keep_low(low, f.low_slot(), &mut self.low_at, s.wall_time);
         }
-        lowest(
-            &mut self.available_min,
-            s.host.memory_available,
-            s.wall_time,
-        );
-        let headroom = s.container.as_ref().and_then(|c| c.memory_available());
-        lowest(&mut self.container_available_min, headroom, s.wall_time);
-        // A measurement carried from an earlier pass is counted where it was fresh.
-        self.cpu_utilization
-            .add(s.host.cpu_utilization.filter(|_| s.host.cpu_is_fresh()));
     }
 
     fn bucket(&mut self, b: &Bucket) {
-        use host_figure::*;
-        let h = &b.host;
         self.samples += b.samples;
-        if h.count[RESIDENT] > 0 {
-            let rss = h.max[RESIDENT] as u64;
-            self.rss_peak = Some(self.rss_peak.map_or(rss, |p| p.max(rss)));
+        for f in HostFigure::ALL {
+            let low = self.figures[f as usize].merge(&b.host[f as usize]);
+            if let Some(at) = b.host_low_at(f) {
+                keep_low(low, f.low_slot(), &mut self.low_at, at);
+            }
         }
-        lowest_of(
-            &mut self.available_min,
-            h,
-            MEMORY_AVAILABLE,
-            b.available_low_at,
-        );
-        lowest_of(
-            &mut self.container_available_min,
-            h,
-            CONTAINER_HEADROOM,
-            b.headroom_low_at,
-        );
-        self.cpu_utilization.merge(h, CPU_UTILIZATION);
     }
 }
 
@@ -158,52 +135,39 @@ struct GpuFold<'u> {
 
 impl Fold for GpuFold<'_> {
     fn snapshot(&mut self, s: &Snapshot) {
-        // A figure carried from an earlier read is not a reading of the span's.
-        let Some(g) = s
-            .gpu_near(self.j, self.uuid)
-            .filter(|g| g.is_fresh(GpuTier::Fast))
-        else {
+        let Some(g) = s.gpu_near(self.j, self.uuid) else {
             return;
         };
         let w = &mut self.span;
-        w.memory_used.add(g.memory_used.map(|v| v as f64));
-        lowest(&mut w.free_min, g.memory_free, s.wall_time);
-        w.utilization.add(g.utilization_gpu);
-        if let Some(clock) = g.condition.clock_sm_mhz {
-            let clock = f64::from(clock);
-            w.clock_sm_min = Some(w.clock_sm_min.map_or(clock, |m| m.min(clock)));
+        w.seen = true;
+        // The figures this span writes (or needs for its events), each only where this
+        // pass read its tier: a figure carried from an earlier read is not a reading.
+        for f in GpuFigure::ALL {
+            if f.figure().needed(self.full) {
+                let low = w.figures[f as usize].add(f.figure().value(g));
+                keep_low(low, f.low_slot(), &mut w.low_at, s.wall_time);
+            }
         }
-        if let Some(r) = g.condition.clock_event_reasons {
+        if let (true, Some(r)) = (g.is_fresh(GpuTier::Fast), g.condition.clock_event_reasons) {
             w.clock_event_reasons |= r.0;
-        }
-        if self.full {
-            w.process_memory.add(g.process_memory.map(|v| v as f64));
-            w.memory_busy.add(g.memory_busy);
-            w.temperature.add(g.temperature);
-            w.power.add(g.power);
         }
     }
 
     fn bucket(&mut self, b: &Bucket) {
-        use gpu_figure::*;
         let Some(g) = b.gpu(self.j, self.uuid) else {
             return;
         };
-        let (w, f) = (&mut self.span, &g.figures);
-        w.memory_used.merge(f, MEMORY_USED);
-        lowest_of(&mut w.free_min, f, MEMORY_FREE, g.free_low_at);
-        w.utilization.merge(f, UTILIZATION);
-        if f.count[CLOCK_SM] > 0 {
-            let clock = f.min[CLOCK_SM];
-            w.clock_sm_min = Some(w.clock_sm_min.map_or(clock, |m| m.min(clock)));
+        let w = &mut self.span;
+        w.seen = true;
+        for f in GpuFigure::ALL {
+            if f.figure().needed(self.full) {
+                let low = w.figures[f as usize].merge(&g.figures[f as usize]);
+                if let Some(at) = g.low_at(f) {
+                    keep_low(low, f.low_slot(), &mut w.low_at, at);
+                }
+            }
         }
         w.clock_event_reasons |= g.clock_event_reasons;
-        if self.full {
-            w.process_memory.merge(f, PROCESS_MEMORY);
-            w.memory_busy.merge(f, MEMORY_BUSY);
-            w.temperature.merge(f, TEMPERATURE);
-            w.power.merge(f, POWER);
-        }
     }
 }
 

@@ -45,7 +45,7 @@ pub use xid::{XidEvent, XidStatus};
 use crate::error::Error;
 use crate::snapshot::{ContainerIdentity, GpuInventory, Snapshot};
 use crate::sync::lock;
-pub(crate) use history::{gpu_figure, host_figure, Bucket, Covered, Figures, Fold};
+pub(crate) use history::{Bucket, Covered, Fold};
 use thread::Handle;
 use window::WindowBuilder;
 

@@ -4,8 +4,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::history::{gpu_figure, host_figure, Bucket, Covered, Figures, Fold};
-use crate::snapshot::{GpuSample, GpuTier, Snapshot};
+use super::history::{Bucket, Covered, Fold};
+use crate::snapshot::catalogue::{GpuFigure, HostFigure, Kind, Stat};
+use crate::snapshot::Snapshot;
 
 /// Minimum, maximum and mean of one figure over a window.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -21,57 +22,16 @@ pub struct Stats {
     pub count: u32,
 }
 
-/// Running min / max / sum of one figure.
-#[derive(Debug, Clone, Copy, Default)]
-struct Accumulator {
-    min: f64,
-    max: f64,
-    sum: f64,
-    count: u32,
-}
-
-impl Accumulator {
-    fn add(&mut self, value: Option<f64>) {
-        let Some(v) = value else { return };
-        if self.count == 0 {
-            self.min = v;
-            self.max = v;
-        } else {
-            self.min = self.min.min(v);
-            self.max = self.max.max(v);
-        }
-        self.sum += v;
-        self.count += 1;
-    }
-
-    /// Adds figure `i` of a bucket.
-    fn merge<const N: usize>(&mut self, f: &Figures<N>, i: usize) {
-        if f.count[i] == 0 {
-            return;
-        }
-        if self.count == 0 {
-            self.min = f.min[i];
-            self.max = f.max[i];
-        } else {
-            self.min = self.min.min(f.min[i]);
-            self.max = self.max.max(f.max[i]);
-        }
-        self.sum += f.sum[i];
-        self.count += f.count[i];
-    }
-
+impl Stat {
+    /// The public statistics, when it holds any value.
     fn stats(&self) -> Option<Stats> {
-        (self.count > 0).then(|| Stats {
+        self.mean().map(|mean| Stats {
             min: self.min,
             max: self.max,
-            mean: self.sum / f64::from(self.count),
+            mean,
             count: self.count,
         })
     }
-}
-
-fn as_f64(v: Option<u64>) -> Option<f64> {
-    v.map(|b| b as f64)
 }
 
 /// Statistics of every figure over the snapshots taken in a time range; see
@@ -107,6 +67,31 @@ pub struct Window {
     pub process_virtual_memory: Option<Stats>,
     /// One entry per GPU seen in the range, in CUDA order.
     pub gpus: Vec<GpuWindow>,
+    /// Every host and process figure of the catalogue, in its order.
+    figures: [Option<Stats>; HostFigure::N],
+}
+
+impl Window {
+    /// The statistics of the host or process figure with this name (its metric's name, e.g.
+    /// `process.memory.usage`), for every figure the sampler keeps, the fields above and any
+    /// other.
+    pub fn figure(&self, name: &str) -> Option<Stats> {
+        let f = HostFigure::ALL
+            .into_iter()
+            .find(|f| f.figure().name == name)?;
+        self.figures[f as usize]
+    }
+
+    /// How much of a counter (`process.cpu.time`) the window's passes saw used: its largest
+    /// reading minus its smallest. `None` for a figure that is not a counter, or that no pass
+    /// had.
+    pub fn used(&self, name: &str) -> Option<f64> {
+        let f = HostFigure::ALL
+            .into_iter()
+            .find(|f| f.figure().name == name)?;
+        let s = self.figures[f as usize]?;
+        (f.figure().kind == Kind::Counter).then_some(s.max - s.min)
+    }
 }
 
 /// Statistics of one GPU's figures over a window.
@@ -133,65 +118,47 @@ pub struct GpuWindow {
     pub energy: Option<Stats>,
     /// This process's device memory, bytes.
     pub process_memory: Option<Stats>,
+    /// Every figure of the catalogue for this GPU, in its order.
+    figures: [Option<Stats>; GpuFigure::N],
 }
 
-#[derive(Default)]
+impl GpuWindow {
+    /// The statistics of this GPU's figure with this name (e.g. `hw.gpu.memory.usage`,
+    /// `resmon.gpu.clock.sm`), for every figure the sampler keeps.
+    pub fn figure(&self, name: &str) -> Option<Stats> {
+        let f = GpuFigure::ALL
+            .into_iter()
+            .find(|f| f.figure().name == name)?;
+        self.figures[f as usize]
+    }
+
+    /// How much of a counter (`hw.energy`) the window's passes saw used, as [`Window::used`].
+    pub fn used(&self, name: &str) -> Option<f64> {
+        let f = GpuFigure::ALL
+            .into_iter()
+            .find(|f| f.figure().name == name)?;
+        let s = self.figures[f as usize]?;
+        (f.figure().kind == Kind::Counter).then_some(s.max - s.min)
+    }
+}
+
 pub(crate) struct WindowBuilder {
     samples: u32,
     first: Option<Instant>,
     last: Option<Instant>,
-    cpu_utilization: Accumulator,
-    load_average_1m: Accumulator,
-    memory_used: Accumulator,
-    memory_available: Accumulator,
-    process_cpu_time: Accumulator,
-    process_resident_memory: Accumulator,
-    process_virtual_memory: Accumulator,
-    gpus: Vec<(u32, Arc<str>, GpuAccumulator)>,
+    host: [Stat; HostFigure::N],
+    gpus: Vec<(u32, Arc<str>, [Stat; GpuFigure::N])>,
 }
 
-#[derive(Default)]
-struct GpuAccumulator {
-    memory_used: Accumulator,
-    memory_free: Accumulator,
-    utilization_gpu: Accumulator,
-    memory_busy: Accumulator,
-    temperature: Accumulator,
-    power: Accumulator,
-    energy: Accumulator,
-    process_memory: Accumulator,
-}
-
-impl GpuAccumulator {
-    /// Each tier's figures only where this pass read them.
-    fn add(&mut self, g: &GpuSample) {
-        if g.is_fresh(GpuTier::Energy) {
-            self.energy.add(g.energy);
+impl Default for WindowBuilder {
+    fn default() -> Self {
+        Self {
+            samples: 0,
+            first: None,
+            last: None,
+            host: [Stat::default(); HostFigure::N],
+            gpus: Vec::new(),
         }
-        if !g.is_fresh(GpuTier::Fast) {
-            return;
-        }
-        self.memory_used.add(as_f64(g.memory_used));
-        self.memory_free.add(as_f64(g.memory_free));
-        self.utilization_gpu.add(g.utilization_gpu);
-        self.memory_busy.add(g.memory_busy);
-        self.temperature.add(g.temperature);
-        self.power.add(g.power);
-        self.process_memory.add(as_f64(g.process_memory));
-    }
-}
-
-impl GpuAccumulator {
-    fn merge(&mut self, f: &Figures<{ gpu_figure::N }>) {
-        use gpu_figure::*;
-        self.memory_used.merge(f, MEMORY_USED);
-        self.memory_free.merge(f, MEMORY_FREE);
-        self.utilization_gpu.merge(f, UTILIZATION);
-        self.memory_busy.merge(f, MEMORY_BUSY);
-        self.temperature.merge(f, TEMPERATURE);
-        self.power.merge(f, POWER);
-        self.energy.merge(f, ENERGY);
-        self.process_memory.merge(f, PROCESS_MEMORY);
     }
 }
 
@@ -201,21 +168,17 @@ impl Fold for WindowBuilder {
     }
 
     fn bucket(&mut self, b: &Bucket) {
-        use host_figure::*;
         self.samples += b.samples;
         self.first = Some(self.first.map_or(b.first, |t| t.min(b.first)));
         self.last = Some(self.last.map_or(b.last, |t| t.max(b.last)));
-        let h = &b.host;
-        self.cpu_utilization.merge(h, CPU_UTILIZATION);
-        self.load_average_1m.merge(h, LOAD_1M);
-        self.memory_used.merge(h, MEMORY_USED);
-        self.memory_available.merge(h, MEMORY_AVAILABLE);
-        self.process_cpu_time.merge(h, PROCESS_CPU_TIME);
-        self.process_resident_memory.merge(h, RESIDENT);
-        self.process_virtual_memory.merge(h, VIRTUAL);
+        for (acc, stat) in self.host.iter_mut().zip(&b.host) {
+            acc.merge(stat);
+        }
         for g in &b.gpus {
             let slot = self.gpu_slot(g.index, &g.uuid);
-            self.gpus[slot].2.merge(&g.figures);
+            for (acc, stat) in self.gpus[slot].2.iter_mut().zip(&g.figures) {
+                acc.merge(stat);
+            }
         }
     }
 }
@@ -226,63 +189,66 @@ impl WindowBuilder {
             Some(i) => i,
             None => {
                 self.gpus
-                    .push((index, uuid.clone(), GpuAccumulator::default()));
+                    .push((index, uuid.clone(), [Stat::default(); GpuFigure::N]));
                 self.gpus.len() - 1
             }
         }
     }
 
+    /// Folds one pass in: each figure as the catalogue reads it.
     pub(crate) fn add(&mut self, s: &Snapshot) {
         self.samples += 1;
         self.first = Some(self.first.map_or(s.taken_at, |t| t.min(s.taken_at)));
         self.last = Some(self.last.map_or(s.taken_at, |t| t.max(s.taken_at)));
-        // A measurement carried from an earlier pass is counted where it was fresh.
-        self.cpu_utilization
-            .add(s.host.cpu_utilization.filter(|_| s.host.cpu_is_fresh()));
-        self.load_average_1m.add(s.host.load_average_1m);
-        self.memory_used.add(as_f64(s.host.memory_used));
-        self.memory_available.add(as_f64(s.host.memory_available));
-        self.process_cpu_time.add(s.process.cpu_time);
-        self.process_resident_memory
-            .add(as_f64(s.process.resident_memory));
-        self.process_virtual_memory
-            .add(as_f64(s.process.virtual_memory));
+        for f in HostFigure::ALL {
+            self.host[f as usize].add(f.figure().value(s));
+        }
         for g in &s.gpus {
             let slot = self.gpu_slot(g.index, &g.uuid);
-            self.gpus[slot].2.add(g);
+            for f in GpuFigure::ALL {
+                self.gpus[slot].2[f as usize].add(f.figure().value(g));
+            }
         }
     }
 
     /// The window, with what the history covered of it.
     pub(crate) fn finish(mut self, covered: Covered) -> Window {
+        use GpuFigure as G;
+        use HostFigure as H;
         self.gpus.sort_by_key(|(index, _, _)| *index);
+        let host = self.host.map(|s| s.stats());
         Window {
             samples: self.samples,
             coverage: covered.fraction(),
             covered: covered.range,
             first: self.first,
             last: self.last,
-            cpu_utilization: self.cpu_utilization.stats(),
-            load_average_1m: self.load_average_1m.stats(),
-            memory_used: self.memory_used.stats(),
-            memory_available: self.memory_available.stats(),
-            process_cpu_time: self.process_cpu_time.stats(),
-            process_resident_memory: self.process_resident_memory.stats(),
-            process_virtual_memory: self.process_virtual_memory.stats(),
+            cpu_utilization: host[H::CpuUtilization as usize],
+            load_average_1m: host[H::Load1m as usize],
+            memory_used: host[H::MemoryUsed as usize],
+            memory_available: host[H::MemoryAvailable as usize],
+            process_cpu_time: host[H::ProcessCpuTime as usize],
+            process_resident_memory: host[H::Resident as usize],
+            process_virtual_memory: host[H::Virtual as usize],
+            figures: host,
             gpus: self
                 .gpus
                 .into_iter()
-                .map(|(index, uuid, a)| GpuWindow {
-                    index,
-                    uuid,
-                    memory_used: a.memory_used.stats(),
-                    memory_free: a.memory_free.stats(),
-                    utilization_gpu: a.utilization_gpu.stats(),
-                    memory_busy: a.memory_busy.stats(),
-                    temperature: a.temperature.stats(),
-                    power: a.power.stats(),
-                    energy: a.energy.stats(),
-                    process_memory: a.process_memory.stats(),
+                .map(|(index, uuid, figures)| {
+                    let f = figures.map(|s| s.stats());
+                    GpuWindow {
+                        index,
+                        uuid,
+                        memory_used: f[G::MemoryUsed as usize],
+                        memory_free: f[G::MemoryFree as usize],
+                        utilization_gpu: f[G::Utilization as usize],
+                        memory_busy: f[G::MemoryBusy as usize],
+                        temperature: f[G::Temperature as usize],
+                        power: f[G::Power as usize],
+                        energy: f[G::Energy as usize],
+                        process_memory: f[G::ProcessMemory as usize],
+                        figures: f,
+                    }
                 })
                 .collect(),
         }
@@ -294,8 +260,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn accumulator_skips_absent_values() {
-        let mut a = Accumulator::default();
+    fn stats_skip_absent_values() {
+        let mut a = Stat::default();
         for v in [Some(3.0), None, Some(1.0), Some(5.0)] {
             a.add(v);
         }
@@ -308,6 +274,6 @@ mod tests {
                 count: 3
             })
         );
-        assert_eq!(Accumulator::default().stats(), None);
+        assert_eq!(Stat::default().stats(), None);
     }
 }

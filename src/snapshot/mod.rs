@@ -4,6 +4,7 @@
 //! operating system did not give is `None`, never a made-up zero; the reason is recorded beside
 //! it ([`GpuStatus`], [`DeviceState`], [`GpuSample::missing`]).
 
+pub(crate) mod catalogue;
 mod container;
 mod gpu_condition;
 mod inventory;

@@ -13,10 +13,10 @@ use nvml_wrapper::Device;
 use super::condition;
 use super::devices::lost;
 use super::fields::FieldReader;
+use super::process_memory::{self, Attribution, Entry};
 use super::Visible;
 use crate::sampler::costs::Costs;
 use crate::sampler::pid_namespace::{self, PidNamespace};
-use super::process_memory::{self, Attribution, Entry};
 use crate::sampler::warning::{WarningKind, Warnings};
 use crate::snapshot::{DeviceState, GpuField, GpuSample, GpuTier, MissingReason};
 

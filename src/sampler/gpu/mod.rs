@@ -23,7 +23,6 @@ mod xid_watch;
 
 use super::costs::Costs;
 use super::pid_namespace::PidNamespace;
-use visible::Resolved;
 use super::warning::{WarningKind, Warnings};
 use crate::snapshot::{
     CudaOrdinals, DeviceState, GpuDevice, GpuInventory, GpuSample, GpuStatus, GpuTier, Snapshot,
@@ -31,6 +30,7 @@ use crate::snapshot::{
 use devices::{all_devices, describe, init_status, unreachable_device};
 use fields::FieldReader;
 pub(crate) use tiers::{Rates, SlowJob, SlowResult};
+use visible::Resolved;
 
 /// How a visible device is found again at each pass.
 #[derive(Clone)]

@@ -4,74 +4,12 @@
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
+use crate::snapshot::catalogue::{GpuFigure, HostFigure, Stat};
 use crate::snapshot::{position_by_uuid, GpuSample, GpuTier, Snapshot};
 
-/// Min / max / sum / count of `N` figures, kept side by side (28 bytes a figure).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct Figures<const N: usize> {
-    pub(crate) min: [f64; N],
-    pub(crate) max: [f64; N],
-    pub(crate) sum: [f64; N],
-    pub(crate) count: [u32; N],
-}
-
-impl<const N: usize> Default for Figures<N> {
-    fn default() -> Self {
-        Self {
-            min: [f64::INFINITY; N],
-            max: [f64::NEG_INFINITY; N],
-            sum: [0.0; N],
-            count: [0; N],
-        }
-    }
-}
-
-impl<const N: usize> Figures<N> {
-    /// Adds one value of figure `i`; returns whether it is a new low.
-    pub(crate) fn add(&mut self, i: usize, v: Option<f64>) -> bool {
-        let Some(v) = v else { return false };
-        let low = v < self.min[i];
-        self.min[i] = self.min[i].min(v);
-        self.max[i] = self.max[i].max(v);
-        self.sum[i] += v;
-        self.count[i] += 1;
-        low
-    }
-}
-
-/// The host and process figures a bucket keeps, by position.
-pub(crate) mod host {
-    pub(crate) const CPU_UTILIZATION: usize = 0;
-    pub(crate) const LOAD_1M: usize = 1;
-    pub(crate) const MEMORY_USED: usize = 2;
-    pub(crate) const MEMORY_AVAILABLE: usize = 3;
-    pub(crate) const PROCESS_CPU_TIME: usize = 4;
-    pub(crate) const RESIDENT: usize = 5;
-    pub(crate) const VIRTUAL: usize = 6;
-    /// The cgroup's headroom under its memory limit (limit − working set).
-    pub(crate) const CONTAINER_HEADROOM: usize = 7;
-    pub(crate) const N: usize = 8;
-}
-
-/// The figures of one GPU a bucket keeps, by position.
-pub(crate) mod gpu {
-    pub(crate) const MEMORY_USED: usize = 0;
-    pub(crate) const MEMORY_FREE: usize = 1;
-    pub(crate) const UTILIZATION: usize = 2;
-    pub(crate) const MEMORY_BUSY: usize = 3;
-    pub(crate) const TEMPERATURE: usize = 4;
-    pub(crate) const POWER: usize = 5;
-    pub(crate) const ENERGY: usize = 6;
-    pub(crate) const PROCESS_MEMORY: usize = 7;
-    pub(crate) const CLOCK_SM: usize = 8;
-    pub(crate) const N: usize = 9;
-}
-
-fn as_f64(v: Option<u64>) -> Option<f64> {
-    v.map(|b| b as f64)
-}
-
-/// Every pass that fell in `[start, start + width)` of one level.
+/// Every pass that fell in `[start, start + width)` of one level: per figure of the catalogue
+/// ([`HostFigure`], [`GpuFigure`]) its statistics, and when the figures whose low's time is
+/// kept were lowest.
 #[derive(Debug, Clone)]
 pub(crate) struct Bucket {
     /// Index of the stretch on its level (time since the origin / width).
@@ -80,10 +18,9 @@ pub(crate) struct Bucket {
     /// When the first and the last of its passes were taken.
     pub(crate) first: Instant,
     pub(crate) last: Instant,
-    pub(crate) host: Figures<{ host::N }>,
-    /// When host available memory and container headroom were lowest.
-    pub(crate) available_low_at: SystemTime,
-    pub(crate) headroom_low_at: SystemTime,
+    pub(crate) host: [Stat; HostFigure::N],
+    /// When each host figure that keeps its low's time was lowest ([`HostFigure::low_slot`]).
+    pub(crate) host_low_at: [SystemTime; HostFigure::LOWS],
     pub(crate) gpus: Vec<GpuBucket>,
 }
 
@@ -92,9 +29,9 @@ pub(crate) struct Bucket {
 pub(crate) struct GpuBucket {
     pub(crate) uuid: Arc<str>,
     pub(crate) index: u32,
-    pub(crate) figures: Figures<{ gpu::N }>,
-    /// When free device memory was lowest.
-    pub(crate) free_low_at: SystemTime,
+    pub(crate) figures: [Stat; GpuFigure::N],
+    /// When each figure that keeps its low's time was lowest ([`GpuFigure::low_slot`]).
+    pub(crate) low_at: [SystemTime; GpuFigure::LOWS],
     /// Every clock-event reason bit seen in the bucket's passes.
     pub(crate) clock_event_reasons: u64,
 }
@@ -106,38 +43,25 @@ impl Bucket {
             samples: 0,
             first: s.taken_at,
             last: s.taken_at,
-            host: Figures::default(),
-            available_low_at: s.wall_time,
-            headroom_low_at: s.wall_time,
+            host: [Stat::default(); HostFigure::N],
+            host_low_at: [s.wall_time; HostFigure::LOWS],
             gpus: Vec::with_capacity(s.gpus.len()),
         };
         bucket.add(s);
         bucket
     }
 
-    /// Folds one pass in.
+    /// Folds one pass in: each figure as the catalogue reads it (a measurement carried from
+    /// an earlier pass is counted where it was fresh).
     pub(crate) fn add(&mut self, s: &Snapshot) {
-        use host::*;
         self.samples += 1;
         self.first = self.first.min(s.taken_at);
         self.last = self.last.max(s.taken_at);
-        let h = &mut self.host;
-        // A measurement carried from an earlier pass is counted where it was fresh.
-        h.add(
-            CPU_UTILIZATION,
-            s.host.cpu_utilization.filter(|_| s.host.cpu_is_fresh()),
-        );
-        h.add(LOAD_1M, s.host.load_average_1m);
-        h.add(MEMORY_USED, as_f64(s.host.memory_used));
-        if h.add(MEMORY_AVAILABLE, as_f64(s.host.memory_available)) {
-            self.available_low_at = s.wall_time;
-        }
-        h.add(PROCESS_CPU_TIME, s.process.cpu_time);
-        h.add(RESIDENT, as_f64(s.process.resident_memory));
-        h.add(VIRTUAL, as_f64(s.process.virtual_memory));
-        let headroom = s.container.as_ref().and_then(|c| c.memory_available());
-        if h.add(CONTAINER_HEADROOM, as_f64(headroom)) {
-            self.headroom_low_at = s.wall_time;
+        for f in HostFigure::ALL {
+            let low = self.host[f as usize].add(f.figure().value(s));
+            if let (true, Some(slot)) = (low, f.low_slot()) {
+                self.host_low_at[slot] = s.wall_time;
+            }
         }
         for (j, g) in s.gpus.iter().enumerate() {
             let at = match position_by_uuid(&self.gpus, j, &g.uuid, |b| &b.uuid) {
@@ -146,8 +70,8 @@ impl Bucket {
                     self.gpus.push(GpuBucket {
                         uuid: g.uuid.clone(),
                         index: g.index,
-                        figures: Figures::default(),
-                        free_low_at: s.wall_time,
+                        figures: [Stat::default(); GpuFigure::N],
+                        low_at: [s.wall_time; GpuFigure::LOWS],
                         clock_event_reasons: 0,
                     });
                     self.gpus.len() - 1
@@ -162,6 +86,11 @@ impl Bucket {
         position_by_uuid(&self.gpus, j, uuid, |b| &b.uuid).map(|i| &self.gpus[i])
     }
 
+    /// When host figure `f` was lowest in the bucket (for figures that keep it).
+    pub(crate) fn host_low_at(&self, f: HostFigure) -> Option<SystemTime> {
+        f.low_slot().map(|slot| self.host_low_at[slot])
+    }
+
     /// Heap bytes this bucket holds beyond its own size.
     pub(crate) fn heap_bytes(&self) -> usize {
         self.gpus.capacity() * std::mem::size_of::<GpuBucket>()
@@ -169,30 +98,23 @@ impl Bucket {
 }
 
 impl GpuBucket {
-    /// Folds one pass's sample in: each tier's figures only where this pass read them (a
-    /// figure carried from an earlier read is not a new reading).
+    /// Folds one pass's sample in: each figure only where this pass read its tier (a figure
+    /// carried from an earlier read is not a new reading).
     fn add(&mut self, g: &GpuSample, wall: SystemTime) {
-        use gpu::*;
-        let f = &mut self.figures;
-        if g.is_fresh(GpuTier::Energy) {
-            f.add(ENERGY, g.energy);
+        for f in GpuFigure::ALL {
+            let low = self.figures[f as usize].add(f.figure().value(g));
+            if let (true, Some(slot)) = (low, f.low_slot()) {
+                self.low_at[slot] = wall;
+            }
         }
-        if !g.is_fresh(GpuTier::Fast) {
-            return;
-        }
-        f.add(MEMORY_USED, as_f64(g.memory_used));
-        if f.add(MEMORY_FREE, as_f64(g.memory_free)) {
-            self.free_low_at = wall;
-        }
-        f.add(UTILIZATION, g.utilization_gpu);
-        f.add(MEMORY_BUSY, g.memory_busy);
-        f.add(TEMPERATURE, g.temperature);
-        f.add(POWER, g.power);
-        f.add(PROCESS_MEMORY, as_f64(g.process_memory));
-        f.add(CLOCK_SM, g.condition.clock_sm_mhz.map(f64::from));
-        if let Some(r) = g.condition.clock_event_reasons {
+        if let (true, Some(r)) = (g.is_fresh(GpuTier::Fast), g.condition.clock_event_reasons) {
             self.clock_event_reasons |= r.0;
         }
+    }
+
+    /// When figure `f` was lowest in the bucket (for figures that keep it).
+    pub(crate) fn low_at(&self, f: GpuFigure) -> Option<SystemTime> {
+        f.low_slot().map(|slot| self.low_at[slot])
     }
 }
 

@@ -21,7 +21,7 @@ mod ring;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub(crate) use bucket::{gpu as gpu_figure, host as host_figure, Bucket, Figures, Fold};
+pub(crate) use bucket::{Bucket, Fold};
 pub use levels::HistoryLevel;
 pub(crate) use levels::{check_levels, default_levels, parse_levels};
 

@@ -1,0 +1,424 @@
+//! The catalogue of figures: every figure the history keeps, a window reports and a span
+//! folds over its own passes, in one table per subject (the host and this process, and each
+//! GPU). A row says the figure's name, its kind, the tier it is read at, how it is read from
+//! a snapshot, whether its lowest value's time is kept, and what a span writes of it. The
+//! history's buckets, [`Window`](crate::sampler::Window), the span figures' peaks, lows and
+//! means all derive from these rows, with one statistics type, [`Stat`].
+//!
+//! Adding a figure is a row here and its keys in `keys.rs`.
+
+use opentelemetry::Key;
+
+use super::{GpuSample, GpuTier, Snapshot};
+use crate::keys::{self, GpuKeys};
+
+/// How a figure behaves over time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// A level (memory in use, utilization): its peak, low and mean mean something.
+    Gauge,
+    /// A running total (CPU time, energy): its difference over a stretch is what was used.
+    Counter,
+}
+
+/// When a figure is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Tier {
+    /// Every pass (host and process figures; the CPU utilization needs 200 ms between two
+    /// readings, which its reader says).
+    Pass,
+    /// A GPU tier: the figure counts only in a pass that read that tier.
+    Gpu(GpuTier),
+}
+
+/// Which statistic of a span's own passes a span writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Statistic {
+    Peak,
+    Low,
+    Mean,
+}
+
+/// How a span attribute's value is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Encoding {
+    /// A whole number of bytes (`Int`).
+    Bytes,
+    /// A whole number (`Int`), e.g. MHz.
+    Int,
+    /// A number as measured (`Double`).
+    Float,
+}
+
+/// One attribute a span gets of a figure, and when.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SpanOutput<K: 'static> {
+    pub(crate) statistic: Statistic,
+    /// Only in the full figure set.
+    pub(crate) full_only: bool,
+    /// Only when the span observed the figure change (two passes, two readings of a GPU).
+    pub(crate) observed: bool,
+    pub(crate) key: K,
+    pub(crate) encoding: Encoding,
+}
+
+/// A host or process attribute's key.
+pub(crate) type HostKey = fn() -> &'static Key;
+/// A GPU attribute's key, among the GPU's keys.
+pub(crate) type GpuKey = fn(&'static GpuKeys) -> &'static Key;
+
+/// One row of the catalogue.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Figure<T: 'static, K: 'static> {
+    /// The figure's name (its metric's, where it has one).
+    pub(crate) name: &'static str,
+    pub(crate) kind: Kind,
+    pub(crate) tier: Tier,
+    /// The value in a snapshot; `None` where the figure is absent, or (for a figure read
+    /// less often than every pass) not read by that pass.
+    pub(crate) read: fn(&T) -> Option<f64>,
+    /// Whether the time of its lowest value is kept (for pressure events).
+    pub(crate) low_at: bool,
+    /// What a span writes of its statistics over the span's own passes.
+    pub(crate) span: &'static [SpanOutput<K>],
+}
+
+impl<T, K> Figure<T, K> {
+    /// Whether a span folding its passes needs this figure: always where its low's time is
+    /// kept (pressure events), else where the span writes something of it in this set.
+    pub(crate) fn needed(&self, full: bool) -> bool {
+        self.low_at || self.span.iter().any(|o| full || !o.full_only)
+    }
+}
+
+/// Min / max / sum / count of one figure over some passes: the one statistics type of the
+/// history's buckets, windows and spans. Empty (all zero, cheap to make) until a value
+/// comes: `min` and `max` mean something only while `count > 0`.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub(crate) struct Stat {
+    pub(crate) min: f64,
+    pub(crate) max: f64,
+    pub(crate) sum: f64,
+    pub(crate) count: u32,
+}
+
+impl Stat {
+    /// No value yet.
+    pub(crate) const EMPTY: Stat = Stat {
+        min: 0.0,
+        max: 0.0,
+        sum: 0.0,
+        count: 0,
+    };
+
+    /// Adds one value; returns whether it is a new low (the first value is).
+    #[inline]
+    pub(crate) fn add(&mut self, v: Option<f64>) -> bool {
+        let Some(v) = v else { return false };
+        let low = self.count == 0 || v < self.min;
+        if low {
+            self.min = v;
+        }
+        if self.count == 0 || v > self.max {
+            self.max = v;
+        }
+        self.sum += v;
+        self.count += 1;
+        low
+    }
+
+    /// Adds another stretch's statistics; returns whether its low is a new low.
+    #[inline]
+    pub(crate) fn merge(&mut self, other: &Stat) -> bool {
+        if other.count == 0 {
+            return false;
+        }
+        let low = self.count == 0 || other.min < self.min;
+        if low {
+            self.min = other.min;
+        }
+        if self.count == 0 || other.max > self.max {
+            self.max = other.max;
+        }
+        self.sum += other.sum;
+        self.count += other.count;
+        low
+    }
+
+    pub(crate) fn max(&self) -> Option<f64> {
+        (self.count > 0).then_some(self.max)
+    }
+
+    pub(crate) fn min(&self) -> Option<f64> {
+        (self.count > 0).then_some(self.min)
+    }
+
+    pub(crate) fn mean(&self) -> Option<f64> {
+        (self.count > 0).then(|| self.sum / f64::from(self.count))
+    }
+
+    /// One statistic of it.
+    pub(crate) fn get(&self, statistic: Statistic) -> Option<f64> {
+        match statistic {
+            Statistic::Peak => self.max(),
+            Statistic::Low => self.min(),
+            Statistic::Mean => self.mean(),
+        }
+    }
+}
+
+/// Defines a table: an enum naming its rows (their positions) and the rows themselves.
+macro_rules! catalogue {
+    (
+        $(#[$meta:meta])*
+        enum $enum:ident of $subject:ty, keys $key:ty {
+            $(
+                $(#[doc = $doc:literal])*
+                $row:ident = $name:literal, $kind:ident, $tier:expr, low_at $low:literal,
+                    read $read:expr,
+                    span [$($out:expr),* $(,)?];
+            )*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub(crate) enum $enum {
+            $( $(#[doc = $doc])* $row, )*
+        }
+
+        impl $enum {
+            /// Every row, in table order.
+            pub(crate) const ALL: [$enum; [$(stringify!($row)),*].len()] = [$($enum::$row),*];
+            /// How many rows.
+            pub(crate) const N: usize = Self::ALL.len();
+            const TABLE: [Figure<$subject, $key>; Self::N] = [
+                $(
+                    Figure {
+                        name: $name,
+                        kind: Kind::$kind,
+                        tier: $tier,
+                        low_at: $low,
+                        read: $read,
+                        span: &[$($out),*],
+                    },
+                )*
+            ];
+            /// How many rows keep their low's time.
+            pub(crate) const LOWS: usize = {
+                let mut n = 0;
+                let mut i = 0;
+                while i < Self::N {
+                    if Self::TABLE[i].low_at {
+                        n += 1;
+                    }
+                    i += 1;
+                }
+                n
+            };
+
+            /// This row.
+            #[inline]
+            pub(crate) fn figure(self) -> &'static Figure<$subject, $key> {
+                &Self::TABLE[self as usize]
+            }
+
+            /// Each row's position among the rows that keep their low's time.
+            const LOW_SLOTS: [Option<usize>; Self::N] = {
+                let mut slots = [None; Self::N];
+                let mut n = 0;
+                let mut i = 0;
+                while i < Self::N {
+                    if Self::TABLE[i].low_at {
+                        slots[i] = Some(n);
+                        n += 1;
+                    }
+                    i += 1;
+                }
+                slots
+            };
+
+            /// Its position among the rows that keep their low's time.
+            #[inline]
+            pub(crate) fn low_slot(self) -> Option<usize> {
+                Self::LOW_SLOTS[self as usize]
+            }
+        }
+    };
+}
+
+const fn out<K>(
+    statistic: Statistic,
+    full_only: bool,
+    observed: bool,
+    key: K,
+    encoding: Encoding,
+) -> SpanOutput<K> {
+    SpanOutput {
+        statistic,
+        full_only,
+        observed,
+        key,
+        encoding,
+    }
+}
+
+use Encoding::{Bytes, Float, Int};
+use Statistic::{Low, Mean, Peak};
+
+/// Full set only.
+const FULL: bool = true;
+/// Compact set too.
+const COMPACT: bool = false;
+/// Only when the span observed the figure change.
+const OBSERVED: bool = true;
+/// Whenever the span has passes of its own.
+const ANY: bool = false;
+
+fn bytes(v: Option<u64>) -> Option<f64> {
+    v.map(|b| b as f64)
+}
+
+catalogue! {
+    /// The host's and this process's figures.
+    enum HostFigure of Snapshot, keys HostKey {
+        /// Host CPU utilization, 0..1: counted where measured (not carried).
+        CpuUtilization = "system.cpu.utilization", Gauge, Tier::Pass, low_at false,
+            read |s| s.host.cpu_utilization.filter(|_| s.host.cpu_is_fresh()),
+            span [out(Mean, FULL, ANY, || &keys::SYSTEM_CPU_UTILIZATION_MEAN, Float)];
+        /// Host 1-minute load average.
+        Load1m = "resmon.system.load_average.1m", Gauge, Tier::Pass, low_at false,
+            read |s| s.host.load_average_1m,
+            span [];
+        /// Host memory in use, bytes.
+        MemoryUsed = "system.memory.usage", Gauge, Tier::Pass, low_at false,
+            read |s| bytes(s.host.memory_used),
+            span [];
+        /// Host memory available, bytes.
+        MemoryAvailable = "system.memory.linux.available", Gauge, Tier::Pass, low_at true,
+            read |s| bytes(s.host.memory_available),
+            span [out(Low, FULL, ANY, || &keys::SYSTEM_MEMORY_AVAILABLE_MIN, Bytes)];
+        /// This process's CPU time, seconds.
+        ProcessCpuTime = "process.cpu.time", Counter, Tier::Pass, low_at false,
+            read |s| s.process.cpu_time,
+            span [];
+        /// This process's resident memory, bytes.
+        Resident = "process.memory.usage", Gauge, Tier::Pass, low_at false,
+            read |s| bytes(s.process.resident_memory),
+            span [out(Peak, FULL, ANY, || &keys::PROCESS_MEMORY_PEAK, Bytes)];
+        /// This process's virtual memory, bytes.
+        Virtual = "process.memory.virtual", Gauge, Tier::Pass, low_at false,
+            read |s| bytes(s.process.virtual_memory),
+            span [];
+        /// The cgroup's headroom under its memory limit (limit − working set), bytes.
+        ContainerHeadroom = "container.memory.available", Gauge, Tier::Pass, low_at true,
+            read |s| bytes(s.container.as_ref().and_then(|c| c.memory_available())),
+            span [];
+    }
+}
+
+catalogue! {
+    /// One GPU's figures.
+    enum GpuFigure of GpuSample, keys GpuKey {
+        /// Device memory in use, bytes.
+        MemoryUsed = "hw.gpu.memory.usage", Gauge, Tier::Gpu(GpuTier::Fast), low_at false,
+            read |g| bytes(g.memory_used),
+            span [out(Peak, COMPACT, OBSERVED, |k| &k.memory_peak, Bytes)];
+        /// Device memory free, bytes.
+        MemoryFree = "resmon.gpu.memory.free", Gauge, Tier::Gpu(GpuTier::Fast), low_at true,
+            read |g| bytes(g.memory_free),
+            span [out(Low, FULL, ANY, |k| &k.memory_free_min, Bytes)];
+        /// GPU utilization, 0..1.
+        Utilization = "hw.gpu.utilization", Gauge, Tier::Gpu(GpuTier::Fast), low_at false,
+            read |g| g.utilization_gpu,
+            span [
+                out(Peak, COMPACT, ANY, |k| &k.utilization_peak, Float),
+                out(Mean, COMPACT, OBSERVED, |k| &k.utilization_mean, Float),
+            ];
+        /// Share of time device memory was read or written, 0..1.
+        MemoryBusy = "hw.gpu.memory.utilization", Gauge, Tier::Gpu(GpuTier::Fast), low_at false,
+            read |g| g.memory_busy,
+            span [out(Peak, FULL, ANY, |k| &k.memory_busy_peak, Float)];
+        /// Temperature, °C.
+        Temperature = "hw.temperature", Gauge, Tier::Gpu(GpuTier::Fast), low_at false,
+            read |g| g.temperature,
+            span [out(Peak, FULL, ANY, |k| &k.temperature_peak, Float)];
+        /// Power, W.
+        Power = "hw.power", Gauge, Tier::Gpu(GpuTier::Fast), low_at false,
+            read |g| g.power,
+            span [
+                out(Mean, FULL, ANY, |k| &k.power_mean, Float),
+                out(Peak, FULL, ANY, |k| &k.power_peak, Float),
+            ];
+        /// The energy counter, J (its difference is the energy used).
+        Energy = "hw.energy", Counter, Tier::Gpu(GpuTier::Energy), low_at false,
+            read |g| g.energy,
+            span [];
+        /// This process's device memory, bytes.
+        ProcessMemory = "process.gpu.memory.usage", Gauge, Tier::Gpu(GpuTier::Fast), low_at false,
+            read |g| bytes(g.process_memory),
+            span [out(Peak, FULL, ANY, |k| &k.process_memory_peak, Bytes)];
+        /// The SM clock, MHz.
+        ClockSm = "resmon.gpu.clock.sm", Gauge, Tier::Gpu(GpuTier::Fast), low_at false,
+            read |g| g.condition.clock_sm_mhz.map(f64::from),
+            span [out(Low, COMPACT, OBSERVED, |k| &k.clock_sm_min, Int)];
+    }
+}
+
+impl Figure<Snapshot, HostKey> {
+    /// The value a pass read of it (host figures are read every pass; the CPU utilization's
+    /// reader leaves out a carried measurement).
+    #[inline]
+    pub(crate) fn value(&self, s: &Snapshot) -> Option<f64> {
+        (self.read)(s)
+    }
+}
+
+impl Figure<GpuSample, GpuKey> {
+    /// The value a pass read of it: nothing where the pass did not read its tier (a figure
+    /// carried from an earlier read is not a new reading).
+    #[inline]
+    pub(crate) fn value(&self, g: &GpuSample) -> Option<f64> {
+        match self.tier {
+            Tier::Gpu(tier) if !g.is_fresh(tier) => None,
+            _ => (self.read)(g),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tables_name_each_figure_once_and_slot_their_lows() {
+        let mut names: Vec<&str> = HostFigure::ALL.iter().map(|f| f.figure().name).collect();
+        names.extend(GpuFigure::ALL.iter().map(|f| f.figure().name));
+        let n = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), n, "a figure named twice");
+        assert_eq!(HostFigure::LOWS, 2);
+        assert_eq!(HostFigure::MemoryAvailable.low_slot(), Some(0));
+        assert_eq!(HostFigure::ContainerHeadroom.low_slot(), Some(1));
+        assert_eq!(GpuFigure::MemoryFree.low_slot(), Some(0));
+        assert_eq!(GpuFigure::Power.low_slot(), None);
+    }
+
+    #[test]
+    fn a_stat_keeps_min_max_mean_and_merges() {
+        let mut a = Stat::default();
+        assert!(a.add(Some(3.0)));
+        assert!(!a.add(None));
+        assert!(a.add(Some(1.0)));
+        assert!(!a.add(Some(5.0)));
+        assert_eq!(
+            (a.min(), a.max(), a.mean(), a.count),
+            (Some(1.0), Some(5.0), Some(3.0), 3)
+        );
+        let mut b = Stat::default();
+        assert!(!b.merge(&Stat::default()));
+        assert!(b.merge(&a));
+        assert_eq!(b, a);
+        assert_eq!(Stat::default().get(Statistic::Mean), None);
+    }
+}
