@@ -123,6 +123,7 @@ pub(crate) struct GpuKeys {
     pub(crate) clock_event_reasons: Key,
     pub(crate) throttled_time_delta: Key,
     pub(crate) clock_sm_min: Key,
+    pub(crate) clock_memory_min: Key,
     pub(crate) health: Key,
     /// Resource attributes (the OTLP pipeline's): the device's model and UUID.
     #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
@@ -157,6 +158,7 @@ impl GpuKeys {
             clock_event_reasons: k("clock_event_reasons"),
             throttled_time_delta: k("throttled_time.delta"),
             clock_sm_min: k("clock.sm.min"),
+            clock_memory_min: k("clock.memory.min"),
             health: k("health"),
             model: k("model"),
             uuid: k("uuid"),
@@ -164,7 +166,7 @@ impl GpuKeys {
     }
 
     /// Keys for CUDA ordinal `i`, built once per process and never freed (bounded: one set
-    /// of 27 short keys per ordinal ever seen), so cloning a key is free.
+    /// of 28 short keys per ordinal ever seen), so cloning a key is free.
     pub(crate) fn of(i: u32) -> &'static GpuKeys {
         static TABLE: OnceLock<Box<[GpuKeys]>> = OnceLock::new();
         static MORE: Mutex<Vec<(u32, &'static GpuKeys)>> = Mutex::new(Vec::new());

@@ -306,6 +306,47 @@ mod spans {
         assert!(attr(&capped, "resmon.gpu.0.health").is_none(), "healthy");
     }
 
+    /// A figure added through the catalogue alone (its row and its key): the memory clock's
+    /// low over a full-set span, the history's and a window's statistics of it; compact spans
+    /// do not carry it.
+    #[test]
+    fn the_memory_clock_low_reaches_full_spans_and_windows() {
+        let mut gpu = Gpu::new(0, UUID0, "0000:01:00.0");
+        let fake = FakeNvml::new(&gpus(std::slice::from_ref(&gpu)));
+        let s = Sampler::builder()
+            .ignore_env(true)
+            .nvml_library(fake.library())
+            .interval(Duration::from_millis(20))
+            .on_warning(|_| {})
+            .build()
+            .unwrap();
+        let full = traced(ResourceLayer::builder(&s).figures(otel_resmon::FigureSet::Full));
+        let from = std::time::Instant::now();
+        full.run(|| {
+            let _hot = tracing::info_span!("hot").entered();
+            passes(&s, 2);
+            gpu.set("clock_memory", 1593);
+            fake.set(&gpus(std::slice::from_ref(&gpu)));
+            passes(&s, 3);
+            gpu.set("clock_memory", 2619);
+            fake.set(&gpus(std::slice::from_ref(&gpu)));
+            passes(&s, 2);
+        });
+        assert_eq!(
+            int(&full.span("hot"), "resmon.gpu.0.clock.memory.min"),
+            1593
+        );
+        let window = s.window(from, std::time::Instant::now());
+        let clock = window.gpus[0].figure("resmon.gpu.clock.memory").unwrap();
+        assert_eq!((clock.min, clock.max), (1593.0, 2619.0));
+        let compact = traced(ResourceLayer::builder(&s));
+        compact.run(|| {
+            let _span = tracing::info_span!("compact").entered();
+            passes(&s, 3);
+        });
+        assert!(attr(&compact.span("compact"), "resmon.gpu.0.clock.memory.min").is_none());
+    }
+
     /// Health is on a span only when it is not `ok`.
     #[test]
     fn a_span_on_a_degraded_gpu_says_so() {

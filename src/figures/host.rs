@@ -31,7 +31,9 @@ pub(super) fn process(span: &SpanEnds<'_>, host: &HostSpan, out: &mut Out<'_>) {
     if host.samples > 0 {
         for f in HostFigure::ALL {
             let rows = f.figure().span;
-            put_statistics(rows, host.stat(f), span.full, span.observed, out, |key| key());
+            put_statistics(rows, host.stat(f), span.full, span.observed, out, |key| {
+                key()
+            });
         }
     }
 }

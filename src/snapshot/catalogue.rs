@@ -361,6 +361,10 @@ catalogue! {
         ClockSm = "resmon.gpu.clock.sm", Gauge, Tier::Gpu(GpuTier::Fast), low_at false,
             read |g| g.condition.clock_sm_mhz.map(f64::from),
             span [out(Low, COMPACT, OBSERVED, |k| &k.clock_sm_min, Int)];
+        /// The memory clock, MHz: an HBM clock pulled down under heat or power.
+        ClockMemory = "resmon.gpu.clock.memory", Gauge, Tier::Gpu(GpuTier::Fast), low_at false,
+            read |g| g.condition.clock_memory_mhz.map(f64::from),
+            span [out(Low, FULL, OBSERVED, |k| &k.clock_memory_min, Int)];
     }
 }
 
