@@ -4,21 +4,23 @@
 
 use std::time::Instant;
 
-use nvml_wrapper::enum_wrappers::device::TemperatureSensor;
+use nvml_wrapper::enum_wrappers::device::{Clock, PerformanceState, TemperatureSensor};
 use nvml_wrapper::enums::device::UsedGpuMemory;
 use nvml_wrapper::error::NvmlError;
 use nvml_wrapper::struct_wrappers::device::ProcessInfo;
 use nvml_wrapper::Device;
 
-use super::condition;
 use super::devices::lost;
 use super::fields::FieldReader;
 use super::process_memory::{self, Attribution, Entry};
+use super::statics::Statics;
 use super::Visible;
 use crate::sampler::costs::Costs;
 use crate::sampler::pid_namespace::{self, PidNamespace};
 use crate::sampler::warning::{WarningKind, Warnings};
-use crate::snapshot::{DeviceState, GpuField, GpuSample, GpuTier, MissingReason};
+use crate::snapshot::{
+    ClockEventReasons, DeviceState, GpuField, GpuSample, GpuTier, MissingReason,
+};
 
 /// The fast tier of one device, with its statics.
 pub(super) fn read_fast(
@@ -95,7 +97,7 @@ pub(super) fn read_fast(
         }
         None => {}
     }
-    condition::read_fast(device, &mut reader, statics);
+    read_condition(device, &mut reader, statics);
     if reader.lost {
         return lost(info, warnings);
     }
@@ -141,4 +143,90 @@ fn process_memory(
         device_used,
         pid_namespace::visible,
     ))
+}
+
+/// The fast tier's condition figures (`GpuSample::condition`): the clocks (two calls), the
+/// performance state, the fan speed where the board has a fan, the clock-event reasons, and
+/// encoder and decoder use; with the statics put in first.
+fn read_condition(device: &Device<'_>, reader: &mut FieldReader<'_>, statics: &Statics) {
+    statics.apply(reader);
+
+    let sm = reader.get(GpuField::Clocks, "nvmlDeviceGetClockInfo", || {
+        device.clock_info(Clock::SM)
+    });
+    let memory = reader.get(GpuField::Clocks, "nvmlDeviceGetClockInfo", || {
+        device.clock_info(Clock::Memory)
+    });
+    reader.sample.condition.clock_sm_mhz = sm;
+    reader.sample.condition.clock_memory_mhz = memory;
+    let state = reader.get(
+        GpuField::PerformanceState,
+        "nvmlDeviceGetPerformanceState",
+        || device.performance_state(),
+    );
+    reader.sample.condition.performance_state = state.and_then(pstate);
+    if let (Some(_), None) = (state, reader.sample.condition.performance_state) {
+        reader.missing(
+            GpuField::PerformanceState,
+            crate::snapshot::MissingReason::NotSupported,
+        );
+    }
+    match statics.fans() {
+        Some(0) => reader.missing(
+            GpuField::FanSpeed,
+            crate::snapshot::MissingReason::NotSupported,
+        ),
+        Some(_) => {
+            reader.sample.condition.fan_speed = reader
+                .get(GpuField::FanSpeed, "nvmlDeviceGetFanSpeed_v2", || {
+                    device.fan_speed(0)
+                })
+                .map(|p| f64::from(p) / 100.0);
+        }
+        None => {}
+    }
+    reader.sample.condition.clock_event_reasons = reader
+        .get(
+            GpuField::ClockEventReasons,
+            "nvmlDeviceGetCurrentClocksEventReasons",
+            || device.current_throttle_reasons(),
+        )
+        .map(|r| ClockEventReasons(r.bits()));
+    reader.sample.condition.encoder_utilization = reader
+        .get(
+            GpuField::EncoderUtilization,
+            "nvmlDeviceGetEncoderUtilization",
+            || device.encoder_utilization(),
+        )
+        .map(|u| f64::from(u.utilization) / 100.0);
+    reader.sample.condition.decoder_utilization = reader
+        .get(
+            GpuField::DecoderUtilization,
+            "nvmlDeviceGetDecoderUtilization",
+            || device.decoder_utilization(),
+        )
+        .map(|u| f64::from(u.utilization) / 100.0);
+}
+
+fn pstate(p: PerformanceState) -> Option<u8> {
+    use PerformanceState::*;
+    Some(match p {
+        Zero => 0,
+        One => 1,
+        Two => 2,
+        Three => 3,
+        Four => 4,
+        Five => 5,
+        Six => 6,
+        Seven => 7,
+        Eight => 8,
+        Nine => 9,
+        Ten => 10,
+        Eleven => 11,
+        Twelve => 12,
+        Thirteen => 13,
+        Fourteen => 14,
+        Fifteen => 15,
+        Unknown => return None,
+    })
 }

@@ -1,36 +1,44 @@
-//! NVIDIA GPU figures through NVML (nvml-wrapper): device list in CUDA order honouring
-//! `CUDA_VISIBLE_DEVICES`; what a device gives once (the statics) read at start; every pass
-//! the fast tier (memory, utilization, temperature, power, this process's memory, the fast
-//! condition figures); the slow tiers at their own rates (`tiers.rs`). Each device and each
-//! figure fails on its own.
+//! NVIDIA GPU figures through NVML (nvml-wrapper), organised by tier and driver call:
+//!
+//! - `open.rs`: loading NVML, the devices in CUDA order (`visible.rs` parses
+//!   `CUDA_VISIBLE_DEVICES`), their description (`devices.rs`), the inventory;
+//! - `statics.rs`: the static tier (thresholds, fan count, MIG mode), read once per start;
+//! - `fast.rs`: the fast tier, every pass (memory, utilization, temperature, power, this
+//!   process's memory through `process_memory.rs`, the fast condition figures);
+//! - `tiers.rs`: the slow tiers' schedule and reads (energy; `batches.rs`'s field-value
+//!   batches for the counters and health tiers);
+//! - `fields.rs`: the timed reader every call goes through;
+//! - `xid_watch.rs`: the XID watcher, started and stopped with NVML.
+//!
+//! Each device and each figure fails on its own.
 
-use std::ffi::OsStr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nvml_wrapper::error::NvmlError;
 use nvml_wrapper::{Device, Nvml};
 
-mod condition;
+mod batches;
 mod devices;
 mod fast;
 mod fields;
+mod open;
 mod process_memory;
+mod statics;
 mod tiers;
 mod visible;
 mod xid_watch;
 
 use super::costs::Costs;
 use super::pid_namespace::PidNamespace;
-use super::warning::{WarningKind, Warnings};
+use super::warning::Warnings;
 use crate::snapshot::{
-    CudaOrdinals, DeviceState, GpuDevice, GpuInventory, GpuSample, GpuStatus, GpuTier, Snapshot,
+    DeviceState, GpuDevice, GpuInventory, GpuSample, GpuStatus, GpuTier, Snapshot,
 };
-use devices::{all_devices, describe, init_status, unreachable_device};
+use devices::unreachable_device;
 use fields::FieldReader;
 pub(crate) use tiers::{Rates, SlowJob, SlowResult};
-use visible::Resolved;
 
 /// How a visible device is found again at each pass.
 #[derive(Clone)]
@@ -52,7 +60,7 @@ struct Visible {
     info: GpuDevice,
     locator: Locator,
     /// What the device gives once (thresholds, fan count, MIG mode), read at start.
-    statics: condition::Statics,
+    statics: statics::Statics,
     /// The slow tiers' last reads and when each is due.
     slow: tiers::SlowReads,
 }
@@ -80,174 +88,7 @@ pub(crate) struct GpuProbe {
 const FIRST_RETRY: Duration = Duration::from_secs(1);
 const MAX_RETRY: Duration = Duration::from_secs(60);
 
-/// Symbols nvml-wrapper calls without checking that they loaded: `nvmlInit_v2` to start and
-/// `nvmlShutdown` in its `Drop`, which panics when the symbol is missing.
-const REQUIRED_SYMBOLS: [&str; 2] = ["nvmlInit_v2", "nvmlShutdown"];
-
-/// The first required symbol `library` lacks; `None` when it has them all or does not load
-/// (nvml-wrapper then reports why).
-fn missing_symbol(library: &OsStr) -> Option<&'static str> {
-    // SAFETY: loading the library runs its initialisers, exactly as nvml-wrapper's own load
-    // right after this does; nothing in it is called here.
-    let lib = unsafe { libloading::Library::new(library) }.ok()?;
-    REQUIRED_SYMBOLS.into_iter().find(|name| {
-        // SAFETY: the symbol is only looked up, never called, so its type does not matter.
-        unsafe { lib.get::<unsafe extern "C" fn()>(name.as_bytes()) }.is_err()
-    })
-}
-
 impl GpuProbe {
-    /// Loads NVML and lists the visible devices. Never fails: what went wrong is the status.
-    pub(crate) fn open(
-        library: Option<&Path>,
-        visible_devices: Option<&str>,
-        cuda_device_order: Option<&str>,
-        rates: Rates,
-        warnings: &mut Warnings,
-        xid: Arc<crate::sampler::xid::XidLog>,
-    ) -> (Self, GpuInventory) {
-        let mut probe = Self {
-            nvml: None,
-            rates,
-            costs: Costs::default(),
-            devices: Vec::new(),
-            status: GpuStatus::NoDevices,
-            pid: std::process::id(),
-            pid_namespace: PidNamespace::of_this_process(),
-            library: library.map(Path::to_path_buf),
-            visible_devices: visible_devices.map(str::to_owned),
-            cuda_device_order: cuda_device_order.map(str::to_owned),
-            retry: Some((Instant::now() + FIRST_RETRY, FIRST_RETRY)),
-            xid: xid_watch::XidWatch::new(xid),
-        };
-        let path = library.map_or(OsStr::new("libnvidia-ml.so.1"), Path::as_os_str);
-        if let Some(symbol) = missing_symbol(path) {
-            probe.status =
-                GpuStatus::InitFailed(format!("{} lacks {symbol}", path.to_string_lossy()).into());
-            let status = probe.status.clone();
-            warnings.raise(WarningKind::GpuUnavailable, None, "init", || {
-                format!("no GPU figures: {status}")
-            });
-            return (probe, GpuInventory::default());
-        }
-        let mut builder = Nvml::builder();
-        if let Some(path) = library {
-            builder.lib_path(path.as_os_str());
-        }
-        let nvml = match builder.init() {
-            Ok(nvml) => nvml,
-            Err(err) => {
-                probe.status = init_status(&err, library);
-                let status = probe.status.clone();
-                warnings.raise(WarningKind::GpuUnavailable, None, "init", || {
-                    format!("no GPU figures: {status}")
-                });
-                return (probe, GpuInventory::default());
-            }
-        };
-        let mut inventory = GpuInventory {
-            driver_version: nvml.sys_driver_version().ok(),
-            cuda_driver_version: nvml
-                .sys_cuda_driver_version()
-                .ok()
-                .map(|v| format!("{}.{}", v / 1000, (v % 1000) / 10)),
-            devices: Vec::new(),
-            ordinals: CudaOrdinals::default(),
-        };
-
-        let all = all_devices(&nvml, warnings);
-        let uuids: Vec<&str> = all.iter().map(|d| &*d.uuid).collect();
-        let (resolved, bad) = match visible_devices {
-            None => ((0..all.len()).map(Resolved::Device).collect(), None),
-            Some(value) => {
-                let (selectors, bad_entry) = visible::parse(value);
-                let (resolved, unresolved) = visible::resolve(&selectors, &uuids);
-                // The list stops at whichever comes first: an unresolvable entry precedes
-                // any unparsable one, since resolution only sees entries before it.
-                (resolved, unresolved.or(bad_entry))
-            }
-        };
-        if let Some(entry) = bad {
-            warnings.raise(WarningKind::VisibleDevices, None, &entry, || {
-                format!(
-                    "CUDA_VISIBLE_DEVICES entry {entry:?} names no device; it and the entries after it are ignored"
-                )
-            });
-        }
-        for target in resolved {
-            let index = probe.devices.len() as u32;
-            let visible = match target {
-                Resolved::Device(i) => {
-                    let mut info = all[i].clone();
-                    info.index = index;
-                    Visible {
-                        locator: Locator::Index(info.nvml_index),
-                        info,
-                        statics: condition::Statics::default(),
-                        slow: tiers::SlowReads::new(Instant::now(), [Duration::ZERO; 3]),
-                    }
-                }
-                Resolved::Mig(uuid) => match nvml.device_by_uuid(uuid.as_str()) {
-                    Ok(device) => Visible {
-                        info: describe(&device, index, u32::MAX, Some(uuid.clone())),
-                        locator: Locator::Uuid(uuid),
-                        statics: condition::Statics::default(),
-                        slow: tiers::SlowReads::new(Instant::now(), [Duration::ZERO; 3]),
-                    },
-                    Err(err) => {
-                        warnings.raise(WarningKind::VisibleDevices, None, &uuid, || {
-                            format!("CUDA_VISIBLE_DEVICES entry {uuid:?} was not found ({err}); it and the entries after it are ignored")
-                        });
-                        break;
-                    }
-                },
-            };
-            inventory.devices.push(visible.info.clone());
-            probe.devices.push(visible);
-        }
-        probe.status = if probe.devices.is_empty() {
-            warnings.raise(WarningKind::GpuUnavailable, None, "no_devices", || {
-                "no GPU figures: no visible GPU".to_owned()
-            });
-            GpuStatus::NoDevices
-        } else {
-            GpuStatus::Ok
-        };
-        if probe.status == GpuStatus::Ok {
-            probe.retry = None;
-        }
-        inventory.ordinals = CudaOrdinals::of(cuda_device_order, &inventory.devices);
-        if inventory.ordinals == CudaOrdinals::PciOrderAssumed {
-            let models: Vec<&str> = inventory.devices.iter().map(|d| &*d.name).collect();
-            warnings.raise(
-                WarningKind::CudaDeviceOrder,
-                None,
-                "cuda_device_order",
-                || {
-                    format!(
-                        "the visible GPUs are different models ({}) and CUDA_DEVICE_ORDER is not \
-                     PCI_BUS_ID: CUDA numbers them fastest first, by a heuristic NVML cannot \
-                     reproduce, so resmon.gpu.<i> and CUDA_VISIBLE_DEVICES ordinals here are \
-                     PCI bus order and may not be the application's cuda:<i>; set \
-                     CUDA_DEVICE_ORDER=PCI_BUS_ID for both to agree",
-                        models.join(", ")
-                    )
-                },
-            );
-        }
-        probe.read_first(&nvml, warnings);
-        // The MIG mode has one home, the statics: one read at start, not one per place.
-        for (v, d) in probe.devices.iter_mut().zip(&mut inventory.devices) {
-            v.info.mig_enabled = v.statics.mig_enabled();
-            d.mig_enabled = v.info.mig_enabled;
-        }
-        let nvml = Arc::new(nvml);
-        let uuids = probe.uuids();
-        probe.xid.start(&nvml, uuids);
-        probe.nvml = Some(nvml);
-        (probe, inventory)
-    }
-
     /// At start: each device's statics and a first read of every slow tier, so every figure
     /// is there from the first snapshot on; then the next slow reads spread over each tier's
     /// period, devices and tiers apart, so that no pass makes them all.
@@ -272,7 +113,7 @@ impl GpuProbe {
                 lost: false,
             };
             let started = Instant::now();
-            visible.statics = condition::read_statics(&device, &mut reader);
+            visible.statics = statics::read_statics(&device, &mut reader);
             self.costs.read(GpuTier::Static, started.elapsed());
             let now = Instant::now();
             // Energy and counters share a period: 2n reads spread over it; health n over its own.

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use nvml_wrapper::{Device, Nvml};
 
-use super::condition::{read_batch, COUNTERS, HEALTH};
+use super::batches::{read_batch, COUNTERS, HEALTH};
 use super::fields::FieldReader;
 use super::Locator;
 pub(crate) use crate::sampler::builder::TierRates as Rates;
