@@ -7,7 +7,7 @@ use super::builder::Settings;
 use super::costs::Costs;
 use super::host::HostProbe;
 use super::warning::Warnings;
-use super::xid::{XidLog, XidStatus};
+use super::xid::XidLog;
 use crate::snapshot::{GpuInventory, GpuStatus, Snapshot};
 
 /// Everything a pass reads with; behind one lock so `sample_now` can run a pass too.
@@ -42,12 +42,10 @@ impl Probes {
     /// (a slow read holds the driver) the GPUs' fast tier is carried from that snapshot
     /// instead of read. Only an interval pass (not `extra`) tries a failed NVML start again:
     /// a start reads every tier, which no caller waits for.
-    /// `xid` gives each GPU's XID count and health.
     pub(super) fn pass(
         &mut self,
         carry: Option<&Snapshot>,
         extra: bool,
-        xid: &XidLog,
     ) -> (Snapshot, Option<GpuInventory>) {
         #[cfg(feature = "nvml")]
         let inventory = match &mut self.gpu {
@@ -68,7 +66,7 @@ impl Probes {
         let container: Option<crate::snapshot::ContainerSample> = None;
         // The cgroup's limit, read once, by the cgroup probe.
         host.cgroup_memory_limit = container.as_ref().and_then(|c| c.memory_limit);
-        let (mut gpus, gpu_status) = match &mut self.gpu {
+        let (gpus, gpu_status) = match &mut self.gpu {
             #[cfg(feature = "nvml")]
             GpuSource::Nvml(probe) => (
                 probe.sample(&mut self.warnings, carry),
@@ -79,12 +77,6 @@ impl Probes {
                 (Vec::<crate::snapshot::GpuSample>::new(), status.clone())
             }
         };
-        let watching = matches!(xid.status(), XidStatus::Watching);
-        for g in &mut gpus {
-            let (count, fell) = xid.device(&g.uuid);
-            g.condition.xid_errors = watching.then_some(count);
-            g.condition.fell_off_the_bus = fell;
-        }
         let seq = self.next_seq;
         self.next_seq += 1;
         let snapshot = Snapshot {

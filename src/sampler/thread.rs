@@ -92,7 +92,7 @@ impl Shared {
             .slow_busy
             .load(Ordering::Acquire)
             .then(|| self.latest.load_full());
-        let (snapshot, inventory) = probes.pass(carry.as_deref(), extra, &self.xid);
+        let (snapshot, inventory) = probes.pass(carry.as_deref(), extra);
         let snapshot = Arc::new(snapshot);
         if let Some(inventory) = inventory {
             self.inventory.store(Arc::new(inventory));

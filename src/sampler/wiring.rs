@@ -46,7 +46,7 @@ impl Sampler {
             #[cfg(target_os = "linux")]
             cgroup,
         };
-        let first = Arc::new(probes.pass(None, false, &xid).0);
+        let first = Arc::new(probes.pass(None, false).0);
         let warnings_so_far = probes.warnings.kept.clone();
         let history = History::new(first.clone(), settings.history, &settings.levels);
         static NEXT_ID: AtomicU64 = AtomicU64::new(0);

@@ -335,7 +335,7 @@ catalogue! {
                 out(Mean, COMPACT, OBSERVED, |k| &k.utilization_mean, Float),
             ];
         /// Share of time device memory was read or written, 0..1.
-        MemoryBusy = "hw.gpu.memory.utilization", Gauge, Tier::Gpu(GpuTier::Fast), low_at false,
+        MemoryBusy = "resmon.gpu.memory.busy", Gauge, Tier::Gpu(GpuTier::Fast), low_at false,
             read |g| g.memory_busy,
             span [out(Peak, FULL, ANY, |k| &k.memory_busy_peak, Float)];
         /// Temperature, °C.

@@ -275,6 +275,7 @@ impl GpuProbe {
             if sample.state == DeviceState::Ok {
                 visible.slow.apply(&mut sample, Instant::now(), rates);
             }
+            self.xid.apply(&mut sample);
             out.push(sample);
         }
         out

@@ -73,6 +73,15 @@ impl XidWatch {
         }
     }
 
+    /// The device's XIDs so far into its sample: the count (only while every device is
+    /// watched, else unknown), and whether one said it fell off the bus.
+    pub(crate) fn apply(&self, g: &mut crate::snapshot::GpuSample) {
+        let watching = matches!(self.log.status(), XidStatus::Watching);
+        let (count, fell) = self.log.device(&g.uuid);
+        g.condition.xid_errors = watching.then_some(count);
+        g.condition.fell_off_the_bus = fell;
+    }
+
     /// Stops and joins the watcher (at most one wait, 100 ms), if one runs.
     pub(crate) fn stop(&mut self) {
         self.watcher = None;
