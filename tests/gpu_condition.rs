@@ -339,6 +339,13 @@ mod spans {
         let window = s.window(from, std::time::Instant::now());
         let clock = window.gpus[0].figure("resmon.gpu.clock.memory").unwrap();
         assert_eq!((clock.min, clock.max), (1593.0, 2619.0));
+        assert_eq!(
+            window.gpus[0].used("resmon.gpu.clock.memory"),
+            None,
+            "a gauge is not used up"
+        );
+        assert!(window.used("process.cpu.time").is_some_and(|t| t >= 0.0));
+        assert_eq!(window.figure("no.such.figure"), None);
         let compact = traced(ResourceLayer::builder(&s));
         compact.run(|| {
             let _span = tracing::info_span!("compact").entered();

@@ -76,21 +76,15 @@ impl Window {
     /// `process.memory.usage`), for every figure the sampler keeps, the fields above and any
     /// other.
     pub fn figure(&self, name: &str) -> Option<Stats> {
-        let f = HostFigure::ALL
-            .into_iter()
-            .find(|f| f.figure().name == name)?;
-        self.figures[f as usize]
+        HostFigure::named(name).and_then(|f| self.figures[f as usize])
     }
 
     /// How much of a counter (`process.cpu.time`) the window's passes saw used: its largest
     /// reading minus its smallest. `None` for a figure that is not a counter, or that no pass
     /// had.
     pub fn used(&self, name: &str) -> Option<f64> {
-        let f = HostFigure::ALL
-            .into_iter()
-            .find(|f| f.figure().name == name)?;
-        let s = self.figures[f as usize]?;
-        (f.figure().kind == Kind::Counter).then_some(s.max - s.min)
+        let f = HostFigure::named(name)?;
+        used(f.figure().kind, self.figures[f as usize]?)
     }
 }
 
@@ -126,20 +120,19 @@ impl GpuWindow {
     /// The statistics of this GPU's figure with this name (e.g. `hw.gpu.memory.usage`,
     /// `resmon.gpu.clock.sm`), for every figure the sampler keeps.
     pub fn figure(&self, name: &str) -> Option<Stats> {
-        let f = GpuFigure::ALL
-            .into_iter()
-            .find(|f| f.figure().name == name)?;
-        self.figures[f as usize]
+        GpuFigure::named(name).and_then(|f| self.figures[f as usize])
     }
 
     /// How much of a counter (`hw.energy`) the window's passes saw used, as [`Window::used`].
     pub fn used(&self, name: &str) -> Option<f64> {
-        let f = GpuFigure::ALL
-            .into_iter()
-            .find(|f| f.figure().name == name)?;
-        let s = self.figures[f as usize]?;
-        (f.figure().kind == Kind::Counter).then_some(s.max - s.min)
+        let f = GpuFigure::named(name)?;
+        used(f.figure().kind, self.figures[f as usize]?)
     }
+}
+
+/// A counter's use over a window: its largest reading minus its smallest.
+fn used(kind: Kind, s: Stats) -> Option<f64> {
+    (kind == Kind::Counter).then_some(s.max - s.min)
 }
 
 pub(crate) struct WindowBuilder {

@@ -216,6 +216,11 @@ macro_rules! catalogue {
                 n
             };
 
+            /// The row with this name.
+            pub(crate) fn named(name: &str) -> Option<Self> {
+                Self::ALL.into_iter().find(|f| f.figure().name == name)
+            }
+
             /// This row.
             #[inline]
             pub(crate) fn figure(self) -> &'static Figure<$subject, $key> {
