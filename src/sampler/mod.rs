@@ -21,7 +21,6 @@ mod pid_namespace;
 mod probes;
 mod thread;
 mod warning;
-mod window;
 mod wiring;
 mod xid;
 
@@ -37,17 +36,17 @@ pub use builder::{
 };
 pub use costs::{DriverCall, TierCost, SLOW_CALL};
 pub use history::HistoryLevel;
+pub use history::{GpuWindow, Stats, Window};
 pub use pid_namespace::PidNamespace;
 pub use warning::{Warning, WarningKind, WarningSink};
-pub use window::{GpuWindow, Stats, Window};
 pub use xid::{XidEvent, XidStatus};
 
 use crate::error::Error;
 use crate::snapshot::{ContainerIdentity, GpuInventory, Snapshot};
 use crate::sync::lock;
+use history::WindowBuilder;
 pub(crate) use history::{Bucket, Covered, Fold};
 use thread::Handle;
-use window::WindowBuilder;
 
 /// Samples host, process and GPU figures on its own thread.
 ///

@@ -17,6 +17,7 @@ mod bucket;
 mod cover;
 mod levels;
 mod ring;
+mod window;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,6 +25,8 @@ use std::time::{Duration, Instant};
 pub(crate) use bucket::{Bucket, Fold};
 pub use levels::HistoryLevel;
 pub(crate) use levels::{check_levels, default_levels, parse_levels};
+pub(crate) use window::WindowBuilder;
+pub use window::{GpuWindow, Stats, Window};
 
 use crate::snapshot::Snapshot;
 use levels::Level;

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::history::{Bucket, Covered, Fold};
+use super::{Bucket, Covered, Fold};
 use crate::snapshot::catalogue::{GpuFigure, HostFigure, Kind, Stat};
 use crate::snapshot::Snapshot;
 
