@@ -13,8 +13,6 @@ mod costs;
 #[cfg(feature = "nvml")]
 mod gpu;
 mod history;
-#[cfg(test)]
-mod history_tests;
 mod host;
 mod latest;
 mod pid_namespace;

@@ -17,6 +17,8 @@ mod bucket;
 mod cover;
 mod levels;
 mod ring;
+#[cfg(test)]
+mod tests;
 mod window;
 
 use std::sync::Arc;

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use proptest::prelude::*;
 
-use super::history::{check_levels, default_levels, parse_levels, History, HistoryLevel};
-use super::history::{Stats, Window, WindowBuilder};
+use super::{check_levels, default_levels, parse_levels, History, HistoryLevel};
+use super::{Stats, Window, WindowBuilder};
 use crate::snapshot::Snapshot;
 use crate::snapshot::{DeviceState, GpuSample, HostSample, ProcessSample};
 
