@@ -117,7 +117,8 @@ impl Fold for HostSpan {
     fn bucket(&mut self, b: &Bucket) {
         self.samples += b.samples;
         for f in HostFigure::ALL {
-            let low = self.figures[f as usize].merge(&b.host[f as usize]);
+            let Some(k) = f.kept_slot() else { continue };
+            let low = self.figures[f as usize].merge(&b.host[k]);
             if let Some(at) = b.host_low_at(f) {
                 keep_low(low, f.low_slot(), &mut self.low_at, at);
             }
@@ -160,8 +161,9 @@ impl Fold for GpuFold<'_> {
         let w = &mut self.span;
         w.seen = true;
         for f in GpuFigure::ALL {
-            if f.figure().needed(self.full) {
-                let low = w.figures[f as usize].merge(&g.figures[f as usize]);
+            // A needed row is kept in the history (the catalogue checks it).
+            if let (true, Some(k)) = (f.figure().needed(self.full), f.kept_slot()) {
+                let low = w.figures[f as usize].merge(&g.figures[k]);
                 if let Some(at) = g.low_at(f) {
                     keep_low(low, f.low_slot(), &mut w.low_at, at);
                 }

@@ -11,6 +11,7 @@ use opentelemetry::metrics::{
 };
 use opentelemetry::KeyValue;
 
+mod catalogue;
 mod condition;
 
 use crate::keys::metric as name;
@@ -33,7 +34,7 @@ pub struct ResourceMetrics {
     _counters: Vec<ObservableCounter<f64>>,
 }
 
-fn gpu_identity(g: &GpuSample) -> [KeyValue; 3] {
+pub(super) fn gpu_identity(g: &GpuSample) -> [KeyValue; 3] {
     [
         KeyValue::new(HW_ID.clone(), g.uuid.to_string()),
         KeyValue::new(attr::HW_NAME.clone(), g.name.to_string()),
@@ -41,7 +42,7 @@ fn gpu_identity(g: &GpuSample) -> [KeyValue; 3] {
     ]
 }
 
-fn with(base: &[KeyValue], extra: &[KeyValue]) -> Vec<KeyValue> {
+pub(super) fn with(base: &[KeyValue], extra: &[KeyValue]) -> Vec<KeyValue> {
     base.iter().chain(extra).cloned().collect()
 }
 
@@ -123,21 +124,6 @@ pub fn register(meter: &Meter, sampler: &Sampler) -> ResourceMetrics {
     let counter = |n, unit, f| counter(meter, sampler, n, unit, f);
 
     let mut gauges = vec![
-        gauge(name::HW_GPU_UTILIZATION, "1", |s, o| {
-            for g in &s.gpus {
-                let c = &g.condition;
-                for (task, u) in [
-                    ("general", g.utilization_gpu),
-                    ("encoder", c.encoder_utilization),
-                    ("decoder", c.decoder_utilization),
-                ] {
-                    if let Some(u) = u {
-                        let task = KeyValue::new(attr::HW_GPU_TASK.clone(), task);
-                        o.observe(u, &with(&gpu_identity(g), &[task]));
-                    }
-                }
-            }
-        }),
         gauge(name::HW_GPU_MEMORY_UTILIZATION, "1", |s, o| {
             for g in &s.gpus {
                 if let (Some(used), Some(total)) = (g.memory_used, g.memory_total) {
@@ -147,38 +133,6 @@ pub fn register(meter: &Meter, sampler: &Sampler) -> ResourceMetrics {
                 }
             }
         }),
-        gauge(name::HW_POWER, "W", |s, o| {
-            for g in &s.gpus {
-                if let Some(p) = g.power {
-                    o.observe(
-                        p,
-                        &with(
-                            &gpu_identity(g),
-                            &[KeyValue::new(attr::HW_TYPE.clone(), "gpu")],
-                        ),
-                    );
-                }
-            }
-        }),
-        gauge(name::HW_TEMPERATURE, "Cel", |s, o| {
-            for g in &s.gpus {
-                if let Some(t) = g.temperature {
-                    // The sensor is a component of its own whose parent is the GPU.
-                    let sensor = [
-                        KeyValue::new(HW_ID.clone(), format!("{}:temperature", g.uuid)),
-                        KeyValue::new(attr::HW_NAME.clone(), format!("{} temperature", g.name)),
-                        KeyValue::new(attr::HW_TYPE.clone(), "temperature"),
-                        KeyValue::new(attr::HW_PARENT.clone(), g.uuid.to_string()),
-                    ];
-                    o.observe(t, &sensor);
-                }
-            }
-        }),
-        gauge(name::SYSTEM_CPU_UTILIZATION, "1", |s, o| {
-            if let Some(u) = s.host.cpu_utilization {
-                o.observe(u, &[]);
-            }
-        }),
         gauge(name::CONTAINER_CPU_USAGE, "{cpu}", |s, o| {
             if let Some(u) = s.container.as_ref().and_then(|c| c.cpu_usage) {
                 o.observe(u, &[]);
@@ -186,13 +140,6 @@ pub fn register(meter: &Meter, sampler: &Sampler) -> ResourceMetrics {
         }),
     ];
     let mut up_downs = vec![
-        up_down(name::HW_GPU_MEMORY_USAGE, "By", |s, o| {
-            for g in &s.gpus {
-                if let Some(v) = g.memory_used {
-                    o.observe(as_i64(v), &gpu_identity(g));
-                }
-            }
-        }),
         up_down(name::HW_GPU_MEMORY_LIMIT, "By", |s, o| {
             for g in &s.gpus {
                 if let Some(v) = g.memory_total {
@@ -200,28 +147,8 @@ pub fn register(meter: &Meter, sampler: &Sampler) -> ResourceMetrics {
                 }
             }
         }),
-        up_down(name::PROCESS_GPU_MEMORY_USAGE, "By", |s, o| {
-            for g in &s.gpus {
-                if let Some(v) = g.process_memory {
-                    o.observe(as_i64(v), &gpu_identity(g));
-                }
-            }
-        }),
-        up_down(name::SYSTEM_MEMORY_USAGE, "By", |s, o| {
-            if let Some(v) = s.host.memory_used {
-                o.observe(
-                    as_i64(v),
-                    &[KeyValue::new(attr::SYSTEM_MEMORY_STATE.clone(), "used")],
-                );
-            }
-        }),
         up_down(name::SYSTEM_MEMORY_LIMIT, "By", |s, o| {
             if let Some(v) = s.host.memory_total {
-                o.observe(as_i64(v), &[]);
-            }
-        }),
-        up_down(name::PROCESS_MEMORY_USAGE, "By", |s, o| {
-            if let Some(v) = s.process.resident_memory {
                 o.observe(as_i64(v), &[]);
             }
         }),
@@ -263,19 +190,6 @@ pub fn register(meter: &Meter, sampler: &Sampler) -> ResourceMetrics {
             .build()
     });
     let mut counters = vec![
-        counter(name::HW_ENERGY, "J", |s, o| {
-            for g in &s.gpus {
-                if let Some(e) = g.energy {
-                    o.observe(
-                        e,
-                        &with(
-                            &gpu_identity(g),
-                            &[KeyValue::new(attr::HW_TYPE.clone(), "gpu")],
-                        ),
-                    );
-                }
-            }
-        }),
         counter(name::CONTAINER_CPU_TIME, "s", |s, o| {
             if let Some(t) = s.container.as_ref().and_then(|c| c.cpu_time) {
                 o.observe(t, &[]);
@@ -305,6 +219,11 @@ pub fn register(meter: &Meter, sampler: &Sampler) -> ResourceMetrics {
             }
         }),
     ];
+    // The figures of the catalogue, each as its row says.
+    let from_catalogue = catalogue::register(meter, sampler);
+    gauges.extend(from_catalogue.gauges);
+    up_downs.extend(from_catalogue.up_downs);
+    counters.extend(from_catalogue.counters);
     gauges.extend(condition::gauges(meter, sampler));
     up_downs.extend(condition::up_downs(meter, sampler));
     counters.extend(condition::counters(meter, sampler));

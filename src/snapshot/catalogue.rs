@@ -10,6 +10,7 @@
 use opentelemetry::Key;
 
 use super::{GpuSample, GpuTier, Snapshot};
+use crate::keys::metric as m;
 use crate::keys::{self, GpuKeys};
 
 /// How a figure behaves over time.
@@ -24,9 +25,11 @@ pub(crate) enum Kind {
 /// When a figure is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Tier {
-    /// Every pass (host and process figures; the CPU utilization needs 200 ms between two
-    /// readings, which its reader says).
+    /// Every pass (host and process figures).
     Pass,
+    /// The host CPU utilization: it needs 200 ms between two readings of the counters, so a
+    /// pass sooner than that carries the last measurement.
+    HostCpu,
     /// A GPU tier: the figure counts only in a pass that read that tier.
     Gpu(GpuTier),
 }
@@ -67,6 +70,59 @@ pub(crate) type HostKey = fn() -> &'static Key;
 /// A GPU attribute's key, among the GPU's keys.
 pub(crate) type GpuKey = fn(&'static GpuKeys) -> &'static Key;
 
+/// The instrument a figure is exported as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Instrument {
+    /// An `f64` gauge.
+    Gauge,
+    /// An `i64` up-down counter of bytes.
+    Bytes,
+    /// An `f64` counter.
+    Counter,
+}
+
+/// The attributes of a figure's metric points, by shape (`metrics/` makes them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Labels {
+    /// None.
+    None,
+    /// `system.memory.state`.
+    MemoryState(&'static str),
+    /// The GPU's identity (`hw.id`, `hw.name`, `hw.vendor`).
+    Gpu,
+    /// The GPU's identity and `hw.type = gpu`.
+    GpuDevice,
+    /// The GPU's identity and `hw.gpu.task`.
+    GpuTask(&'static str),
+    /// A sensor of the GPU, a component of its own whose parent is the GPU.
+    GpuSensor(&'static str),
+}
+
+/// How a figure is exported as a metric. Several rows may share one metric (the GPU's
+/// utilization by task); metrics that are no one figure (a ratio, a limit, the container's
+/// cgroup files) are written in `metrics/` by hand.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Metric {
+    pub(crate) name: &'static str,
+    pub(crate) instrument: Instrument,
+    pub(crate) unit: &'static str,
+    pub(crate) labels: Labels,
+}
+
+const fn metric(
+    name: &'static str,
+    instrument: Instrument,
+    unit: &'static str,
+    labels: Labels,
+) -> Option<Metric> {
+    Some(Metric {
+        name,
+        instrument,
+        unit,
+        labels,
+    })
+}
+
 /// One row of the catalogue.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Figure<T: 'static, K: 'static> {
@@ -81,6 +137,12 @@ pub(crate) struct Figure<T: 'static, K: 'static> {
     pub(crate) low_at: bool,
     /// What a span writes of its statistics over the span's own passes.
     pub(crate) span: &'static [SpanOutput<K>],
+    /// The metric it is exported as, if any.
+    pub(crate) metric: Option<Metric>,
+    /// Whether the history keeps it (its buckets, so windows and long spans have it); a row
+    /// says `kept false` only for a figure exported and nothing else, to keep the history's
+    /// memory. Every row with span outputs or a low's time is kept (checked at compile time).
+    pub(crate) kept: bool,
 }
 
 impl<T, K> Figure<T, K> {
@@ -176,7 +238,8 @@ macro_rules! catalogue {
                 $(#[doc = $doc:literal])*
                 $row:ident = $name:literal, $kind:ident, $tier:expr, low_at $low:literal,
                     read $read:expr,
-                    span [$($out:expr),* $(,)?];
+                    span [$($out:expr),* $(,)?],
+                    metric $metric:expr $(, kept $kept:literal)?;
             )*
         }
     ) => {
@@ -200,6 +263,8 @@ macro_rules! catalogue {
                         low_at: $low,
                         read: $read,
                         span: &[$($out),*],
+                        metric: $metric,
+                        kept: true $(&& $kept)?,
                     },
                 )*
             ];
@@ -225,6 +290,45 @@ macro_rules! catalogue {
             #[inline]
             pub(crate) fn figure(self) -> &'static Figure<$subject, $key> {
                 &Self::TABLE[self as usize]
+            }
+
+            /// How many rows the history keeps.
+            pub(crate) const KEPT: usize = {
+                let mut n = 0;
+                let mut i = 0;
+                while i < Self::N {
+                    let row = &Self::TABLE[i];
+                    assert!(
+                        row.kept || (row.span.is_empty() && !row.low_at),
+                        "a row with span outputs or a low's time must be kept in the history"
+                    );
+                    if row.kept {
+                        n += 1;
+                    }
+                    i += 1;
+                }
+                n
+            };
+
+            /// Each kept row's position among the kept rows.
+            const KEPT_SLOTS: [Option<usize>; Self::N] = {
+                let mut slots = [None; Self::N];
+                let mut n = 0;
+                let mut i = 0;
+                while i < Self::N {
+                    if Self::TABLE[i].kept {
+                        slots[i] = Some(n);
+                        n += 1;
+                    }
+                    i += 1;
+                }
+                slots
+            };
+
+            /// Its position among the rows the history keeps.
+            #[inline]
+            pub(crate) fn kept_slot(self) -> Option<usize> {
+                Self::KEPT_SLOTS[self as usize]
             }
 
             /// Each row's position among the rows that keep their low's time.
@@ -287,37 +391,47 @@ catalogue! {
     /// The host's and this process's figures.
     enum HostFigure of Snapshot, keys HostKey {
         /// Host CPU utilization, 0..1: counted where measured (not carried).
-        CpuUtilization = "system.cpu.utilization", Gauge, Tier::Pass, low_at false,
-            read |s| s.host.cpu_utilization.filter(|_| s.host.cpu_is_fresh()),
-            span [out(Mean, FULL, ANY, || &keys::SYSTEM_CPU_UTILIZATION_MEAN, Float)];
+        CpuUtilization = "system.cpu.utilization", Gauge, Tier::HostCpu, low_at false,
+            read |s| s.host.cpu_utilization,
+            span [out(Mean, FULL, ANY, || &keys::SYSTEM_CPU_UTILIZATION_MEAN, Float)],
+            metric metric(m::SYSTEM_CPU_UTILIZATION, Instrument::Gauge, "1", Labels::None);
         /// Host 1-minute load average.
         Load1m = "resmon.system.load_average.1m", Gauge, Tier::Pass, low_at false,
             read |s| s.host.load_average_1m,
-            span [];
+            span [],
+            metric None;
         /// Host memory in use, bytes.
         MemoryUsed = "system.memory.usage", Gauge, Tier::Pass, low_at false,
             read |s| bytes(s.host.memory_used),
-            span [];
+            span [],
+            metric metric(m::SYSTEM_MEMORY_USAGE, Instrument::Bytes, "By", Labels::MemoryState("used"));
         /// Host memory available, bytes.
         MemoryAvailable = "system.memory.linux.available", Gauge, Tier::Pass, low_at true,
             read |s| bytes(s.host.memory_available),
-            span [out(Low, FULL, ANY, || &keys::SYSTEM_MEMORY_AVAILABLE_MIN, Bytes)];
+            span [out(Low, FULL, ANY, || &keys::SYSTEM_MEMORY_AVAILABLE_MIN, Bytes)],
+            metric None;
         /// This process's CPU time, seconds.
         ProcessCpuTime = "process.cpu.time", Counter, Tier::Pass, low_at false,
             read |s| s.process.cpu_time,
-            span [];
+            // Exported by CPU mode, user and system, which `metrics/` writes.
+            span [],
+            metric None;
         /// This process's resident memory, bytes.
         Resident = "process.memory.usage", Gauge, Tier::Pass, low_at false,
             read |s| bytes(s.process.resident_memory),
-            span [out(Peak, FULL, ANY, || &keys::PROCESS_MEMORY_PEAK, Bytes)];
+            span [out(Peak, FULL, ANY, || &keys::PROCESS_MEMORY_PEAK, Bytes)],
+            metric metric(m::PROCESS_MEMORY_USAGE, Instrument::Bytes, "By", Labels::None);
         /// This process's virtual memory, bytes.
         Virtual = "process.memory.virtual", Gauge, Tier::Pass, low_at false,
             read |s| bytes(s.process.virtual_memory),
-            span [];
+            span [],
+            metric None;
         /// The cgroup's headroom under its memory limit (limit − working set), bytes.
         ContainerHeadroom = "container.memory.available", Gauge, Tier::Pass, low_at true,
             read |s| bytes(s.container.as_ref().and_then(|c| c.memory_available())),
-            span [];
+            // Exported with the container's other cgroup figures in `metrics/`.
+            span [],
+            metric None;
     }
 }
 
@@ -327,58 +441,86 @@ catalogue! {
         /// Device memory in use, bytes.
         MemoryUsed = "hw.gpu.memory.usage", Gauge, Tier::Gpu(GpuTier::Fast), low_at false,
             read |g| bytes(g.memory_used),
-            span [out(Peak, COMPACT, OBSERVED, |k| &k.memory_peak, Bytes)];
+            span [out(Peak, COMPACT, OBSERVED, |k| &k.memory_peak, Bytes)],
+            metric metric(m::HW_GPU_MEMORY_USAGE, Instrument::Bytes, "By", Labels::Gpu);
         /// Device memory free, bytes.
         MemoryFree = "resmon.gpu.memory.free", Gauge, Tier::Gpu(GpuTier::Fast), low_at true,
             read |g| bytes(g.memory_free),
-            span [out(Low, FULL, ANY, |k| &k.memory_free_min, Bytes)];
+            span [out(Low, FULL, ANY, |k| &k.memory_free_min, Bytes)],
+            metric None;
         /// GPU utilization, 0..1.
         Utilization = "hw.gpu.utilization", Gauge, Tier::Gpu(GpuTier::Fast), low_at false,
             read |g| g.utilization_gpu,
             span [
                 out(Peak, COMPACT, ANY, |k| &k.utilization_peak, Float),
                 out(Mean, COMPACT, OBSERVED, |k| &k.utilization_mean, Float),
-            ];
+            ],
+            metric metric(m::HW_GPU_UTILIZATION, Instrument::Gauge, "1", Labels::GpuTask("general"));
         /// Share of time device memory was read or written, 0..1.
         MemoryBusy = "resmon.gpu.memory.busy", Gauge, Tier::Gpu(GpuTier::Fast), low_at false,
             read |g| g.memory_busy,
-            span [out(Peak, FULL, ANY, |k| &k.memory_busy_peak, Float)];
+            span [out(Peak, FULL, ANY, |k| &k.memory_busy_peak, Float)],
+            metric None;
         /// Temperature, °C.
         Temperature = "hw.temperature", Gauge, Tier::Gpu(GpuTier::Fast), low_at false,
             read |g| g.temperature,
-            span [out(Peak, FULL, ANY, |k| &k.temperature_peak, Float)];
+            span [out(Peak, FULL, ANY, |k| &k.temperature_peak, Float)],
+            metric metric(m::HW_TEMPERATURE, Instrument::Gauge, "Cel", Labels::GpuSensor("temperature"));
         /// Power, W.
         Power = "hw.power", Gauge, Tier::Gpu(GpuTier::Fast), low_at false,
             read |g| g.power,
             span [
                 out(Mean, FULL, ANY, |k| &k.power_mean, Float),
                 out(Peak, FULL, ANY, |k| &k.power_peak, Float),
-            ];
+            ],
+            metric metric(m::HW_POWER, Instrument::Gauge, "W", Labels::GpuDevice);
         /// The energy counter, J (its difference is the energy used).
         Energy = "hw.energy", Counter, Tier::Gpu(GpuTier::Energy), low_at false,
             read |g| g.energy,
-            span [];
+            span [],
+            metric metric(m::HW_ENERGY, Instrument::Counter, "J", Labels::GpuDevice);
         /// This process's device memory, bytes.
         ProcessMemory = "process.gpu.memory.usage", Gauge, Tier::Gpu(GpuTier::Fast), low_at false,
             read |g| bytes(g.process_memory),
-            span [out(Peak, FULL, ANY, |k| &k.process_memory_peak, Bytes)];
+            span [out(Peak, FULL, ANY, |k| &k.process_memory_peak, Bytes)],
+            metric metric(m::PROCESS_GPU_MEMORY_USAGE, Instrument::Bytes, "By", Labels::Gpu);
         /// The SM clock, MHz.
         ClockSm = "resmon.gpu.clock.sm", Gauge, Tier::Gpu(GpuTier::Fast), low_at false,
             read |g| g.condition.clock_sm_mhz.map(f64::from),
-            span [out(Low, COMPACT, OBSERVED, |k| &k.clock_sm_min, Int)];
+            span [out(Low, COMPACT, OBSERVED, |k| &k.clock_sm_min, Int)],
+            // Exported with the memory clock by clock type in `metrics/`.
+            metric None;
         /// The memory clock, MHz: an HBM clock pulled down under heat or power.
         ClockMemory = "resmon.gpu.clock.memory", Gauge, Tier::Gpu(GpuTier::Fast), low_at false,
             read |g| g.condition.clock_memory_mhz.map(f64::from),
-            span [out(Low, FULL, OBSERVED, |k| &k.clock_memory_min, Int)];
+            span [out(Low, FULL, OBSERVED, |k| &k.clock_memory_min, Int)],
+            metric None;
+        /// Encoder use, 0..1.
+        EncoderUtilization = "resmon.gpu.encoder.utilization", Gauge, Tier::Gpu(GpuTier::Fast),
+            low_at false,
+            read |g| g.condition.encoder_utilization,
+            span [],
+            metric metric(m::HW_GPU_UTILIZATION, Instrument::Gauge, "1", Labels::GpuTask("encoder")),
+            kept false;
+        /// Decoder use, 0..1.
+        DecoderUtilization = "resmon.gpu.decoder.utilization", Gauge, Tier::Gpu(GpuTier::Fast),
+            low_at false,
+            read |g| g.condition.decoder_utilization,
+            span [],
+            metric metric(m::HW_GPU_UTILIZATION, Instrument::Gauge, "1", Labels::GpuTask("decoder")),
+            kept false;
     }
 }
 
 impl Figure<Snapshot, HostKey> {
-    /// The value a pass read of it (host figures are read every pass; the CPU utilization's
-    /// reader leaves out a carried measurement).
+    /// The value a pass read of it: every host figure is read every pass, but a CPU
+    /// utilization carried from an earlier pass is not a new reading.
     #[inline]
     pub(crate) fn value(&self, s: &Snapshot) -> Option<f64> {
-        (self.read)(s)
+        match self.tier {
+            Tier::HostCpu if !s.host.cpu_is_fresh() => None,
+            _ => (self.read)(s),
+        }
     }
 }
 

@@ -54,14 +54,18 @@ impl XidWatch {
         }
         self.log.set_status(XidStatus::Starting);
         let stop = Arc::new(AtomicBool::new(false));
+        let (registered, on_registered) = std::sync::mpsc::channel();
         let spawned = std::thread::Builder::new()
             .name("otel-resmon-xid".into())
             .spawn({
                 let (stop, nvml, log) = (stop.clone(), nvml.clone(), self.log.clone());
-                move || run(&nvml, &uuids, &log, &stop)
+                move || run(&nvml, &uuids, &log, &stop, &registered)
             });
         match spawned {
             Ok(thread) => {
+                // The devices are registered in a few driver calls: the status says what the
+                // watcher does from the first snapshot on, not `starting`.
+                let _ = on_registered.recv_timeout(REGISTER_WAIT);
                 self.watcher = Some(XidWatcher {
                     stop,
                     thread: Some(thread),
@@ -88,7 +92,18 @@ impl XidWatch {
     }
 }
 
-fn run(nvml: &Nvml, uuids: &[Arc<str>], log: &XidLog, stop: &AtomicBool) {
+/// The longest `start` waits for the watcher to register its devices.
+const REGISTER_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+fn run(
+    nvml: &Nvml,
+    uuids: &[Arc<str>],
+    log: &XidLog,
+    stop: &AtomicBool,
+    registered: &std::sync::mpsc::Sender<()>,
+) {
+    // Whatever happens below, the starter stops waiting when this returns or registers.
+    let _registered = Registered(registered);
     use nvml_wrapper::bitmasks::event::EventTypes;
     use nvml_wrapper::enums::event::XidError;
     use nvml_wrapper::error::NvmlError;
@@ -120,6 +135,7 @@ fn run(nvml: &Nvml, uuids: &[Arc<str>], log: &XidLog, stop: &AtomicBool) {
         Some(why) => XidStatus::NotSupported(why.into()),
         None => XidStatus::Watching,
     });
+    let _ = registered.send(());
     while !stop.load(Ordering::Relaxed) {
         match set.wait(WAIT_MS) {
             Ok(event) => {
@@ -144,5 +160,14 @@ fn run(nvml: &Nvml, uuids: &[Arc<str>], log: &XidLog, stop: &AtomicBool) {
                 std::thread::sleep(std::time::Duration::from_millis(500));
             }
         }
+    }
+}
+
+/// Tells the starter the watcher is done registering, also when it gives up early.
+struct Registered<'a>(&'a std::sync::mpsc::Sender<()>);
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.send(());
     }
 }

@@ -18,7 +18,8 @@ pub(crate) struct Bucket {
     /// When the first and the last of its passes were taken.
     pub(crate) first: Instant,
     pub(crate) last: Instant,
-    pub(crate) host: [Stat; HostFigure::N],
+    /// The kept rows' statistics ([`HostFigure::kept_slot`]).
+    pub(crate) host: [Stat; HostFigure::KEPT],
     /// When each host figure that keeps its low's time was lowest ([`HostFigure::low_slot`]).
     pub(crate) host_low_at: [SystemTime; HostFigure::LOWS],
     pub(crate) gpus: Vec<GpuBucket>,
@@ -29,7 +30,8 @@ pub(crate) struct Bucket {
 pub(crate) struct GpuBucket {
     pub(crate) uuid: Arc<str>,
     pub(crate) index: u32,
-    pub(crate) figures: [Stat; GpuFigure::N],
+    /// The kept rows' statistics ([`GpuFigure::kept_slot`]).
+    pub(crate) figures: [Stat; GpuFigure::KEPT],
     /// When each figure that keeps its low's time was lowest ([`GpuFigure::low_slot`]).
     pub(crate) low_at: [SystemTime; GpuFigure::LOWS],
     /// Every clock-event reason bit seen in the bucket's passes.
@@ -43,7 +45,7 @@ impl Bucket {
             samples: 0,
             first: s.taken_at,
             last: s.taken_at,
-            host: [Stat::default(); HostFigure::N],
+            host: [Stat::default(); HostFigure::KEPT],
             host_low_at: [s.wall_time; HostFigure::LOWS],
             gpus: Vec::with_capacity(s.gpus.len()),
         };
@@ -58,7 +60,8 @@ impl Bucket {
         self.first = self.first.min(s.taken_at);
         self.last = self.last.max(s.taken_at);
         for f in HostFigure::ALL {
-            let low = self.host[f as usize].add(f.figure().value(s));
+            let Some(k) = f.kept_slot() else { continue };
+            let low = self.host[k].add(f.figure().value(s));
             if let (true, Some(slot)) = (low, f.low_slot()) {
                 self.host_low_at[slot] = s.wall_time;
             }
@@ -70,7 +73,7 @@ impl Bucket {
                     self.gpus.push(GpuBucket {
                         uuid: g.uuid.clone(),
                         index: g.index,
-                        figures: [Stat::default(); GpuFigure::N],
+                        figures: [Stat::default(); GpuFigure::KEPT],
                         low_at: [s.wall_time; GpuFigure::LOWS],
                         clock_event_reasons: 0,
                     });
@@ -102,7 +105,8 @@ impl GpuBucket {
     /// carried from an earlier read is not a new reading).
     fn add(&mut self, g: &GpuSample, wall: SystemTime) {
         for f in GpuFigure::ALL {
-            let low = self.figures[f as usize].add(f.figure().value(g));
+            let Some(k) = f.kept_slot() else { continue };
+            let low = self.figures[k].add(f.figure().value(g));
             if let (true, Some(slot)) = (low, f.low_slot()) {
                 self.low_at[slot] = wall;
             }

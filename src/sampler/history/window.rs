@@ -118,7 +118,8 @@ pub struct GpuWindow {
 
 impl GpuWindow {
     /// The statistics of this GPU's figure with this name (e.g. `hw.gpu.memory.usage`,
-    /// `resmon.gpu.clock.sm`), for every figure the sampler keeps.
+    /// `resmon.gpu.clock.sm`), for every figure the history keeps (`None` for the ones only
+    /// exported, such as the encoder's use).
     pub fn figure(&self, name: &str) -> Option<Stats> {
         GpuFigure::named(name).and_then(|f| self.figures[f as usize])
     }
@@ -139,8 +140,9 @@ pub(crate) struct WindowBuilder {
     samples: u32,
     first: Option<Instant>,
     last: Option<Instant>,
-    host: [Stat; HostFigure::N],
-    gpus: Vec<(u32, Arc<str>, [Stat; GpuFigure::N])>,
+    /// The history's kept rows, in their slots (as a bucket's).
+    host: [Stat; HostFigure::KEPT],
+    gpus: Vec<(u32, Arc<str>, [Stat; GpuFigure::KEPT])>,
 }
 
 impl Default for WindowBuilder {
@@ -149,7 +151,7 @@ impl Default for WindowBuilder {
             samples: 0,
             first: None,
             last: None,
-            host: [Stat::default(); HostFigure::N],
+            host: [Stat::default(); HostFigure::KEPT],
             gpus: Vec::new(),
         }
     }
@@ -182,7 +184,7 @@ impl WindowBuilder {
             Some(i) => i,
             None => {
                 self.gpus
-                    .push((index, uuid.clone(), [Stat::default(); GpuFigure::N]));
+                    .push((index, uuid.clone(), [Stat::default(); GpuFigure::KEPT]));
                 self.gpus.len() - 1
             }
         }
@@ -194,12 +196,16 @@ impl WindowBuilder {
         self.first = Some(self.first.map_or(s.taken_at, |t| t.min(s.taken_at)));
         self.last = Some(self.last.map_or(s.taken_at, |t| t.max(s.taken_at)));
         for f in HostFigure::ALL {
-            self.host[f as usize].add(f.figure().value(s));
+            if let Some(k) = f.kept_slot() {
+                self.host[k].add(f.figure().value(s));
+            }
         }
         for g in &s.gpus {
             let slot = self.gpu_slot(g.index, &g.uuid);
             for f in GpuFigure::ALL {
-                self.gpus[slot].2[f as usize].add(f.figure().value(g));
+                if let Some(k) = f.kept_slot() {
+                    self.gpus[slot].2[k].add(f.figure().value(g));
+                }
             }
         }
     }
@@ -209,7 +215,8 @@ impl WindowBuilder {
         use GpuFigure as G;
         use HostFigure as H;
         self.gpus.sort_by_key(|(index, _, _)| *index);
-        let host = self.host.map(|s| s.stats());
+        let kept = self.host;
+        let host = HostFigure::ALL.map(|f| f.kept_slot().and_then(|k| kept[k].stats()));
         Window {
             samples: self.samples,
             coverage: covered.fraction(),
@@ -227,8 +234,8 @@ impl WindowBuilder {
             gpus: self
                 .gpus
                 .into_iter()
-                .map(|(index, uuid, figures)| {
-                    let f = figures.map(|s| s.stats());
+                .map(|(index, uuid, kept)| {
+                    let f = GpuFigure::ALL.map(|f| f.kept_slot().and_then(|k| kept[k].stats()));
                     GpuWindow {
                         index,
                         uuid,
