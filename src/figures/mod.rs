@@ -26,8 +26,6 @@ pub(crate) use entry::signed_delta;
 use entry::{Entry, Num, Out};
 pub(crate) use histograms::SpanHistograms;
 #[cfg(feature = "tower")]
-pub(crate) use histograms::{BYTE_BUCKETS, CPU_SECONDS};
-#[cfg(feature = "tower")]
 pub(crate) use observed::{gpu_observed, observed};
 pub(crate) use pressure::PressureEvent;
 pub use pressure::PressureThresholds;
@@ -70,14 +68,17 @@ thread_local! {
     static BUFFER: RefCell<Vec<Entry>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Each GPU's peak device memory between two snapshots (UUID, bytes), over the sampler's
-/// history in between.
-pub(crate) fn gpu_memory_peaks(
+/// Each reported GPU's peak of `figure` between two snapshots (UUID, value), over the
+/// sampler's history in between.
+pub(crate) fn figure_peaks(
     sampler: &Sampler,
     start: &Snapshot,
     end: &Snapshot,
-    reported: impl Fn(&GpuSample) -> bool,
-) -> Vec<(Arc<str>, f64)> {
+    reported: &impl Fn(&GpuSample) -> bool,
+    figure: GpuFigure,
+) -> histograms::Peaks {
+    // The compact fold where it has the figure, else the full one.
+    let full = !figure.figure().needed(false);
     let end = Snapshot::end_of(start, end);
     let snapshots = SpanSnapshots {
         sampler,
@@ -89,10 +90,7 @@ pub(crate) fn gpu_memory_peaks(
         .enumerate()
         .filter(|(_, g)| reported(g))
         .filter_map(|(j, g)| {
-            let peak = snapshots
-                .gpu(j, &g.uuid, false)
-                .stat(GpuFigure::MemoryUsed)
-                .max()?;
+            let peak = snapshots.gpu(j, &g.uuid, full).stat(figure).max()?;
             Some((g.uuid.clone(), peak))
         })
         .collect()
@@ -224,8 +222,9 @@ impl FigureConfig {
         if !observed::observed(start, end) {
             return;
         }
-        let peaks = gpu_memory_peaks(sampler, start, end, |g| self.reports(g));
-        h.record(span_name, metric_fields, start, end, &peaks);
+        h.record(span_name, metric_fields, (sampler, start, end), |g| {
+            self.reports(g)
+        });
     }
 
     /// The figures that depend only on the start and end snapshots (and the history between

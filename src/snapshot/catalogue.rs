@@ -123,6 +123,47 @@ const fn metric(
     })
 }
 
+/// What a per-span histogram records of a figure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Measure {
+    /// A counter's difference between the span's ends (nothing when it went backwards).
+    Delta,
+    /// A level's rise between the span's ends (0 when it fell).
+    Growth,
+    /// The span's peak over its own passes, per GPU.
+    Peak,
+}
+
+/// A per-span histogram of a figure (with `ResourceLayerBuilder::metrics`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SpanHistogram {
+    pub(crate) name: &'static str,
+    pub(crate) description: &'static str,
+    pub(crate) unit: &'static str,
+    pub(crate) buckets: &'static [f64],
+    pub(crate) measure: Measure,
+}
+
+/// Buckets for CPU time, seconds (half a millisecond to half a minute).
+pub(crate) const CPU_SECONDS: [f64; 12] = [
+    0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0,
+];
+const MIB: f64 = 1048576.0;
+/// Buckets for memory, bytes (1 MiB to 192 GiB).
+pub(crate) const BYTE_BUCKETS: [f64; 11] = [
+    MIB,
+    4.0 * MIB,
+    16.0 * MIB,
+    64.0 * MIB,
+    256.0 * MIB,
+    1024.0 * MIB,
+    4096.0 * MIB,
+    16384.0 * MIB,
+    40960.0 * MIB,
+    81920.0 * MIB,
+    196608.0 * MIB,
+];
+
 /// One row of the catalogue.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Figure<T: 'static, K: 'static> {
@@ -143,6 +184,8 @@ pub(crate) struct Figure<T: 'static, K: 'static> {
     /// says `kept false` only for a figure exported and nothing else, to keep the history's
     /// memory. Every row with span outputs or a low's time is kept (checked at compile time).
     pub(crate) kept: bool,
+    /// The per-span histogram of it, if any.
+    pub(crate) histogram: Option<SpanHistogram>,
 }
 
 impl<T, K> Figure<T, K> {
@@ -229,6 +272,16 @@ impl Stat {
     }
 }
 
+/// `Some` of the expression, or `None` without one.
+macro_rules! optional {
+    () => {
+        None
+    };
+    ($e:expr) => {
+        Some($e)
+    };
+}
+
 /// Defines a table: an enum naming its rows (their positions) and the rows themselves.
 macro_rules! catalogue {
     (
@@ -239,7 +292,7 @@ macro_rules! catalogue {
                 $row:ident = $name:literal, $kind:ident, $tier:expr, low_at $low:literal,
                     read $read:expr,
                     span [$($out:expr),* $(,)?],
-                    metric $metric:expr $(, kept $kept:literal)?;
+                    metric $metric:expr $(, kept $kept:literal)? $(, histogram $hist:expr)?;
             )*
         }
     ) => {
@@ -265,6 +318,7 @@ macro_rules! catalogue {
                         span: &[$($out),*],
                         metric: $metric,
                         kept: true $(&& $kept)?,
+                        histogram: optional!($($hist)?),
                     },
                 )*
             ];
@@ -415,12 +469,26 @@ catalogue! {
             read |s| s.process.cpu_time,
             // Exported by CPU mode, user and system, which `metrics/` writes.
             span [],
-            metric None;
+            metric None,
+            histogram SpanHistogram {
+                name: m::SPAN_CPU_TIME,
+                description: "Process CPU time used during a span",
+                unit: "s",
+                buckets: &CPU_SECONDS,
+                measure: Measure::Delta,
+            };
         /// This process's resident memory, bytes.
         Resident = "process.memory.usage", Gauge, Tier::Pass, low_at false,
             read |s| bytes(s.process.resident_memory),
             span [out(Peak, FULL, ANY, || &keys::PROCESS_MEMORY_PEAK, Bytes)],
-            metric metric(m::PROCESS_MEMORY_USAGE, Instrument::Bytes, "By", Labels::None);
+            metric metric(m::PROCESS_MEMORY_USAGE, Instrument::Bytes, "By", Labels::None),
+            histogram SpanHistogram {
+                name: m::SPAN_MEMORY_GROWTH,
+                description: "Growth of the process's resident memory during a span",
+                unit: "By",
+                buckets: &BYTE_BUCKETS,
+                measure: Measure::Growth,
+            };
         /// This process's virtual memory, bytes.
         Virtual = "process.memory.virtual", Gauge, Tier::Pass, low_at false,
             read |s| bytes(s.process.virtual_memory),
@@ -442,7 +510,14 @@ catalogue! {
         MemoryUsed = "hw.gpu.memory.usage", Gauge, Tier::Gpu(GpuTier::Fast), low_at false,
             read |g| bytes(g.memory_used),
             span [out(Peak, COMPACT, OBSERVED, |k| &k.memory_peak, Bytes)],
-            metric metric(m::HW_GPU_MEMORY_USAGE, Instrument::Bytes, "By", Labels::Gpu);
+            metric metric(m::HW_GPU_MEMORY_USAGE, Instrument::Bytes, "By", Labels::Gpu),
+            histogram SpanHistogram {
+                name: m::SPAN_GPU_MEMORY_PEAK,
+                description: "Peak device memory of a GPU during a span",
+                unit: "By",
+                buckets: &BYTE_BUCKETS,
+                measure: Measure::Peak,
+            };
         /// Device memory free, bytes.
         MemoryFree = "resmon.gpu.memory.free", Gauge, Tier::Gpu(GpuTier::Fast), low_at true,
             read |g| bytes(g.memory_free),

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::sampler::Sampler;
+use crate::snapshot::catalogue::GpuFigure;
 use crate::snapshot::Snapshot;
 
 /// The request's start snapshot and a way to read its figures so far; in every request's
@@ -144,17 +145,23 @@ impl RequestResources {
                     })
                 })
                 .collect(),
-            gpu_memory_peak: crate::figures::gpu_memory_peaks(&self.sampler, s, end, |_| true)
-                .into_iter()
-                .filter_map(|(uuid, bytes)| {
-                    let index = end.gpu(&uuid)?.index;
-                    Some(GpuMemoryPeak {
-                        index,
-                        uuid,
-                        bytes: bytes as u64,
-                    })
+            gpu_memory_peak: crate::figures::figure_peaks(
+                &self.sampler,
+                s,
+                end,
+                &|_| true,
+                GpuFigure::MemoryUsed,
+            )
+            .into_iter()
+            .filter_map(|(uuid, bytes)| {
+                let index = end.gpu(&uuid)?.index;
+                Some(GpuMemoryPeak {
+                    index,
+                    uuid,
+                    bytes: bytes as u64,
                 })
-                .collect(),
+            })
+            .collect(),
             coverage: crate::figures::coverage(&self.sampler, s, end),
             sample_age: end.age(),
         }

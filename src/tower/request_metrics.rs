@@ -11,6 +11,7 @@ use crate::keys::metric::{
     HTTP_SERVER_REQUEST_PROCESS_CPU_TIME,
 };
 use crate::sampler::Sampler;
+use crate::snapshot::catalogue::GpuFigure;
 use crate::snapshot::Snapshot;
 
 /// The conventions' advice for `http.server.request.duration`, in seconds.
@@ -41,13 +42,13 @@ impl RequestMetrics {
                     "CPU time of the whole process (all threads, not only this request's) \
                      while a request ran",
                 )
-                .with_boundaries(crate::figures::CPU_SECONDS.to_vec())
+                .with_boundaries(crate::snapshot::catalogue::CPU_SECONDS.to_vec())
                 .build(),
             gpu_peak: meter
                 .f64_histogram(HTTP_SERVER_REQUEST_GPU_MEMORY_PEAK)
                 .with_unit("By")
                 .with_description("Peak device memory of a GPU while a request ran")
-                .with_boundaries(crate::figures::BYTE_BUCKETS.to_vec())
+                .with_boundaries(crate::snapshot::catalogue::BYTE_BUCKETS.to_vec())
                 .build(),
         }
     }
@@ -80,7 +81,9 @@ impl RequestMetrics {
                 self.cpu_time.record(d, &attrs);
             }
         }
-        for (uuid, peak) in crate::figures::gpu_memory_peaks(sampler, start, end, |_| true) {
+        for (uuid, peak) in
+            crate::figures::figure_peaks(sampler, start, end, &|_| true, GpuFigure::MemoryUsed)
+        {
             attrs.push(KeyValue::new(crate::keys::HW_ID.clone(), uuid.to_string()));
             self.gpu_peak.record(peak, &attrs);
             attrs.pop();
