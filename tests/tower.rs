@@ -823,10 +823,19 @@ fn a_request_within_one_snapshot_has_no_made_up_figures() {
         (None, None),
         "made-up figures from one snapshot after {burnt:.3} s of CPU"
     );
+    assert_eq!(so_far.change("process.cpu.time"), None);
     let exact = resources.so_far_exact();
     let cpu = exact.process_cpu_time.expect("CPU time to a fresh sample");
     assert!(cpu >= burnt * 0.9, "{cpu} s of CPU, {burnt} s burnt");
     assert!(exact.rss_delta.is_some());
+    // Every figure of the catalogue by name, the named fields among them.
+    assert_eq!(exact.change("process.cpu.time"), Some(cpu));
+    assert_eq!(
+        exact.change("process.memory.usage").map(|d| d as i64),
+        exact.rss_delta
+    );
+    assert!(exact.change("process.memory.virtual").is_some());
+    assert_eq!(exact.change("no.such.figure"), None);
 }
 
 #[test]

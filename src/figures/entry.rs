@@ -3,7 +3,7 @@
 
 use opentelemetry::{Key, KeyValue, Value};
 
-use crate::snapshot::catalogue::{Encoding, SpanOutput, Stat};
+use crate::snapshot::catalogue::{Encoding, Kind, SpanOutput, Stat};
 
 /// An attribute value before it becomes an OTel `Value`.
 #[derive(Debug, Clone, Copy)]
@@ -69,7 +69,7 @@ pub(crate) fn byte_delta(start: u64, end: u64) -> Num {
 /// What a cumulative counter (CPU time, energy) rose by between two readings; `None` when it
 /// went backwards (the driver re-initialised, a new cgroup): never a made-up 0.
 pub(crate) fn counter_delta(start: f64, end: f64) -> Option<f64> {
-    (end >= start).then_some(end - start)
+    Kind::Counter.change(start, end)
 }
 
 /// `end - start` for byte counts, saturating at the ends of `i64`.

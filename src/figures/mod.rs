@@ -21,8 +21,6 @@ use opentelemetry::trace::SpanRef;
 use opentelemetry::{KeyValue, Value};
 
 pub(crate) use entry::counter_delta;
-#[cfg(feature = "tower")]
-pub(crate) use entry::signed_delta;
 use entry::{Entry, Num, Out};
 pub(crate) use histograms::SpanHistograms;
 #[cfg(feature = "tower")]

@@ -22,6 +22,17 @@ pub(crate) enum Kind {
     Counter,
 }
 
+impl Kind {
+    /// What changed between two readings: a level's difference, or what a counter rose by
+    /// (`None` when it went backwards: the driver re-initialised, a new cgroup).
+    pub(crate) fn change(self, start: f64, end: f64) -> Option<f64> {
+        match self {
+            Kind::Gauge => Some(end - start),
+            Kind::Counter => (end >= start).then_some(end - start),
+        }
+    }
+}
+
 /// When a figure is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Tier {

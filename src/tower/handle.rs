@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::sampler::Sampler;
-use crate::snapshot::catalogue::GpuFigure;
+use crate::snapshot::catalogue::{Figure, GpuFigure, HostFigure};
 use crate::snapshot::Snapshot;
 
 /// The request's start snapshot and a way to read its figures so far; in every request's
@@ -46,6 +46,36 @@ pub struct FiguresSoFar {
     pub coverage: Option<f64>,
     /// Age of the snapshot these figures end with.
     pub sample_age: Duration,
+    /// What changed of every host and process figure of the catalogue ([`FiguresSoFar::change`]).
+    changes: [Option<f64>; HostFigure::N],
+    /// The same per GPU, for the GPUs read at both ends.
+    gpu_changes: Vec<(Arc<str>, [Option<f64>; GpuFigure::N])>,
+}
+
+impl FiguresSoFar {
+    /// What changed of the host or process figure with this name (its metric's name, e.g.
+    /// `process.memory.usage`) since the start: a level's difference, what a counter rose by;
+    /// `None` while nothing was observed, or for a figure missing at either end.
+    pub fn change(&self, name: &str) -> Option<f64> {
+        HostFigure::named(name).and_then(|f| self.changes[f as usize])
+    }
+
+    /// As [`FiguresSoFar::change`], for a figure of the GPU with this UUID (e.g.
+    /// `hw.gpu.memory.usage`, `hw.energy`), when the GPU was read at both ends.
+    pub fn gpu_change(&self, uuid: &str, name: &str) -> Option<f64> {
+        let f = GpuFigure::named(name)?;
+        let (_, changes) = self.gpu_changes.iter().find(|(u, _)| &**u == uuid)?;
+        changes[f as usize]
+    }
+}
+
+/// What changed of each of a subject's figures between two readings of it.
+fn changes_of<T, K, const N: usize>(
+    rows: [&'static Figure<T, K>; N],
+    start: &T,
+    end: &T,
+) -> [Option<f64>; N] {
+    rows.map(|row| row.kind.change((row.read)(start)?, (row.read)(end)?))
 }
 
 /// One GPU's peak device memory used.
@@ -70,10 +100,6 @@ pub struct GpuMemoryDelta {
     pub uuid: Arc<str>,
     /// End minus start, bytes.
     pub bytes: i64,
-}
-
-fn delta(start: Option<u64>, end: Option<u64>) -> Option<i64> {
-    Some(crate::figures::signed_delta(start?, end?))
 }
 
 impl RequestResources {
@@ -118,30 +144,36 @@ impl RequestResources {
                 gpu_memory_peak: Vec::new(),
                 coverage: None,
                 sample_age: end.age(),
+                changes: [None; HostFigure::N],
+                gpu_changes: Vec::new(),
             };
         }
+        // Every figure of the catalogue; a GPU's only where it was read at both ends (one
+        // reading carried to the end is no change).
+        let changes = changes_of(HostFigure::ALL.map(HostFigure::figure), &**s, end);
+        let gpu_changes: Vec<(Arc<str>, [Option<f64>; GpuFigure::N])> = end
+            .gpus
+            .iter()
+            .filter_map(|g| {
+                let before = s.gpu(&g.uuid);
+                if !crate::figures::gpu_observed(true, before, g) {
+                    return None;
+                }
+                let rows = GpuFigure::ALL.map(GpuFigure::figure);
+                Some((g.uuid.clone(), changes_of(rows, before?, g)))
+            })
+            .collect();
         FiguresSoFar {
             elapsed: self.started.elapsed(),
-            process_cpu_time: s
-                .process
-                .cpu_time
-                .zip(end.process.cpu_time)
-                .and_then(|(s, e)| crate::figures::counter_delta(s, e)),
-            rss_delta: delta(s.process.resident_memory, end.process.resident_memory),
-            gpu_memory_delta: end
-                .gpus
+            process_cpu_time: changes[HostFigure::ProcessCpuTime as usize],
+            rss_delta: changes[HostFigure::Resident as usize].map(|d| d as i64),
+            gpu_memory_delta: gpu_changes
                 .iter()
-                .filter_map(|g| {
-                    // One reading carried to the end is no change.
-                    let before = s.gpu(&g.uuid);
-                    if !crate::figures::gpu_observed(true, before, g) {
-                        return None;
-                    }
-                    let before = before?.memory_used;
+                .filter_map(|(uuid, c)| {
                     Some(GpuMemoryDelta {
-                        index: g.index,
-                        uuid: g.uuid.clone(),
-                        bytes: delta(before, g.memory_used)?,
+                        index: end.gpu(uuid)?.index,
+                        uuid: uuid.clone(),
+                        bytes: c[GpuFigure::MemoryUsed as usize]? as i64,
                     })
                 })
                 .collect(),
@@ -164,6 +196,8 @@ impl RequestResources {
             .collect(),
             coverage: crate::figures::coverage(&self.sampler, s, end),
             sample_age: end.age(),
+            changes,
+            gpu_changes,
         }
     }
 }
