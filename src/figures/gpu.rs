@@ -49,7 +49,11 @@ const ESTIMATE_READINGS: u32 = 2;
 /// Device `g` (at position `j` of the end snapshot), whose figures over the span are `w`.
 pub(super) fn device(span: &SpanEnds<'_>, j: usize, g: &GpuSample, w: &GpuSpan, out: &mut Out<'_>) {
     let k = GpuKeys::of(g.index);
-    let s = span.start.gpu_near(j, &g.uuid);
+    // The device at the start: for its starts (full set), changes and counters (observed);
+    // a compact span within one interval needs nothing of it.
+    let s = (span.full || span.observed)
+        .then(|| span.start.gpu_near(j, &g.uuid))
+        .flatten();
     let full = span.full;
     // Deltas need two readings of the device, not one carried to the end.
     let observed = super::observed::gpu_observed(span.observed, s, g);

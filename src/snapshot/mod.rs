@@ -72,6 +72,7 @@ impl Snapshot {
 
     /// The sample of the GPU with this UUID, looked for first at position `hint` (where it
     /// is on every pass but those after the devices changed).
+    #[inline]
     pub(crate) fn gpu_near(&self, hint: usize, uuid: &Arc<str>) -> Option<&GpuSample> {
         position_by_uuid(&self.gpus, hint, uuid, |g| &g.uuid).map(|i| &self.gpus[i])
     }
