@@ -3,7 +3,7 @@
 
 use opentelemetry::{Key, KeyValue, Value};
 
-use crate::snapshot::catalogue::{Encoding, Kind, SpanOutput, Stat};
+use crate::snapshot::catalogue::{Encoding, Kind};
 
 /// An attribute value before it becomes an OTel `Value`.
 #[derive(Debug, Clone, Copy)]
@@ -77,28 +77,13 @@ pub(crate) fn signed_delta(start: u64, end: u64) -> i64 {
     (i128::from(end) - i128::from(start)).clamp(i64::MIN.into(), i64::MAX.into()) as i64
 }
 
-/// The statistics of one figure over a span's own passes that its catalogue row asks for in
-/// this set: each output's statistic, where the span (for the outputs that need it) observed
-/// the figure change.
-pub(crate) fn put_statistics<K: Copy>(
-    outputs: &'static [SpanOutput<K>],
-    stat: &Stat,
-    full: bool,
-    observed: bool,
-    out: &mut Out<'_>,
-    key: impl Fn(K) -> &'static Key,
-) {
-    for o in outputs {
-        if (o.full_only && !full) || (o.observed && !observed) {
-            continue;
-        }
-        if let Some(v) = stat.get(o.statistic) {
-            let value = match o.encoding {
-                Encoding::Bytes => byte_count(v as u64),
-                Encoding::Int => Num::Int(v as i64),
-                Encoding::Float => Num::Float(v),
-            };
-            out.put(key(o.key), value);
-        }
+/// A catalogue output's value as a span attribute: whole bytes (a change of them signed) and
+/// whole numbers as integers.
+#[inline]
+pub(crate) fn value(encoding: Encoding, v: f64) -> Num {
+    if encoding == Encoding::Float {
+        Num::Float(v)
+    } else {
+        Num::Int(v as i64)
     }
 }

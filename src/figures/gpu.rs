@@ -1,6 +1,6 @@
 //! One GPU's figures over a span, under its CUDA ordinal's keys.
 
-use super::entry::{byte_count, byte_delta, counter_delta, Num, Out};
+use super::entry::{byte_count, counter_delta, value, Num, Out};
 use super::span_window::GpuSpan;
 use super::SpanEnds;
 use std::time::Duration;
@@ -62,33 +62,16 @@ pub(super) fn device(span: &SpanEnds<'_>, j: usize, g: &GpuSample, w: &GpuSpan, 
         DeviceState::Lost => out.put(&k.state, Num::Str("lost")),
         DeviceState::Error(_) => out.put(&k.state, Num::Str("error")),
     }
-    if let (true, Some(v)) = (full, s.and_then(|s| s.memory_used)) {
-        out.put(&k.memory_start, byte_count(v));
-    }
-    if let Some(v) = g.memory_used {
-        out.put(&k.memory_end, byte_count(v));
-    }
-    if let (true, Some(s), Some(e)) = (observed, s.and_then(|s| s.memory_used), g.memory_used) {
-        out.put(&k.memory_delta, byte_delta(s, e));
-    }
-    if let (true, Some(v)) = (full, s.and_then(|s| s.process_memory)) {
-        out.put(&k.process_memory_start, byte_count(v));
-    }
-    if let Some(v) = g.process_memory {
-        out.put(&k.process_memory_end, byte_count(v));
-    }
-    if let (true, Some(s), Some(e)) = (observed, s.and_then(|s| s.process_memory), g.process_memory)
-    {
-        out.put(&k.process_memory_delta, byte_delta(s, e));
-    }
-    // The peaks, lows and means of the span's own passes, as the catalogue says (none
-    // for a span within one interval, which has no pass of its own).
-    if w.seen {
-        for f in GpuFigure::ALL {
-            let rows = f.figure().span;
-            super::entry::put_statistics(rows, w.stat(f), full, observed, out, |key| key(k));
-        }
-    }
+    // Each figure's values at the ends, change, and statistics over the span's own passes,
+    // as the catalogue's rows say.
+    GpuFigure::put_span_outputs(
+        (s, g),
+        |f| *w.stat(f),
+        (full, observed),
+        |key, e, v| {
+            out.put(key(k), value(e, v));
+        },
+    );
     condition(span, s, g, w, k, out);
     if !full {
         return;

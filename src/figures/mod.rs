@@ -269,8 +269,7 @@ impl FigureConfig {
         if let Some(coverage) = host_span.coverage {
             out.put(&keys::SAMPLE_COVERAGE, Num::Float(coverage));
         }
-        host::process(&span, host_span, &mut out);
-        host::host(&span, &mut out);
+        host::host(&span, host_span, &mut out);
         container::container(&span, &mut out);
         for (j, g) in end.gpus.iter().enumerate() {
             if !self.reports(g) {

@@ -45,12 +45,26 @@ pub(crate) enum Tier {
     Gpu(GpuTier),
 }
 
-/// Which statistic of a span's own passes a span writes.
+/// What a span writes of a figure: its value at an end, its change between the ends, or a
+/// statistic of the span's own passes (folded from the history).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Statistic {
+    /// The value at the span's start (the state at entry).
+    Start,
+    /// The value at the span's end.
+    End,
+    /// The change between the ends ([`Kind::change`]).
+    Delta,
     Peak,
     Low,
     Mean,
+}
+
+impl Statistic {
+    /// Whether it comes from the span's own passes (the history), not from its ends.
+    pub(crate) const fn is_folded(self) -> bool {
+        matches!(self, Statistic::Peak | Statistic::Low | Statistic::Mean)
+    }
 }
 
 /// How a span attribute's value is written.
@@ -109,7 +123,23 @@ impl<T, K> Figure<T, K> {
     /// Whether a span folding its passes needs this figure: always where its low's time is
     /// kept (pressure events), else where the span writes something of it in this set.
     pub(crate) fn needed(&self, full: bool) -> bool {
-        self.low_at || self.span.iter().any(|o| full || !o.full_only)
+        self.low_at
+            || self
+                .span
+                .iter()
+                .any(|o| o.statistic.is_folded() && (full || !o.full_only))
+    }
+
+    /// Whether any of its span outputs is folded from the history.
+    const fn folds(&self) -> bool {
+        let mut i = 0;
+        while i < self.span.len() {
+            if self.span[i].statistic.is_folded() {
+                return true;
+            }
+            i += 1;
+        }
+        false
     }
 }
 
@@ -144,6 +174,41 @@ macro_rules! catalogue {
         }
 
         impl $enum {
+            /// Every span output of every row that applies to a span of this set that did (or
+            /// did not) observe the figures change, as `emit(key, encoding, value)`, from its
+            /// ends (`Start`, `End`, `Delta`) or its statistics (`stat`). Unrolled row by row
+            /// at compile time: each reader is called directly, each row's outputs known.
+            #[inline]
+            pub(crate) fn put_span_outputs(
+                ends: (Option<&$subject>, &$subject),
+                stat: impl Fn($enum) -> $crate::snapshot::catalogue::Stat,
+                (full, observed): (bool, bool),
+                mut emit: impl FnMut($key, $crate::snapshot::catalogue::Encoding, f64),
+            ) {
+                $( {
+                    let row = &Self::TABLE[$enum::$row as usize];
+                    let read: fn(&$subject) -> Option<f64> = $read;
+                    for o in row.span {
+                        if (o.full_only && !full) || (o.observed && !observed) {
+                            continue;
+                        }
+                        use $crate::snapshot::catalogue::Statistic;
+                        let v = match o.statistic {
+                            Statistic::End => read(ends.1),
+                            Statistic::Start => ends.0.and_then(read),
+                            Statistic::Delta => match (ends.0.and_then(read), read(ends.1)) {
+                                (Some(s), Some(e)) => row.kind.change(s, e),
+                                _ => None,
+                            },
+                            folded => stat($enum::$row).get(folded),
+                        };
+                        if let Some(v) = v {
+                            emit(o.key, o.encoding, v);
+                        }
+                    }
+                } )*
+            }
+
             /// Every row, in table order.
             pub(crate) const ALL: [$enum; [$(stringify!($row)),*].len()] = [$($enum::$row),*];
             /// How many rows.
@@ -194,7 +259,7 @@ macro_rules! catalogue {
                 while i < Self::N {
                     let row = &Self::TABLE[i];
                     assert!(
-                        row.kept || (row.span.is_empty() && !row.low_at),
+                        row.kept || (!row.folds() && !row.low_at),
                         "a row with span outputs or a low's time must be kept in the history"
                     );
                     if row.kept {

@@ -28,7 +28,7 @@ const fn out<K>(
 }
 
 use Encoding::{Bytes, Float, Int};
-use Statistic::{Low, Mean, Peak};
+use Statistic::{Delta, End, Low, Mean, Peak, Start};
 
 /// Full set only.
 const FULL: bool = true;
@@ -49,17 +49,23 @@ catalogue! {
         /// Host CPU utilization, 0..1: counted where measured (not carried).
         CpuUtilization = "system.cpu.utilization", Gauge, Tier::HostCpu, low_at false,
             read |s| s.host.cpu_utilization,
-            span [out(Mean, FULL, ANY, || &keys::SYSTEM_CPU_UTILIZATION_MEAN, Float)],
+            span [
+                out(End, COMPACT, ANY, || &keys::SYSTEM_CPU_UTILIZATION_END, Float),
+                out(Mean, FULL, ANY, || &keys::SYSTEM_CPU_UTILIZATION_MEAN, Float),
+            ],
             metric metric(m::SYSTEM_CPU_UTILIZATION, Instrument::Gauge, "1", Labels::None);
         /// Host 1-minute load average.
         Load1m = "resmon.system.load_average.1m", Gauge, Tier::Pass, low_at false,
             read |s| s.host.load_average_1m,
-            span [],
+            span [out(End, FULL, ANY, || &keys::SYSTEM_LOAD_AVERAGE_END, Float)],
             metric None;
         /// Host memory in use, bytes.
         MemoryUsed = "system.memory.usage", Gauge, Tier::Pass, low_at false,
             read |s| bytes(s.host.memory_used),
-            span [],
+            span [
+                out(Start, FULL, ANY, || &keys::SYSTEM_MEMORY_START, Bytes),
+                out(End, COMPACT, ANY, || &keys::SYSTEM_MEMORY_END, Bytes),
+            ],
             metric metric(m::SYSTEM_MEMORY_USAGE, Instrument::Bytes, "By", Labels::MemoryState("used"));
         /// Host memory available, bytes.
         MemoryAvailable = "system.memory.linux.available", Gauge, Tier::Pass, low_at true,
@@ -70,7 +76,7 @@ catalogue! {
         ProcessCpuTime = "process.cpu.time", Counter, Tier::Pass, low_at false,
             read |s| s.process.cpu_time,
             // Exported by CPU mode, user and system, which `metrics/` writes.
-            span [],
+            span [out(Delta, COMPACT, OBSERVED, || &keys::PROCESS_CPU_TIME_DELTA, Float)],
             metric None,
             histogram SpanHistogram {
                 name: m::SPAN_CPU_TIME,
@@ -82,7 +88,12 @@ catalogue! {
         /// This process's resident memory, bytes.
         Resident = "process.memory.usage", Gauge, Tier::Pass, low_at false,
             read |s| bytes(s.process.resident_memory),
-            span [out(Peak, FULL, ANY, || &keys::PROCESS_MEMORY_PEAK, Bytes)],
+            span [
+                out(Start, FULL, ANY, || &keys::PROCESS_MEMORY_START, Bytes),
+                out(End, COMPACT, ANY, || &keys::PROCESS_MEMORY_END, Bytes),
+                out(Delta, COMPACT, OBSERVED, || &keys::PROCESS_MEMORY_DELTA, Bytes),
+                out(Peak, FULL, ANY, || &keys::PROCESS_MEMORY_PEAK, Bytes),
+            ],
             metric metric(m::PROCESS_MEMORY_USAGE, Instrument::Bytes, "By", Labels::None),
             histogram SpanHistogram {
                 name: m::SPAN_MEMORY_GROWTH,
@@ -94,7 +105,7 @@ catalogue! {
         /// This process's virtual memory, bytes.
         Virtual = "process.memory.virtual", Gauge, Tier::Pass, low_at false,
             read |s| bytes(s.process.virtual_memory),
-            span [],
+            span [out(End, FULL, ANY, || &keys::PROCESS_VIRTUAL_END, Bytes)],
             metric None;
         /// The cgroup's headroom under its memory limit (limit − working set), bytes.
         ContainerHeadroom = "container.memory.available", Gauge, Tier::Pass, low_at true,
@@ -111,7 +122,12 @@ catalogue! {
         /// Device memory in use, bytes.
         MemoryUsed = "hw.gpu.memory.usage", Gauge, Tier::Gpu(GpuTier::Fast), low_at false,
             read |g| bytes(g.memory_used),
-            span [out(Peak, COMPACT, OBSERVED, |k| &k.memory_peak, Bytes)],
+            span [
+                out(Start, FULL, ANY, |k| &k.memory_start, Bytes),
+                out(End, COMPACT, ANY, |k| &k.memory_end, Bytes),
+                out(Delta, COMPACT, OBSERVED, |k| &k.memory_delta, Bytes),
+                out(Peak, COMPACT, OBSERVED, |k| &k.memory_peak, Bytes),
+            ],
             metric metric(m::HW_GPU_MEMORY_USAGE, Instrument::Bytes, "By", Labels::Gpu),
             histogram SpanHistogram {
                 name: m::SPAN_GPU_MEMORY_PEAK,
@@ -159,7 +175,12 @@ catalogue! {
         /// This process's device memory, bytes.
         ProcessMemory = "process.gpu.memory.usage", Gauge, Tier::Gpu(GpuTier::Fast), low_at false,
             read |g| bytes(g.process_memory),
-            span [out(Peak, FULL, ANY, |k| &k.process_memory_peak, Bytes)],
+            span [
+                out(Start, FULL, ANY, |k| &k.process_memory_start, Bytes),
+                out(End, COMPACT, ANY, |k| &k.process_memory_end, Bytes),
+                out(Delta, COMPACT, OBSERVED, |k| &k.process_memory_delta, Bytes),
+                out(Peak, FULL, ANY, |k| &k.process_memory_peak, Bytes),
+            ],
             metric metric(m::PROCESS_GPU_MEMORY_USAGE, Instrument::Bytes, "By", Labels::Gpu);
         /// The SM clock, MHz.
         ClockSm = "resmon.gpu.clock.sm", Gauge, Tier::Gpu(GpuTier::Fast), low_at false,
