@@ -61,20 +61,10 @@ pub(crate) fn byte_count(v: u64) -> Num {
     Num::Int(i64::try_from(v).unwrap_or(i64::MAX))
 }
 
-/// `end - start` of a byte count as an attribute.
-pub(crate) fn byte_delta(start: u64, end: u64) -> Num {
-    Num::Int(signed_delta(start, end))
-}
-
 /// What a cumulative counter (CPU time, energy) rose by between two readings; `None` when it
 /// went backwards (the driver re-initialised, a new cgroup): never a made-up 0.
 pub(crate) fn counter_delta(start: f64, end: f64) -> Option<f64> {
     Kind::Counter.change(start, end)
-}
-
-/// `end - start` for byte counts, saturating at the ends of `i64`.
-pub(crate) fn signed_delta(start: u64, end: u64) -> i64 {
-    (i128::from(end) - i128::from(start)).clamp(i64::MIN.into(), i64::MAX.into()) as i64
 }
 
 /// A catalogue output's value as a span attribute: whole bytes (a change of them signed) and

@@ -3,7 +3,6 @@
 //! both get their figures here; `RequestResources::so_far` (tower/handle.rs) computes its few
 //! figures itself, with the same rules (`observed.rs`, `counter_delta`, the history's peaks).
 
-mod container;
 mod entry;
 mod gpu;
 mod histograms;
@@ -270,7 +269,6 @@ impl FigureConfig {
             out.put(&keys::SAMPLE_COVERAGE, Num::Float(coverage));
         }
         host::host(&span, host_span, &mut out);
-        container::container(&span, &mut out);
         for (j, g) in end.gpus.iter().enumerate() {
             if !self.reports(g) {
                 continue;

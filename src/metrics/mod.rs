@@ -157,16 +157,6 @@ pub fn register(meter: &Meter, sampler: &Sampler) -> ResourceMetrics {
                 o.observe(as_i64(v), &[]);
             }
         }),
-        up_down(name::CONTAINER_MEMORY_WORKING_SET, "By", |s, o| {
-            if let Some(v) = s.container.as_ref().and_then(|c| c.memory_working_set) {
-                o.observe(as_i64(v), &[]);
-            }
-        }),
-        up_down(name::CONTAINER_MEMORY_AVAILABLE, "By", |s, o| {
-            if let Some(v) = s.container.as_ref().and_then(|c| c.memory_available()) {
-                o.observe(as_i64(v), &[]);
-            }
-        }),
     ];
     // The limits of a pod's container, under the Kubernetes names (only in a pod).
     let in_pod = sampler.container_identity().pod_uid.is_some();
@@ -192,11 +182,6 @@ pub fn register(meter: &Meter, sampler: &Sampler) -> ResourceMetrics {
     let mut counters = vec![
         counter(name::CONTAINER_CPU_TIME, "s", |s, o| {
             if let Some(t) = s.container.as_ref().and_then(|c| c.cpu_time) {
-                o.observe(t, &[]);
-            }
-        }),
-        counter(name::CONTAINER_CPU_THROTTLED_TIME, "s", |s, o| {
-            if let Some(t) = s.container.as_ref().and_then(|c| c.cpu_throttled_time) {
                 o.observe(t, &[]);
             }
         }),

@@ -55,6 +55,9 @@ pub(crate) enum Statistic {
     End,
     /// The change between the ends ([`Kind::change`]).
     Delta,
+    /// The change between the ends, only when above 0 (time throttled: a short quiet span
+    /// does not grow, and a 0 would only say so on every span).
+    Rise,
     Peak,
     Low,
     Mean,
@@ -196,10 +199,15 @@ macro_rules! catalogue {
                         let v = match o.statistic {
                             Statistic::End => read(ends.1),
                             Statistic::Start => ends.0.and_then(read),
-                            Statistic::Delta => match (ends.0.and_then(read), read(ends.1)) {
-                                (Some(s), Some(e)) => row.kind.change(s, e),
-                                _ => None,
-                            },
+                            Statistic::Delta | Statistic::Rise => {
+                                match (ends.0.and_then(read), read(ends.1)) {
+                                    (Some(s), Some(e)) => row
+                                        .kind
+                                        .change(s, e)
+                                        .filter(|d| o.statistic == Statistic::Delta || *d > 0.0),
+                                    _ => None,
+                                }
+                            }
                             folded => stat($enum::$row).get(folded),
                         };
                         if let Some(v) = v {

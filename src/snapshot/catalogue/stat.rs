@@ -74,7 +74,7 @@ impl Stat {
             Statistic::Peak => self.max(),
             Statistic::Low => self.min(),
             Statistic::Mean => self.mean(),
-            Statistic::Start | Statistic::End | Statistic::Delta => None,
+            Statistic::Start | Statistic::End | Statistic::Delta | Statistic::Rise => None,
         }
     }
 }

@@ -28,7 +28,7 @@ const fn out<K>(
 }
 
 use Encoding::{Bytes, Float, Int};
-use Statistic::{Delta, End, Low, Mean, Peak, Start};
+use Statistic::{Delta, End, Low, Mean, Peak, Rise, Start};
 
 /// Full set only.
 const FULL: bool = true;
@@ -110,9 +110,22 @@ catalogue! {
         /// The cgroup's headroom under its memory limit (limit − working set), bytes.
         ContainerHeadroom = "container.memory.available", Gauge, Tier::Pass, low_at true,
             read |s| bytes(s.container.as_ref().and_then(|c| c.memory_available())),
-            // Exported with the container's other cgroup figures in `metrics/`.
             span [],
-            metric None;
+            metric metric(m::CONTAINER_MEMORY_AVAILABLE, Instrument::Bytes, "By", Labels::None);
+        /// The cgroup's working set (what the OOM killer and the kubelet weigh), bytes.
+        ContainerWorkingSet = "container.memory.working_set", Gauge, Tier::Pass, low_at false,
+            read |s| bytes(s.container.as_ref().and_then(|c| c.memory_working_set)),
+            span [
+                out(End, COMPACT, ANY, || &keys::CONTAINER_MEMORY_WORKING_SET_END, Bytes),
+                out(Delta, COMPACT, OBSERVED, || &keys::CONTAINER_MEMORY_WORKING_SET_DELTA, Bytes),
+            ],
+            metric metric(m::CONTAINER_MEMORY_WORKING_SET, Instrument::Bytes, "By", Labels::None);
+        /// The time the cgroup's CPU quota throttled it, seconds.
+        ContainerThrottledTime = "resmon.container.cpu.throttled_time", Counter, Tier::Pass,
+            low_at false,
+            read |s| s.container.as_ref().and_then(|c| c.cpu_throttled_time),
+            span [out(Rise, COMPACT, OBSERVED, || &keys::CONTAINER_CPU_THROTTLED_TIME_DELTA, Float)],
+            metric metric(m::CONTAINER_CPU_THROTTLED_TIME, Instrument::Counter, "s", Labels::None);
     }
 }
 
