@@ -123,22 +123,15 @@ pub fn register(meter: &Meter, sampler: &Sampler) -> ResourceMetrics {
     let up_down = |n, unit, f| up_down(meter, sampler, n, unit, f);
     let counter = |n, unit, f| counter(meter, sampler, n, unit, f);
 
-    let mut gauges = vec![
-        gauge(name::HW_GPU_MEMORY_UTILIZATION, "1", |s, o| {
-            for g in &s.gpus {
-                if let (Some(used), Some(total)) = (g.memory_used, g.memory_total) {
-                    if total > 0 {
-                        o.observe(used as f64 / total as f64, &gpu_identity(g));
-                    }
+    let mut gauges = vec![gauge(name::HW_GPU_MEMORY_UTILIZATION, "1", |s, o| {
+        for g in &s.gpus {
+            if let (Some(used), Some(total)) = (g.memory_used, g.memory_total) {
+                if total > 0 {
+                    o.observe(used as f64 / total as f64, &gpu_identity(g));
                 }
             }
-        }),
-        gauge(name::CONTAINER_CPU_USAGE, "{cpu}", |s, o| {
-            if let Some(u) = s.container.as_ref().and_then(|c| c.cpu_usage) {
-                o.observe(u, &[]);
-            }
-        }),
-    ];
+        }
+    })];
     let mut up_downs = vec![
         up_down(name::HW_GPU_MEMORY_LIMIT, "By", |s, o| {
             for g in &s.gpus {
@@ -149,11 +142,6 @@ pub fn register(meter: &Meter, sampler: &Sampler) -> ResourceMetrics {
         }),
         up_down(name::SYSTEM_MEMORY_LIMIT, "By", |s, o| {
             if let Some(v) = s.host.memory_total {
-                o.observe(as_i64(v), &[]);
-            }
-        }),
-        up_down(name::CONTAINER_MEMORY_USAGE, "By", |s, o| {
-            if let Some(v) = s.container.as_ref().and_then(|c| c.memory_usage) {
                 o.observe(as_i64(v), &[]);
             }
         }),
@@ -179,31 +167,14 @@ pub fn register(meter: &Meter, sampler: &Sampler) -> ResourceMetrics {
             }))
             .build()
     });
-    let mut counters = vec![
-        counter(name::CONTAINER_CPU_TIME, "s", |s, o| {
-            if let Some(t) = s.container.as_ref().and_then(|c| c.cpu_time) {
-                o.observe(t, &[]);
-            }
-        }),
-        counter(name::CONTAINER_CPU_THROTTLED_PERIODS, "{period}", |s, o| {
-            if let Some(n) = s.container.as_ref().and_then(|c| c.cpu_throttled_periods) {
-                o.observe(n as f64, &[]);
-            }
-        }),
-        counter(name::CONTAINER_MEMORY_OOM_KILLS, "{kill}", |s, o| {
-            if let Some(n) = s.container.as_ref().and_then(|c| c.memory_oom_kills) {
-                o.observe(n as f64, &[]);
-            }
-        }),
-        counter(name::PROCESS_CPU_TIME, "s", |s, o| {
-            if let Some(t) = s.process.cpu_time_user {
-                o.observe(t, &[KeyValue::new(attr::CPU_MODE.clone(), "user")]);
-            }
-            if let Some(t) = s.process.cpu_time_system {
-                o.observe(t, &[KeyValue::new(attr::CPU_MODE.clone(), "system")]);
-            }
-        }),
-    ];
+    let mut counters = vec![counter(name::PROCESS_CPU_TIME, "s", |s, o| {
+        if let Some(t) = s.process.cpu_time_user {
+            o.observe(t, &[KeyValue::new(attr::CPU_MODE.clone(), "user")]);
+        }
+        if let Some(t) = s.process.cpu_time_system {
+            o.observe(t, &[KeyValue::new(attr::CPU_MODE.clone(), "system")]);
+        }
+    })];
     // The figures of the catalogue, each as its row says.
     let from_catalogue = catalogue::register(meter, sampler);
     gauges.extend(from_catalogue.gauges);

@@ -126,6 +126,37 @@ catalogue! {
             read |s| s.container.as_ref().and_then(|c| c.cpu_throttled_time),
             span [out(Rise, COMPACT, OBSERVED, || &keys::CONTAINER_CPU_THROTTLED_TIME_DELTA, Float)],
             metric metric(m::CONTAINER_CPU_THROTTLED_TIME, Instrument::Counter, "s", Labels::None);
+        /// The cgroup's memory in use (page cache included), bytes: exported only.
+        ContainerMemoryUsage = "container.memory.usage", Gauge, Tier::Pass, low_at false,
+            read |s| bytes(s.container.as_ref().and_then(|c| c.memory_usage)),
+            span [],
+            metric metric(m::CONTAINER_MEMORY_USAGE, Instrument::Bytes, "By", Labels::None),
+            kept false;
+        /// The cgroup's CPU use over the last pass, CPUs: exported only.
+        ContainerCpuUsage = "container.cpu.usage", Gauge, Tier::Pass, low_at false,
+            read |s| s.container.as_ref().and_then(|c| c.cpu_usage),
+            span [],
+            metric metric(m::CONTAINER_CPU_USAGE, Instrument::Gauge, "{cpu}", Labels::None),
+            kept false;
+        /// The cgroup's CPU time, seconds: exported only.
+        ContainerCpuTime = "container.cpu.time", Counter, Tier::Pass, low_at false,
+            read |s| s.container.as_ref().and_then(|c| c.cpu_time),
+            span [],
+            metric metric(m::CONTAINER_CPU_TIME, Instrument::Counter, "s", Labels::None),
+            kept false;
+        /// The CPU-quota periods the cgroup was throttled in: exported only.
+        ContainerThrottledPeriods = "resmon.container.cpu.throttled_periods", Counter, Tier::Pass,
+            low_at false,
+            read |s| s.container.as_ref().and_then(|c| c.cpu_throttled_periods).map(|n| n as f64),
+            span [],
+            metric metric(m::CONTAINER_CPU_THROTTLED_PERIODS, Instrument::Counter, "{period}", Labels::None),
+            kept false;
+        /// The cgroup's OOM kills: exported only.
+        ContainerOomKills = "resmon.container.memory.oom_kills", Counter, Tier::Pass, low_at false,
+            read |s| s.container.as_ref().and_then(|c| c.memory_oom_kills).map(|n| n as f64),
+            span [],
+            metric metric(m::CONTAINER_MEMORY_OOM_KILLS, Instrument::Counter, "{kill}", Labels::None),
+            kept false;
     }
 }
 
