@@ -62,8 +62,6 @@ impl HostSpan {
 /// One GPU's figures over a span, as [`HostSpan`]'s.
 #[derive(Debug)]
 pub(crate) struct GpuSpan {
-    /// Whether any pass of the span's own listed the device (else every statistic is empty).
-    pub(crate) seen: bool,
     figures: [Stat; GpuFigure::N],
     low_at: [Option<SystemTime>; GpuFigure::LOWS],
     /// Every clock-event reason bit seen.
@@ -79,7 +77,6 @@ impl Default for GpuSpan {
 impl GpuSpan {
     /// As [`HostSpan::EMPTY`].
     pub(crate) const EMPTY: GpuSpan = GpuSpan {
-        seen: false,
         figures: [Stat::EMPTY; GpuFigure::N],
         low_at: [None; GpuFigure::LOWS],
         clock_event_reasons: 0,
@@ -140,7 +137,6 @@ impl Fold for GpuFold<'_> {
             return;
         };
         let w = &mut self.span;
-        w.seen = true;
         // The figures this span writes (or needs for its events), each only where this
         // pass read its tier: a figure carried from an earlier read is not a reading.
         for f in GpuFigure::ALL {
@@ -159,7 +155,6 @@ impl Fold for GpuFold<'_> {
             return;
         };
         let w = &mut self.span;
-        w.seen = true;
         for f in GpuFigure::ALL {
             // A needed row is kept in the history (the catalogue checks it).
             if let (true, Some(k)) = (f.figure().needed(self.full), f.kept_slot()) {
