@@ -159,8 +159,12 @@ fn slow_reads_run_apart_and_callers_carry_instead_of_waiting() {
         .sum();
     let interval_passes = after.passes - before.passes - u64::from(calls);
     assert!(slow > 10, "slow reads ran: {slow}");
+    // The tiers' read counts are copied out after each interval pass's slow reads, while the
+    // pass count is live: `before` may already count a pass whose reads it does not (or miss
+    // the first delivery, with the start reads), and `after` may count a pass whose reads it
+    // does not yet see. So one pass's reads at each end fall outside the count of passes.
     assert!(
-        slow <= 3 * (interval_passes + 1),
+        slow <= 3 * (interval_passes + 2),
         "at most each tier once after each interval pass: {slow} reads, {interval_passes} passes"
     );
     let energy = after
