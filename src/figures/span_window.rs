@@ -25,7 +25,7 @@ pub(crate) struct SpanSnapshots<'a> {
 pub(crate) struct HostSpan {
     /// Passes taken during the span (its end included, its start not).
     pub(crate) samples: u32,
-    figures: [Stat; HostFigure::N],
+    figures: [Stat; HostFigure::FOLDED],
     low_at: [Option<SystemTime>; HostFigure::LOWS],
     /// The fraction of the span the history still covered, when below 1.
     pub(crate) coverage: Option<f64>,
@@ -42,14 +42,15 @@ impl HostSpan {
     /// build.
     pub(crate) const EMPTY: HostSpan = HostSpan {
         samples: 0,
-        figures: [Stat::EMPTY; HostFigure::N],
+        figures: [Stat::EMPTY; HostFigure::FOLDED],
         low_at: [None; HostFigure::LOWS],
         coverage: None,
     };
 
-    /// The statistics of figure `f` over the span's own passes.
+    /// The statistics of figure `f` over the span's own passes (none for a figure no span
+    /// folds).
     pub(crate) fn stat(&self, f: HostFigure) -> &Stat {
-        &self.figures[f as usize]
+        f.fold_slot().map_or(&Stat::EMPTY, |k| &self.figures[k])
     }
 
     /// The lowest value of a figure that keeps its low's time (bytes), and when.
@@ -62,7 +63,7 @@ impl HostSpan {
 /// One GPU's figures over a span, as [`HostSpan`]'s.
 #[derive(Debug)]
 pub(crate) struct GpuSpan {
-    figures: [Stat; GpuFigure::N],
+    figures: [Stat; GpuFigure::FOLDED],
     low_at: [Option<SystemTime>; GpuFigure::LOWS],
     /// Every clock-event reason bit seen.
     pub(crate) clock_event_reasons: u64,
@@ -77,14 +78,15 @@ impl Default for GpuSpan {
 impl GpuSpan {
     /// As [`HostSpan::EMPTY`].
     pub(crate) const EMPTY: GpuSpan = GpuSpan {
-        figures: [Stat::EMPTY; GpuFigure::N],
+        figures: [Stat::EMPTY; GpuFigure::FOLDED],
         low_at: [None; GpuFigure::LOWS],
         clock_event_reasons: 0,
     };
 
-    /// The statistics of figure `f` over the span's own passes.
+    /// The statistics of figure `f` over the span's own passes (none for a figure no span
+    /// folds).
     pub(crate) fn stat(&self, f: GpuFigure) -> &Stat {
-        &self.figures[f as usize]
+        f.fold_slot().map_or(&Stat::EMPTY, |k| &self.figures[k])
     }
 
     /// The lowest value of a figure that keeps its low's time (bytes), and when.
@@ -106,7 +108,8 @@ impl Fold for HostSpan {
         self.samples += 1;
         // Each figure as the catalogue reads it (a carried measurement counts where fresh).
         for f in HostFigure::ALL {
-            let low = self.figures[f as usize].add(f.figure().value(s));
+            let Some(j) = f.fold_slot() else { continue };
+            let low = self.figures[j].add(f.figure().value(s));
             keep_low(low, f.low_slot(), &mut self.low_at, s.wall_time);
         }
     }
@@ -114,8 +117,11 @@ impl Fold for HostSpan {
     fn bucket(&mut self, b: &Bucket) {
         self.samples += b.samples;
         for f in HostFigure::ALL {
-            let Some(k) = f.kept_slot() else { continue };
-            let low = self.figures[f as usize].merge(&b.host[k]);
+            // A folded row is kept in the history (the catalogue checks it).
+            let (Some(j), Some(k)) = (f.fold_slot(), f.kept_slot()) else {
+                continue;
+            };
+            let low = self.figures[j].merge(&b.host[k]);
             if let Some(at) = b.host_low_at(f) {
                 keep_low(low, f.low_slot(), &mut self.low_at, at);
             }
@@ -140,8 +146,8 @@ impl Fold for GpuFold<'_> {
         // The figures this span writes (or needs for its events), each only where this
         // pass read its tier: a figure carried from an earlier read is not a reading.
         for f in GpuFigure::ALL {
-            if f.figure().needed(self.full) {
-                let low = w.figures[f as usize].add(f.figure().value(g));
+            if let (true, Some(j)) = (f.figure().needed(self.full), f.fold_slot()) {
+                let low = w.figures[j].add(f.figure().value(g));
                 keep_low(low, f.low_slot(), &mut w.low_at, s.wall_time);
             }
         }
@@ -157,8 +163,10 @@ impl Fold for GpuFold<'_> {
         let w = &mut self.span;
         for f in GpuFigure::ALL {
             // A needed row is kept in the history (the catalogue checks it).
-            if let (true, Some(k)) = (f.figure().needed(self.full), f.kept_slot()) {
-                let low = w.figures[f as usize].merge(&g.figures[k]);
+            if let (true, Some(j), Some(k)) =
+                (f.figure().needed(self.full), f.fold_slot(), f.kept_slot())
+            {
+                let low = w.figures[j].merge(&g.figures[k]);
                 if let Some(at) = g.low_at(f) {
                     keep_low(low, f.low_slot(), &mut w.low_at, at);
                 }

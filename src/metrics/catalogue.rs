@@ -6,7 +6,7 @@
 use opentelemetry::metrics::{
     AsyncInstrument, Meter, ObservableCounter, ObservableGauge, ObservableUpDownCounter,
 };
-use opentelemetry::KeyValue;
+use opentelemetry::{Key, KeyValue};
 
 use super::{gpu_identity, with};
 use crate::keys::{attr, HW_ID};
@@ -18,30 +18,51 @@ use crate::snapshot::{GpuSample, Snapshot};
 #[derive(Default)]
 pub(super) struct Instruments {
     pub(super) gauges: Vec<ObservableGauge<f64>>,
-    pub(super) up_downs: Vec<ObservableUpDownCounter<i64>>,
+    pub(super) int_up_downs: Vec<ObservableUpDownCounter<i64>>,
+    pub(super) up_downs: Vec<ObservableUpDownCounter<f64>>,
     pub(super) counters: Vec<ObservableCounter<f64>>,
 }
 
 /// A GPU's attributes for a row's shape.
 fn gpu_labels(labels: Labels, g: &GpuSample) -> Vec<KeyValue> {
+    let gpu = || KeyValue::new(attr::HW_TYPE.clone(), "gpu");
+    let and = |key: &Key, value: &'static str| {
+        with(&gpu_identity(g), &[KeyValue::new(key.clone(), value)])
+    };
     match labels {
-        Labels::GpuDevice => with(
+        Labels::GpuDevice => with(&gpu_identity(g), &[gpu()]),
+        Labels::GpuTask(task) => and(&attr::HW_GPU_TASK, task),
+        Labels::GpuClock(domain) => and(&attr::CLOCK_DOMAIN, domain),
+        Labels::GpuClockReason(reason) => and(&attr::CLOCK_EVENT_REASON, reason),
+        Labels::GpuDirection(direction) => and(&attr::NETWORK_IO_DIRECTION, direction),
+        Labels::GpuError(kind) => with(
             &gpu_identity(g),
-            &[KeyValue::new(attr::HW_TYPE.clone(), "gpu")],
+            &[gpu(), KeyValue::new(attr::ERROR_TYPE.clone(), kind)],
         ),
-        Labels::GpuTask(task) => with(
+        Labels::GpuState(state) => with(
             &gpu_identity(g),
-            &[KeyValue::new(attr::HW_GPU_TASK.clone(), task)],
+            &[gpu(), KeyValue::new(attr::HW_STATE.clone(), state)],
         ),
         // A sensor is a component of its own whose parent is the GPU.
-        Labels::GpuSensor(kind) => vec![
-            KeyValue::new(HW_ID.clone(), format!("{}:{kind}", g.uuid)),
-            KeyValue::new(attr::HW_NAME.clone(), format!("{} {kind}", g.name)),
-            KeyValue::new(attr::HW_TYPE.clone(), kind),
-            KeyValue::new(attr::HW_PARENT.clone(), g.uuid.to_string()),
-        ],
-        Labels::Gpu | Labels::None | Labels::MemoryState(_) => gpu_identity(g).to_vec(),
+        Labels::GpuSensor(kind) => sensor(g, kind).to_vec(),
+        Labels::GpuSensorLimit(kind, limit) => with(
+            &sensor(g, kind),
+            &[KeyValue::new(attr::HW_LIMIT_TYPE.clone(), limit)],
+        ),
+        Labels::Gpu | Labels::None | Labels::MemoryState(_) | Labels::CpuMode(_) => {
+            gpu_identity(g).to_vec()
+        }
     }
+}
+
+/// A sensor of the GPU: a component of its own whose parent is the GPU.
+fn sensor(g: &GpuSample, kind: &'static str) -> [KeyValue; 4] {
+    [
+        KeyValue::new(HW_ID.clone(), format!("{}:{kind}", g.uuid)),
+        KeyValue::new(attr::HW_NAME.clone(), format!("{} {kind}", g.name)),
+        KeyValue::new(attr::HW_TYPE.clone(), kind),
+        KeyValue::new(attr::HW_PARENT.clone(), g.uuid.to_string()),
+    ]
 }
 
 /// A host or process figure's attributes for a row's shape.
@@ -50,6 +71,7 @@ fn host_labels(labels: Labels) -> Vec<KeyValue> {
         Labels::MemoryState(state) => {
             vec![KeyValue::new(attr::SYSTEM_MEMORY_STATE.clone(), state)]
         }
+        Labels::CpuMode(mode) => vec![KeyValue::new(attr::CPU_MODE.clone(), mode)],
         _ => Vec::new(),
     }
 }
@@ -79,13 +101,50 @@ fn observe<T>(
     }
 }
 
-/// Registers one instrument per metric the catalogue names.
+/// The rows exported under one metric name.
+fn rows_of(name: &str) -> (Vec<HostFigure>, Vec<GpuFigure>) {
+    let named = |row: Option<Metric>| row.is_some_and(|r| r.name == name);
+    let host = HostFigure::ALL
+        .into_iter()
+        .filter(|f| named(f.figure().metric))
+        .collect();
+    let gpu = GpuFigure::ALL
+        .into_iter()
+        .filter(|f| named(f.figure().metric))
+        .collect();
+    (host, gpu)
+}
+
+/// An instrument's callback: every row under its name, from the sampler's current snapshot
+/// (nothing once it stopped or went stale).
+fn callback<T: 'static>(
+    sampler: &Sampler,
+    name: &str,
+    cast: fn(f64) -> T,
+) -> impl Fn(&dyn AsyncInstrument<T>) + Send + Sync + 'static {
+    let s = sampler.clone();
+    let (host, gpu) = rows_of(name);
+    move |o| {
+        if let Some(latest) = s.current() {
+            observe(&latest, &host, &gpu, o, cast);
+        }
+    }
+}
+
+/// A figure as a whole number (a byte count, a state's 0 or 1).
+fn as_i64(v: f64) -> i64 {
+    v as i64
+}
+
+/// Registers one instrument per metric the catalogue names (a pod's only in a pod).
 pub(super) fn register(meter: &Meter, sampler: &Sampler) -> Instruments {
+    let in_pod = sampler.container_identity().pod_uid.is_some();
     let mut metrics: Vec<Metric> = Vec::new();
     let rows = HostFigure::ALL
         .iter()
         .filter_map(|f| f.figure().metric)
-        .chain(GpuFigure::ALL.iter().filter_map(|f| f.figure().metric));
+        .chain(GpuFigure::ALL.iter().filter_map(|f| f.figure().metric))
+        .filter(|m| in_pod || !m.pod_only);
     for m in rows {
         if !metrics.iter().any(|known| known.name == m.name) {
             metrics.push(m);
@@ -93,48 +152,34 @@ pub(super) fn register(meter: &Meter, sampler: &Sampler) -> Instruments {
     }
     let mut out = Instruments::default();
     for m in metrics {
-        let named = |row: Option<Metric>| row.is_some_and(|r| r.name == m.name);
-        let host: Vec<HostFigure> = HostFigure::ALL
-            .into_iter()
-            .filter(|f| named(f.figure().metric))
-            .collect();
-        let gpu: Vec<GpuFigure> = GpuFigure::ALL
-            .into_iter()
-            .filter(|f| named(f.figure().metric))
-            .collect();
-        let s = sampler.clone();
+        let float = || callback(sampler, m.name, |v| v);
         match m.instrument {
             Instrument::Gauge => out.gauges.push(
                 meter
                     .f64_observable_gauge(m.name)
                     .with_unit(m.unit)
-                    .with_callback(move |o| {
-                        if let Some(latest) = s.current() {
-                            observe(&latest, &host, &gpu, o, |v| v);
-                        }
-                    })
+                    .with_callback(float())
                     .build(),
             ),
-            Instrument::Bytes => out.up_downs.push(
+            Instrument::UpDown => out.up_downs.push(
                 meter
-                    .i64_observable_up_down_counter(m.name)
+                    .f64_observable_up_down_counter(m.name)
                     .with_unit(m.unit)
-                    .with_callback(move |o| {
-                        if let Some(latest) = s.current() {
-                            observe(&latest, &host, &gpu, o, |v| v as i64);
-                        }
-                    })
+                    .with_callback(float())
                     .build(),
             ),
             Instrument::Counter => out.counters.push(
                 meter
                     .f64_observable_counter(m.name)
                     .with_unit(m.unit)
-                    .with_callback(move |o| {
-                        if let Some(latest) = s.current() {
-                            observe(&latest, &host, &gpu, o, |v| v);
-                        }
-                    })
+                    .with_callback(float())
+                    .build(),
+            ),
+            Instrument::IntUpDown => out.int_up_downs.push(
+                meter
+                    .i64_observable_up_down_counter(m.name)
+                    .with_unit(m.unit)
+                    .with_callback(callback(sampler, m.name, as_i64))
                     .build(),
             ),
         }

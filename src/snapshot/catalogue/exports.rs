@@ -6,19 +6,24 @@
 pub(crate) enum Instrument {
     /// An `f64` gauge.
     Gauge,
-    /// An `i64` up-down counter of bytes.
-    Bytes,
+    /// An `i64` up-down counter: bytes, or a state's 0 or 1.
+    IntUpDown,
+    /// An `f64` up-down counter (a CPU limit).
+    UpDown,
     /// An `f64` counter.
     Counter,
 }
 
-/// The attributes of a figure's metric points, by shape (`metrics/` makes them).
+/// The attributes of a figure's metric points, by shape (`metrics/` makes them). Every value
+/// is a constant of the row: the attributes stay bounded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Labels {
     /// None.
     None,
     /// `system.memory.state`.
     MemoryState(&'static str),
+    /// `cpu.mode`.
+    CpuMode(&'static str),
     /// The GPU's identity (`hw.id`, `hw.name`, `hw.vendor`).
     Gpu,
     /// The GPU's identity and `hw.type = gpu`.
@@ -27,17 +32,31 @@ pub(crate) enum Labels {
     GpuTask(&'static str),
     /// A sensor of the GPU, a component of its own whose parent is the GPU.
     GpuSensor(&'static str),
+    /// A sensor of the GPU (as [`Labels::GpuSensor`]) and `hw.limit_type`.
+    GpuSensorLimit(&'static str, &'static str),
+    /// The GPU's identity and the clock's domain (`sm`, `memory`).
+    GpuClock(&'static str),
+    /// The GPU's identity and the clock-event reason: one series per reason.
+    GpuClockReason(&'static str),
+    /// The GPU's identity and `network.io.direction`.
+    GpuDirection(&'static str),
+    /// The GPU's identity, `hw.type = gpu` and `error.type`.
+    GpuError(&'static str),
+    /// The GPU's identity, `hw.type = gpu` and `hw.state`.
+    GpuState(&'static str),
 }
 
 /// How a figure is exported as a metric. Several rows may share one metric (the GPU's
-/// utilization by task); metrics that are no one figure (a ratio, a limit, the container's
-/// cgroup files) are written in `metrics/` by hand.
+/// utilization by task, the errors by type), each with its own attribute values.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Metric {
     pub(crate) name: &'static str,
     pub(crate) instrument: Instrument,
     pub(crate) unit: &'static str,
     pub(crate) labels: Labels,
+    /// Registered only when the process runs in a Kubernetes pod (the `k8s.container.*`
+    /// names).
+    pub(crate) pod_only: bool,
 }
 
 pub(super) const fn metric(
@@ -51,6 +70,22 @@ pub(super) const fn metric(
         instrument,
         unit,
         labels,
+        pod_only: false,
+    })
+}
+
+/// As [`metric`], registered only in a Kubernetes pod.
+pub(super) const fn pod_metric(
+    name: &'static str,
+    instrument: Instrument,
+    unit: &'static str,
+) -> Option<Metric> {
+    Some(Metric {
+        name,
+        instrument,
+        unit,
+        labels: Labels::None,
+        pod_only: true,
     })
 }
 

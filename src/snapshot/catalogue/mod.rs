@@ -1,4 +1,4 @@
-//! The catalogue of figures, one table per subject (`tables.rs`: the host and this process,
+//! The catalogue of figures, one table per subject (`tables/`: the host and this process,
 //! and each GPU). A row says the figure's name, its kind, the tier it is read at, how it is
 //! read from a snapshot, whether the history keeps it and its lowest value's time, what a
 //! span writes of its statistics, its metric and its per-span histogram (`exports.rs`). The
@@ -6,7 +6,10 @@
 //! means, the metrics of one figure each, the per-span histograms and `so_far()` derive from
 //! these rows, with one statistics type, [`Stat`] (`stat.rs`).
 //!
-//! Adding a figure is a row in `tables.rs` and its keys in `keys.rs`.
+//! Adding a figure is a row in `tables/` and its keys in `keys.rs`. Every metric of the crate
+//! is a row's (a figure exported by attribute value is a row per value), so a figure that is
+//! only exported is a row with `kept false` and no span outputs: it costs neither the history
+//! nor a span anything.
 
 use opentelemetry::Key;
 
@@ -318,6 +321,41 @@ macro_rules! catalogue {
             #[inline]
             pub(crate) fn low_slot(self) -> Option<usize> {
                 Self::LOW_SLOTS[self as usize]
+            }
+
+            /// How many rows a span folds statistics of (a folded span output, or a low's
+            /// time): a span's state holds those only, not the rows it never folds.
+            pub(crate) const FOLDED: usize = {
+                let mut n = 0;
+                let mut i = 0;
+                while i < Self::N {
+                    if Self::TABLE[i].folds() || Self::TABLE[i].low_at {
+                        n += 1;
+                    }
+                    i += 1;
+                }
+                n
+            };
+
+            /// Each row's position among the rows a span folds.
+            const FOLD_SLOTS: [Option<usize>; Self::N] = {
+                let mut slots = [None; Self::N];
+                let mut n = 0;
+                let mut i = 0;
+                while i < Self::N {
+                    if Self::TABLE[i].folds() || Self::TABLE[i].low_at {
+                        slots[i] = Some(n);
+                        n += 1;
+                    }
+                    i += 1;
+                }
+                slots
+            };
+
+            /// Its position among the rows a span folds.
+            #[inline]
+            pub(crate) fn fold_slot(self) -> Option<usize> {
+                Self::FOLD_SLOTS[self as usize]
             }
         }
     };

@@ -34,3 +34,54 @@ fn a_stat_keeps_min_max_mean_and_merges() {
     assert_eq!(b, a);
     assert_eq!(Stat::default().get(Statistic::Mean), None);
 }
+
+#[test]
+fn every_clock_event_reason_is_one_row_that_reads_its_own_bit() {
+    use crate::keys::metric::GPU_CLOCK_EVENT;
+    use crate::snapshot::{ClockEventReasons, CLOCK_EVENT_REASONS};
+    let rows: Vec<(GpuFigure, &str)> = GpuFigure::ALL
+        .into_iter()
+        .filter_map(|f| match f.figure().metric {
+            Some(Metric {
+                name: GPU_CLOCK_EVENT,
+                labels: Labels::GpuClockReason(reason),
+                ..
+            }) => Some((f, reason)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(rows.len(), CLOCK_EVENT_REASONS.len());
+    let mut g = crate::snapshot::GpuSample::empty(
+        0,
+        "GPU-0".into(),
+        "H200".into(),
+        crate::snapshot::DeviceState::Ok,
+    );
+    for (bit, reason) in CLOCK_EVENT_REASONS {
+        let (row, _) = rows
+            .iter()
+            .find(|(_, r)| *r == reason)
+            .unwrap_or_else(|| panic!("no row for {reason}"));
+        g.condition.clock_event_reasons = Some(ClockEventReasons(bit));
+        // Its own bit is 1, every other row 0.
+        for (other, r) in &rows {
+            let want = if *r == reason { 1.0 } else { 0.0 };
+            assert_eq!(
+                (other.figure().read)(&g),
+                Some(want),
+                "{r} with {reason} set"
+            );
+        }
+        g.condition.clock_event_reasons = None;
+        assert_eq!((row.figure().read)(&g), None, "absent without the reasons");
+    }
+}
+
+#[test]
+fn a_span_holds_statistics_only_of_the_rows_it_folds() {
+    // The rows exported and nothing else cost a span's state nothing.
+    const { assert!(GpuFigure::FOLDED < GpuFigure::N) };
+    assert_eq!(GpuFigure::StatusOk.fold_slot(), None);
+    assert_eq!(GpuFigure::MemoryUsed.fold_slot(), Some(0));
+    const { assert!(HostFigure::FOLDED < HostFigure::KEPT) };
+}

@@ -1,47 +1,15 @@
-//! The two tables: the host's and this process's figures, and each GPU's. A row per
-//! figure; adding a figure is a row here and its keys in `keys.rs`.
+//! The host's and this process's figures, one row each.
 
-use super::exports::metric;
-use super::{Encoding, GpuKey, HostKey, Statistic};
-use super::{
-    Figure, Instrument, Kind, Labels, Measure, SpanHistogram, SpanOutput, Tier, BYTE_BUCKETS,
-    CPU_SECONDS,
-};
+use super::super::exports::{metric, pod_metric};
+use super::super::{Encoding, Figure, HostKey, Instrument, Kind, Labels, Measure, SpanHistogram};
+use super::super::{Statistic, Tier, BYTE_BUCKETS, CPU_SECONDS};
+use super::{bytes, out, ANY, COMPACT, FULL, OBSERVED};
 use crate::keys;
 use crate::keys::metric as m;
-use crate::snapshot::{GpuSample, GpuTier, Snapshot};
+use crate::snapshot::Snapshot;
 
-const fn out<K>(
-    statistic: Statistic,
-    full_only: bool,
-    observed: bool,
-    key: K,
-    encoding: Encoding,
-) -> SpanOutput<K> {
-    SpanOutput {
-        statistic,
-        full_only,
-        observed,
-        key,
-        encoding,
-    }
-}
-
-use Encoding::{Bytes, Float, Int};
+use Encoding::{Bytes, Float};
 use Statistic::{Delta, End, Low, Mean, Peak, Rise, Start};
-
-/// Full set only.
-const FULL: bool = true;
-/// Compact set too.
-const COMPACT: bool = false;
-/// Only when the span observed the figure change.
-const OBSERVED: bool = true;
-/// Whenever the span has passes of its own.
-const ANY: bool = false;
-
-fn bytes(v: Option<u64>) -> Option<f64> {
-    v.map(|b| b as f64)
-}
 
 catalogue! {
     /// The host's and this process's figures.
@@ -66,7 +34,7 @@ catalogue! {
                 out(Start, FULL, ANY, || &keys::SYSTEM_MEMORY_START, Bytes),
                 out(End, COMPACT, ANY, || &keys::SYSTEM_MEMORY_END, Bytes),
             ],
-            metric metric(m::SYSTEM_MEMORY_USAGE, Instrument::Bytes, "By", Labels::MemoryState("used"));
+            metric metric(m::SYSTEM_MEMORY_USAGE, Instrument::IntUpDown, "By", Labels::MemoryState("used"));
         /// Host memory available, bytes.
         MemoryAvailable = "system.memory.linux.available", Gauge, Tier::Pass, low_at true,
             read |s| bytes(s.host.memory_available),
@@ -75,7 +43,7 @@ catalogue! {
         /// This process's CPU time, seconds.
         ProcessCpuTime = "process.cpu.time", Counter, Tier::Pass, low_at false,
             read |s| s.process.cpu_time,
-            // Exported by CPU mode, user and system, which `metrics/` writes.
+            // Exported by CPU mode: the two rows below.
             span [out(Delta, COMPACT, OBSERVED, || &keys::PROCESS_CPU_TIME_DELTA, Float)],
             metric None,
             histogram SpanHistogram {
@@ -94,7 +62,7 @@ catalogue! {
                 out(Delta, COMPACT, OBSERVED, || &keys::PROCESS_MEMORY_DELTA, Bytes),
                 out(Peak, FULL, ANY, || &keys::PROCESS_MEMORY_PEAK, Bytes),
             ],
-            metric metric(m::PROCESS_MEMORY_USAGE, Instrument::Bytes, "By", Labels::None),
+            metric metric(m::PROCESS_MEMORY_USAGE, Instrument::IntUpDown, "By", Labels::None),
             histogram SpanHistogram {
                 name: m::SPAN_MEMORY_GROWTH,
                 description: "Growth of the process's resident memory during a span",
@@ -111,7 +79,7 @@ catalogue! {
         ContainerHeadroom = "container.memory.available", Gauge, Tier::Pass, low_at true,
             read |s| bytes(s.container.as_ref().and_then(|c| c.memory_available())),
             span [],
-            metric metric(m::CONTAINER_MEMORY_AVAILABLE, Instrument::Bytes, "By", Labels::None);
+            metric metric(m::CONTAINER_MEMORY_AVAILABLE, Instrument::IntUpDown, "By", Labels::None);
         /// The cgroup's working set (what the OOM killer and the kubelet weigh), bytes.
         ContainerWorkingSet = "container.memory.working_set", Gauge, Tier::Pass, low_at false,
             read |s| bytes(s.container.as_ref().and_then(|c| c.memory_working_set)),
@@ -119,7 +87,7 @@ catalogue! {
                 out(End, COMPACT, ANY, || &keys::CONTAINER_MEMORY_WORKING_SET_END, Bytes),
                 out(Delta, COMPACT, OBSERVED, || &keys::CONTAINER_MEMORY_WORKING_SET_DELTA, Bytes),
             ],
-            metric metric(m::CONTAINER_MEMORY_WORKING_SET, Instrument::Bytes, "By", Labels::None);
+            metric metric(m::CONTAINER_MEMORY_WORKING_SET, Instrument::IntUpDown, "By", Labels::None);
         /// The time the cgroup's CPU quota throttled it, seconds.
         ContainerThrottledTime = "resmon.container.cpu.throttled_time", Counter, Tier::Pass,
             low_at false,
@@ -130,7 +98,7 @@ catalogue! {
         ContainerMemoryUsage = "container.memory.usage", Gauge, Tier::Pass, low_at false,
             read |s| bytes(s.container.as_ref().and_then(|c| c.memory_usage)),
             span [],
-            metric metric(m::CONTAINER_MEMORY_USAGE, Instrument::Bytes, "By", Labels::None),
+            metric metric(m::CONTAINER_MEMORY_USAGE, Instrument::IntUpDown, "By", Labels::None),
             kept false;
         /// The cgroup's CPU use over the last pass, CPUs: exported only.
         ContainerCpuUsage = "container.cpu.usage", Gauge, Tier::Pass, low_at false,
@@ -157,99 +125,36 @@ catalogue! {
             span [],
             metric metric(m::CONTAINER_MEMORY_OOM_KILLS, Instrument::Counter, "{kill}", Labels::None),
             kept false;
-    }
-}
-
-catalogue! {
-    /// One GPU's figures.
-    enum GpuFigure of GpuSample, keys GpuKey {
-        /// Device memory in use, bytes.
-        MemoryUsed = "hw.gpu.memory.usage", Gauge, Tier::Gpu(GpuTier::Fast), low_at false,
-            read |g| bytes(g.memory_used),
-            span [
-                out(Start, FULL, ANY, |k| &k.memory_start, Bytes),
-                out(End, COMPACT, ANY, |k| &k.memory_end, Bytes),
-                out(Delta, COMPACT, OBSERVED, |k| &k.memory_delta, Bytes),
-                out(Peak, COMPACT, OBSERVED, |k| &k.memory_peak, Bytes),
-            ],
-            metric metric(m::HW_GPU_MEMORY_USAGE, Instrument::Bytes, "By", Labels::Gpu),
-            histogram SpanHistogram {
-                name: m::SPAN_GPU_MEMORY_PEAK,
-                description: "Peak device memory of a GPU during a span",
-                unit: "By",
-                buckets: &BYTE_BUCKETS,
-                measure: Measure::Peak,
-            };
-        /// Device memory free, bytes.
-        MemoryFree = "resmon.gpu.memory.free", Gauge, Tier::Gpu(GpuTier::Fast), low_at true,
-            read |g| bytes(g.memory_free),
-            span [out(Low, FULL, ANY, |k| &k.memory_free_min, Bytes)],
-            metric None;
-        /// GPU utilization, 0..1.
-        Utilization = "hw.gpu.utilization", Gauge, Tier::Gpu(GpuTier::Fast), low_at false,
-            read |g| g.utilization_gpu,
-            span [
-                out(Peak, COMPACT, ANY, |k| &k.utilization_peak, Float),
-                out(Mean, COMPACT, OBSERVED, |k| &k.utilization_mean, Float),
-            ],
-            metric metric(m::HW_GPU_UTILIZATION, Instrument::Gauge, "1", Labels::GpuTask("general"));
-        /// Share of time device memory was read or written, 0..1.
-        MemoryBusy = "resmon.gpu.memory.busy", Gauge, Tier::Gpu(GpuTier::Fast), low_at false,
-            read |g| g.memory_busy,
-            span [out(Peak, FULL, ANY, |k| &k.memory_busy_peak, Float)],
-            metric None;
-        /// Temperature, °C.
-        Temperature = "hw.temperature", Gauge, Tier::Gpu(GpuTier::Fast), low_at false,
-            read |g| g.temperature,
-            span [out(Peak, FULL, ANY, |k| &k.temperature_peak, Float)],
-            metric metric(m::HW_TEMPERATURE, Instrument::Gauge, "Cel", Labels::GpuSensor("temperature"));
-        /// Power, W.
-        Power = "hw.power", Gauge, Tier::Gpu(GpuTier::Fast), low_at false,
-            read |g| g.power,
-            span [
-                out(Mean, FULL, ANY, |k| &k.power_mean, Float),
-                out(Peak, FULL, ANY, |k| &k.power_peak, Float),
-            ],
-            metric metric(m::HW_POWER, Instrument::Gauge, "W", Labels::GpuDevice);
-        /// The energy counter, J (its difference is the energy used).
-        Energy = "hw.energy", Counter, Tier::Gpu(GpuTier::Energy), low_at false,
-            read |g| g.energy,
+        /// The host's memory, bytes: exported only.
+        MemoryLimit = "system.memory.limit", Gauge, Tier::Pass, low_at false,
+            read |s| bytes(s.host.memory_total),
             span [],
-            metric metric(m::HW_ENERGY, Instrument::Counter, "J", Labels::GpuDevice);
-        /// This process's device memory, bytes.
-        ProcessMemory = "process.gpu.memory.usage", Gauge, Tier::Gpu(GpuTier::Fast), low_at false,
-            read |g| bytes(g.process_memory),
-            span [
-                out(Start, FULL, ANY, |k| &k.process_memory_start, Bytes),
-                out(End, COMPACT, ANY, |k| &k.process_memory_end, Bytes),
-                out(Delta, COMPACT, OBSERVED, |k| &k.process_memory_delta, Bytes),
-                out(Peak, FULL, ANY, |k| &k.process_memory_peak, Bytes),
-            ],
-            metric metric(m::PROCESS_GPU_MEMORY_USAGE, Instrument::Bytes, "By", Labels::Gpu);
-        /// The SM clock, MHz.
-        ClockSm = "resmon.gpu.clock.sm", Gauge, Tier::Gpu(GpuTier::Fast), low_at false,
-            read |g| g.condition.clock_sm_mhz.map(f64::from),
-            span [out(Low, COMPACT, OBSERVED, |k| &k.clock_sm_min, Int)],
-            // Exported with the memory clock by clock type in `metrics/`.
-            metric None;
-        /// The memory clock, MHz: an HBM clock pulled down under heat or power.
-        ClockMemory = "resmon.gpu.clock.memory", Gauge, Tier::Gpu(GpuTier::Fast), low_at false,
-            read |g| g.condition.clock_memory_mhz.map(f64::from),
-            span [out(Low, FULL, OBSERVED, |k| &k.clock_memory_min, Int)],
-            metric None;
-        /// Encoder use, 0..1.
-        EncoderUtilization = "resmon.gpu.encoder.utilization", Gauge, Tier::Gpu(GpuTier::Fast),
-            low_at false,
-            read |g| g.condition.encoder_utilization,
-            span [],
-            metric metric(m::HW_GPU_UTILIZATION, Instrument::Gauge, "1", Labels::GpuTask("encoder")),
+            metric metric(m::SYSTEM_MEMORY_LIMIT, Instrument::IntUpDown, "By", Labels::None),
             kept false;
-        /// Decoder use, 0..1.
-        DecoderUtilization = "resmon.gpu.decoder.utilization", Gauge, Tier::Gpu(GpuTier::Fast),
-            low_at false,
-            read |g| g.condition.decoder_utilization,
+        /// This process's CPU time in user mode, seconds: exported only.
+        ProcessCpuUser = "process.cpu.time.user", Counter, Tier::Pass, low_at false,
+            read |s| s.process.cpu_time_user,
             span [],
-            metric metric(m::HW_GPU_UTILIZATION, Instrument::Gauge, "1", Labels::GpuTask("decoder")),
+            metric metric(m::PROCESS_CPU_TIME, Instrument::Counter, "s", Labels::CpuMode("user")),
+            kept false;
+        /// This process's CPU time in kernel mode, seconds: exported only.
+        ProcessCpuSystem = "process.cpu.time.system", Counter, Tier::Pass, low_at false,
+            read |s| s.process.cpu_time_system,
+            span [],
+            metric metric(m::PROCESS_CPU_TIME, Instrument::Counter, "s", Labels::CpuMode("system")),
+            kept false;
+        /// The container's memory limit, bytes: exported only, in a pod.
+        ContainerMemoryLimit = "k8s.container.memory.limit.current", Gauge, Tier::Pass,
+            low_at false,
+            read |s| bytes(s.container.as_ref().and_then(|c| c.memory_limit)),
+            span [],
+            metric pod_metric(m::K8S_CONTAINER_MEMORY_LIMIT, Instrument::IntUpDown, "By"),
+            kept false;
+        /// The container's CPU limit, CPUs: exported only, in a pod.
+        ContainerCpuLimit = "k8s.container.cpu.limit.current", Gauge, Tier::Pass, low_at false,
+            read |s| s.container.as_ref().and_then(|c| c.cpu_limit),
+            span [],
+            metric pod_metric(m::K8S_CONTAINER_CPU_LIMIT, Instrument::UpDown, "{cpu}"),
             kept false;
     }
 }
