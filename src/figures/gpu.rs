@@ -1,6 +1,6 @@
 //! One GPU's figures over a span, under its CUDA ordinal's keys.
 
-use super::entry::{byte_count, counter_delta, value, Num, Out};
+use super::entry::{counter_delta, value, Num, Out};
 use super::span_window::GpuSpan;
 use super::SpanEnds;
 use std::time::Duration;
@@ -75,9 +75,6 @@ pub(super) fn device(span: &SpanEnds<'_>, j: usize, g: &GpuSample, w: &GpuSpan, 
     condition(span, s, g, w, k, out);
     if !full {
         return;
-    }
-    if let Some(v) = g.memory_total {
-        out.put(&k.memory_limit, byte_count(v));
     }
     energy(span, s, g, w, k, out);
 }

@@ -113,11 +113,11 @@ catalogue! {
             span [],
             metric metric(m::HW_GPU_UTILIZATION, Instrument::Gauge, "1", Labels::GpuTask("decoder")),
             kept false;
-        /// Device memory, bytes: exported only.
+        /// Device memory, bytes.
         MemoryLimit = "hw.gpu.memory.limit", Gauge, Tier::Gpu(GpuTier::Fast),
             low_at false,
             read |g| bytes(g.memory_total),
-            span [],
+            span [out(End, FULL, ANY, |k| &k.memory_limit, Bytes)],
             metric metric(m::HW_GPU_MEMORY_LIMIT, Instrument::IntUpDown, "By", Labels::Gpu),
             kept false;
         /// Device memory in use over device memory, 0..1: exported only.
