@@ -107,8 +107,7 @@ impl Fold for HostSpan {
     fn snapshot(&mut self, s: &Snapshot) {
         self.samples += 1;
         // Each figure as the catalogue reads it (a carried measurement counts where fresh).
-        for f in HostFigure::ALL {
-            let Some(j) = f.fold_slot() else { continue };
+        for (j, f) in HostFigure::FOLDED_ROWS.into_iter().enumerate() {
             let low = self.figures[j].add(f.figure().value(s));
             keep_low(low, f.low_slot(), &mut self.low_at, s.wall_time);
         }
@@ -116,11 +115,9 @@ impl Fold for HostSpan {
 
     fn bucket(&mut self, b: &Bucket) {
         self.samples += b.samples;
-        for f in HostFigure::ALL {
+        for (j, f) in HostFigure::FOLDED_ROWS.into_iter().enumerate() {
             // A folded row is kept in the history (the catalogue checks it).
-            let (Some(j), Some(k)) = (f.fold_slot(), f.kept_slot()) else {
-                continue;
-            };
+            let Some(k) = f.kept_slot() else { continue };
             let low = self.figures[j].merge(&b.host[k]);
             if let Some(at) = b.host_low_at(f) {
                 keep_low(low, f.low_slot(), &mut self.low_at, at);
@@ -145,8 +142,8 @@ impl Fold for GpuFold<'_> {
         let w = &mut self.span;
         // The figures this span writes (or needs for its events), each only where this
         // pass read its tier: a figure carried from an earlier read is not a reading.
-        for f in GpuFigure::ALL {
-            if let (true, Some(j)) = (f.figure().needed(self.full), f.fold_slot()) {
+        for (j, f) in GpuFigure::FOLDED_ROWS.into_iter().enumerate() {
+            if f.figure().needed(self.full) {
                 let low = w.figures[j].add(f.figure().value(g));
                 keep_low(low, f.low_slot(), &mut w.low_at, s.wall_time);
             }
@@ -161,11 +158,9 @@ impl Fold for GpuFold<'_> {
             return;
         };
         let w = &mut self.span;
-        for f in GpuFigure::ALL {
+        for (j, f) in GpuFigure::FOLDED_ROWS.into_iter().enumerate() {
             // A needed row is kept in the history (the catalogue checks it).
-            if let (true, Some(j), Some(k)) =
-                (f.figure().needed(self.full), f.fold_slot(), f.kept_slot())
-            {
+            if let (true, Some(k)) = (f.figure().needed(self.full), f.kept_slot()) {
                 let low = w.figures[j].merge(&g.figures[k]);
                 if let Some(at) = g.low_at(f) {
                     keep_low(low, f.low_slot(), &mut w.low_at, at);

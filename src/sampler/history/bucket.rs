@@ -59,8 +59,7 @@ impl Bucket {
         self.samples += 1;
         self.first = self.first.min(s.taken_at);
         self.last = self.last.max(s.taken_at);
-        for f in HostFigure::ALL {
-            let Some(k) = f.kept_slot() else { continue };
+        for (k, f) in HostFigure::KEPT_ROWS.into_iter().enumerate() {
             let low = self.host[k].add(f.figure().value(s));
             if let (true, Some(slot)) = (low, f.low_slot()) {
                 self.host_low_at[slot] = s.wall_time;
@@ -104,8 +103,7 @@ impl GpuBucket {
     /// Folds one pass's sample in: each figure only where this pass read its tier (a figure
     /// carried from an earlier read is not a new reading).
     fn add(&mut self, g: &GpuSample, wall: SystemTime) {
-        for f in GpuFigure::ALL {
-            let Some(k) = f.kept_slot() else { continue };
+        for (k, f) in GpuFigure::KEPT_ROWS.into_iter().enumerate() {
             let low = self.figures[k].add(f.figure().value(g));
             if let (true, Some(slot)) = (low, f.low_slot()) {
                 self.low_at[slot] = wall;

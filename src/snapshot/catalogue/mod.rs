@@ -352,6 +352,33 @@ macro_rules! catalogue {
                 slots
             };
 
+            /// The rows the history keeps, in slot order: what a pass folds into a bucket,
+            /// without visiting the rows it only exports.
+            pub(crate) const KEPT_ROWS: [$enum; Self::KEPT] = {
+                let mut rows = [Self::ALL[0]; Self::KEPT];
+                let mut i = 0;
+                while i < Self::N {
+                    if let Some(k) = Self::KEPT_SLOTS[i] {
+                        rows[k] = Self::ALL[i];
+                    }
+                    i += 1;
+                }
+                rows
+            };
+
+            /// The rows a span folds, in slot order.
+            pub(crate) const FOLDED_ROWS: [$enum; Self::FOLDED] = {
+                let mut rows = [Self::ALL[0]; Self::FOLDED];
+                let mut i = 0;
+                while i < Self::N {
+                    if let Some(k) = Self::FOLD_SLOTS[i] {
+                        rows[k] = Self::ALL[i];
+                    }
+                    i += 1;
+                }
+                rows
+            };
+
             /// Its position among the rows a span folds.
             #[inline]
             pub(crate) fn fold_slot(self) -> Option<usize> {

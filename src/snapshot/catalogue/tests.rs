@@ -85,3 +85,21 @@ fn a_span_holds_statistics_only_of_the_rows_it_folds() {
     assert_eq!(GpuFigure::MemoryUsed.fold_slot(), Some(0));
     const { assert!(HostFigure::FOLDED < HostFigure::KEPT) };
 }
+
+#[test]
+fn the_kept_and_folded_rows_are_listed_in_slot_order() {
+    for (k, f) in GpuFigure::KEPT_ROWS.into_iter().enumerate() {
+        assert_eq!(f.kept_slot(), Some(k));
+    }
+    for (k, f) in HostFigure::KEPT_ROWS.into_iter().enumerate() {
+        assert_eq!(f.kept_slot(), Some(k));
+    }
+    for (k, f) in GpuFigure::FOLDED_ROWS.into_iter().enumerate() {
+        assert_eq!(f.fold_slot(), Some(k));
+    }
+    for (k, f) in HostFigure::FOLDED_ROWS.into_iter().enumerate() {
+        assert_eq!(f.fold_slot(), Some(k));
+    }
+    let kept = GpuFigure::ALL.iter().filter(|f| f.figure().kept).count();
+    assert_eq!(kept, GpuFigure::KEPT);
+}
