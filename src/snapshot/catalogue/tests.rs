@@ -35,6 +35,7 @@ fn a_stat_keeps_min_max_mean_and_merges() {
     assert_eq!(Stat::default().get(Statistic::Mean), None);
 }
 
+#[cfg(feature = "nvml")]
 #[test]
 fn every_clock_event_reason_is_one_row_that_reads_its_own_bit() {
     use crate::keys::metric::GPU_CLOCK_EVENT;
