@@ -6,6 +6,8 @@
 //! curl -s localhost:5001/api/chat -H 'content-type: application/json' \
 //!      -d '{"prompt": "Explain CUDA streams", "session_id": "s1"}'
 //! curl -s localhost:5001/api/status
+//! OTEL_METRICS_EXPORTER=otlp,prometheus cargo run --example axum_server  # and then:
+//! curl -s localhost:5001/metrics
 //! ```
 //! `RESMON_REPORT=1` prints a summary of every request on stderr. Ctrl-C or SIGTERM stops it
 //! gracefully and flushes the telemetry.
@@ -120,6 +122,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route_service("/api/status", status.clone())
         .route_service("/api/gpu-debug", status.clone())
         .route_service("/api/performance-metrics", status);
+    // OTEL_METRICS_EXPORTER=otlp,prometheus (or prometheus): a scrape endpoint too.
+    let app = match telemetry.prometheus() {
+        Some(metrics) => app.route_service("/metrics", metrics),
+        None => app,
+    };
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     eprintln!(
         "axum_server: listening on http://{}",

@@ -14,13 +14,17 @@ cargo fetch --locked
 scripts/fetch-nvml-header.sh
 command -v cc >/dev/null || { echo "a C compiler (cc) is needed for the fake NVML driver" >&2; exit 1; }
 # Debian's nginx (the TLS front in front of rotel) and openssl (the tests' certificates), for
-# tests/tls.rs; as root here (CI is), else ask for them.
-if ! command -v nginx >/dev/null || ! command -v openssl >/dev/null; then
+# tests/tls.rs; prometheus (the server tests/prometheus.rs scrapes with) and chromium (the
+# browser that renders its graph page); as root here (CI is), else ask for them.
+if ! command -v nginx >/dev/null || ! command -v openssl >/dev/null \
+  || ! command -v prometheus >/dev/null || ! command -v chromium >/dev/null; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx openssl
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      nginx openssl prometheus chromium
   else
-    echo "tests/tls.rs needs nginx and openssl: sudo apt-get install nginx openssl" >&2; exit 1
+    echo "the tests need nginx, openssl, prometheus and chromium: sudo apt-get install nginx openssl prometheus chromium" >&2
+    exit 1
   fi
 fi
 
@@ -50,7 +54,7 @@ command -v cargo-deny >/dev/null || cargo install cargo-deny --locked --version 
 cargo deny --offline check --hide-inclusion-graph bans licenses sources
 cargo clippy --all-targets -- -D warnings
 # Every feature alone, and none: each compiles and passes clippy.
-for features in "" nvml otlp tower axum; do
+for features in "" nvml otlp tower axum prometheus; do
   echo "clippy: --no-default-features --features '$features'"
   cargo clippy --all-targets --no-default-features --features "$features" -- -D warnings
 done

@@ -263,7 +263,8 @@ pub mod metric {
     pub const HW_TEMPERATURE_LIMIT: &str = semconv::HW_TEMPERATURE_LIMIT;
     /// A GPU's clock, MHz (`resmon.gpu.clock.domain` = `sm` / `memory`; no convention).
     pub const GPU_CLOCK: &str = "resmon.gpu.clock";
-    /// 1 while a clock-event (throttle) reason holds a GPU's clocks, else 0; one series per
+    /// 1 while a clock-event (throttle) reason holds a GPU's clocks, else 0, an up-down counter
+    /// of unit `1` as `hw.status` is (a state, not a ratio); one series per
     /// reason (`resmon.gpu.clock_event.reason`; no convention).
     pub const GPU_CLOCK_EVENT: &str = "resmon.gpu.clock_event";
     /// Time a GPU spent throttled since the driver loaded, seconds, per reason

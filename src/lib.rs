@@ -11,6 +11,8 @@ pub mod layer;
 pub mod metrics;
 #[cfg(feature = "otlp")]
 pub mod otlp;
+#[cfg(feature = "prometheus")]
+pub mod prometheus;
 pub mod sampler;
 pub mod snapshot;
 mod sync;

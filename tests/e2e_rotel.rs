@@ -53,7 +53,7 @@ const METRICS: &[(&str, &str, &str, Option<bool>)] = &[
     ("hw.errors", "{error}", "Sum", Some(true)),
     ("hw.status", "1", "Sum", Some(false)),
     ("resmon.gpu.clock", "MHz", "Gauge", None),
-    ("resmon.gpu.clock_event", "1", "Gauge", None),
+    ("resmon.gpu.clock_event", "1", "Sum", Some(false)),
     ("resmon.gpu.throttled_time", "s", "Sum", Some(true)),
     ("process.gpu.memory.usage", "By", "Sum", Some(false)),
     ("system.cpu.utilization", "1", "Gauge", None),

@@ -270,7 +270,7 @@ fn gpu_condition_metrics_follow_the_conventions() {
         ("hw.status", "1", "updowncounter"),
         ("hw.temperature.limit", "Cel", "gauge"),
         ("resmon.gpu.clock", "MHz", "gauge"),
-        ("resmon.gpu.clock_event", "1", "gauge"),
+        ("resmon.gpu.clock_event", "1", "updowncounter"),
         ("resmon.gpu.throttled_time", "s", "counter"),
     ] {
         let (u, k, points) = got.get(name).unwrap_or_else(|| panic!("{name} missing"));

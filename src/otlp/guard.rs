@@ -40,6 +40,9 @@ pub(super) struct Inner {
     pub(super) endpoints: (String, String),
     /// How the exports of traces and metrics went (none when the SDK is disabled).
     pub(super) deliveries: Option<(Arc<Delivery>, Arc<Delivery>)>,
+    /// The scrape endpoint, when Prometheus is a metrics exporter.
+    #[cfg(feature = "prometheus")]
+    pub(super) prometheus: Option<crate::prometheus::MetricsService>,
 }
 
 impl std::fmt::Debug for OtelGuard {
@@ -53,6 +56,14 @@ impl OtelGuard {
         self.inner
             .as_ref()
             .expect("the guard is only emptied by shutdown, which consumes it")
+    }
+
+    /// The Prometheus scrape endpoint, when `OTEL_METRICS_EXPORTER` (or
+    /// [`Pipeline::metrics_exporters`](super::Pipeline::metrics_exporters)) lists
+    /// `prometheus`: mount it at `/metrics`, or wherever the scraper looks.
+    #[cfg(feature = "prometheus")]
+    pub fn prometheus(&self) -> Option<crate::prometheus::MetricsService> {
+        self.inner().prometheus.clone()
     }
 
     /// The running sampler.

@@ -37,8 +37,8 @@ pub use filter::{without_export_path, OutsideExportPath};
 use guard::Inner;
 pub use guard::OtelGuard;
 pub use resource::resource;
-pub use settings::Protocol;
-use settings::Settings;
+pub use settings::{MetricsExporter, Protocol};
+use settings::{MetricsExporters, Settings};
 
 use crate::error::Error;
 use crate::layer::ResourceLayerBuilder;
@@ -59,6 +59,7 @@ pub struct Pipeline {
     install_subscriber: bool,
     filter: Option<String>,
     tls: TlsSettings,
+    metrics_exporters: Option<MetricsExporters>,
 }
 
 /// The TLS files given in code; each replaces its variables for both signals.
@@ -106,6 +107,7 @@ impl Pipeline {
             install_subscriber: true,
             filter: None,
             tls: TlsSettings::default(),
+            metrics_exporters: None,
         }
     }
 
@@ -173,8 +175,26 @@ impl Pipeline {
         self
     }
 
+    /// Where the metrics go, replacing `OTEL_METRICS_EXPORTER` (default: OTLP alone): OTLP,
+    /// a Prometheus scrape endpoint ([`OtelGuard::prometheus`], the `prometheus` feature),
+    /// both, or none (an empty list). Traces go over OTLP either way.
+    pub fn metrics_exporters(mut self, exporters: &[MetricsExporter]) -> Self {
+        self.metrics_exporters = Some(MetricsExporters::of(exporters));
+        self
+    }
+
     /// Code over environment: the `Pipeline`'s settings replace what the variables said.
     fn apply_code_settings(&self, settings: &mut Settings) -> Result<(), Error> {
+        if let Some(exporters) = self.metrics_exporters {
+            if exporters.prometheus && !cfg!(feature = "prometheus") {
+                return Err(Error::InvalidSetting {
+                    setting: "Pipeline::metrics_exporters",
+                    value: "Prometheus".to_owned(),
+                    reason: "needs the crate's `prometheus` feature",
+                });
+            }
+            settings.metrics_exporters = exporters;
+        }
         if let Some(directives) = &self.filter {
             settings.filter = filter::Directives::checked("Pipeline::filter", directives)?;
         }
@@ -231,12 +251,22 @@ impl Pipeline {
             &sampler,
         );
 
+        // The scrape endpoint is a reader of the provider, beside or instead of OTLP's.
+        #[cfg(feature = "prometheus")]
+        let prometheus = match settings.metrics_exporters.prometheus && !settings.disabled {
+            true => Some(crate::prometheus::reader()?),
+            false => None,
+        };
+        let mut meters = SdkMeterProvider::builder().with_resource(resource.clone());
+        #[cfg(feature = "prometheus")]
+        let prometheus = prometheus.map(|(reader, service)| {
+            meters = std::mem::take(&mut meters).with_reader(reader);
+            service
+        });
         let (tracer_provider, meter_provider, runtime, deliveries) = if settings.disabled {
             (
-                SdkTracerProvider::builder()
-                    .with_resource(resource.clone())
-                    .build(),
-                SdkMeterProvider::builder().with_resource(resource).build(),
+                SdkTracerProvider::builder().with_resource(resource).build(),
+                meters.build(),
                 None,
                 None,
             )
@@ -246,18 +276,18 @@ impl Pipeline {
                 exporters.traces.delivery.clone(),
                 exporters.metrics.delivery.clone(),
             );
-            let reader = PeriodicReader::builder(exporters.metrics)
-                .with_interval(settings.metric_interval)
-                .build();
+            if settings.metrics_exporters.otlp {
+                let reader = PeriodicReader::builder(exporters.metrics)
+                    .with_interval(settings.metric_interval)
+                    .build();
+                meters = meters.with_reader(reader);
+            }
             (
                 SdkTracerProvider::builder()
-                    .with_resource(resource.clone())
+                    .with_resource(resource)
                     .with_batch_exporter(exporters.traces)
                     .build(),
-                SdkMeterProvider::builder()
-                    .with_resource(resource)
-                    .with_reader(reader)
-                    .build(),
+                meters.build(),
                 Some(exporters.runtime),
                 Some(deliveries),
             )
@@ -279,6 +309,8 @@ impl Pipeline {
                     settings.metrics.endpoint.clone(),
                 ),
                 deliveries,
+                #[cfg(feature = "prometheus")]
+                prometheus,
             }),
         };
         if self.install_subscriber {

@@ -15,6 +15,79 @@ pub enum Protocol {
     HttpProtobuf,
 }
 
+/// Where the pipeline's metrics go: the specification's variable, a comma-separated list of
+/// `otlp`, `prometheus`, or `none` alone.
+pub(crate) const OTEL_METRICS_EXPORTER: &str = "OTEL_METRICS_EXPORTER";
+
+/// A metric exporter of the pipeline ([`Pipeline::metrics_exporters`]).
+///
+/// [`Pipeline::metrics_exporters`]: super::Pipeline::metrics_exporters
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MetricsExporter {
+    /// OTLP, to the metrics endpoint (the default).
+    Otlp,
+    /// A Prometheus scrape endpoint, served by the service
+    /// [`OtelGuard::prometheus`](super::OtelGuard::prometheus) gives (the `prometheus`
+    /// feature).
+    Prometheus,
+}
+
+/// The metric exporters chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MetricsExporters {
+    pub(crate) otlp: bool,
+    pub(crate) prometheus: bool,
+}
+
+impl MetricsExporters {
+    /// From a list given in code (empty: none).
+    pub(crate) fn of(list: &[MetricsExporter]) -> Self {
+        Self {
+            otlp: list.contains(&MetricsExporter::Otlp),
+            prometheus: list.contains(&MetricsExporter::Prometheus),
+        }
+    }
+
+    /// `OTEL_METRICS_EXPORTER`'s value; unset is OTLP alone.
+    fn parse(value: Option<&str>) -> Result<Self, Error> {
+        let Some(value) = value else {
+            return Ok(Self::of(&[MetricsExporter::Otlp]));
+        };
+        let mut chosen = Self::of(&[]);
+        let names: Vec<&str> = value.split(',').map(str::trim).collect();
+        for name in &names {
+            match *name {
+                "otlp" => chosen.otlp = true,
+                "prometheus" if cfg!(feature = "prometheus") => chosen.prometheus = true,
+                "prometheus" => {
+                    return Err(invalid(
+                        OTEL_METRICS_EXPORTER,
+                        value,
+                        "prometheus needs the crate's `prometheus` feature",
+                    ))
+                }
+                "none" if names.len() == 1 => {}
+                "none" => {
+                    return Err(invalid(
+                        OTEL_METRICS_EXPORTER,
+                        value,
+                        "none cannot be listed with another exporter",
+                    ))
+                }
+                _ => {
+                    return Err(invalid(
+                        OTEL_METRICS_EXPORTER,
+                        value,
+                        "must be a comma-separated list of otlp and prometheus, or none",
+                    ))
+                }
+            }
+        }
+        Ok(chosen)
+    }
+}
+
 /// Which signal a setting is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Signal {
@@ -83,6 +156,8 @@ pub(crate) struct Settings {
     pub(crate) traces: Export,
     pub(crate) metrics: Export,
     pub(crate) metric_interval: Duration,
+    /// `OTEL_METRICS_EXPORTER`: OTLP, Prometheus, both or none.
+    pub(crate) metrics_exporters: MetricsExporters,
     pub(crate) service_name: Option<String>,
     /// `OTEL_RESOURCE_ATTRIBUTES`, decoded.
     pub(crate) resource_attributes: Vec<(String, String)>,
@@ -130,7 +205,7 @@ fn protocol(env: &dyn Fn(&str) -> Option<String>, signal: Signal) -> Result<Prot
 }
 
 /// Every variable [`Settings::resolve`] reads.
-pub(crate) const VARIABLES: [&str; 31] = [
+pub(crate) const VARIABLES: [&str; 32] = [
     "OTEL_EXPORTER_OTLP_PROTOCOL",
     "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
     "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
@@ -147,6 +222,7 @@ pub(crate) const VARIABLES: [&str; 31] = [
     "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
     "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION",
     "OTEL_METRIC_EXPORT_INTERVAL",
+    OTEL_METRICS_EXPORTER,
     "OTEL_SDK_DISABLED",
     "OTEL_RESOURCE_ATTRIBUTES",
     "OTEL_SERVICE_NAME",
@@ -379,6 +455,9 @@ impl Settings {
                 env,
                 &["OTEL_METRIC_EXPORT_INTERVAL"],
                 Duration::from_secs(60),
+            )?,
+            metrics_exporters: MetricsExporters::parse(
+                read(env, OTEL_METRICS_EXPORTER).as_deref(),
             )?,
             service_name: read(env, "OTEL_SERVICE_NAME"),
             resource_attributes,

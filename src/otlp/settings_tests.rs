@@ -25,6 +25,37 @@ mod resolve {
     }
 
     #[test]
+    fn metrics_exporters_are_a_list_of_otlp_and_prometheus_or_none() {
+        let chosen =
+            |v: &str| resolve(&[("OTEL_METRICS_EXPORTER", v)]).map(|s| s.metrics_exporters);
+        assert_eq!(
+            resolve(&[]).unwrap().metrics_exporters,
+            MetricsExporters::of(&[MetricsExporter::Otlp])
+        );
+        if cfg!(feature = "prometheus") {
+            assert_eq!(
+                chosen(" otlp , prometheus").unwrap(),
+                MetricsExporters::of(&[MetricsExporter::Otlp, MetricsExporter::Prometheus])
+            );
+            assert_eq!(
+                chosen("prometheus").unwrap(),
+                MetricsExporters::of(&[MetricsExporter::Prometheus])
+            );
+        } else {
+            let e = chosen("prometheus").unwrap_err().to_string();
+            assert!(e.contains("`prometheus` feature"), "{e}");
+        }
+        assert_eq!(chosen("none").unwrap(), MetricsExporters::of(&[]));
+        for bad in ["console", "none,otlp", "otlp,"] {
+            let e = chosen(bad).unwrap_err().to_string();
+            assert!(
+                e.contains("OTEL_METRICS_EXPORTER") && e.contains(bad),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
     fn generic_endpoint_gets_the_path_for_http_only_and_signal_endpoints_win() {
         let s = resolve(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/")]).unwrap();
         assert_eq!(s.traces.endpoint, "http://collector:4318/v1/traces");

@@ -5,6 +5,7 @@ pub mod axum_server;
 pub mod fake_nvml;
 pub mod metrics;
 pub mod otel;
+pub mod prometheus;
 pub mod rotel;
 pub mod sdk_log;
 pub mod tls_front;

@@ -156,63 +156,63 @@ catalogue! {
             low_at false,
             read |g| clock_event(g, "gpu_idle"),
             span [],
-            metric metric(m::GPU_CLOCK_EVENT, Instrument::Gauge, "1", Labels::GpuClockReason("gpu_idle")),
+            metric metric(m::GPU_CLOCK_EVENT, Instrument::IntUpDown, "1", Labels::GpuClockReason("gpu_idle")),
             kept false;
         /// Whether the clocks are held by `applications_clocks_setting`, 0 or 1: exported only.
         ClockEventApplicationsClocksSetting = "resmon.gpu.clock_event.applications_clocks_setting", Gauge, Tier::Gpu(GpuTier::Fast),
             low_at false,
             read |g| clock_event(g, "applications_clocks_setting"),
             span [],
-            metric metric(m::GPU_CLOCK_EVENT, Instrument::Gauge, "1", Labels::GpuClockReason("applications_clocks_setting")),
+            metric metric(m::GPU_CLOCK_EVENT, Instrument::IntUpDown, "1", Labels::GpuClockReason("applications_clocks_setting")),
             kept false;
         /// Whether the clocks are held by `sw_power_cap`, 0 or 1: exported only.
         ClockEventSwPowerCap = "resmon.gpu.clock_event.sw_power_cap", Gauge, Tier::Gpu(GpuTier::Fast),
             low_at false,
             read |g| clock_event(g, "sw_power_cap"),
             span [],
-            metric metric(m::GPU_CLOCK_EVENT, Instrument::Gauge, "1", Labels::GpuClockReason("sw_power_cap")),
+            metric metric(m::GPU_CLOCK_EVENT, Instrument::IntUpDown, "1", Labels::GpuClockReason("sw_power_cap")),
             kept false;
         /// Whether the clocks are held by `hw_slowdown`, 0 or 1: exported only.
         ClockEventHwSlowdown = "resmon.gpu.clock_event.hw_slowdown", Gauge, Tier::Gpu(GpuTier::Fast),
             low_at false,
             read |g| clock_event(g, "hw_slowdown"),
             span [],
-            metric metric(m::GPU_CLOCK_EVENT, Instrument::Gauge, "1", Labels::GpuClockReason("hw_slowdown")),
+            metric metric(m::GPU_CLOCK_EVENT, Instrument::IntUpDown, "1", Labels::GpuClockReason("hw_slowdown")),
             kept false;
         /// Whether the clocks are held by `sync_boost`, 0 or 1: exported only.
         ClockEventSyncBoost = "resmon.gpu.clock_event.sync_boost", Gauge, Tier::Gpu(GpuTier::Fast),
             low_at false,
             read |g| clock_event(g, "sync_boost"),
             span [],
-            metric metric(m::GPU_CLOCK_EVENT, Instrument::Gauge, "1", Labels::GpuClockReason("sync_boost")),
+            metric metric(m::GPU_CLOCK_EVENT, Instrument::IntUpDown, "1", Labels::GpuClockReason("sync_boost")),
             kept false;
         /// Whether the clocks are held by `sw_thermal_slowdown`, 0 or 1: exported only.
         ClockEventSwThermalSlowdown = "resmon.gpu.clock_event.sw_thermal_slowdown", Gauge, Tier::Gpu(GpuTier::Fast),
             low_at false,
             read |g| clock_event(g, "sw_thermal_slowdown"),
             span [],
-            metric metric(m::GPU_CLOCK_EVENT, Instrument::Gauge, "1", Labels::GpuClockReason("sw_thermal_slowdown")),
+            metric metric(m::GPU_CLOCK_EVENT, Instrument::IntUpDown, "1", Labels::GpuClockReason("sw_thermal_slowdown")),
             kept false;
         /// Whether the clocks are held by `hw_thermal_slowdown`, 0 or 1: exported only.
         ClockEventHwThermalSlowdown = "resmon.gpu.clock_event.hw_thermal_slowdown", Gauge, Tier::Gpu(GpuTier::Fast),
             low_at false,
             read |g| clock_event(g, "hw_thermal_slowdown"),
             span [],
-            metric metric(m::GPU_CLOCK_EVENT, Instrument::Gauge, "1", Labels::GpuClockReason("hw_thermal_slowdown")),
+            metric metric(m::GPU_CLOCK_EVENT, Instrument::IntUpDown, "1", Labels::GpuClockReason("hw_thermal_slowdown")),
             kept false;
         /// Whether the clocks are held by `hw_power_brake_slowdown`, 0 or 1: exported only.
         ClockEventHwPowerBrakeSlowdown = "resmon.gpu.clock_event.hw_power_brake_slowdown", Gauge, Tier::Gpu(GpuTier::Fast),
             low_at false,
             read |g| clock_event(g, "hw_power_brake_slowdown"),
             span [],
-            metric metric(m::GPU_CLOCK_EVENT, Instrument::Gauge, "1", Labels::GpuClockReason("hw_power_brake_slowdown")),
+            metric metric(m::GPU_CLOCK_EVENT, Instrument::IntUpDown, "1", Labels::GpuClockReason("hw_power_brake_slowdown")),
             kept false;
         /// Whether the clocks are held by `display_clock_setting`, 0 or 1: exported only.
         ClockEventDisplayClockSetting = "resmon.gpu.clock_event.display_clock_setting", Gauge, Tier::Gpu(GpuTier::Fast),
             low_at false,
             read |g| clock_event(g, "display_clock_setting"),
             span [],
-            metric metric(m::GPU_CLOCK_EVENT, Instrument::Gauge, "1", Labels::GpuClockReason("display_clock_setting")),
+            metric metric(m::GPU_CLOCK_EVENT, Instrument::IntUpDown, "1", Labels::GpuClockReason("display_clock_setting")),
             kept false;
         /// PCIe bytes, direction `receive`: exported only.
         PcieReceived = "hw.gpu.io.receive", Counter, Tier::Gpu(GpuTier::Counters),
