@@ -68,6 +68,61 @@ fn status_latencies(server: &AxumServer, n: usize) -> Vec<f64> {
         .collect()
 }
 
+/// What a scrape costs the server: its CPU over back-to-back renders, less its CPU at rest
+/// over the same time (the sampler), in the same run. Seconds of CPU a scrape.
+fn scrape_cost(server: &AxumServer, bytes: usize) -> f64 {
+    let pid = server.child.id();
+    let (c0, t0) = (cpu_seconds(pid), Instant::now());
+    std::thread::sleep(Duration::from_secs(5));
+    let rest = (cpu_seconds(pid) - c0) / t0.elapsed().as_secs_f64();
+    let n = 200;
+    let (c1, t1) = (cpu_seconds(pid), Instant::now());
+    for _ in 0..n {
+        get(&server.url("/metrics")).expect("scrape");
+    }
+    let wall = t1.elapsed().as_secs_f64();
+    let per_scrape = ((cpu_seconds(pid) - c1) - rest * wall) / f64::from(n);
+    eprintln!(
+        "scrape cost: {:.3} ms CPU a scrape ({bytes} bytes), {:.3} % of a CPU at one scrape a \
+         second; the server at rest: {:.3} % of a CPU",
+        per_scrape * 1e3,
+        per_scrape * 100.0,
+        rest * 100.0
+    );
+    per_scrape
+}
+
+/// The scrape cost of the release build (`cargo build --release --example axum_server`
+/// first): `cargo test --test prometheus -- --ignored --nocapture`.
+#[test]
+#[ignore = "needs the release build of the axum example"]
+fn scrape_cost_of_the_release_build() {
+    let binary = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/release/examples/axum_server");
+    assert!(
+        binary.exists(),
+        "cargo build --release --example axum_server"
+    );
+    for gpus in [1, 8] {
+        let fake = FakeNvml::new(&h200s(gpus));
+        let rotel = Rotel::start();
+        let server = AxumServer::start_binary(
+            &binary,
+            &rotel,
+            &fake,
+            "prometheus-cost",
+            &[
+                ("OTEL_METRICS_EXPORTER", "prometheus"),
+                ("RESMON_INTERVAL_MS", "200"),
+            ],
+        );
+        let text = get(&server.url("/metrics")).expect("GET /metrics");
+        eprintln!("{gpus} GPU(s), release build:");
+        scrape_cost(&server, text.len());
+        server.stop();
+    }
+}
+
 #[test]
 fn a_real_prometheus_scrapes_the_gpu_figures_and_a_browser_draws_them() {
     let Some(prometheus) = required("prometheus", "prometheus") else {
@@ -243,27 +298,7 @@ fn a_real_prometheus_scrapes_the_gpu_figures_and_a_browser_draws_them() {
     );
     eprintln!("screenshot: {} ({} bytes)", shot.display(), png.len());
 
-    // What a scrape costs the server: its CPU over back-to-back renders, less its CPU at rest
-    // over the same time (the sampler), in the same run.
-    let pid = server.child.id();
-    let (c0, t0) = (cpu_seconds(pid), Instant::now());
-    std::thread::sleep(Duration::from_secs(5));
-    let rest = (cpu_seconds(pid) - c0) / t0.elapsed().as_secs_f64();
-    let n = 200;
-    let (c1, t1) = (cpu_seconds(pid), Instant::now());
-    for _ in 0..n {
-        get(&server.url("/metrics")).expect("scrape");
-    }
-    let wall = t1.elapsed().as_secs_f64();
-    let per_scrape = ((cpu_seconds(pid) - c1) - rest * wall) / f64::from(n);
-    eprintln!(
-        "scrape cost: {:.3} ms CPU a scrape ({} bytes), {:.3} % of a CPU at one scrape a second; \
-         the server at rest: {:.3} % of a CPU",
-        per_scrape * 1e3,
-        text.len(),
-        per_scrape * 100.0,
-        rest * 100.0
-    );
+    let per_scrape = scrape_cost(&server, text.len());
     assert!(per_scrape < 0.05, "a scrape costs {per_scrape} s of CPU");
 
     // Other routes while scraped continuously: their latency, beside none.

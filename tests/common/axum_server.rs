@@ -29,8 +29,19 @@ pub struct AxumServer {
 
 impl AxumServer {
     pub fn start(rotel: &Rotel, fake: &FakeNvml, service: &str, env: &[(&str, &str)]) -> Self {
+        Self::start_binary(&example("axum_server"), rotel, fake, service, env)
+    }
+
+    /// As [`AxumServer::start`], with this build of the example (a release one, say).
+    pub fn start_binary(
+        binary: &std::path::Path,
+        rotel: &Rotel,
+        fake: &FakeNvml,
+        service: &str,
+        env: &[(&str, &str)],
+    ) -> Self {
         let port = super::free_port();
-        let mut cmd = Command::new(example("axum_server"));
+        let mut cmd = Command::new(binary);
         otlp_env(&mut cmd, rotel, fake, service);
         let child = cmd
             .envs(env.iter().copied())
