@@ -46,6 +46,21 @@
  *                                 XID <code> once for each new <n> (raise <n>
  *                                 to deliver another)
  *   gpu.<i>.events=0               nvmlDeviceRegisterEvents is NOT_SUPPORTED
+ *   gpu.<i>.gpm=1                 nvmlGpmQueryDeviceSupport says supported, and
+ *                                 nvmlGpmSampleGet fills samples (else NOT_SUPPORTED)
+ *   gpu.<i>.gpm.<id>=<value>      nvmlGpmMetricsGet answers metric <id>
+ *                                 (nvmlGpmMetricId_t) with this double between two
+ *                                 samples at least 100 ms apart, 0 between closer
+ *                                 ones (the driver's refresh rate: a real H200 read
+ *                                 0 over 0.05 s); absent metrics answer
+ *                                 NOT_SUPPORTED in their own slot
+ *   gpu.<i>.process_utilization=self:77:20:500,4242:10:5:100
+ *                                 nvmlDeviceGetProcessUtilization samples, each
+ *                                 pid:sm:mem:age_ms; a sample's timestamp is the
+ *                                 wall clock (us) when the line was read less its
+ *                                 age, so a re-read file makes new samples; only
+ *                                 samples newer than lastSeenTimeStamp are given,
+ *                                 NOT_FOUND when none is
  *   gpu.<i>.compute_processes=self:1048576,4242:2000   pid:bytes list;
  *   gpu.<i>.graphics_processes=...  `self` is the caller's pid, bytes `na` is
  *                                 NVML_VALUE_NOT_AVAILABLE
@@ -129,6 +144,13 @@ struct nvmlDevice_st {
     int index;
 };
 
+struct util_sample {
+    unsigned int pid;
+    unsigned int sm;
+    unsigned int mem;
+    unsigned long long timestamp_us;
+};
+
 struct gpu {
     char name[MAX_TEXT];
     char uuid[MAX_TEXT];
@@ -148,6 +170,11 @@ struct gpu {
     unsigned char field_has[NVML_FI_MAX];
     unsigned long long field_value[NVML_FI_MAX];
     nvmlReturn_t field_error[NVML_FI_MAX];
+    int gpm;
+    unsigned char gpm_has[NVML_GPM_METRIC_MAX];
+    double gpm_value[NVML_GPM_METRIC_MAX];
+    struct util_sample util[MAX_PROCS];
+    int n_util;
 };
 
 struct cost {
@@ -235,6 +262,35 @@ static void parse_procs(const char *value, struct proc *procs, int *count) {
     }
 }
 
+static unsigned long long wall_us(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (unsigned long long)t.tv_sec * 1000000ull + (unsigned long long)t.tv_nsec / 1000ull;
+}
+
+static void parse_util(const char *value, struct util_sample *samples, int *count) {
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", value);
+    *count = 0;
+    unsigned long long now = wall_us();
+    for (char *save = NULL, *item = strtok_r(buf, ",", &save); item && *count < MAX_PROCS;
+         item = strtok_r(NULL, ",", &save)) {
+        char *parts[4] = {item, NULL, NULL, NULL};
+        for (int k = 1; k < 4; k++) {
+            char *colon = parts[k - 1] ? strchr(parts[k - 1], ':') : NULL;
+            if (!colon) break;
+            *colon = '\0';
+            parts[k] = colon + 1;
+        }
+        if (!parts[3]) continue;
+        struct util_sample *u = &samples[(*count)++];
+        u->pid = strcmp(parts[0], "self") == 0 ? (unsigned int)getpid() : (unsigned int)strtoul(parts[0], NULL, 10);
+        u->sm = (unsigned int)strtoul(parts[1], NULL, 10);
+        u->mem = (unsigned int)strtoul(parts[2], NULL, 10);
+        u->timestamp_us = now - strtoull(parts[3], NULL, 10) * 1000ull;
+    }
+}
+
 static void parse_line(struct config *c, char *key, char *value) {
     if (strcmp(key, "init_error") == 0) {
         c->init_error = (nvmlReturn_t)atoi(value);
@@ -271,6 +327,14 @@ static void parse_line(struct config *c, char *key, char *value) {
         else if (strcmp(field, "energy_from_power") == 0) g->energy_from_power = atoi(value);
         else if (strcmp(field, "compute_processes") == 0) parse_procs(value, g->compute, &g->n_compute);
         else if (strcmp(field, "graphics_processes") == 0) parse_procs(value, g->graphics, &g->n_graphics);
+        else if (strcmp(field, "process_utilization") == 0) parse_util(value, g->util, &g->n_util);
+        else if (strcmp(field, "gpm") == 0) g->gpm = atoi(value);
+        else if (strncmp(field, "gpm.", 4) == 0) {
+            long id = strtol(field + 4, NULL, 10);
+            if (id <= 0 || id >= NVML_GPM_METRIC_MAX) return;
+            g->gpm_has[id] = 1;
+            g->gpm_value[id] = strtod(value, NULL);
+        }
         else if (strcmp(field, "xid") == 0) {
             char *colon = strchr(value, ':');
             g->xid_code = strtoull(value, NULL, 10);
@@ -839,5 +903,125 @@ nvmlReturn_t DECLDIR nvmlEventSetWait_v2(nvmlEventSet_t set, nvmlEventData_t *da
 nvmlReturn_t DECLDIR nvmlEventSetFree(nvmlEventSet_t set) {
     pthread_mutex_lock(&lock);
     if (set) set->used = 0;
+    return leave(NVML_SUCCESS);
+}
+
+/* Per-process utilization: the configured samples newer than lastSeenTimeStamp, NOT_FOUND
+ * when there is none (as the driver answers while no process ran), the count protocol of
+ * the other list calls otherwise. */
+nvmlReturn_t DECLDIR nvmlDeviceGetProcessUtilization(nvmlDevice_t device, nvmlProcessUtilizationSample_t *utilization,
+                                                     unsigned int *processSamplesCount,
+                                                     unsigned long long lastSeenTimeStamp) {
+    struct gpu *g;
+    nvmlReturn_t rc = enter(device, "nvmlDeviceGetProcessUtilization", &g);
+    if (rc != NVML_SUCCESS) return rc;
+    if (!processSamplesCount) return leave(NVML_ERROR_INVALID_ARGUMENT);
+    unsigned int n = 0;
+    for (int k = 0; k < g->n_util; k++) {
+        if (g->util[k].timestamp_us > lastSeenTimeStamp) n++;
+    }
+    if (n == 0) return leave(NVML_ERROR_NOT_FOUND);
+    if (!utilization || *processSamplesCount < n) {
+        *processSamplesCount = n;
+        return leave(NVML_ERROR_INSUFFICIENT_SIZE);
+    }
+    unsigned int out = 0;
+    for (int k = 0; k < g->n_util; k++) {
+        const struct util_sample *u = &g->util[k];
+        if (u->timestamp_us <= lastSeenTimeStamp) continue;
+        utilization[out].pid = u->pid;
+        utilization[out].timeStamp = u->timestamp_us;
+        utilization[out].smUtil = u->sm;
+        utilization[out].memUtil = u->mem;
+        utilization[out].encUtil = 0;
+        utilization[out].decUtil = 0;
+        out++;
+    }
+    *processSamplesCount = out;
+    return leave(NVML_SUCCESS);
+}
+
+/* GPM: samples from a pool, each remembering its device and when it was taken; metrics
+ * between two samples of one device from the configured values. */
+struct nvmlGpmSample_st {
+    int used;
+    int device;
+    unsigned long long at_ns;
+};
+
+#define MAX_GPM_SAMPLES 64
+static struct nvmlGpmSample_st gpm_samples[MAX_GPM_SAMPLES];
+
+nvmlReturn_t DECLDIR nvmlGpmQueryDeviceSupport(nvmlDevice_t device, nvmlGpmSupport_t *gpmSupport) {
+    struct gpu *g;
+    nvmlReturn_t rc = enter(device, "nvmlGpmQueryDeviceSupport", &g);
+    if (rc != NVML_SUCCESS) return rc;
+    if (!gpmSupport) return leave(NVML_ERROR_INVALID_ARGUMENT);
+    if (gpmSupport->version != NVML_GPM_SUPPORT_VERSION) return leave(NVML_ERROR_ARGUMENT_VERSION_MISMATCH);
+    gpmSupport->isSupportedDevice = g->gpm ? 1 : 0;
+    return leave(NVML_SUCCESS);
+}
+
+nvmlReturn_t DECLDIR nvmlGpmSampleAlloc(nvmlGpmSample_t *gpmSample) {
+    nvmlReturn_t rc = global_call("nvmlGpmSampleAlloc");
+    if (rc != NVML_SUCCESS) return leave(rc);
+    if (!gpmSample) return leave(NVML_ERROR_INVALID_ARGUMENT);
+    for (int k = 0; k < MAX_GPM_SAMPLES; k++) {
+        if (!gpm_samples[k].used) {
+            gpm_samples[k].used = 1;
+            gpm_samples[k].device = -1;
+            gpm_samples[k].at_ns = 0;
+            *gpmSample = &gpm_samples[k];
+            return leave(NVML_SUCCESS);
+        }
+    }
+    return leave(NVML_ERROR_MEMORY);
+}
+
+nvmlReturn_t DECLDIR nvmlGpmSampleFree(nvmlGpmSample_t gpmSample) {
+    pthread_mutex_lock(&lock);
+    if (!gpmSample || gpmSample < gpm_samples || gpmSample >= gpm_samples + MAX_GPM_SAMPLES || !gpmSample->used) {
+        return leave(NVML_ERROR_INVALID_ARGUMENT);
+    }
+    gpmSample->used = 0;
+    return leave(NVML_SUCCESS);
+}
+
+nvmlReturn_t DECLDIR nvmlGpmSampleGet(nvmlDevice_t device, nvmlGpmSample_t gpmSample) {
+    struct gpu *g;
+    nvmlReturn_t rc = enter(device, "nvmlGpmSampleGet", &g);
+    if (rc != NVML_SUCCESS) return rc;
+    if (!gpmSample || !gpmSample->used) return leave(NVML_ERROR_INVALID_ARGUMENT);
+    if (!g->gpm) return leave(NVML_ERROR_NOT_SUPPORTED);
+    gpmSample->device = device->index;
+    gpmSample->at_ns = now_ns();
+    return leave(NVML_SUCCESS);
+}
+
+nvmlReturn_t DECLDIR nvmlGpmMetricsGet(nvmlGpmMetricsGet_t *metricsGet) {
+    nvmlReturn_t rc = global_call("nvmlGpmMetricsGet");
+    if (rc != NVML_SUCCESS) return leave(rc);
+    if (!metricsGet) return leave(NVML_ERROR_INVALID_ARGUMENT);
+    if (metricsGet->version != NVML_GPM_METRICS_GET_VERSION) return leave(NVML_ERROR_ARGUMENT_VERSION_MISMATCH);
+    nvmlGpmSample_t a = metricsGet->sample1, b = metricsGet->sample2;
+    if (!a || !b || !a->used || !b->used || a->device < 0 || a->device != b->device || b->at_ns <= a->at_ns ||
+        a->device >= cfg.gpu_count || metricsGet->numMetrics > NVML_GPM_METRIC_MAX) {
+        return leave(NVML_ERROR_INVALID_ARGUMENT);
+    }
+    const struct gpu *g = &cfg.gpus[a->device];
+    int refreshed = b->at_ns - a->at_ns >= 100ull * 1000000ull;
+    for (unsigned int k = 0; k < metricsGet->numMetrics; k++) {
+        nvmlGpmMetric_t *m = &metricsGet->metrics[k];
+        m->metricInfo.shortName = NULL;
+        m->metricInfo.longName = NULL;
+        m->metricInfo.unit = NULL;
+        if (m->metricId == 0 || m->metricId >= NVML_GPM_METRIC_MAX || !g->gpm_has[m->metricId]) {
+            m->nvmlReturn = NVML_ERROR_NOT_SUPPORTED;
+            m->value = 0.0;
+            continue;
+        }
+        m->nvmlReturn = NVML_SUCCESS;
+        m->value = refreshed ? g->gpm_value[m->metricId] : 0.0;
+    }
     return leave(NVML_SUCCESS);
 }
