@@ -53,6 +53,27 @@ fn cpu_seconds(pid: u32) -> f64 {
     ticks / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
 }
 
+/// Headless Chromium on `url`, letting the page's scripts run for 15 s of virtual time,
+/// doing `what` (`--dump-dom`, `--screenshot=<file>`).
+fn browse(
+    chromium: &std::path::Path,
+    url: &str,
+    what: &str,
+) -> std::io::Result<std::process::Output> {
+    Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--virtual-time-budget=15000",
+            "--window-size=1280,800",
+            what,
+            url,
+        ])
+        .output()
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -227,18 +248,7 @@ fn a_real_prometheus_scrapes_the_gpu_figures_and_a_browser_draws_them() {
 
     // The graph page, rendered by a real browser: a series per GPU, drawn.
     let graph = prom.url("/graph?g0.expr=hw_gpu_memory_usage_bytes&g0.tab=0&g0.range_input=1m");
-    let dom = Command::new(&chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--virtual-time-budget=15000",
-            "--dump-dom",
-        ])
-        .arg(&graph)
-        .output()
-        .expect("run chromium");
+    let dom = browse(&chromium, &graph, "--dump-dom").expect("run chromium");
     let dom = String::from_utf8_lossy(&dom.stdout);
     // Debian's Prometheus serves its classic page: a rickshaw graph, an SVG path per series,
     // and a legend line per series with its labels.
@@ -278,19 +288,12 @@ fn a_real_prometheus_scrapes_the_gpu_figures_and_a_browser_draws_them() {
         "each line through several scrapes: {lines:?}"
     );
     let shot = std::env::temp_dir().join(format!("prometheus-graph-{}.png", std::process::id()));
-    let status = Command::new(&chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--virtual-time-budget=15000",
-            "--window-size=1280,800",
-        ])
-        .arg(format!("--screenshot={}", shot.display()))
-        .arg(&graph)
-        .output()
-        .expect("run chromium");
+    let status = browse(
+        &chromium,
+        &graph,
+        &format!("--screenshot={}", shot.display()),
+    )
+    .expect("run chromium");
     let png = std::fs::read(&shot).unwrap_or_default();
     assert!(
         status.status.success() && png.starts_with(b"\x89PNG"),

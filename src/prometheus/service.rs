@@ -43,6 +43,14 @@ impl MetricsService {
     /// # Errors
     /// The encoder's, should a family not encode.
     pub fn render(&self) -> Result<String, ::prometheus::Error> {
+        let text = self.encode()?;
+        // The encoder writes UTF-8 (names and labels are sanitised to ASCII).
+        Ok(String::from_utf8(text)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+    }
+
+    /// The exposition text's bytes, as the encoder writes them.
+    fn encode(&self) -> Result<Vec<u8>, ::prometheus::Error> {
         let mut families = self.registry.gather();
         for family in &mut families {
             if let Some(name) = self.renames.get(family.name()) {
@@ -51,11 +59,11 @@ impl MetricsService {
         }
         let mut text = Vec::with_capacity(64 * 1024);
         TextEncoder::new().encode(&families, &mut text)?;
-        Ok(String::from_utf8_lossy(&text).into_owned())
+        Ok(text)
     }
 
     fn respond(&self) -> Response<Full<Bytes>> {
-        match self.render() {
+        match self.encode() {
             Ok(text) => Response::builder()
                 .header(header::CONTENT_TYPE, TextEncoder::new().format_type())
                 .body(Full::new(Bytes::from(text)))
