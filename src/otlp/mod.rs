@@ -251,18 +251,16 @@ impl Pipeline {
             &sampler,
         );
 
+        let mut meters = SdkMeterProvider::builder().with_resource(resource.clone());
         // The scrape endpoint is a reader of the provider, beside or instead of OTLP's.
         #[cfg(feature = "prometheus")]
-        let prometheus = match settings.metrics_exporters.prometheus && !settings.disabled {
-            true => Some(crate::prometheus::reader()?),
-            false => None,
+        let prometheus = if settings.metrics_exporters.prometheus && !settings.disabled {
+            let (reader, service) = crate::prometheus::reader()?;
+            meters = meters.with_reader(reader);
+            Some(service)
+        } else {
+            None
         };
-        let mut meters = SdkMeterProvider::builder().with_resource(resource.clone());
-        #[cfg(feature = "prometheus")]
-        let prometheus = prometheus.map(|(reader, service)| {
-            meters = std::mem::take(&mut meters).with_reader(reader);
-            service
-        });
         let (tracer_provider, meter_provider, runtime, deliveries) = if settings.disabled {
             (
                 SdkTracerProvider::builder().with_resource(resource).build(),
