@@ -5,7 +5,7 @@
 //! cargo run --example doctor -- --require-gpu   # and exit 1 unless a GPU answers
 //! ```
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use otel_resmon::{
     ContainerField, DeviceState, GpuField, GpuSample, MissingReason, PidNamespace, Sampler,
@@ -39,6 +39,41 @@ fn figure<T>(g: &GpuSample, field: GpuField, v: Option<T>, show: impl Fn(T) -> S
     }
 }
 
+/// GPM's figures (whether the device gives them, and what the last window read) and this
+/// process's share of the device.
+fn activity(g: &GpuSample) -> String {
+    let a = &g.activity;
+    let pct =
+        |v: Option<f64>| v.map_or_else(|| "n/a".to_owned(), |v| format!("{:.1} %", v * 100.0));
+    let gpm = match (a.window, g.missing_reason(GpuField::Gpm)) {
+        (Some((from, to)), None) => format!(
+            "GPM supported: over {:.2} s SM {}, occupancy {}, tensor {} (HMMA {}), DRAM {}, FP16 {}, FP32 {}, FP64 {}",
+            to.duration_since(from).as_secs_f64(),
+            pct(a.sm),
+            pct(a.sm_occupancy),
+            pct(a.tensor),
+            pct(a.tensor_hmma),
+            pct(a.dram),
+            pct(a.fp16),
+            pct(a.fp32),
+            pct(a.fp64),
+        ),
+        (_, Some(MissingReason::NoSamples)) => "GPM supported, no window read yet".to_owned(),
+        (_, Some(reason)) => format!("GPM not available ({})", reason.as_str()),
+        (None, None) => "GPM not available".to_owned(),
+    };
+    let share = match (a.process_sm, g.missing_reason(GpuField::ProcessUtilization)) {
+        (Some(sm), _) => format!(
+            "this process SM {}, memory {}",
+            pct(Some(sm)),
+            pct(a.process_memory_busy)
+        ),
+        (None, Some(reason)) => format!("this process's share not available ({})", reason.as_str()),
+        (None, None) => "this process's share not available".to_owned(),
+    };
+    format!("activity: {gpm}; {share}")
+}
+
 /// A host figure, or "not available".
 fn or_na<T>(v: Option<T>, show: impl Fn(T) -> String) -> String {
     v.map_or_else(|| "not available".to_owned(), show)
@@ -46,14 +81,32 @@ fn or_na<T>(v: Option<T>, show: impl Fn(T) -> String) -> String {
 
 fn main() {
     let require_gpu = std::env::args().any(|a| a == "--require-gpu");
-    let sampler = match Sampler::new() {
+    // The activity figures are means between two reads: read them every 0.5 s here, so the
+    // report can show one (unless the environment sets the interval).
+    let mut builder = Sampler::builder();
+    if std::env::var_os(otel_resmon::sampler::ENV_GPU_ACTIVITY_INTERVAL_MS).is_none() {
+        builder = builder.gpu_activity_interval(Duration::from_millis(500));
+    }
+    let sampler = match builder.build() {
         Ok(s) => s,
         Err(e) => {
             eprintln!("doctor: the sampler cannot start: {e}");
             std::process::exit(2);
         }
     };
-    let latest = sampler.sample_now();
+    let mut latest = sampler.sample_now();
+    // Wait (at most 2 s) for a first activity window where one is coming.
+    let waiting = |s: &otel_resmon::Snapshot| {
+        s.gpus.iter().any(|g| {
+            g.missing_reason(GpuField::Gpm) == Some(&MissingReason::NoSamples)
+                && g.activity.window.is_none()
+        })
+    };
+    let until = Instant::now() + Duration::from_secs(2);
+    while waiting(&latest) && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+        latest = sampler.sample_now();
+    }
     let inv = sampler.inventory();
     println!(
         "NVML / GPU status : {} ({})",
@@ -151,6 +204,7 @@ fn main() {
             }),
             figure(g, GpuField::ThrottledTime, c.throttled_time.total(), |s| format!("{s:.1} s")),
         );
+        println!("    {}", activity(g));
     }
     let h = &latest.host;
     println!(

@@ -125,6 +125,17 @@ pub(crate) struct GpuKeys {
     pub(crate) clock_sm_min: Key,
     pub(crate) clock_memory_min: Key,
     pub(crate) health: Key,
+    /// Provisional (no convention): the activity windows within the span, means weighted
+    /// by their length, 0..1.
+    pub(crate) activity_tensor_mean: Key,
+    pub(crate) activity_tensor_peak: Key,
+    pub(crate) activity_dram_mean: Key,
+    pub(crate) activity_dram_peak: Key,
+    pub(crate) activity_sm_occupancy_mean: Key,
+    /// The windows' share of the time since the span's start snapshot, 0..1.
+    pub(crate) activity_coverage: Key,
+    /// This process's share of the SMs over the windows, beside `utilization.mean`.
+    pub(crate) process_utilization_mean: Key,
     /// Resource attributes (the OTLP pipeline's): the device's model and UUID.
     #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
     pub(crate) model: Key,
@@ -160,13 +171,20 @@ impl GpuKeys {
             clock_sm_min: k("clock.sm.min"),
             clock_memory_min: k("clock.memory.min"),
             health: k("health"),
+            activity_tensor_mean: k("activity.tensor.mean"),
+            activity_tensor_peak: k("activity.tensor.peak"),
+            activity_dram_mean: k("activity.dram.mean"),
+            activity_dram_peak: k("activity.dram.peak"),
+            activity_sm_occupancy_mean: k("activity.sm_occupancy.mean"),
+            activity_coverage: k("activity.coverage"),
+            process_utilization_mean: k("process.utilization.mean"),
             model: k("model"),
             uuid: k("uuid"),
         }
     }
 
     /// Keys for CUDA ordinal `i`, built once per process and never freed (bounded: one set
-    /// of 28 short keys per ordinal ever seen), so cloning a key is free.
+    /// of 35 short keys per ordinal ever seen), so cloning a key is free.
     pub(crate) fn of(i: u32) -> &'static GpuKeys {
         static TABLE: OnceLock<Box<[GpuKeys]>> = OnceLock::new();
         static MORE: Mutex<Vec<(u32, &'static GpuKeys)>> = Mutex::new(Vec::new());
@@ -270,6 +288,19 @@ pub mod metric {
     /// Time a GPU spent throttled since the driver loaded, seconds, per reason
     /// (`resmon.gpu.clock_event.reason`; no convention).
     pub const GPU_THROTTLED_TIME: &str = "resmon.gpu.throttled_time";
+    /// **Provisional** (semantic conventions have no names for these yet; they may be
+    /// renamed when they do): what a GPU's units did over the last activity window, 0..1,
+    /// from GPM (Hopper and newer), one series per `resmon.gpu.activity.type`.
+    pub const GPU_ACTIVITY: &str = "resmon.gpu.activity";
+    /// **Provisional**: bytes per second a GPU moved over a link in the last activity
+    /// window, from GPM (`resmon.gpu.link`, `network.io.direction`).
+    pub const GPU_LINK_IO_RATE: &str = "resmon.gpu.link.io.rate";
+    /// **Provisional**: this process's share of a GPU's SMs over the last activity window,
+    /// 0..1, from the driver's per-process samples.
+    pub const PROCESS_GPU_UTILIZATION: &str = "resmon.process.gpu.utilization";
+    /// **Provisional**: this process's share of a GPU's memory controller over the last
+    /// activity window, 0..1.
+    pub const PROCESS_GPU_MEMORY_BUSY: &str = "resmon.process.gpu.memory.busy";
 
     /// Request histogram: duration of HTTP server requests, seconds.
     pub const HTTP_SERVER_REQUEST_DURATION: &str = semconv::HTTP_SERVER_REQUEST_DURATION;
@@ -306,6 +337,12 @@ pub(crate) mod attr {
     /// One clock-event reason, dcgm-exporter's names (no convention).
     pub(crate) static CLOCK_EVENT_REASON: Key =
         Key::from_static_str("resmon.gpu.clock_event.reason");
+    /// Which unit a `resmon.gpu.activity` point is (provisional, no convention): `sm`,
+    /// `sm_occupancy`, `tensor`, `tensor.hmma`, `tensor.imma`, `tensor.dfma`, `dram`,
+    /// `fp16`, `fp32`, `fp64`.
+    pub(crate) static GPU_ACTIVITY_TYPE: Key = Key::from_static_str("resmon.gpu.activity.type");
+    /// Which link a `resmon.gpu.link.io.rate` point is (provisional): `pcie` or `nvlink`.
+    pub(crate) static GPU_LINK: Key = Key::from_static_str("resmon.gpu.link");
 }
 
 /// Request attributes of the tower layer (span handover and request metrics), semantic

@@ -28,9 +28,9 @@ pub use sampler::{
 };
 pub use snapshot::{
     CgroupHierarchy, ClockEventReasons, ContainerField, ContainerIdentity, ContainerMissing,
-    ContainerSample, CudaOrdinals, DeviceState, GpuCondition, GpuDevice, GpuField, GpuHealth,
-    GpuInventory, GpuSample, GpuStatus, GpuTier, HostSample, MissingField, MissingReason,
-    ProcessSample, Snapshot, ThrottledTime, CLOCK_EVENT_REASONS,
+    ContainerSample, CudaOrdinals, DeviceState, GpuActivity, GpuCondition, GpuDevice, GpuField,
+    GpuHealth, GpuInventory, GpuSample, GpuStatus, GpuTier, HostSample, MissingField,
+    MissingReason, ProcessSample, Snapshot, ThrottledTime, CLOCK_EVENT_REASONS,
 };
 
 /// The unit tests' allocator: the system's, counting what each thread holds, so a test can

@@ -3,6 +3,7 @@
 //! both get their figures here; `RequestResources::so_far` (tower/handle.rs) computes its few
 //! figures itself, with the same rules (`observed.rs`, `counter_delta`, the history's peaks).
 
+mod activity;
 mod entry;
 mod gpu;
 mod histograms;
@@ -269,6 +270,9 @@ impl FigureConfig {
             out.put(&keys::SAMPLE_COVERAGE, Num::Float(coverage));
         }
         host::host(&span, host_span, &mut out);
+        // The activity windows, only for a span with passes of its own (a shorter one lies
+        // within one window): one atomic load.
+        let activity = span.observed.then(|| sampler.activity());
         for (j, g) in end.gpus.iter().enumerate() {
             if !self.reports(g) {
                 continue;
@@ -286,6 +290,9 @@ impl FigureConfig {
                 events.extend(thresholds.gpu_event(g, w));
             }
             gpu::device(&span, j, g, w, &mut out);
+            if let Some(log) = activity.as_ref().and_then(|a| a.device(j, &g.uuid)) {
+                activity::activity(&span, log, keys::GpuKeys::of(g.index), &mut out);
+            }
         }
         if let (true, Some(thresholds)) = (span.observed, &self.pressure) {
             events.extend(thresholds.ram_event(end, host_span));

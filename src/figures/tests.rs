@@ -32,6 +32,7 @@ fn gpu(at: Instant, used: u64, fresh: bool) -> GpuSample {
         process_memory: None,
         mig_enabled: None,
         condition: Default::default(),
+        activity: Default::default(),
         missing: Vec::new(),
         reads,
     }

@@ -35,6 +35,14 @@ fn gpu_labels(labels: Labels, g: &GpuSample) -> Vec<KeyValue> {
         Labels::GpuClock(domain) => and(&attr::CLOCK_DOMAIN, domain),
         Labels::GpuClockReason(reason) => and(&attr::CLOCK_EVENT_REASON, reason),
         Labels::GpuDirection(direction) => and(&attr::NETWORK_IO_DIRECTION, direction),
+        Labels::GpuActivity(kind) => and(&attr::GPU_ACTIVITY_TYPE, kind),
+        Labels::GpuLink(link, direction) => with(
+            &gpu_identity(g),
+            &[
+                KeyValue::new(attr::GPU_LINK.clone(), link),
+                KeyValue::new(attr::NETWORK_IO_DIRECTION.clone(), direction),
+            ],
+        ),
         Labels::GpuError(kind) => with(
             &gpu_identity(g),
             &[gpu(), KeyValue::new(attr::ERROR_TYPE.clone(), kind)],

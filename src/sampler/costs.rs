@@ -47,7 +47,7 @@ pub struct DriverCall {
 /// Running totals, kept by whoever reads and merged into the sampler's.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Costs {
-    tiers: [(u64, Duration, Duration); 5],
+    tiers: [(u64, Duration, Duration); 6],
     calls: Vec<DriverCall>,
 }
 

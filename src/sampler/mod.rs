@@ -6,6 +6,7 @@
 //! synchronous pass of the fast tier) shares the sampler's probe lock, which is never held
 //! across a slow driver read: those run after the lock is let go.
 
+pub(crate) mod activity_log;
 mod builder;
 #[cfg(target_os = "linux")]
 mod cgroup;
@@ -27,10 +28,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use builder::{
-    SamplerBuilder, DEFAULT_GPU_COUNTERS_INTERVAL, DEFAULT_GPU_HEALTH_INTERVAL,
-    DEFAULT_HISTORY_SPAN, DEFAULT_INTERVAL, ENV_CGROUP_ROOT, ENV_CUDA_DEVICE_ORDER,
-    ENV_CUDA_VISIBLE_DEVICES, ENV_GPU, ENV_GPU_COUNTERS_INTERVAL_MS, ENV_GPU_HEALTH_INTERVAL_MS,
-    ENV_HISTORY, ENV_HISTORY_LEVELS, ENV_INTERVAL_MS, ENV_NVML_LIB,
+    SamplerBuilder, DEFAULT_GPU_ACTIVITY_INTERVAL, DEFAULT_GPU_COUNTERS_INTERVAL,
+    DEFAULT_GPU_HEALTH_INTERVAL, DEFAULT_HISTORY_SPAN, DEFAULT_INTERVAL, ENV_CGROUP_ROOT,
+    ENV_CUDA_DEVICE_ORDER, ENV_CUDA_VISIBLE_DEVICES, ENV_GPU, ENV_GPU_ACTIVITY_INTERVAL_MS,
+    ENV_GPU_COUNTERS_INTERVAL_MS, ENV_GPU_HEALTH_INTERVAL_MS, ENV_HISTORY, ENV_HISTORY_LEVELS,
+    ENV_INTERVAL_MS, ENV_NVML_LIB, GPU_ACTIVITY_INTERVAL_PER_GPU,
 };
 pub use costs::{DriverCall, TierCost, SLOW_CALL};
 pub use history::HistoryLevel;
@@ -153,6 +155,13 @@ impl Sampler {
     /// when a driver that was not there came back).
     pub fn inventory(&self) -> Arc<GpuInventory> {
         self.handle.shared.inventory.load_full()
+    }
+
+    /// Every GPU's activity windows (one atomic load; the sampler thread replaces them after
+    /// an activity read).
+    #[inline]
+    pub(crate) fn activity(&self) -> arc_swap::Guard<Arc<activity_log::ActivityLog>> {
+        self.handle.shared.activity.load()
     }
 
     /// Whether XID errors are being watched (a thread of the sampler's, Linux only).

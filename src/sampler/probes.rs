@@ -112,6 +112,17 @@ impl Probes {
         }
     }
 
+    /// Every GPU's activity windows, when a read added one since the last call.
+    #[cfg(feature = "nvml")]
+    pub(super) fn take_activity_log(
+        &mut self,
+    ) -> Option<std::sync::Arc<super::activity_log::ActivityLog>> {
+        match &mut self.gpu {
+            GpuSource::Nvml(probe) => probe.take_activity_log(),
+            GpuSource::Off(_) => None,
+        }
+    }
+
     /// What the GPU reads cost so far.
     pub(super) fn costs(&self) -> Option<&Costs> {
         match &self.gpu {

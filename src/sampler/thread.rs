@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 
+use super::activity_log::ActivityLog;
 use super::history::History;
 use super::probes::{self, Probes};
 use super::{costs, xid, Warning};
@@ -42,6 +43,8 @@ pub(super) struct Shared {
     pub(super) identity: ContainerIdentity,
     /// The XIDs seen (shared with the watcher thread and the probes).
     pub(super) xid: Arc<xid::XidLog>,
+    /// Every GPU's activity windows, replaced after each activity read that found one.
+    pub(super) activity: ArcSwap<ActivityLog>,
 }
 
 pub(super) struct Handle {
@@ -124,6 +127,9 @@ impl Shared {
             made += 1;
             let mut probes = self.lock_probes();
             probes.store_slow(result);
+            if let Some(log) = probes.take_activity_log() {
+                self.activity.store(log);
+            }
             if made < max {
                 job = probes.next_slow();
             }
@@ -167,7 +173,7 @@ pub(super) fn run(
         // Each slow tier of each GPU at most once.
         #[cfg(feature = "nvml")]
         if let Some(job) = job {
-            shared.slow(job, 3 * snapshot.gpus.len().max(1));
+            shared.slow(job, super::gpu::SLOW_TIERS * snapshot.gpus.len().max(1));
         }
         #[cfg(not(feature = "nvml"))]
         let _ = (snapshot, job);

@@ -62,6 +62,7 @@ impl Sampler {
             warnings: Mutex::new(warnings_so_far),
             costs: Mutex::new(costs::Costs::default()),
             slow_busy: AtomicBool::new(false),
+            activity: ArcSwap::default(),
             identity,
             xid,
         });

@@ -6,6 +6,7 @@
 
 pub(crate) mod catalogue;
 mod container;
+mod gpu_activity;
 mod gpu_condition;
 mod inventory;
 mod tier;
@@ -13,6 +14,7 @@ mod tier;
 pub use container::{
     CgroupHierarchy, ContainerField, ContainerIdentity, ContainerMissing, ContainerSample,
 };
+pub use gpu_activity::GpuActivity;
 pub use gpu_condition::{
     ClockEventReasons, GpuCondition, GpuHealth, ThrottledTime, CLOCK_EVENT_REASONS,
 };
@@ -219,6 +221,8 @@ pub struct GpuSample {
     pub mig_enabled: Option<bool>,
     /// Clocks, limits, throttling and memory errors.
     pub condition: GpuCondition,
+    /// What the GPU's units did over the last window of the activity tier.
+    pub activity: GpuActivity,
     /// Every figure that is `None` although the device answered, and why.
     pub missing: Vec<MissingField>,
     /// When each tier was read, and which this pass read itself.
@@ -247,6 +251,7 @@ impl GpuSample {
             process_memory: None,
             mig_enabled: None,
             condition: GpuCondition::default(),
+            activity: GpuActivity::default(),
             missing: Vec::new(),
             reads: TierReads::default(),
         }
@@ -331,6 +336,10 @@ pub enum GpuField {
     RemappedRows,
     /// `condition.retired_pages_pending`.
     RetiredPages,
+    /// GPM's figures in `activity` (all but the process's share).
+    Gpm,
+    /// `activity.process_sm`, `activity.process_memory_busy`.
+    ProcessUtilization,
 }
 
 impl GpuField {
@@ -357,6 +366,8 @@ impl GpuField {
             GpuField::EccErrors => "ecc_errors",
             GpuField::RemappedRows => "remapped_rows",
             GpuField::RetiredPages => "retired_pages",
+            GpuField::Gpm => "gpm",
+            GpuField::ProcessUtilization => "process_utilization",
         }
     }
 }
@@ -390,10 +401,18 @@ pub enum MissingReason {
     /// Its tier has not been read for longer than three of its periods (the sampler thread
     /// stopped or fell behind): the last reading is too old to stand for now.
     Stale,
+    /// The device is in MIG mode: the whole GPU's figures would not be this instance's.
+    Mig,
+    /// The driver has no samples for it yet: a figure computed between two reads before the
+    /// second, or per-process samples while no process ran on the device.
+    NoSamples,
+    /// The NVML library predates the call (its symbol is missing).
+    DriverTooOld,
 }
 
 impl MissingReason {
-    /// `not_supported`, `no_permission`, `failed`, `no_limit`, `pid_namespace` or `stale`.
+    /// `not_supported`, `no_permission`, `failed`, `no_limit`, `pid_namespace`, `stale`,
+    /// `mig`, `no_samples` or `driver_too_old`.
     pub fn as_str(&self) -> &'static str {
         match self {
             Self::NotSupported => "not_supported",
@@ -402,6 +421,9 @@ impl MissingReason {
             Self::NoLimit => "no_limit",
             Self::PidNamespace => "pid_namespace",
             Self::Stale => "stale",
+            Self::Mig => "mig",
+            Self::NoSamples => "no_samples",
+            Self::DriverTooOld => "driver_too_old",
         }
     }
 }

@@ -20,6 +20,12 @@ pub enum GpuTier {
     /// The power limit, ECC errors, remapped rows and retired pages: cheap, and they change
     /// rarely.
     Health,
+    /// What the GPU's units did between two reads ([`GpuSample::activity`]): GPM's SM,
+    /// tensor, DRAM and link figures (Hopper and newer; 1.9 ms a read on an H200) and this
+    /// process's share of the device (2.1 ms a read on an H200).
+    ///
+    /// [`GpuSample::activity`]: crate::snapshot::GpuSample::activity
+    Activity,
     /// What does not change while NVML runs: the temperature thresholds, the fan count and
     /// the MIG mode (0.15 ms a read on an H200), read at start and when NVML restarts.
     Static,
@@ -27,21 +33,23 @@ pub enum GpuTier {
 
 impl GpuTier {
     /// Every tier, fastest first.
-    pub const ALL: [GpuTier; 5] = [
+    pub const ALL: [GpuTier; 6] = [
         GpuTier::Fast,
         GpuTier::Energy,
         GpuTier::Counters,
         GpuTier::Health,
+        GpuTier::Activity,
         GpuTier::Static,
     ];
 
-    /// `fast`, `energy`, `counters`, `health` or `static`.
+    /// `fast`, `energy`, `counters`, `health`, `activity` or `static`.
     pub fn as_str(self) -> &'static str {
         match self {
             GpuTier::Fast => "fast",
             GpuTier::Energy => "energy",
             GpuTier::Counters => "counters",
             GpuTier::Health => "health",
+            GpuTier::Activity => "activity",
             GpuTier::Static => "static",
         }
     }
@@ -55,7 +63,7 @@ impl GpuTier {
 /// carried from their last read).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct TierReads {
-    at: [Option<Instant>; 5],
+    at: [Option<Instant>; 6],
     fresh: u8,
 }
 
@@ -89,8 +97,8 @@ impl TierReads {
     #[cfg(test)]
     pub(crate) fn all_fresh(at: Instant) -> Self {
         Self {
-            at: [Some(at); 5],
-            fresh: 0b11111,
+            at: [Some(at); 6],
+            fresh: 0b111111,
         }
     }
 

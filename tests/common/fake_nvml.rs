@@ -101,6 +101,8 @@ pub enum Variant {
     NoShutdown,
     /// No `nvmlDeviceGetMemoryInfo_v2` (an old driver).
     NoMemoryInfoV2,
+    /// No GPM functions (a driver older than GPM).
+    NoGpm,
 }
 
 impl Variant {
@@ -109,13 +111,19 @@ impl Variant {
             Variant::Complete => None,
             Variant::NoShutdown => Some("FAKE_NVML_OMIT_SHUTDOWN"),
             Variant::NoMemoryInfoV2 => Some("FAKE_NVML_OMIT_MEMORY_INFO_V2"),
+            Variant::NoGpm => Some("FAKE_NVML_OMIT_GPM"),
         }
     }
 }
 
 /// Compiles a variant of the fake once for this test binary and returns the library's path.
 fn compiled(variant: Variant) -> &'static Path {
-    static LIBS: [OnceLock<PathBuf>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    static LIBS: [OnceLock<PathBuf>; 4] = [
+        OnceLock::new(),
+        OnceLock::new(),
+        OnceLock::new(),
+        OnceLock::new(),
+    ];
     LIBS[variant as usize].get_or_init(|| {
         let root = Path::new(ROOT);
         let include = std::env::var_os("NVML_INCLUDE_DIR")

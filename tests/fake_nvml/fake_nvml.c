@@ -67,7 +67,8 @@
  *
  * A field absent from the file is NOT_SUPPORTED, as on a device that lacks it.
  *
- * Compiled with -DFAKE_NVML_OMIT_SHUTDOWN or -DFAKE_NVML_OMIT_MEMORY_INFO_V2 it
+ * Compiled with -DFAKE_NVML_OMIT_SHUTDOWN, -DFAKE_NVML_OMIT_MEMORY_INFO_V2 or
+ * -DFAKE_NVML_OMIT_GPM (a driver older than GPM) it
  * lacks that symbol, as an old or broken driver library would.
  * The device count is the highest configured <i> plus one.
  */
@@ -941,6 +942,7 @@ nvmlReturn_t DECLDIR nvmlDeviceGetProcessUtilization(nvmlDevice_t device, nvmlPr
     return leave(NVML_SUCCESS);
 }
 
+#ifndef FAKE_NVML_OMIT_GPM
 /* GPM: samples from a pool, each remembering its device and when it was taken; metrics
  * between two samples of one device from the configured values. */
 struct nvmlGpmSample_st {
@@ -1025,3 +1027,4 @@ nvmlReturn_t DECLDIR nvmlGpmMetricsGet(nvmlGpmMetricsGet_t *metricsGet) {
     }
     return leave(NVML_SUCCESS);
 }
+#endif /* FAKE_NVML_OMIT_GPM */

@@ -6,30 +6,34 @@
 //! - `fast.rs`: the fast tier, every pass (memory, utilization, temperature, power, this
 //!   process's memory through `process_memory.rs`, the fast condition figures);
 //! - `tiers.rs`: the slow tiers' schedule and reads (energy; `batches.rs`'s field-value
-//!   batches for the counters and health tiers);
+//!   batches for the counters and health tiers; `activity.rs`'s GPM figures and this
+//!   process's share, `process_utilization.rs`);
 //! - `fields.rs`: the timed reader every call goes through;
 //! - `xid_watch.rs`: the XID watcher, started and stopped with NVML.
 //!
 //! Each device and each figure fails on its own.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use nvml_wrapper::error::NvmlError;
 use nvml_wrapper::{Device, Nvml};
 
+mod activity;
 mod batches;
 mod devices;
 mod fast;
 mod fields;
 mod open;
 mod process_memory;
+mod process_utilization;
 mod statics;
 mod tiers;
 mod visible;
 mod xid_watch;
 
+use super::activity_log::{ActivityLog, Window};
 use super::costs::Costs;
 use super::pid_namespace::PidNamespace;
 use super::warning::Warnings;
@@ -39,6 +43,9 @@ use crate::snapshot::{
 use devices::unreachable_device;
 use fields::FieldReader;
 pub(crate) use tiers::{Rates, SlowJob, SlowResult};
+
+/// How many slow tiers each device has.
+pub(crate) const SLOW_TIERS: usize = tiers::SLOW.len();
 
 /// How a visible device is found again at each pass.
 #[derive(Clone)]
@@ -63,6 +70,20 @@ struct Visible {
     statics: statics::Statics,
     /// The slow tiers' last reads and when each is due.
     slow: tiers::SlowReads,
+    /// GPM's last sample and the per-process samples seen, between activity reads.
+    activity: Arc<Mutex<activity::ActivityState>>,
+}
+
+impl Visible {
+    fn new(info: GpuDevice, locator: Locator) -> Self {
+        Self {
+            info,
+            locator,
+            statics: statics::Statics::default(),
+            slow: tiers::SlowReads::new(Instant::now(), [Duration::ZERO; tiers::SLOW.len()]),
+            activity: Arc::default(),
+        }
+    }
 }
 
 pub(crate) struct GpuProbe {
@@ -82,6 +103,24 @@ pub(crate) struct GpuProbe {
     retry: Option<(Instant, Duration)>,
     /// The XID watcher over the devices, while NVML is up.
     xid: xid_watch::XidWatch,
+    /// Every device's activity windows, and whether a read added one since it was taken.
+    activity_log: (Arc<ActivityLog>, bool),
+}
+
+/// What an activity read of `v` needs.
+fn activity_context(
+    nvml: &Arc<Nvml>,
+    v: &Visible,
+    pid: u32,
+    pid_namespace: PidNamespace,
+) -> activity::ActivityContext {
+    activity::ActivityContext {
+        nvml: nvml.clone(),
+        state: v.activity.clone(),
+        gpm: v.statics.gpm().clone(),
+        pid,
+        pid_namespace,
+    }
 }
 
 /// First wait before NVML is tried again after a failed start; it doubles up to the maximum.
@@ -92,7 +131,7 @@ impl GpuProbe {
     /// At start: each device's statics and a first read of every slow tier, so every figure
     /// is there from the first snapshot on; then the next slow reads spread over each tier's
     /// period, devices and tiers apart, so that no pass makes them all.
-    fn read_first(&mut self, nvml: &Nvml, warnings: &mut Warnings) {
+    fn read_first(&mut self, nvml: &Arc<Nvml>, warnings: &mut Warnings) {
         let n = self.devices.len() as u32;
         let rates = self.rates;
         for (d, visible) in self.devices.iter_mut().enumerate() {
@@ -116,20 +155,28 @@ impl GpuProbe {
             visible.statics = statics::read_statics(&device, &mut reader);
             self.costs.read(GpuTier::Static, started.elapsed());
             let now = Instant::now();
-            // Energy and counters share a period: 2n reads spread over it; health n over its own.
+            // Energy and counters share a period: 2n reads spread over it; health and
+            // activity n over their own.
             let d = d as u32;
             let spread = [
                 rates.counters * (d + 1) / (2 * n),
                 rates.counters * (n + d + 1) / (2 * n),
                 rates.health * (d + 1) / n,
+                rates.of(GpuTier::Activity) * (d + 1) / n,
             ];
             visible.slow = tiers::SlowReads::new(now, spread);
+            let cx = activity_context(nvml, visible, self.pid, self.pid_namespace);
             for tier in tiers::SLOW {
                 let at = Instant::now();
                 let template = scratch.clone();
-                if let Some(sample) =
-                    tiers::read(&device, tier, &template, warnings, &mut self.costs)
-                {
+                if let Some(sample) = tiers::read(
+                    &device,
+                    tier,
+                    &template,
+                    Some(&cx),
+                    warnings,
+                    &mut self.costs,
+                ) {
                     visible.slow.store(tier, at, sample, rates);
                 }
             }
@@ -155,13 +202,22 @@ impl GpuProbe {
             v.info.name.clone(),
             DeviceState::Ok,
         );
+        let activity = (tier == GpuTier::Activity)
+            .then(|| activity_context(nvml, v, self.pid, self.pid_namespace));
         Some(SlowJob::new(
             nvml.clone(),
             v.locator.clone(),
             position,
             template,
             tier,
+            activity,
         ))
+    }
+
+    /// Every device's activity windows, when a read added one since the last call.
+    pub(crate) fn take_activity_log(&mut self) -> Option<Arc<ActivityLog>> {
+        let (log, changed) = &mut self.activity_log;
+        std::mem::take(changed).then(|| log.clone())
     }
 
     /// Keeps what a slow read found, for the passes after it; dropped if NVML restarted or
@@ -182,7 +238,13 @@ impl GpuProbe {
             return;
         };
         match result.sample {
-            Some(sample) => v.slow.store(result.tier, result.at, sample, rates),
+            Some(sample) => {
+                if let Some(window) = Window::of(&sample.activity) {
+                    let log = self.activity_log.0.with(&v.info.uuid, window);
+                    self.activity_log = (Arc::new(log), true);
+                }
+                v.slow.store(result.tier, result.at, sample, rates)
+            }
             // A lost device: the fast tier says so; try again a period later.
             None => v.slow.postpone(result.tier, result.at, rates),
         }

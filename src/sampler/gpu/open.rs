@@ -5,13 +5,13 @@
 use std::ffi::OsStr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use nvml_wrapper::Nvml;
 
 use super::devices::{all_devices, describe, init_status};
 use super::visible::{self, Resolved};
-use super::{statics, tiers, xid_watch, GpuProbe, Locator, Rates, Visible, FIRST_RETRY};
+use super::{xid_watch, GpuProbe, Locator, Rates, Visible, FIRST_RETRY};
 use crate::sampler::costs::Costs;
 use crate::sampler::pid_namespace::PidNamespace;
 use crate::sampler::warning::{WarningKind, Warnings};
@@ -56,6 +56,7 @@ impl GpuProbe {
             cuda_device_order: cuda_device_order.map(str::to_owned),
             retry: Some((Instant::now() + FIRST_RETRY, FIRST_RETRY)),
             xid: xid_watch::XidWatch::new(xid),
+            activity_log: Default::default(),
         };
         let path = library.map_or(OsStr::new("libnvidia-ml.so.1"), Path::as_os_str);
         if let Some(symbol) = missing_symbol(path) {
@@ -117,20 +118,13 @@ impl GpuProbe {
                 Resolved::Device(i) => {
                     let mut info = all[i].clone();
                     info.index = index;
-                    Visible {
-                        locator: Locator::Index(info.nvml_index),
-                        info,
-                        statics: statics::Statics::default(),
-                        slow: tiers::SlowReads::new(Instant::now(), [Duration::ZERO; 3]),
-                    }
+                    Visible::new(info, Locator::Index(all[i].nvml_index))
                 }
                 Resolved::Mig(uuid) => match nvml.device_by_uuid(uuid.as_str()) {
-                    Ok(device) => Visible {
-                        info: describe(&device, index, u32::MAX, Some(uuid.clone())),
-                        locator: Locator::Uuid(uuid),
-                        statics: statics::Statics::default(),
-                        slow: tiers::SlowReads::new(Instant::now(), [Duration::ZERO; 3]),
-                    },
+                    Ok(device) => Visible::new(
+                        describe(&device, index, u32::MAX, Some(uuid.clone())),
+                        Locator::Uuid(uuid),
+                    ),
                     Err(err) => {
                         warnings.raise(WarningKind::VisibleDevices, None, &uuid, || {
                             format!("CUDA_VISIBLE_DEVICES entry {uuid:?} was not found ({err}); it and the entries after it are ignored")
@@ -172,13 +166,15 @@ impl GpuProbe {
                 },
             );
         }
+        // The activity tier's default rate depends on how many GPUs share its cost.
+        probe.rates = probe.rates.for_gpus(probe.devices.len());
+        let nvml = Arc::new(nvml);
         probe.read_first(&nvml, warnings);
         // The MIG mode has one home, the statics: one read at start, not one per place.
         for (v, d) in probe.devices.iter_mut().zip(&mut inventory.devices) {
             v.info.mig_enabled = v.statics.mig_enabled();
             d.mig_enabled = v.info.mig_enabled;
         }
-        let nvml = Arc::new(nvml);
         let uuids = probe.uuids();
         probe.xid.start(&nvml, uuids);
         probe.nvml = Some(nvml);

@@ -1,28 +1,51 @@
 //! The static tier: what a device gives once (its temperature thresholds, its number of
-//! fans, its MIG mode), read when NVML starts and again when it restarts, and put into every
+//! fans, its MIG mode, whether it gives GPM), read when NVML starts and again when it restarts, and put into every
 //! pass's sample from here. The one home of these figures: the inventory copies the MIG mode.
 
 use nvml_wrapper::enum_wrappers::device::TemperatureThreshold;
 use nvml_wrapper::Device;
 
+use super::activity::{gpm_support, GpmSupport};
 use super::fields::FieldReader;
 use crate::snapshot::{GpuField, GpuTier, MissingField};
 
 /// What a device gives once: its temperature thresholds, its number of fans and its MIG
 /// mode, read when NVML starts (and again when it restarts).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(super) struct Statics {
     slowdown: Option<f64>,
     shutdown: Option<f64>,
     gpu_max: Option<f64>,
     fans: Option<u32>,
     mig_enabled: Option<bool>,
+    /// Whether the device gives GPM, or why not.
+    gpm: GpmSupport,
     missing: Vec<MissingField>,
     /// When they were read.
     pub(super) read_at: Option<std::time::Instant>,
 }
 
+impl Default for Statics {
+    fn default() -> Self {
+        Self {
+            slowdown: None,
+            shutdown: None,
+            gpu_max: None,
+            fans: None,
+            mig_enabled: None,
+            gpm: GpmSupport::UNKNOWN,
+            missing: Vec::new(),
+            read_at: None,
+        }
+    }
+}
+
 impl Statics {
+    /// Whether the device gives GPM, or why not.
+    pub(super) fn gpm(&self) -> &GpmSupport {
+        &self.gpm
+    }
+
     /// The MIG mode as read with the statics (the inventory's copy comes from here).
     pub(super) fn mig_enabled(&self) -> Option<bool> {
         self.mig_enabled
@@ -72,6 +95,7 @@ pub(super) fn read_statics(device: &Device<'_>, reader: &mut FieldReader<'_>) ->
             device.mig_mode()
         })
         .map(|m| m.current == 1);
+    let gpm = gpm_support(device, mig_enabled, reader);
     let missing: Vec<MissingField> = reader.sample.missing.drain(before..).collect();
     Statics {
         slowdown,
@@ -79,6 +103,7 @@ pub(super) fn read_statics(device: &Device<'_>, reader: &mut FieldReader<'_>) ->
         gpu_max,
         fans,
         mig_enabled,
+        gpm,
         missing,
         read_at: Some(std::time::Instant::now()),
     }

@@ -1,5 +1,5 @@
 //! The slow tiers: reads too expensive for every pass (the energy counter, the throttle-time
-//! and PCIe counters) or not worth it (the health figures). Each device's slow reads are due
+//! and PCIe counters, the activity figures) or not worth it (the health figures). Each device's slow reads are due
 //! at their tier's rate, spread over devices and passes; the sampler thread makes at most one
 //! after each interval pass, without the probe lock, so nobody waits behind it. Their results
 //! are carried on every pass after, with the time they were read, and are fresh in one pass
@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use nvml_wrapper::{Device, Nvml};
 
+use super::activity::{self, ActivityContext};
 use super::batches::{read_batch, COUNTERS, HEALTH};
 use super::fields::FieldReader;
 use super::Locator;
@@ -19,7 +20,12 @@ use crate::sampler::warning::Warnings;
 use crate::snapshot::{DeviceState, GpuField, GpuSample, GpuTier, MissingField, MissingReason};
 
 /// The slow tiers, in the order their first reads are spread.
-pub(crate) const SLOW: [GpuTier; 3] = [GpuTier::Energy, GpuTier::Counters, GpuTier::Health];
+pub(crate) const SLOW: [GpuTier; 4] = [
+    GpuTier::Energy,
+    GpuTier::Counters,
+    GpuTier::Health,
+    GpuTier::Activity,
+];
 
 /// The last read of one slow tier on one device.
 struct Read {
@@ -32,29 +38,29 @@ struct Read {
 
 /// One device's slow reads: the last of each tier, and when each is due next.
 pub(super) struct SlowReads {
-    last: [Option<Read>; 3],
-    due: [Instant; 3],
+    last: [Option<Read>; 4],
+    due: [Instant; 4],
 }
 
 impl SlowReads {
     /// Reads due from `first` on, `spread[k]` after it for tier `k`.
-    pub(super) fn new(first: Instant, spread: [Duration; 3]) -> Self {
+    pub(super) fn new(first: Instant, spread: [Duration; 4]) -> Self {
         Self {
-            last: [None, None, None],
+            last: [None, None, None, None],
             due: spread.map(|d| first + d),
         }
     }
 
     /// The earliest read due at `now`: its tier and due time.
     pub(super) fn due(&self, now: Instant) -> Option<(Instant, GpuTier)> {
-        (0..3)
+        (0..SLOW.len())
             .filter(|&k| self.due[k] <= now)
             .min_by_key(|&k| self.due[k])
             .map(|k| (self.due[k], SLOW[k]))
     }
 
     /// Sets when each tier is due next: `spread[k]` after `first` for tier `k`.
-    pub(super) fn due_from(&mut self, first: Instant, spread: [Duration; 3]) {
+    pub(super) fn due_from(&mut self, first: Instant, spread: [Duration; 4]) {
         self.due = spread.map(|d| first + d);
     }
 
@@ -110,6 +116,7 @@ fn fields(tier: GpuTier) -> &'static [GpuField] {
             GpuField::RemappedRows,
             GpuField::RetiredPages,
         ],
+        GpuTier::Activity => &[GpuField::Gpm, GpuField::ProcessUtilization],
         GpuTier::Fast | GpuTier::Static => &[],
     }
 }
@@ -143,6 +150,7 @@ fn clear(tier: GpuTier, sample: &mut GpuSample) {
             c.remapped_rows_failure = None;
             c.retired_pages_pending = None;
         }
+        GpuTier::Activity => sample.activity = Default::default(),
         GpuTier::Fast | GpuTier::Static => {}
     }
 }
@@ -169,6 +177,7 @@ fn copy(tier: GpuTier, from: &GpuSample, to: &mut GpuSample) {
             t.remapped_rows_failure = f.remapped_rows_failure;
             t.retired_pages_pending = f.retired_pages_pending;
         }
+        GpuTier::Activity => to.activity = from.activity,
         GpuTier::Fast | GpuTier::Static => {}
     }
     for m in &from.missing {
@@ -182,6 +191,7 @@ pub(super) fn read(
     device: &Device<'_>,
     tier: GpuTier,
     template: &GpuSample,
+    activity: Option<&ActivityContext>,
     warnings: &mut Warnings,
     costs: &mut Costs,
 ) -> Option<GpuSample> {
@@ -211,6 +221,11 @@ pub(super) fn read(
         }
         GpuTier::Counters => read_batch(device, &mut reader, &COUNTERS),
         GpuTier::Health => read_batch(device, &mut reader, &HEALTH),
+        GpuTier::Activity => {
+            if let Some(cx) = activity {
+                activity::read(device, cx, &mut reader);
+            }
+        }
         GpuTier::Fast | GpuTier::Static => {}
     }
     let lost = reader.lost;
@@ -226,6 +241,8 @@ pub(crate) struct SlowJob {
     position: usize,
     template: GpuSample,
     tier: GpuTier,
+    /// The device's activity state, for an activity read.
+    activity: Option<ActivityContext>,
 }
 
 /// What a [`SlowJob`] read, to store under the probe lock.
@@ -247,6 +264,7 @@ impl SlowJob {
         position: usize,
         template: GpuSample,
         tier: GpuTier,
+        activity: Option<ActivityContext>,
     ) -> Self {
         Self {
             nvml,
@@ -254,6 +272,7 @@ impl SlowJob {
             position,
             template,
             tier,
+            activity,
         }
     }
 
@@ -267,6 +286,7 @@ impl SlowJob {
                 &device,
                 self.tier,
                 &self.template,
+                self.activity.as_ref(),
                 &mut warnings,
                 &mut costs,
             )

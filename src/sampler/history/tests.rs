@@ -45,6 +45,7 @@ fn pass(seq: u64, at: Instant, mem: Option<u64>, gpu: Option<u64>) -> Arc<Snapsh
             process_memory: None,
             mig_enabled: None,
             condition: Default::default(),
+            activity: Default::default(),
             missing: Vec::new(),
             reads: crate::snapshot::TierReads::all_fresh(at),
         }],

@@ -44,6 +44,11 @@ pub(crate) enum Labels {
     GpuError(&'static str),
     /// The GPU's identity, `hw.type = gpu` and `hw.state`.
     GpuState(&'static str),
+    /// The GPU's identity and which unit's activity (`resmon.gpu.activity.type`).
+    GpuActivity(&'static str),
+    /// The GPU's identity, the link (`resmon.gpu.link`: `pcie`, `nvlink`) and
+    /// `network.io.direction`.
+    GpuLink(&'static str, &'static str),
 }
 
 /// How a figure is exported as a metric. Several rows may share one metric (the GPU's

@@ -305,5 +305,117 @@ catalogue! {
             span [],
             metric metric(m::HW_STATUS, Instrument::IntUpDown, "1", Labels::GpuState("failed")),
             kept false;
+        /// Share of the last activity window the SMs were busy, 0..1 (GPM): exported only (spans get their windows by their own rule).
+        ActivitySm = "resmon.gpu.activity.sm", Gauge, Tier::Gpu(GpuTier::Activity),
+            low_at false,
+            read |g| g.activity.sm,
+            span [],
+            metric metric(m::GPU_ACTIVITY, Instrument::Gauge, "1", Labels::GpuActivity("sm")),
+            kept false;
+        /// Share of the last activity window warps were resident, over the SMs' maximum, 0..1 (GPM): exported only (spans get their windows by their own rule).
+        ActivitySmOccupancy = "resmon.gpu.activity.sm_occupancy", Gauge, Tier::Gpu(GpuTier::Activity),
+            low_at false,
+            read |g| g.activity.sm_occupancy,
+            span [],
+            metric metric(m::GPU_ACTIVITY, Instrument::Gauge, "1", Labels::GpuActivity("sm_occupancy")),
+            kept false;
+        /// Share of the last activity window any tensor core was busy, 0..1 (GPM): exported only (spans get their windows by their own rule).
+        ActivityTensor = "resmon.gpu.activity.tensor", Gauge, Tier::Gpu(GpuTier::Activity),
+            low_at false,
+            read |g| g.activity.tensor,
+            span [],
+            metric metric(m::GPU_ACTIVITY, Instrument::Gauge, "1", Labels::GpuActivity("tensor")),
+            kept false;
+        /// Share of the last activity window the HMMA (fp16, bf16, tf32) tensor pipes were busy, 0..1 (GPM): exported only (spans get their windows by their own rule).
+        ActivityTensorHmma = "resmon.gpu.activity.tensor.hmma", Gauge, Tier::Gpu(GpuTier::Activity),
+            low_at false,
+            read |g| g.activity.tensor_hmma,
+            span [],
+            metric metric(m::GPU_ACTIVITY, Instrument::Gauge, "1", Labels::GpuActivity("tensor.hmma")),
+            kept false;
+        /// Share of the last activity window the IMMA (integer) tensor pipes were busy, 0..1 (GPM): exported only (spans get their windows by their own rule).
+        ActivityTensorImma = "resmon.gpu.activity.tensor.imma", Gauge, Tier::Gpu(GpuTier::Activity),
+            low_at false,
+            read |g| g.activity.tensor_imma,
+            span [],
+            metric metric(m::GPU_ACTIVITY, Instrument::Gauge, "1", Labels::GpuActivity("tensor.imma")),
+            kept false;
+        /// Share of the last activity window the DFMA (fp64) tensor pipes were busy, 0..1 (GPM): exported only (spans get their windows by their own rule).
+        ActivityTensorDfma = "resmon.gpu.activity.tensor.dfma", Gauge, Tier::Gpu(GpuTier::Activity),
+            low_at false,
+            read |g| g.activity.tensor_dfma,
+            span [],
+            metric metric(m::GPU_ACTIVITY, Instrument::Gauge, "1", Labels::GpuActivity("tensor.dfma")),
+            kept false;
+        /// Share of the last activity window of DRAM bandwidth was used, 0..1 (GPM): exported only (spans get their windows by their own rule).
+        ActivityDram = "resmon.gpu.activity.dram", Gauge, Tier::Gpu(GpuTier::Activity),
+            low_at false,
+            read |g| g.activity.dram,
+            span [],
+            metric metric(m::GPU_ACTIVITY, Instrument::Gauge, "1", Labels::GpuActivity("dram")),
+            kept false;
+        /// Share of the last activity window the FP16 pipes were busy, 0..1 (GPM): exported only (spans get their windows by their own rule).
+        ActivityFp16 = "resmon.gpu.activity.fp16", Gauge, Tier::Gpu(GpuTier::Activity),
+            low_at false,
+            read |g| g.activity.fp16,
+            span [],
+            metric metric(m::GPU_ACTIVITY, Instrument::Gauge, "1", Labels::GpuActivity("fp16")),
+            kept false;
+        /// Share of the last activity window the FP32 pipes were busy, 0..1 (GPM): exported only (spans get their windows by their own rule).
+        ActivityFp32 = "resmon.gpu.activity.fp32", Gauge, Tier::Gpu(GpuTier::Activity),
+            low_at false,
+            read |g| g.activity.fp32,
+            span [],
+            metric metric(m::GPU_ACTIVITY, Instrument::Gauge, "1", Labels::GpuActivity("fp32")),
+            kept false;
+        /// Share of the last activity window the FP64 pipes were busy, 0..1 (GPM): exported only (spans get their windows by their own rule).
+        ActivityFp64 = "resmon.gpu.activity.fp64", Gauge, Tier::Gpu(GpuTier::Activity),
+            low_at false,
+            read |g| g.activity.fp64,
+            span [],
+            metric metric(m::GPU_ACTIVITY, Instrument::Gauge, "1", Labels::GpuActivity("fp64")),
+            kept false;
+        /// Bytes per second over pcie, direction `receive`, in the last activity window (GPM): exported only.
+        LinkPcieRx = "resmon.gpu.link.io.rate.pcie.receive", Gauge, Tier::Gpu(GpuTier::Activity),
+            low_at false,
+            read |g| g.activity.pcie_rx,
+            span [],
+            metric metric(m::GPU_LINK_IO_RATE, Instrument::Gauge, "By/s", Labels::GpuLink("pcie", "receive")),
+            kept false;
+        /// Bytes per second over pcie, direction `transmit`, in the last activity window (GPM): exported only.
+        LinkPcieTx = "resmon.gpu.link.io.rate.pcie.transmit", Gauge, Tier::Gpu(GpuTier::Activity),
+            low_at false,
+            read |g| g.activity.pcie_tx,
+            span [],
+            metric metric(m::GPU_LINK_IO_RATE, Instrument::Gauge, "By/s", Labels::GpuLink("pcie", "transmit")),
+            kept false;
+        /// Bytes per second over nvlink, direction `receive`, in the last activity window (GPM): exported only.
+        LinkNvlinkRx = "resmon.gpu.link.io.rate.nvlink.receive", Gauge, Tier::Gpu(GpuTier::Activity),
+            low_at false,
+            read |g| g.activity.nvlink_rx,
+            span [],
+            metric metric(m::GPU_LINK_IO_RATE, Instrument::Gauge, "By/s", Labels::GpuLink("nvlink", "receive")),
+            kept false;
+        /// Bytes per second over nvlink, direction `transmit`, in the last activity window (GPM): exported only.
+        LinkNvlinkTx = "resmon.gpu.link.io.rate.nvlink.transmit", Gauge, Tier::Gpu(GpuTier::Activity),
+            low_at false,
+            read |g| g.activity.nvlink_tx,
+            span [],
+            metric metric(m::GPU_LINK_IO_RATE, Instrument::Gauge, "By/s", Labels::GpuLink("nvlink", "transmit")),
+            kept false;
+        /// This process's share of the SMs in the last activity window, 0..1: exported only.
+        ProcessSm = "resmon.process.gpu.utilization", Gauge, Tier::Gpu(GpuTier::Activity),
+            low_at false,
+            read |g| g.activity.process_sm,
+            span [],
+            metric metric(m::PROCESS_GPU_UTILIZATION, Instrument::Gauge, "1", Labels::Gpu),
+            kept false;
+        /// This process's share of the memory controller in the last activity window, 0..1: exported only.
+        ProcessMemoryBusy = "resmon.process.gpu.memory.busy", Gauge, Tier::Gpu(GpuTier::Activity),
+            low_at false,
+            read |g| g.activity.process_memory_busy,
+            span [],
+            metric metric(m::PROCESS_GPU_MEMORY_BUSY, Instrument::Gauge, "1", Labels::Gpu),
+            kept false;
     }
 }
