@@ -10,7 +10,7 @@
 //!   GPUs, against host only; targets ≤ 0.3 % and ≤ 1 % of a core), and the p50 / p99 of
 //!   `sample_now()` while the sampler thread makes a slow read after every pass.
 //!
-//! Run: `cargo bench --bench sampler` (about 2 minutes; `-- --test` runs each once, shortly).
+//! Run: `cargo bench --bench sampler` (about 3 minutes; `-- --test` runs each once, shortly).
 
 #[cfg(all(feature = "nvml", target_os = "linux"))]
 #[path = "../tests/common/fake_nvml.rs"]
@@ -138,14 +138,15 @@ fn thread_cpu_ns(prefix: &str) -> Option<u64> {
 }
 
 /// The sampler thread's share of a core at the default settings (200 ms interval, counters
-/// every 10 s, health every 30 s) over two counter periods, with host only, 1 and 8 GPUs.
+/// every 10 s, health every 30 s, activity every 5 s with one GPU and 20 s with eight) over
+/// two activity periods of eight GPUs, with host only, 1 and 8 GPUs.
 /// The threads are found by name: the other samplers alive meanwhile sleep (1 h interval).
 #[cfg(all(feature = "nvml", target_os = "linux"))]
 fn thread_cpu(fakes: &[(usize, fake_nvml::FakeNvml)]) {
     let run = if test_mode() {
         Duration::from_secs(1)
     } else {
-        Duration::from_secs(20)
+        Duration::from_secs(40)
     };
     let measure = |builder: otel_resmon::SamplerBuilder| {
         let sampler = builder
@@ -175,6 +176,11 @@ fn thread_cpu(fakes: &[(usize, fake_nvml::FakeNvml)]) {
                 "sampler.tier_{}_h200_x{n}_per_pass_us {:.1}",
                 t.tier.as_str(),
                 t.per_pass.as_secs_f64() * 1e6
+            );
+            println!(
+                "sampler.tier_{}_h200_x{n}_per_read_us {:.1}",
+                t.tier.as_str(),
+                t.per_read.as_secs_f64() * 1e6
             );
         }
     }

@@ -63,8 +63,17 @@ fn every_figure_is_read_back() {
         assert_eq!(g.energy, Some(1000.0 * (n + 1) as f64));
         assert_eq!(g.mig_enabled, Some(false));
         // The default fake is an H100 SXM: no fan, said so (tests/gpu_condition.rs reads
-        // every other condition figure).
-        assert_eq!(g.missing.len(), 1, "{:?}", g.missing);
+        // every other condition figure); no GPM configured, and the first activity read
+        // only marks where the process samples start (tests/gpu_activity.rs).
+        assert_eq!(g.missing.len(), 3, "{:?}", g.missing);
+        assert_eq!(
+            g.missing_reason(otel_resmon::GpuField::Gpm),
+            Some(&otel_resmon::MissingReason::NotSupported)
+        );
+        assert_eq!(
+            g.missing_reason(otel_resmon::GpuField::ProcessUtilization),
+            Some(&otel_resmon::MissingReason::NoSamples)
+        );
         assert_eq!(
             g.missing_reason(otel_resmon::GpuField::FanSpeed),
             Some(&otel_resmon::MissingReason::NotSupported)

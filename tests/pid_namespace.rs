@@ -43,6 +43,11 @@ fn can_unshare() -> bool {
 
 /// The doctor's report in a new PID namespace, its one GPU's process list being `compute`.
 fn doctor_in_a_namespace(compute: &str) -> String {
+    doctor_in_a_namespace_with(compute, "")
+}
+
+/// As [`doctor_in_a_namespace`], with more of the GPU's configuration (`extra` lines).
+fn doctor_in_a_namespace_with(compute: &str, extra: &str) -> String {
     let mut gpu = Gpu::new(
         0,
         "GPU-11111111-aaaa-4000-8000-000000000001",
@@ -50,6 +55,7 @@ fn doctor_in_a_namespace(compute: &str) -> String {
     );
     gpu.memory_used = 10 * GIB;
     gpu.compute = compute.to_owned();
+    gpu.extra = extra.to_owned();
     let fake = FakeNvml::new(&gpus(&[gpu]));
     let out = Command::new("unshare")
         .args(["--pid", "--fork", "--mount-proc"])
@@ -166,5 +172,43 @@ fn on_the_host_the_same_driver_gives_the_figure() {
     assert!(
         line(&report, "cuda:0 ok").contains("this process 1.0 GiB"),
         "{report}"
+    );
+}
+
+/// A GPU with GPM (so the doctor waits for a second activity read) whose per-process samples
+/// are `samples`, made afresh at each call.
+fn running(samples: &str) -> String {
+    format!(
+        "gpu.0.gpm=1\ngpu.0.gpm.5=50\ngpu.0.process_utilization={samples}\n\
+         gpu.0.process_utilization.live=1\n"
+    )
+}
+
+#[test]
+fn host_pids_in_the_utilization_samples_give_no_share_and_say_why() {
+    if !can_unshare() {
+        return;
+    }
+    // This test process and another, both host pids the new namespace cannot see: the
+    // doctor (pid 1 there) has no share it can tell, never another's and never 0.
+    let samples = format!("{}:80:10:0,4242:15:5:0", std::process::id());
+    let report = doctor_in_a_namespace_with("", &running(&samples));
+    let activity = line(&report, "activity:");
+    assert!(
+        activity.contains("this process's share not available (pid_namespace)"),
+        "{activity}"
+    );
+}
+
+#[test]
+fn a_driver_that_gives_the_namespace_pid_gives_the_share() {
+    if !can_unshare() {
+        return;
+    }
+    let report = doctor_in_a_namespace_with(&format!("self:{}", GIB), &running("self:80:10:0"));
+    let activity = line(&report, "activity:");
+    assert!(
+        activity.contains("this process SM 80.0 %, memory 10.0 %"),
+        "{activity}"
     );
 }

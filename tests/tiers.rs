@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::fake_nvml::{gpus, h200_costs, h200s, FakeNvml, Gpu};
 use common::otel::{attr, float, traced};
-use otel_resmon::{Error, FigureSet, GpuTier, ResourceLayer, Sampler};
+use otel_resmon::{Error, FigureSet, GpuField, GpuTier, ResourceLayer, Sampler};
 
 /// A sampler the tests drive themselves, warnings kept quiet.
 fn sampler(fake: &FakeNvml) -> otel_resmon::SamplerBuilder {
@@ -69,8 +69,15 @@ fn every_tier_is_read_at_start_and_knows_when() {
         .unwrap();
     let first = s.latest();
     for g in &first.gpus {
-        // The H200 has no fan: its speed is the one figure missing.
-        assert_eq!(g.missing.len(), 1, "{:?}", g.missing);
+        // The H200 has no fan: its speed is missing; and the activity figures, whose first
+        // read only starts their window.
+        assert_eq!(g.missing.len(), 3, "{:?}", g.missing);
+        for field in [GpuField::Gpm, GpuField::ProcessUtilization] {
+            assert_eq!(
+                g.missing_reason(field),
+                Some(&otel_resmon::MissingReason::NoSamples)
+            );
+        }
         assert!(g.energy.is_some() && g.condition.power_limit.is_some());
         assert!(g.condition.throttled_time.total().is_some());
         assert!(g.condition.temperature_slowdown.is_some());

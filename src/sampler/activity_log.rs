@@ -38,6 +38,7 @@ pub(crate) struct Window {
 
 impl Window {
     /// The window of an activity read, if it has one (the first read of a device has none).
+    #[cfg_attr(not(feature = "nvml"), allow(dead_code))]
     pub(crate) fn of(a: &GpuActivity) -> Option<Self> {
         let (from, to) = a.window?;
         let values = [a.tensor, a.dram, a.sm_occupancy, a.process_sm];

@@ -93,12 +93,15 @@ impl Probes {
         (snapshot, inventory)
     }
 
-    /// The slow GPU read most overdue now, if any.
-    pub(super) fn next_slow(&self) -> Option<SlowJob> {
+    /// The slow GPU read most overdue at `by`, if any.
+    pub(super) fn next_slow(&self, by: Instant) -> Option<SlowJob> {
         match &self.gpu {
             #[cfg(feature = "nvml")]
-            GpuSource::Nvml(probe) => probe.next_slow(Instant::now()),
-            GpuSource::Off(_) => None,
+            GpuSource::Nvml(probe) => probe.next_slow(by),
+            GpuSource::Off(_) => {
+                let _ = by;
+                None
+            }
         }
     }
 

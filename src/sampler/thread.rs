@@ -104,7 +104,11 @@ impl Shared {
         self.history.push(snapshot.clone(), extra);
         self.latest.store(snapshot.clone());
         self.published.store(snapshot.seq, Ordering::Release);
-        let job = if extra { None } else { probes.next_slow() };
+        let job = if extra {
+            None
+        } else {
+            probes.next_slow(Instant::now())
+        };
         if job.is_some() {
             self.slow_busy.store(true, Ordering::Release);
         }
@@ -117,9 +121,11 @@ impl Shared {
     /// Makes the slow reads due now, one at a time, each without the probe lock, keeping
     /// what each found before the next. At the default rates the reads are due at different
     /// times, so a pass is followed by one at most; rates shorter than the interval ask for
-    /// every one after every pass. Bounded by `max` reads.
+    /// every one after every pass. Only reads due when the first began: each tier of each
+    /// device at most once (a read sets its next due time past that), and at most `max`.
     #[cfg(feature = "nvml")]
     fn slow(&self, first: probes::SlowJob, max: usize) {
+        let round = Instant::now();
         let mut job = Some(first);
         let mut made = 0;
         while let Some(next) = job.take() {
@@ -131,7 +137,7 @@ impl Shared {
                 self.activity.store(log);
             }
             if made < max {
-                job = probes.next_slow();
+                job = probes.next_slow(round);
             }
             if job.is_none() {
                 self.slow_busy.store(false, Ordering::Release);

@@ -1,6 +1,7 @@
 //! What a GPU's units did between two reads of the activity tier: GPM's figures (Hopper and
 //! newer) and this process's share of the device.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 /// What a GPU's units did over one window, between two reads of [`GpuTier::Activity`]
@@ -54,4 +55,13 @@ pub struct GpuActivity {
     pub process_sm: Option<f64>,
     /// This process's share of the memory controller over the window.
     pub process_memory_busy: Option<f64>,
+}
+
+impl GpuActivity {
+    /// No figure: one shared value, so a sample without a read allocates nothing.
+    #[cfg_attr(not(feature = "nvml"), allow(dead_code))]
+    pub(crate) fn none() -> Arc<GpuActivity> {
+        static NONE: OnceLock<Arc<GpuActivity>> = OnceLock::new();
+        NONE.get_or_init(Arc::default).clone()
+    }
 }

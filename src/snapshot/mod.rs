@@ -221,8 +221,9 @@ pub struct GpuSample {
     pub mig_enabled: Option<bool>,
     /// Clocks, limits, throttling and memory errors.
     pub condition: GpuCondition,
-    /// What the GPU's units did over the last window of the activity tier.
-    pub activity: GpuActivity,
+    /// What the GPU's units did over the last window of the activity tier: shared between
+    /// the passes that carry one read (a pass copies a pointer, not 288 bytes per GPU).
+    pub activity: Arc<GpuActivity>,
     /// Every figure that is `None` although the device answered, and why.
     pub missing: Vec<MissingField>,
     /// When each tier was read, and which this pass read itself.
@@ -251,7 +252,7 @@ impl GpuSample {
             process_memory: None,
             mig_enabled: None,
             condition: GpuCondition::default(),
-            activity: GpuActivity::default(),
+            activity: GpuActivity::none(),
             missing: Vec::new(),
             reads: TierReads::default(),
         }

@@ -175,14 +175,21 @@ pub fn h200_costs() -> &'static str {
     include_str!("../fake_nvml/h200-costs.conf")
 }
 
-/// `n` H200s with every figure set, at the H200's measured call costs; this process uses
-/// memory on each.
+/// `n` H200s with every figure set (GPM too), at the H200's measured call costs; this
+/// process uses memory on each and runs on each all along.
 pub fn h200s(n: usize) -> String {
     let list: Vec<Gpu> = (0..n)
         .map(|i| {
             let mut g = Gpu::new(i, H200_UUIDS[i], H200_PCI[i]);
             g.name = "NVIDIA H200";
             g.memory_total = 141 * GIB;
+            // GPM as under a bf16 matmul, and this process running on it all along.
+            g.extra = format!(
+                "gpu.{i}.gpm=1\ngpu.{i}.gpm.2=95.8\ngpu.{i}.gpm.3=14.2\ngpu.{i}.gpm.5=93.0\n\
+                 gpu.{i}.gpm.7=93.0\ngpu.{i}.gpm.10=17.9\ngpu.{i}.gpm.12=0\n\
+                 gpu.{i}.process_utilization=self:77:20:100\n\
+                 gpu.{i}.process_utilization.live=1\n"
+            );
             g
         })
         .collect();

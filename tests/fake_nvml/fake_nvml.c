@@ -61,6 +61,8 @@
  *                                 age, so a re-read file makes new samples; only
  *                                 samples newer than lastSeenTimeStamp are given,
  *                                 NOT_FOUND when none is
+ *   gpu.<i>.process_utilization.live=1  the samples are as old as configured at
+ *                                 each call (processes running all along)
  *   gpu.<i>.compute_processes=self:1048576,4242:2000   pid:bytes list;
  *   gpu.<i>.graphics_processes=...  `self` is the caller's pid, bytes `na` is
  *                                 NVML_VALUE_NOT_AVAILABLE
@@ -150,6 +152,7 @@ struct util_sample {
     unsigned int sm;
     unsigned int mem;
     unsigned long long timestamp_us;
+    unsigned long long age_us;
 };
 
 struct gpu {
@@ -176,6 +179,7 @@ struct gpu {
     double gpm_value[NVML_GPM_METRIC_MAX];
     struct util_sample util[MAX_PROCS];
     int n_util;
+    int util_live;
 };
 
 struct cost {
@@ -288,7 +292,8 @@ static void parse_util(const char *value, struct util_sample *samples, int *coun
         u->pid = strcmp(parts[0], "self") == 0 ? (unsigned int)getpid() : (unsigned int)strtoul(parts[0], NULL, 10);
         u->sm = (unsigned int)strtoul(parts[1], NULL, 10);
         u->mem = (unsigned int)strtoul(parts[2], NULL, 10);
-        u->timestamp_us = now - strtoull(parts[3], NULL, 10) * 1000ull;
+        u->age_us = strtoull(parts[3], NULL, 10) * 1000ull;
+        u->timestamp_us = now - u->age_us;
     }
 }
 
@@ -329,6 +334,7 @@ static void parse_line(struct config *c, char *key, char *value) {
         else if (strcmp(field, "compute_processes") == 0) parse_procs(value, g->compute, &g->n_compute);
         else if (strcmp(field, "graphics_processes") == 0) parse_procs(value, g->graphics, &g->n_graphics);
         else if (strcmp(field, "process_utilization") == 0) parse_util(value, g->util, &g->n_util);
+        else if (strcmp(field, "process_utilization.live") == 0) g->util_live = atoi(value);
         else if (strcmp(field, "gpm") == 0) g->gpm = atoi(value);
         else if (strncmp(field, "gpm.", 4) == 0) {
             long id = strtol(field + 4, NULL, 10);
@@ -917,6 +923,11 @@ nvmlReturn_t DECLDIR nvmlDeviceGetProcessUtilization(nvmlDevice_t device, nvmlPr
     nvmlReturn_t rc = enter(device, "nvmlDeviceGetProcessUtilization", &g);
     if (rc != NVML_SUCCESS) return rc;
     if (!processSamplesCount) return leave(NVML_ERROR_INVALID_ARGUMENT);
+    if (g->util_live) {
+        /* A process running all along: its samples are as old as configured at each call. */
+        unsigned long long now = wall_us();
+        for (int k = 0; k < g->n_util; k++) g->util[k].timestamp_us = now - g->util[k].age_us;
+    }
     unsigned int n = 0;
     for (int k = 0; k < g->n_util; k++) {
         if (g->util[k].timestamp_us > lastSeenTimeStamp) n++;

@@ -9,10 +9,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use nvml_wrapper::enums::gpm::GpmMetricId;
-use nvml_wrapper::error::NvmlError;
+use nvml_wrapper::error::{nvml_sym, nvml_try, NvmlError};
 use nvml_wrapper::gpm::{gpm_metrics_get, GpmSample};
 use nvml_wrapper::{Device, Nvml};
-use nvml_wrapper_sys::bindings::nvmlGpmSample_t;
+use nvml_wrapper_sys::bindings::{
+    nvmlGpmSample_t, nvmlProcessUtilizationSample_t, nvmlReturn_enum_NVML_ERROR_INSUFFICIENT_SIZE,
+};
 
 use super::fields::FieldReader;
 use super::process_utilization::{share, Sample, Share};
@@ -189,7 +191,7 @@ pub(super) fn read(device: &Device<'_>, cx: &ActivityContext, reader: &mut Field
         a.window = a.window.or(state.last_read.map(|from| (from, now)));
     }
     state.last_read = Some(now);
-    reader.sample.activity = a;
+    reader.sample.activity = Arc::new(a);
 }
 
 /// GPM: a new sample, and the figures between the last one and it.
@@ -250,6 +252,43 @@ fn gpm(
     }
 }
 
+/// Samples room is made for in the first call: one per process per driver sample period.
+const SAMPLES: usize = 64;
+
+/// The driver's per-process samples newer than `last_seen`, in one call where they fit
+/// (nvml-wrapper's `process_utilization_stats` asks for the count first, and each call costs
+/// 2.1 ms on an H200), else a second with the count the driver gave.
+fn process_samples(
+    device: &Device<'_>,
+    nvml: &Nvml,
+    last_seen: u64,
+) -> Result<Vec<nvmlProcessUtilizationSample_t>, NvmlError> {
+    let call = nvml_sym(nvml.lib().nvmlDeviceGetProcessUtilization.as_ref())?;
+    let empty = nvmlProcessUtilizationSample_t {
+        pid: 0,
+        timeStamp: 0,
+        smUtil: 0,
+        memUtil: 0,
+        encUtil: 0,
+        decUtil: 0,
+    };
+    let mut samples = vec![empty; SAMPLES];
+    for _ in 0..2 {
+        let mut count = u32::try_from(samples.len()).unwrap_or(u32::MAX);
+        // SAFETY: the device handle is this NVML instance's and alive while `device` is;
+        // `samples` has room for `count` entries, all the driver may write.
+        let code = unsafe { call(device.handle(), samples.as_mut_ptr(), &mut count, last_seen) };
+        if code == nvmlReturn_enum_NVML_ERROR_INSUFFICIENT_SIZE {
+            samples.resize(count as usize, empty);
+            continue;
+        }
+        nvml_try(code)?;
+        samples.truncate(count as usize);
+        return Ok(samples);
+    }
+    Err(NvmlError::InsufficientSize(None))
+}
+
 /// This process's share: the driver's samples since the last seen. The first read only
 /// marks where the next one starts.
 fn process(
@@ -268,7 +307,7 @@ fn process(
         return;
     };
     let got = reader.call("nvmlDeviceGetProcessUtilization", || {
-        device.process_utilization_stats(last_seen)
+        process_samples(device, &cx.nvml, last_seen)
     });
     let samples = match got {
         Ok(samples) => samples,
@@ -280,15 +319,15 @@ fn process(
         Err(err) => return failed(reader, GpuField::ProcessUtilization, err),
     };
     // Carried forward: no sample is read twice.
-    if let Some(newest) = samples.iter().map(|s| s.timestamp).max() {
+    if let Some(newest) = samples.iter().map(|s| s.timeStamp).max() {
         state.last_seen = Some(newest.max(last_seen));
     }
     let samples: Vec<Sample> = samples
         .iter()
         .map(|s| Sample {
             pid: s.pid,
-            sm: s.sm_util,
-            memory: s.mem_util,
+            sm: s.smUtil,
+            memory: s.memUtil,
         })
         .collect();
     match share(&samples, cx.pid, cx.pid_namespace, pid_namespace::visible) {

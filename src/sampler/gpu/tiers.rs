@@ -150,7 +150,7 @@ fn clear(tier: GpuTier, sample: &mut GpuSample) {
             c.remapped_rows_failure = None;
             c.retired_pages_pending = None;
         }
-        GpuTier::Activity => sample.activity = Default::default(),
+        GpuTier::Activity => sample.activity = crate::snapshot::GpuActivity::none(),
         GpuTier::Fast | GpuTier::Static => {}
     }
 }
@@ -177,7 +177,7 @@ fn copy(tier: GpuTier, from: &GpuSample, to: &mut GpuSample) {
             t.remapped_rows_failure = f.remapped_rows_failure;
             t.retired_pages_pending = f.retired_pages_pending;
         }
-        GpuTier::Activity => to.activity = from.activity,
+        GpuTier::Activity => to.activity = from.activity.clone(),
         GpuTier::Fast | GpuTier::Static => {}
     }
     for m in &from.missing {
