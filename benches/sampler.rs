@@ -138,7 +138,7 @@ fn thread_cpu_ns(prefix: &str) -> Option<u64> {
 }
 
 /// The sampler thread's share of a core at the default settings (200 ms interval, counters
-/// every 10 s, health every 30 s, activity every 5 s with one GPU and 20 s with eight) over
+/// every 10 s, health every 30 s, activity every 10 s with one GPU and 20 s with eight) over
 /// two activity periods of eight GPUs, with host only, 1 and 8 GPUs.
 /// The threads are found by name: the other samplers alive meanwhile sleep (1 h interval).
 #[cfg(all(feature = "nvml", target_os = "linux"))]

@@ -25,7 +25,7 @@ pub(crate) enum SpanActivity {
 
 const FIGURES: usize = 4;
 
-/// Windows kept per device: at the default rates 21 minutes (one GPU) to 85 minutes (eight).
+/// Windows kept per device: at the default rates 42 minutes (up to four GPUs) to 85 minutes (eight).
 const KEPT: usize = 256;
 
 /// One window of one device: its span-relevant figures.

@@ -86,9 +86,9 @@ pub const DEFAULT_GPU_COUNTERS_INTERVAL: Duration = Duration::from_secs(10);
 /// remapped rows, retired pages).
 pub const DEFAULT_GPU_HEALTH_INTERVAL: Duration = Duration::from_secs(30);
 /// Default time between two reads of a GPU's activity figures (GPM, this process's share)
-/// with up to two GPUs; beyond, [`GPU_ACTIVITY_INTERVAL_PER_GPU`] per GPU, so the reads'
+/// with up to four GPUs; beyond, [`GPU_ACTIVITY_INTERVAL_PER_GPU`] per GPU, so the reads'
 /// cost stays the same whatever the number of GPUs.
-pub const DEFAULT_GPU_ACTIVITY_INTERVAL: Duration = Duration::from_secs(5);
+pub const DEFAULT_GPU_ACTIVITY_INTERVAL: Duration = Duration::from_secs(10);
 /// The default activity interval per GPU beyond two (20 s with eight GPUs).
 pub const GPU_ACTIVITY_INTERVAL_PER_GPU: Duration = Duration::from_millis(2500);
 /// Environment variable: time between two reads of a GPU's activity figures, milliseconds.
@@ -220,10 +220,10 @@ impl SamplerBuilder {
     /// (`RESMON_GPU_ACTIVITY_INTERVAL_MS`). Each figure is the mean over the time since the
     /// last read, and a span gets the windows that lie within it, so a shorter interval
     /// gives shorter spans these figures. On an H200 a read costs about 4 ms of driver time
-    /// a GPU (GPM's metrics 1.9 ms, the per-process samples 2.1 ms). Default 5 s with up to
-    /// two GPUs, 2.5 s per GPU beyond (20 s with eight), which keeps the sampler within
-    /// 0.3 % of a core with one GPU and 1 % with eight. From 200 ms (GPM reads 0 over
-    /// shorter windows) to one hour.
+    /// a GPU (GPM's sample and metrics 1.65 ms, the per-process samples 2.1 ms). Default
+    /// 10 s with up to four GPUs, 2.5 s per GPU beyond (20 s with eight), which keeps the
+    /// sampler within 0.3 % of a core with one GPU and 1 % with eight (at 5 s, one GPU read
+    /// 0.27-0.30 %: too close). From 200 ms (GPM reads 0 over shorter windows) to one hour.
     pub fn gpu_activity_interval(mut self, every: Duration) -> Self {
         self.gpu_activity_interval = Some(every);
         self
