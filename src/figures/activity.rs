@@ -21,8 +21,8 @@ pub(super) fn activity(
     k: &'static GpuKeys,
     out: &mut Out<'_>,
 ) {
-    let from = span.start.taken_at;
-    let Some(a) = log.since(from) else {
+    // The first pass after the start snapshot was published after the span began.
+    let Some(a) = log.since(span.start.seq + 1) else {
         return;
     };
     let mean = |f| a.mean(f).map(Num::Float);
@@ -49,7 +49,9 @@ pub(super) fn activity(
             out.put(&k.activity_dram_peak, Num::Float(p));
         }
     }
-    let length = Instant::now().saturating_duration_since(from).as_secs_f64();
+    let length = Instant::now()
+        .saturating_duration_since(span.start.taken_at)
+        .as_secs_f64();
     if length > 0.0 {
         let covered = (a.covered.as_secs_f64() / length).min(1.0);
         if covered < WHOLE {

@@ -2,7 +2,9 @@
 //! since the one before), published by the sampler thread after each such read and loaded
 //! by span ends without a lock. A window counts for a span only when it lies within it: its
 //! means are the device's over that stretch, not a reading at one pass, so they do not fit
-//! the history's passes.
+//! the history's passes. A window began within a span when it began after the first pass
+//! after the span's start snapshot (that pass was published after the span began, and an
+//! activity read follows a pass): told by pass numbers, not by a clock read on the span.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -31,6 +33,8 @@ const KEPT: usize = 256;
 /// One window of one device: its span-relevant figures.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Window {
+    /// The pass after which it began.
+    after_pass: u64,
     from: Instant,
     to: Instant,
     values: [Option<f64>; FIGURES],
@@ -41,11 +45,14 @@ impl Window {
     #[cfg_attr(not(feature = "nvml"), allow(dead_code))]
     pub(crate) fn of(a: &GpuActivity) -> Option<Self> {
         let (from, to) = a.window?;
+        let after_pass = a.from_pass?;
         let values = [a.tensor, a.dram, a.sm_occupancy, a.process_sm];
-        values
-            .iter()
-            .any(Option::is_some)
-            .then_some(Self { from, to, values })
+        values.iter().any(Option::is_some).then_some(Self {
+            after_pass,
+            from,
+            to,
+            values,
+        })
     }
 }
 
@@ -119,12 +126,12 @@ impl ActivitySpan {
 }
 
 impl DeviceLog {
-    /// The windows that began at or after `from` (and, being published, have ended): `None`
-    /// when there is none.
-    pub(crate) fn since(&self, from: Instant) -> Option<ActivitySpan> {
+    /// The windows that began after pass `first` (and, being published, have ended):
+    /// `None` when there is none.
+    pub(crate) fn since(&self, first: u64) -> Option<ActivitySpan> {
         let mut span = ActivitySpan::default();
         for w in self.windows.iter().rev() {
-            if w.from < from {
+            if w.after_pass < first {
                 break;
             }
             let length = w.to.saturating_duration_since(w.from);
@@ -147,8 +154,11 @@ impl DeviceLog {
 mod tests {
     use super::*;
 
-    fn window(from: Instant, secs: u64, tensor: f64) -> Window {
+    /// A window of `secs` seconds from `at` s after `t`, begun after pass `after`.
+    fn window(t: Instant, after: u64, at: u64, secs: u64, tensor: f64) -> Window {
+        let from = t + Duration::from_secs(at);
         Window {
+            after_pass: after,
             from,
             to: from + Duration::from_secs(secs),
             values: [Some(tensor), Some(0.2), None, None],
@@ -160,32 +170,35 @@ mod tests {
         let t = Instant::now();
         let uuid: Arc<str> = "GPU-a".into();
         let log = ActivityLog::default()
-            .with(&uuid, window(t, 1, 0.1))
-            .with(&uuid, window(t + Duration::from_secs(1), 1, 0.9))
-            .with(&uuid, window(t + Duration::from_secs(2), 3, 0.5));
+            .with(&uuid, window(t, 0, 0, 1, 0.1))
+            .with(&uuid, window(t, 5, 1, 1, 0.9))
+            .with(&uuid, window(t, 10, 2, 3, 0.5));
         let d = log.device(0, &uuid).unwrap();
-        // From 0.5 s on: the window that began at 0 s lies partly before it.
-        let s = d.since(t + Duration::from_millis(500)).unwrap();
+        // A span whose start snapshot is pass 3: its first pass is 4; the window begun
+        // after pass 0 lies partly before it.
+        let s = d.since(4).unwrap();
         assert_eq!(s.windows, 2);
         assert_eq!(s.covered, Duration::from_secs(4));
         let mean = s.mean(SpanActivity::Tensor).unwrap();
         assert!((mean - (0.9 + 0.5 * 3.0) / 4.0).abs() < 1e-12, "{mean}");
         assert_eq!(s.peak(SpanActivity::Tensor), Some(0.9));
         assert_eq!(s.mean(SpanActivity::SmOccupancy), None, "no value, no mean");
-        assert!(d.since(t + Duration::from_secs(3)).is_none());
+        // Start snapshot 5: the window begun after pass 5 may have begun before the span.
+        assert_eq!(d.since(6).unwrap().windows, 1);
+        assert!(d.since(11).is_none());
     }
 
     #[test]
     fn the_log_keeps_its_newest_windows_and_shares_other_devices() {
         let t = Instant::now();
         let (a, b): (Arc<str>, Arc<str>) = ("GPU-a".into(), "GPU-b".into());
-        let mut log = ActivityLog::default().with(&b, window(t, 1, 0.3));
+        let mut log = ActivityLog::default().with(&b, window(t, 0, 0, 1, 0.3));
         for i in 0..(KEPT as u64 + 10) {
-            log = log.with(&a, window(t + Duration::from_secs(i), 1, 0.5));
+            log = log.with(&a, window(t, i, i, 1, 0.5));
         }
         assert_eq!(log.device(0, &a).unwrap().windows.len(), KEPT);
         assert_eq!(log.device(0, &b).unwrap().windows.len(), 1);
-        let next = log.with(&a, window(t, 1, 0.5));
+        let next = log.with(&a, window(t, 0, 0, 1, 0.5));
         assert!(
             Arc::ptr_eq(&log.devices[0], &next.devices[0]),
             "b is shared"

@@ -93,13 +93,13 @@ impl Probes {
         (snapshot, inventory)
     }
 
-    /// The slow GPU read most overdue at `by`, if any.
-    pub(super) fn next_slow(&self, by: Instant) -> Option<SlowJob> {
+    /// The slow GPU read most overdue at `by`, if any, to follow pass `after_pass`.
+    pub(super) fn next_slow(&self, by: Instant, after_pass: u64) -> Option<SlowJob> {
         match &self.gpu {
             #[cfg(feature = "nvml")]
-            GpuSource::Nvml(probe) => probe.next_slow(by),
+            GpuSource::Nvml(probe) => probe.next_slow(by, after_pass),
             GpuSource::Off(_) => {
-                let _ = by;
+                let _ = (by, after_pass);
                 None
             }
         }

@@ -107,7 +107,7 @@ impl Shared {
         let job = if extra {
             None
         } else {
-            probes.next_slow(Instant::now())
+            probes.next_slow(Instant::now(), snapshot.seq)
         };
         if job.is_some() {
             self.slow_busy.store(true, Ordering::Release);
@@ -124,7 +124,7 @@ impl Shared {
     /// every one after every pass. Only reads due when the first began: each tier of each
     /// device at most once (a read sets its next due time past that), and at most `max`.
     #[cfg(feature = "nvml")]
-    fn slow(&self, first: probes::SlowJob, max: usize) {
+    fn slow(&self, first: probes::SlowJob, max: usize, after_pass: u64) {
         let round = Instant::now();
         let mut job = Some(first);
         let mut made = 0;
@@ -137,7 +137,7 @@ impl Shared {
                 self.activity.store(log);
             }
             if made < max {
-                job = probes.next_slow(round);
+                job = probes.next_slow(round, after_pass);
             }
             if job.is_none() {
                 self.slow_busy.store(false, Ordering::Release);
@@ -179,7 +179,11 @@ pub(super) fn run(
         // Each slow tier of each GPU at most once.
         #[cfg(feature = "nvml")]
         if let Some(job) = job {
-            shared.slow(job, super::gpu::SLOW_TIERS * snapshot.gpus.len().max(1));
+            shared.slow(
+                job,
+                super::gpu::SLOW_TIERS * snapshot.gpus.len().max(1),
+                snapshot.seq,
+            );
         }
         #[cfg(not(feature = "nvml"))]
         let _ = (snapshot, job);

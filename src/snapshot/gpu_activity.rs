@@ -22,6 +22,9 @@ use std::time::Instant;
 pub struct GpuActivity {
     /// The window's start and end: the two reads the figures are computed between.
     pub window: Option<(Instant, Instant)>,
+    /// The pass (`Snapshot::seq`) after which the window began: a span whose start snapshot
+    /// is older began before the window did.
+    pub(crate) from_pass: Option<u64>,
     /// Share of the window the SMs were busy (GPM's SM utilization).
     pub sm: Option<f64>,
     /// Warps resident over the SMs' maximum (GPM's SM occupancy).
@@ -50,8 +53,9 @@ pub struct GpuActivity {
     pub nvlink_rx: Option<f64>,
     /// NVLink bytes per second sent, all links.
     pub nvlink_tx: Option<f64>,
-    /// This process's share of the SMs over the window (the driver's per-process samples;
-    /// another process's share never counts).
+    /// This process's share of the SMs over the window: the mean of the driver's samples of
+    /// this process in it (the driver samples a process in the periods it ran, so this is its
+    /// share while it ran; another process's share never counts).
     pub process_sm: Option<f64>,
     /// This process's share of the memory controller over the window.
     pub process_memory_busy: Option<f64>,

@@ -130,7 +130,6 @@ fn put(a: &mut GpuActivity, values: &[Option<f64>]) {
 struct Previous {
     nvml: Arc<Nvml>,
     handle: nvmlGpmSample_t,
-    at: Instant,
 }
 
 // SAFETY: the handle is an opaque driver allocation used by one thread at a time (the state
@@ -159,11 +158,12 @@ impl Drop for Previous {
 /// One device's state between activity reads: only the sampler thread touches it.
 #[derive(Default)]
 pub(crate) struct ActivityState {
+    /// GPM's sample of the last read (taken then, so its window is the read's).
     gpm: Option<Previous>,
     /// The newest per-process sample seen (the driver's microseconds since the epoch).
     last_seen: Option<u64>,
-    /// When the last read was made: the process share's window starts there.
-    last_read: Option<Instant>,
+    /// When the last read was made, and after which pass: the next window starts there.
+    last_read: Option<(Instant, u64)>,
 }
 
 /// What an activity read needs beside the device.
@@ -174,67 +174,80 @@ pub(crate) struct ActivityContext {
     pub(crate) gpm: GpmSupport,
     pub(crate) pid: u32,
     pub(crate) pid_namespace: PidNamespace,
+    /// The pass this read follows (its `seq`): a window that starts here began after it.
+    pub(crate) after_pass: u64,
 }
 
-/// One activity read of `device` into `reader`'s sample.
-pub(super) fn read(device: &Device<'_>, cx: &ActivityContext, reader: &mut FieldReader<'_>) {
+/// One activity read of `device` into `reader`'s sample: every figure a mean over one
+/// window, from the last read to this one. `false` when the last read is too recent for a
+/// window (GPM reads 0 under `MIN_WINDOW`): then nothing is read, and the last read stands.
+pub(super) fn read(
+    device: &Device<'_>,
+    cx: &ActivityContext,
+    reader: &mut FieldReader<'_>,
+) -> bool {
     let mut state = lock(&cx.state);
     let now = Instant::now();
+    if state
+        .last_read
+        .is_some_and(|(at, _)| now.saturating_duration_since(at) < MIN_WINDOW)
+    {
+        return false;
+    }
     let mut a = GpuActivity::default();
+    // The device must be this NVML's: the GPM handle and the raw call below assume it.
+    let same = std::ptr::eq(device.nvml(), &*cx.nvml);
     match &cx.gpm {
         GpmSupport::No(reason) => reader.missing(GpuField::Gpm, reason.clone()),
-        GpmSupport::Yes => gpm(device, &cx.nvml, &mut state, now, &mut a, reader),
+        GpmSupport::Yes if same => gpm(device, &cx.nvml, &mut state, &mut a, reader),
+        GpmSupport::Yes => reader.missing(GpuField::Gpm, MissingReason::NoSamples),
     }
-    process(device, cx, &mut state, &mut a, reader);
-    // GPM's window where it gave one, else the process share's (since the last read).
-    if a.process_sm.is_some() {
-        a.window = a.window.or(state.last_read.map(|from| (from, now)));
+    if same {
+        process(device, cx, &mut state, &mut a, reader);
     }
-    state.last_read = Some(now);
+    let any = a.process_sm.is_some() || a.sm.is_some() || a.tensor.is_some() || a.dram.is_some();
+    if let (true, Some((from, after))) = (any, state.last_read) {
+        a.window = Some((from, now));
+        a.from_pass = Some(after);
+    }
+    state.last_read = Some((now, cx.after_pass));
     reader.sample.activity = Arc::new(a);
+    true
 }
 
-/// GPM: a new sample, and the figures between the last one and it.
+/// GPM: a new sample, and the figures between the last read's sample and it. A failed
+/// sample drops the last one too, so a window never spans a read that had none.
 fn gpm(
     device: &Device<'_>,
     nvml: &Arc<Nvml>,
     state: &mut ActivityState,
-    now: Instant,
     a: &mut GpuActivity,
     reader: &mut FieldReader<'_>,
 ) {
+    let previous = state.gpm.take();
     let sample = match reader.call("nvmlGpmSampleGet", || device.gpm_sample()) {
         Ok(sample) => sample,
         Err(err) => return failed(reader, GpuField::Gpm, err),
     };
-    let previous = state.gpm.take().filter(|p| Arc::ptr_eq(&p.nvml, nvml));
-    let Some(previous) = previous else {
+    let next = Previous {
+        nvml: nvml.clone(),
+        handle: sample.into_handle(),
+    };
+    let Some(previous) = previous.filter(|p| Arc::ptr_eq(&p.nvml, nvml)) else {
         // The first sample only starts the window.
-        state.gpm = Some(Previous {
-            nvml: nvml.clone(),
-            handle: sample.into_handle(),
-            at: now,
-        });
+        state.gpm = Some(next);
         reader.missing(GpuField::Gpm, MissingReason::NoSamples);
         return;
     };
-    if now.saturating_duration_since(previous.at) < MIN_WINDOW {
-        state.gpm = Some(previous);
-        reader.missing(GpuField::Gpm, MissingReason::NoSamples);
-        return;
-    }
     let got = previous.with(|nvml, first| {
-        reader.call("nvmlGpmMetricsGet", || {
-            gpm_metrics_get(nvml, first, &sample, &METRICS)
+        next.with(|_, second| {
+            reader.call("nvmlGpmMetricsGet", || {
+                gpm_metrics_get(nvml, first, second, &METRICS)
+            })
         })
     });
-    let from = previous.at;
     drop(previous);
-    state.gpm = Some(Previous {
-        nvml: nvml.clone(),
-        handle: sample.into_handle(),
-        at: now,
-    });
+    state.gpm = Some(next);
     match got {
         Ok(results) => {
             let values: Vec<Option<f64>> = results
@@ -244,12 +257,18 @@ fn gpm(
             put(a, &values);
             if values.iter().all(Option::is_none) {
                 reader.missing(GpuField::Gpm, MissingReason::NotSupported);
-            } else {
-                a.window = Some((from, now));
             }
         }
         Err(err) => failed(reader, GpuField::Gpm, err),
     }
+}
+
+/// The wall clock in microseconds, as the driver stamps its per-process samples ("CPU
+/// timestamp in microseconds", `nvml.h`).
+fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
 }
 
 /// Samples room is made for in the first call: one per process per driver sample period.
@@ -264,6 +283,7 @@ fn process_samples(
     last_seen: u64,
 ) -> Result<Vec<nvmlProcessUtilizationSample_t>, NvmlError> {
     let call = nvml_sym(nvml.lib().nvmlDeviceGetProcessUtilization.as_ref())?;
+    debug_assert!(std::ptr::eq(device.nvml(), nvml));
     let empty = nvmlProcessUtilizationSample_t {
         pid: 0,
         timeStamp: 0,
@@ -299,10 +319,7 @@ fn process(
     reader: &mut FieldReader<'_>,
 ) {
     let Some(last_seen) = state.last_seen else {
-        let now_us = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
-        state.last_seen = Some(now_us);
+        state.last_seen = Some(now_us());
         reader.missing(GpuField::ProcessUtilization, MissingReason::NoSamples);
         return;
     };
@@ -316,7 +333,11 @@ fn process(
             reader.missing(GpuField::ProcessUtilization, MissingReason::NoSamples);
             return;
         }
-        Err(err) => return failed(reader, GpuField::ProcessUtilization, err),
+        Err(err) => {
+            // The samples until now would land in the next window: leave them out.
+            state.last_seen = Some(now_us().max(last_seen));
+            return failed(reader, GpuField::ProcessUtilization, err);
+        }
     };
     // Carried forward: no sample is read twice.
     if let Some(newest) = samples.iter().map(|s| s.timeStamp).max() {

@@ -113,6 +113,7 @@ fn activity_context(
     v: &Visible,
     pid: u32,
     pid_namespace: PidNamespace,
+    after_pass: u64,
 ) -> activity::ActivityContext {
     activity::ActivityContext {
         nvml: nvml.clone(),
@@ -120,6 +121,7 @@ fn activity_context(
         gpm: v.statics.gpm().clone(),
         pid,
         pid_namespace,
+        after_pass,
     }
 }
 
@@ -165,7 +167,8 @@ impl GpuProbe {
                 rates.of(GpuTier::Activity) * (d + 1) / n,
             ];
             visible.slow = tiers::SlowReads::new(now, spread);
-            let cx = activity_context(nvml, visible, self.pid, self.pid_namespace);
+            // Before the first pass: a window from here begins before every span.
+            let cx = activity_context(nvml, visible, self.pid, self.pid_namespace, 0);
             for tier in tiers::SLOW {
                 let at = Instant::now();
                 let template = scratch.clone();
@@ -186,7 +189,8 @@ impl GpuProbe {
 
     /// The slow read most overdue now, if any, for the sampler thread to make without the
     /// probe lock.
-    pub(crate) fn next_slow(&self, now: Instant) -> Option<SlowJob> {
+    /// `after_pass` is the pass it follows.
+    pub(crate) fn next_slow(&self, now: Instant, after_pass: u64) -> Option<SlowJob> {
         let nvml = self.nvml.as_ref()?;
         let (position, tier) = self
             .devices
@@ -203,7 +207,7 @@ impl GpuProbe {
             DeviceState::Ok,
         );
         let activity = (tier == GpuTier::Activity)
-            .then(|| activity_context(nvml, v, self.pid, self.pid_namespace));
+            .then(|| activity_context(nvml, v, self.pid, self.pid_namespace, after_pass));
         Some(SlowJob::new(
             nvml.clone(),
             v.locator.clone(),
@@ -245,7 +249,8 @@ impl GpuProbe {
                 }
                 v.slow.store(result.tier, result.at, sample, rates)
             }
-            // A lost device: the fast tier says so; try again a period later.
+            // A lost device (the fast tier says so), or an activity read too soon after the
+            // last: try again a period later, the last read standing.
             None => v.slow.postpone(result.tier, result.at, rates),
         }
     }

@@ -16,8 +16,9 @@ pub(crate) struct Sample {
 /// What the samples say of this process.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Share {
-    /// Its mean SM and memory-controller shares over its samples, 0..1 (0 where only other
-    /// processes were sampled).
+    /// Its mean SM and memory-controller shares over its samples in the window, 0..1 (the
+    /// driver samples a process in the periods it ran; 0 where only other processes were
+    /// sampled).
     Of { sm: f64, memory: f64 },
     /// No sample within 0..100 % (none at all, or only the driver's quirk of values above).
     NoSamples,
@@ -45,6 +46,10 @@ pub(crate) fn share(
         n += 1;
         sm += u64::from(s.sm);
         memory += u64::from(s.memory);
+    }
+    if n == 0 && samples.iter().any(|s| s.pid == pid) {
+        // Ours were all the driver's quirk: we ran, by how much is unknown.
+        return Share::NoSamples;
     }
     if n == 0 {
         return Share::Of {
@@ -86,6 +91,14 @@ mod tests {
         );
         let only_quirks = share(&[s(7, 101, 0)], 7, PidNamespace::Initial, |_| true);
         assert_eq!(only_quirks, Share::NoSamples);
+        // Ours all above 100 % beside another's valid one: unknown, never 0.
+        let ours_dropped = share(
+            &[s(7, 180, 0), s(9, 30, 0)],
+            7,
+            PidNamespace::Initial,
+            |_| true,
+        );
+        assert_eq!(ours_dropped, Share::NoSamples);
     }
 
     #[test]

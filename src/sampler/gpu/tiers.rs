@@ -186,7 +186,8 @@ fn copy(tier: GpuTier, from: &GpuSample, to: &mut GpuSample) {
 }
 
 /// Reads one slow tier of `device` into a sample of its own. `None` when the device is lost
-/// (the fast tier says so on the next pass).
+/// (the fast tier says so on the next pass), or when an activity read comes too soon after
+/// the last for a window.
 pub(super) fn read(
     device: &Device<'_>,
     tier: GpuTier,
@@ -222,8 +223,9 @@ pub(super) fn read(
         GpuTier::Counters => read_batch(device, &mut reader, &COUNTERS),
         GpuTier::Health => read_batch(device, &mut reader, &HEALTH),
         GpuTier::Activity => {
-            if let Some(cx) = activity {
-                activity::read(device, cx, &mut reader);
+            // Too soon after the last read for a window: no read, and the last one stands.
+            if !activity.is_some_and(|cx| activity::read(device, cx, &mut reader)) {
+                return None;
             }
         }
         GpuTier::Fast | GpuTier::Static => {}
