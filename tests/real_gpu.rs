@@ -117,3 +117,83 @@ fn real_driver_honours_cuda_visible_devices() {
     let (none, _) = sampler(Some("-1"));
     assert_eq!(none.latest().gpu_status, GpuStatus::NoDevices);
 }
+
+/// A bf16 matmul on GPU 0 from `python3` with torch, for `seconds`.
+fn matmul_load(seconds: u32) -> std::process::Child {
+    let script = format!(
+        "import time, torch\n\
+         a = torch.randn(8192, 8192, device='cuda', dtype=torch.bfloat16)\n\
+         end = time.time() + {seconds}\n\
+         while time.time() < end:\n    (a @ a).sum().item()\n"
+    );
+    std::process::Command::new(std::env::var("RESMON_TEST_PYTHON").unwrap_or("python3".into()))
+        .args(["-c", &script])
+        .spawn()
+        .expect("python3 with torch for the matmul load")
+}
+
+/// One span of `for_` on GPU 0's activity: its `resmon.gpu.0.activity*` and
+/// `.process.utilization.mean` attributes.
+fn activity_span(s: &Sampler, for_: Duration) -> Vec<(String, f64)> {
+    let t = common::otel::traced(otel_resmon::ResourceLayer::builder(s));
+    t.run(|| {
+        let _span = tracing::info_span!("window").entered();
+        std::thread::sleep(for_);
+    });
+    let span = t.span("window");
+    span.attributes
+        .iter()
+        .filter(|kv| {
+            let k = kv.key.as_str();
+            k.starts_with("resmon.gpu.0.activity") || k == "resmon.gpu.0.process.utilization.mean"
+        })
+        .filter_map(|kv| match kv.value {
+            opentelemetry::Value::F64(v) => Some((kv.key.to_string(), v)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+#[ignore = "needs an NVIDIA GPU and driver (Hopper or newer for GPM) and python3 with torch"]
+fn real_activity_under_a_bf16_matmul_and_without_load() {
+    let s = Sampler::builder()
+        .interval(Duration::from_millis(100))
+        .gpu_activity_interval(Duration::from_millis(500))
+        .build()
+        .expect("sampler");
+    let g = s.latest().gpus.first().cloned().expect(WHY);
+    println!("GPM: {:?}", g.missing_reason(GpuField::Gpm));
+    let idle = activity_span(&s, Duration::from_secs(4));
+    let mut load = matmul_load(12);
+    std::thread::sleep(Duration::from_secs(4)); // torch's start-up
+    let busy = activity_span(&s, Duration::from_secs(4));
+    let _ = load.wait();
+    println!("without load: {idle:?}");
+    println!("bf16 matmul:  {busy:?}");
+    println!("latest window: {:#?}", s.latest().gpus[0].activity);
+    if g.missing_reason(GpuField::Gpm).is_none() {
+        let tensor = |figures: &[(String, f64)]| {
+            figures
+                .iter()
+                .find(|(k, _)| k.ends_with("activity.tensor.mean"))
+                .map(|(_, v)| *v)
+        };
+        let busy_tensor = tensor(&busy).expect("a 4 s span covers 0.5 s windows");
+        assert!(
+            busy_tensor > 0.3,
+            "tensor activity under a matmul: {busy_tensor}"
+        );
+        assert!(tensor(&idle).unwrap_or(0.0) < busy_tensor);
+    }
+    // The load is another process: its share is never ours.
+    if let Some((_, ours)) = busy
+        .iter()
+        .find(|(k, _)| k.ends_with("process.utilization.mean"))
+    {
+        assert!(
+            *ours < 0.05,
+            "another process's share counted as ours: {ours}"
+        );
+    }
+}
