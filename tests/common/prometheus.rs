@@ -147,6 +147,20 @@ pub fn collector_name(name: &str, unit: &str, instrument: &str) -> String {
         .filter(|t| !t.is_empty())
         .map(str::to_owned)
         .collect();
+    // A rate: the main unit's name, `per`, and the per-unit's singular ("By/s" →
+    // "bytes_per_second"), as the Collector's translator and the exporter both write it.
+    let (unit, per) = match unit.split_once('/') {
+        Some((main, per)) => (
+            main,
+            match per {
+                "s" => "second",
+                "m" => "minute",
+                "h" => "hour",
+                _ => "",
+            },
+        ),
+        None => (unit, ""),
+    };
     let suffix = match unit {
         "s" => "seconds",
         "ms" => "milliseconds",
@@ -160,6 +174,9 @@ pub fn collector_name(name: &str, unit: &str, instrument: &str) -> String {
     };
     if !suffix.is_empty() && !tokens.iter().any(|t| t == suffix) {
         tokens.push(suffix.to_owned());
+    }
+    if !suffix.is_empty() && !per.is_empty() {
+        tokens.extend(["per".to_owned(), per.to_owned()]);
     }
     if instrument == "counter" {
         tokens.retain(|t| t != "total");
