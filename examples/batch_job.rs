@@ -7,7 +7,8 @@
 //! ```
 //! Two runs: the first succeeds (a CPU-bound step and a RAM-heavy step), the second fails at
 //! its third step. The RAM threshold is set just below what is available at start, so the
-//! RAM-heavy step crosses it and the demo shows a `resmon.pressure` event.
+//! RAM-heavy step crosses it and the demo shows a `resmon.pressure` event
+//! (`BATCH_JOB_RAM_THRESHOLD_BYTES` sets the threshold instead).
 
 use std::time::Duration;
 
@@ -76,15 +77,22 @@ fn run(id: u32, fail: bool) -> Result<(), String> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // A threshold just below what is available now: the RAM-heavy step crosses it.
-    let available = Sampler::builder()
-        .gpu(false)
-        .build()?
-        .latest()
-        .host
-        .memory_available
-        .unwrap_or(0);
-    let threshold = available.saturating_sub(256 * MIB as u64);
+    // A threshold just below what is available now: the RAM-heavy step crosses it where this
+    // process's allocations are what moves available memory. On a VM available memory can
+    // drift by hundreds of MiB within seconds; BATCH_JOB_RAM_THRESHOLD_BYTES sets it instead.
+    let threshold = match std::env::var("BATCH_JOB_RAM_THRESHOLD_BYTES") {
+        Ok(bytes) => bytes
+            .parse()
+            .map_err(|e| format!("BATCH_JOB_RAM_THRESHOLD_BYTES={bytes:?}: {e}"))?,
+        Err(_) => Sampler::builder()
+            .gpu(false)
+            .build()?
+            .latest()
+            .host
+            .memory_available
+            .unwrap_or(0)
+            .saturating_sub(256 * MIB as u64),
+    };
     let telemetry = Pipeline::new()
         .layer(move |layer| {
             layer.pressure(PressureThresholds::default().ram_available_bytes(threshold))

@@ -1,6 +1,7 @@
 //! The axum example as a server under test: on a free port, exporting to a rotel collector.
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -21,10 +22,12 @@ pub fn otlp_env(cmd: &mut Command, rotel: &Rotel, fake: &FakeNvml, service: &str
         .env("RESMON_INTERVAL_MS", "50");
 }
 
-/// The axum example, listening on a free port, exporting to `rotel`.
+/// The axum example, listening on a port the kernel chose, exporting to `rotel`.
 pub struct AxumServer {
     pub child: std::process::Child,
     pub port: u16,
+    /// Drains the server's stderr from the start (the pipe never fills); `stop` joins it.
+    stderr: Option<std::thread::JoinHandle<String>>,
 }
 
 impl AxumServer {
@@ -33,6 +36,10 @@ impl AxumServer {
     }
 
     /// As [`AxumServer::start`], with this build of the example (a release one, say).
+    ///
+    /// The server binds `127.0.0.1:0` and the port is read from its own "listening on" line:
+    /// a port picked here and bound there could be taken in between by a parallel test, and
+    /// polling it with connects could connect a socket to itself (Linux simultaneous open).
     pub fn start_binary(
         binary: &std::path::Path,
         rotel: &Rotel,
@@ -40,22 +47,49 @@ impl AxumServer {
         service: &str,
         env: &[(&str, &str)],
     ) -> Self {
-        let port = super::free_port();
         let mut cmd = Command::new(binary);
         otlp_env(&mut cmd, rotel, fake, service);
-        let child = cmd
+        let mut child = cmd
             .envs(env.iter().copied())
-            .arg(format!("127.0.0.1:{port}"))
+            .arg("127.0.0.1:0")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "the server did not listen");
-            std::thread::sleep(Duration::from_millis(50));
+        let pipe = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<u16>();
+        let stderr = std::thread::spawn(move || {
+            let mut all = String::new();
+            for line in BufReader::new(pipe).lines() {
+                let Ok(line) = line else { break };
+                if let Some(port) = line
+                    .strip_prefix("axum_server: listening on http://")
+                    .and_then(|addr| addr.rsplit(':').next())
+                    .and_then(|port| port.trim().parse().ok())
+                {
+                    let _ = tx.send(port);
+                }
+                all.push_str(&line);
+                all.push('\n');
+            }
+            all
+        });
+        let port = match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(port) => port,
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "the server did not say it listened; its stderr:\n{}",
+                    stderr.join().unwrap_or_default()
+                );
+            }
+        };
+        Self {
+            child,
+            port,
+            stderr: Some(stderr),
         }
-        Self { child, port }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -80,11 +114,22 @@ impl AxumServer {
             );
             std::thread::sleep(Duration::from_millis(50));
         };
-        let mut stderr = String::new();
-        if let Some(mut pipe) = self.child.stderr.take() {
-            std::io::Read::read_to_string(&mut pipe, &mut stderr).unwrap();
-        }
+        let stderr = self
+            .stderr
+            .take()
+            .map(|reader| reader.join().unwrap())
+            .unwrap_or_default();
         assert!(status.success(), "exit {status:?}: {stderr}");
         stderr
+    }
+}
+
+impl Drop for AxumServer {
+    /// A test that failed midway leaves no server behind.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
