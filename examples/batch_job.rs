@@ -84,7 +84,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok(bytes) => bytes
             .parse()
             .map_err(|e| format!("BATCH_JOB_RAM_THRESHOLD_BYTES={bytes:?}: {e}"))?,
-        Err(_) => Sampler::builder()
+        Err(std::env::VarError::NotUnicode(bytes)) => {
+            return Err(format!("BATCH_JOB_RAM_THRESHOLD_BYTES={bytes:?}: not a number").into())
+        }
+        Err(std::env::VarError::NotPresent) => Sampler::builder()
             .gpu(false)
             .build()?
             .latest()

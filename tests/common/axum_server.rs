@@ -1,4 +1,5 @@
-//! The axum example as a server under test: on a free port, exporting to a rotel collector.
+//! The axum example as a server under test: on a port the kernel chose, exporting to a rotel
+//! collector.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};

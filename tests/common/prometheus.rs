@@ -156,7 +156,9 @@ pub fn collector_name(name: &str, unit: &str, instrument: &str) -> String {
                 "s" => "second",
                 "m" => "minute",
                 "h" => "hour",
-                _ => "",
+                other => {
+                    panic!("collector_name: no name here for the per-unit {other:?} of {unit:?}")
+                }
             },
         ),
         None => (unit, ""),
@@ -175,7 +177,9 @@ pub fn collector_name(name: &str, unit: &str, instrument: &str) -> String {
     if !suffix.is_empty() && !tokens.iter().any(|t| t == suffix) {
         tokens.push(suffix.to_owned());
     }
-    if !suffix.is_empty() && !per.is_empty() {
+    // The translator writes the per-unit even where the main unit has no name ("1/s" →
+    // "per_second").
+    if !per.is_empty() {
         tokens.extend(["per".to_owned(), per.to_owned()]);
     }
     if instrument == "counter" {
