@@ -1,5 +1,6 @@
-//! The seed's LLM tutor backend, redone on axum: every request is a server span with its GPU,
-//! CPU and RAM figures, exported over OTLP with the resource metrics.
+//! An LLM chat backend on axum (the Python tutor backend this crate grew from, redone): every
+//! request is a server span with its GPU, CPU and RAM figures, exported over OTLP with the
+//! resource metrics. README.md's axum quick start is the part between the `README` markers.
 //!
 //! ```sh
 //! cargo run --example axum_server -- 127.0.0.1:5001
@@ -29,7 +30,7 @@ fn infer(prompt: &str) -> String {
     for (i, b) in activations.iter_mut().enumerate().step_by(4096) {
         *b = i as u8;
     }
-    // CPU: count primes, as the seed's stress test did.
+    // CPU: count primes, as the Python backend's stress test did.
     let limit = 20_000 * units as u64;
     let primes = (2..limit)
         .filter(|n| (2..).take_while(|d| d * d <= *n).all(|d| n % d != 0))
@@ -104,29 +105,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:5001".to_owned());
-    let telemetry = otel_resmon::otlp::init()?;
+    // README: begin axum
+    let telemetry = otel_resmon::otlp::init()?; // OTEL_* and RESMON_* settings, global subscriber
     let sampler = telemetry.sampler().clone();
-    let latest = sampler.latest();
-    if latest.gpus.is_empty() {
-        eprintln!(
-            "axum_server: no GPU figures ({}); serving CPU and RAM figures",
-            latest.gpu_status
-        );
-    }
-    let status = StatusService::new(&sampler);
+    let status = StatusService::new(&sampler); // JSON: latest snapshot, GPUs, sampler health
     let app = Router::new()
         .route("/api/chat", post(chat))
-        .layer(
-            ResourceTraceLayer::new(&sampler).metrics(&opentelemetry::global::meter("axum_server")),
-        )
+        .layer(ResourceTraceLayer::new(&sampler).metrics(&opentelemetry::global::meter("chat")))
         .route_service("/api/status", status.clone())
-        .route_service("/api/gpu-debug", status.clone())
-        .route_service("/api/performance-metrics", status);
+        .route_service("/api/gpu-debug", status);
+    // README: end axum
     // OTEL_METRICS_EXPORTER=otlp,prometheus (or prometheus): a scrape endpoint too.
     let app = match telemetry.prometheus() {
         Some(metrics) => app.route_service("/metrics", metrics),
         None => app,
     };
+    if sampler.latest().gpus.is_empty() {
+        eprintln!(
+            "axum_server: no GPU figures ({}); serving CPU and RAM figures",
+            sampler.latest().gpu_status
+        );
+    }
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     eprintln!(
         "axum_server: listening on http://{}",

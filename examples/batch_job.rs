@@ -1,4 +1,4 @@
-//! The LLMOps agent run from the seed: a run span with step spans, so the trace shows the
+//! An LLMOps agent run (from the Python backend this crate grew from): a run span with step spans, so the trace shows the
 //! baseline at run start, figures per step, and end figures and deltas at run ok / run fail,
 //! with a pressure event when available RAM crosses a threshold.
 //!

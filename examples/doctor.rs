@@ -1,4 +1,4 @@
-//! What otel-resmon detects on this machine, as the seed's `test_gpu_monitoring.py` did.
+//! What otel-resmon detects on this machine, as the Python backend's `test_gpu_monitoring.py` did.
 //!
 //! ```sh
 //! cargo run --example doctor               # report

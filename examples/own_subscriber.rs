@@ -1,49 +1,60 @@
-//! Bring your own subscriber: a global one with `fmt`, an env filter, `ResourceLayer`, the
-//! OpenTelemetry layer, the crate's metrics and Resource on providers you build, and the
-//! propagator. README.md embeds this file; `tests/own_subscriber.rs` runs it against rotel.
+//! Bring your own subscriber: an axum service that already has tower-http's `TraceLayer`,
+//! tracing-opentelemetry and providers of its own adds the crate's parts: `ResourceLayer` before
+//! the OpenTelemetry layer, `ResourceTraceLayer` inside `TraceLayer` (the figures go on
+//! tower-http's span), `CallerContextLayer` outside it, the metrics and the Resource.
+//! README.md's recipe is the part between the `README` markers; `tests/own_subscriber.rs` runs
+//! this against rotel: one request through the router (no socket) and one plain span.
+use axum::routing::get;
+use axum::Router;
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::Resource;
+use otel_resmon::tower::{CallerContextLayer, ResourceTraceLayer};
 use otel_resmon::{otlp, ResourceLayer, Sampler};
+use tower::ServiceExt as _;
+use tower_http::trace::{DefaultMakeSpan, TraceLayer};
+use tracing::Level;
 use tracing_subscriber::filter::{EnvFilter, FilterExt};
 use tracing_subscriber::{layer::SubscriberExt, util::SubscriberInitExt, Layer};
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let sampler = Sampler::new()?; // RESMON_* settings
-                                   // container.id, k8s.pod.uid, host.name and the GPU inventory, with OTEL_SERVICE_NAME and
-                                   // OTEL_RESOURCE_ATTRIBUTES: once on the Resource instead of on every span.
-    let resource = otlp::resource(&sampler)?;
-    // Your exporters (here OTLP/gRPC to OTEL_EXPORTER_OTLP_ENDPOINT, built in the runtime).
+/// What the service already had: its tracer and meter providers (here OTLP/gRPC to
+/// `OTEL_EXPORTER_OTLP_ENDPOINT`, built inside the runtime), with the Resource it is given.
+fn your_providers(
+    resource: Resource,
+) -> Result<(SdkTracerProvider, SdkMeterProvider), Box<dyn std::error::Error>> {
+    let spans = opentelemetry_otlp::SpanExporter::builder()
+        .with_tonic()
+        .build()?;
+    let metrics = opentelemetry_otlp::MetricExporter::builder()
+        .with_tonic()
+        .build()?;
     let tracer_provider = SdkTracerProvider::builder()
         .with_resource(resource.clone())
-        .with_batch_exporter(
-            opentelemetry_otlp::SpanExporter::builder()
-                .with_tonic()
-                .build()?,
-        )
+        .with_batch_exporter(spans)
         .build();
     let meter_provider = SdkMeterProvider::builder()
         .with_resource(resource)
-        .with_reader(
-            PeriodicReader::builder(
-                opentelemetry_otlp::MetricExporter::builder()
-                    .with_tonic()
-                    .build()?,
-            )
-            .build(),
-        )
+        .with_reader(PeriodicReader::builder(metrics).build())
         .build();
-    let meter = meter_provider.meter("my-service");
-    // The semantic-convention GPU, host, process and container metrics; keep the handle.
-    let _metrics = otel_resmon::metrics::register(&meter, &sampler);
-    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    Ok((tracer_provider, meter_provider))
+}
 
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    // README: begin own_subscriber
+    // RESMON_* settings; the Resource gets container.id, k8s.pod.uid and the GPU inventory.
+    let sampler = Sampler::new()?;
+    let (tracer_provider, meter_provider) = your_providers(otlp::resource(&sampler)?)?;
+    let meter = meter_provider.meter("my-service");
+    let _metrics = otel_resmon::metrics::register(&meter, &sampler); // GPU, host, container
     let otel = ResourceLayer::builder(&sampler)
         .metrics(&meter) // per-span histograms
         .build()
+        // ResourceLayer first: it writes into the OpenTelemetry span before that one ends.
         .and_then(tracing_opentelemetry::layer().with_tracer(tracer_provider.tracer("my-service")))
         // RUST_LOG for what is exported, and never the exporter's own spans.
         .with_filter(otlp::without_export_path().and(EnvFilter::from_default_env()));
@@ -51,6 +62,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with(tracing_subscriber::fmt::layer().with_filter(EnvFilter::from_default_env()))
         .with(otel)
         .init();
+
+    let app = Router::new()
+        .route("/hello", get(|| async { "hello" }))
+        // The figures and HTTP attributes go on tower-http's span: one span per request.
+        .layer(ResourceTraceLayer::new(&sampler).in_current_span(true))
+        .layer(TraceLayer::new_for_http().make_span_with(DefaultMakeSpan::new().level(Level::INFO)))
+        .layer(CallerContextLayer::new()); // the caller's traceparent, for tower-http's span
+                                           // README: end own_subscriber
+
+    // One request through the whole stack, without a socket; the span ends with the body.
+    let request = http::Request::get("/hello").body(axum::body::Body::empty())?;
+    let response = app.oneshot(request).await?;
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX).await?;
+    tracing::info!(bytes = body.len(), "answered");
 
     let span = tracing::info_span!("own_subscriber.work", resmon.sample_now = true);
     span.in_scope(|| {

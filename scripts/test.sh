@@ -15,15 +15,17 @@ scripts/fetch-nvml-header.sh
 command -v cc >/dev/null || { echo "a C compiler (cc) is needed for the fake NVML driver" >&2; exit 1; }
 # Debian's nginx (the TLS front in front of rotel) and openssl (the tests' certificates), for
 # tests/tls.rs; prometheus (the server tests/prometheus.rs scrapes with) and chromium (the
-# browser that renders its graph page); as root here (CI is), else ask for them.
+# browser that renders its graph page); python3-yaml (tests/readme.rs parses the README's
+# Kubernetes manifest); as root here (CI is), else ask for them.
 if ! command -v nginx >/dev/null || ! command -v openssl >/dev/null \
-  || ! command -v prometheus >/dev/null || ! command -v chromium >/dev/null; then
+  || ! command -v prometheus >/dev/null || ! command -v chromium >/dev/null \
+  || ! python3 -c 'import yaml' 2>/dev/null; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      nginx openssl prometheus chromium
+      nginx openssl prometheus chromium python3-yaml
   else
-    echo "the tests need nginx, openssl, prometheus and chromium: sudo apt-get install nginx openssl prometheus chromium" >&2
+    echo "the tests need nginx, openssl, prometheus, chromium and python3-yaml: sudo apt-get install nginx openssl prometheus chromium python3-yaml" >&2
     exit 1
   fi
 fi

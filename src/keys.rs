@@ -3,6 +3,7 @@
 //!
 //! Span attributes live under `resmon.` so nothing collides with future semantic conventions.
 //! Per-GPU keys carry the device's CUDA ordinal: `resmon.gpu.<i>.memory.usage.start`.
+#![doc = include_str!("keys.md")]
 
 use std::sync::{Mutex, OnceLock};
 
@@ -28,7 +29,7 @@ pub static SAMPLE_COVERAGE: Key = Key::from_static_str("resmon.sample.coverage")
 pub const XID_EVENT: &str = "resmon.gpu.xid";
 /// The XID code of a `resmon.gpu.xid` event (absent when the driver gave none).
 pub static XID_CODE: Key = Key::from_static_str("resmon.gpu.xid.code");
-/// Visible GPUs at the end of the span.
+/// Resource attribute (not a span attribute): the GPUs visible when the pipeline started.
 pub static GPU_COUNT: Key = Key::from_static_str("resmon.gpu.count");
 /// [`GpuStatus::as_str`](crate::snapshot::GpuStatus::as_str) at the end of the span.
 pub static GPU_STATUS: Key = Key::from_static_str("resmon.gpu.status");

@@ -1,4 +1,4 @@
-#![doc = include_str!("../README.md")]
+#![doc = include_str!("lib.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs, unnameable_types)]
 
@@ -6,6 +6,7 @@ mod clock;
 mod env;
 mod error;
 mod figures;
+pub mod guide;
 pub mod keys;
 pub mod layer;
 pub mod metrics;

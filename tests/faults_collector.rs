@@ -6,7 +6,7 @@
 //! within its timeout.
 //!
 //! Each test prints its figures (`cargo test --test faults_collector -- --nocapture`); the
-//! table in RELIABILITY.md comes from them.
+//! table in the reliability guide (`src/guide/reliability.md`) comes from them.
 #![cfg(all(
     feature = "nvml",
     feature = "otlp",

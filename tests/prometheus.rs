@@ -18,13 +18,14 @@ const UUIDS: [&str; 2] = [
     "GPU-a1111111-1111-4000-8000-000000000001",
 ];
 
-/// The README's table of names: OpenTelemetry name, unit, instrument, Prometheus name, type.
-fn readme_names() -> Vec<[String; 5]> {
-    let readme = include_str!("../README.md");
-    let table = readme
+/// The table of names in the `metrics` module's docs (`src/metrics/reference.md`):
+/// OpenTelemetry name, unit, instrument, Prometheus name, type.
+fn documented_names() -> Vec<[String; 5]> {
+    let reference = include_str!("../src/metrics/reference.md");
+    let table = reference
         .split("<!-- prometheus-names -->")
         .nth(1)
-        .expect("the README's table of Prometheus names");
+        .expect("the table of Prometheus names in src/metrics/reference.md");
     table
         .lines()
         .filter(|l| l.starts_with("| `"))
@@ -179,10 +180,10 @@ fn a_real_prometheus_scrapes_the_gpu_figures_and_a_browser_draws_them() {
     };
     chat("warm up");
 
-    // The endpoint's names: each family is in the README's table, and the table's names are
+    // The endpoint's names: each family is in the documented table, and the table's names are
     // the Collector's for the same metric.
     let text = get(&server.url("/metrics")).expect("GET /metrics");
-    let table = readme_names();
+    let table = documented_names();
     let mut missing = Vec::new();
     for (name, kind) in families(&text) {
         if name == "target_info" {
@@ -193,7 +194,10 @@ fn a_real_prometheus_scrapes_the_gpu_figures_and_a_browser_draws_them() {
             None => missing.push(format!("{name} ({kind})")),
         }
     }
-    assert!(missing.is_empty(), "not in the README's table: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "not in src/metrics/reference.md's table: {missing:?}"
+    );
     for [otel, unit, instrument, prom, kind] in &table {
         assert_eq!(
             &collector_name(otel, unit, instrument),

@@ -32,7 +32,7 @@ pub struct PressureThresholds {
 }
 
 impl Default for PressureThresholds {
-    /// 500 MiB of free GPU memory (the seed's out-of-memory heuristic) and of available RAM.
+    /// 500 MiB of free GPU memory (the out-of-memory heuristic of the Python backend this crate grew from) and of available RAM.
     fn default() -> Self {
         Self {
             gpu_free_bytes: Some(500 * MIB),

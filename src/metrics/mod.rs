@@ -8,6 +8,7 @@
 //! `hw.name`, `hw.vendor`, `hw.type`), `system.memory.state`, `cpu.mode`, `hw.gpu.task`,
 //! `hw.limit_type`, `hw.state`, `error.type`, `network.io.direction`, the clock's domain and
 //! the clock-event reason. Never a pid, a command line or a request value.
+#![doc = include_str!("reference.md")]
 
 use opentelemetry::metrics::{Meter, ObservableCounter, ObservableGauge, ObservableUpDownCounter};
 use opentelemetry::KeyValue;

@@ -12,6 +12,7 @@
 //! # Ok(()) }
 //! // Dropping the guard flushes and shuts everything down.
 //! ```
+#![doc = include_str!("reference.md")]
 
 mod delivery;
 mod exporters;
@@ -122,7 +123,10 @@ impl Pipeline {
     /// compression, resource attributes, service name, propagators. The sampler's settings
     /// come from [`Pipeline::sampler`]. opentelemetry-otlp reads the header and compression
     /// variables from the process itself, so [`Pipeline::install`] refuses, naming it, while
-    /// the process sets one of them.
+    /// the process sets one of them. The SDK still reads its own variables from the process,
+    /// whatever this function gives: `OTEL_TRACES_SAMPLER`, `OTEL_BSP_*`,
+    /// `OTEL_SPAN_*_COUNT_LIMIT` and `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`
+    /// ([`guide::settings`](crate::guide::settings#what-the-opentelemetry-sdk-reads-itself)).
     pub fn env(mut self, lookup: impl Fn(&str) -> Option<String> + 'static) -> Self {
         self.env = Some(Box::new(lookup));
         self

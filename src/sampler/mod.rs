@@ -5,6 +5,7 @@
 //! [`Sampler::window`] walks a lock-free ring. Only [`Sampler::sample_now`] (an explicit,
 //! synchronous pass of the fast tier) shares the sampler's probe lock, which is never held
 //! across a slow driver read: those run after the lock is let go.
+#![doc = include_str!("reference.md")]
 
 pub(crate) mod activity_log;
 mod builder;

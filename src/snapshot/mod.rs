@@ -3,6 +3,7 @@
 //! A [`Snapshot`] is immutable and shared as `Arc<Snapshot>`. Every figure a device or the
 //! operating system did not give is `None`, never a made-up zero; the reason is recorded beside
 //! it ([`GpuStatus`], [`DeviceState`], [`GpuSample::missing`]).
+#![doc = include_str!("reference.md")]
 
 pub(crate) mod catalogue;
 mod container;

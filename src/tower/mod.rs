@@ -18,6 +18,7 @@
 //! axum::serve(listener, app).await?;
 //! # Ok(()) }
 //! ```
+#![doc = include_str!("reference.md")]
 
 mod body;
 mod caller_context;

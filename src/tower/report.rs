@@ -1,6 +1,6 @@
-//! The per-request summary on stderr: the seed's terminal block, off by default. It is read by
-//! people, so it ends with a fresh sample (exact figures) and keeps the seed's rolling averages
-//! of host memory and CPU over the last requests.
+//! The per-request summary on stderr, as the Python backend this crate grew from printed it,
+//! off by default. It is read by people, so it ends with a fresh sample (exact figures) and
+//! keeps that backend's rolling averages of host memory and CPU over the last requests.
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
@@ -10,7 +10,7 @@ use super::exchange::Exchange;
 use crate::snapshot::Snapshot;
 
 const GIB: f64 = (1u64 << 30) as f64;
-/// Readings the rolling averages cover, as in the seed.
+/// Readings the rolling averages cover, as in the Python backend.
 const READINGS: usize = 10;
 
 fn gib(v: Option<u64>) -> String {

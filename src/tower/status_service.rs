@@ -1,6 +1,7 @@
 //! The status service: JSON with the latest snapshot, the device inventory, the GPU status
-//! and the sampler's own health. The seed's `/api/status`, `/api/gpu-debug` and
-//! `/api/performance-metrics` in one place; mount it at any path.
+//! and the sampler's own health: what the Python backend this crate grew from served as
+//! `/api/status`, `/api/gpu-debug` and `/api/performance-metrics`, in one place; mount it at
+//! any path.
 
 use std::convert::Infallible;
 use std::future::{ready, Ready};

@@ -242,8 +242,8 @@ fn extra_passes_never_shorten_the_interval_passes() {
     assert_eq!(w.memory_used.unwrap().max, 900.0);
 }
 
-/// Buckets are exactly as large as the README says: the memory of the levels at the defaults
-/// after a full day, with 1 and 8 GPUs (printed for the README and BENCHMARKS.md).
+/// Buckets are exactly as large as the spans guide says: the memory of the levels at the defaults
+/// after a full day, with 1 and 8 GPUs (printed for `src/guide/spans.md` and BENCHMARKS.md).
 #[test]
 fn memory_of_the_levels_at_the_defaults_over_a_day() {
     for gpus in [1usize, 8] {
