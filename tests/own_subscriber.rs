@@ -3,7 +3,12 @@
 //! span is tower-http's, renamed and carrying the HTTP attributes and the crate's figures, its
 //! plain span arrives with the figures, its Resource carries the GPU inventory, the crate's
 //! metrics arrive, and its `fmt` layer prints the events.
-#![cfg(all(feature = "nvml", feature = "otlp", feature = "axum", target_os = "linux"))]
+#![cfg(all(
+    feature = "nvml",
+    feature = "otlp",
+    feature = "axum",
+    target_os = "linux"
+))]
 
 mod common;
 
