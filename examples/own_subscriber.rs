@@ -44,22 +44,25 @@ fn your_providers(
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     // README: begin own_subscriber
+    // The caller's traceparent, for CallerContextLayer below (yours may be set already).
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     // RESMON_* settings; the Resource gets container.id, k8s.pod.uid and the GPU inventory.
     let sampler = Sampler::new()?;
     let (tracer_provider, meter_provider) = your_providers(otlp::resource(&sampler)?)?;
     let meter = meter_provider.meter("my-service");
     let _metrics = otel_resmon::metrics::register(&meter, &sampler); // GPU, host, container
+                                                                     // RUST_LOG's directives, `info` where it is unset (EnvFilter's own default is `error`).
+    let rust_log = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let otel = ResourceLayer::builder(&sampler)
         .metrics(&meter) // per-span histograms
         .build()
         // ResourceLayer first: it writes into the OpenTelemetry span before that one ends.
         .and_then(tracing_opentelemetry::layer().with_tracer(tracer_provider.tracer("my-service")))
         // RUST_LOG for what is exported, and never the exporter's own spans.
-        .with_filter(otlp::without_export_path().and(EnvFilter::from_default_env()));
+        .with_filter(otlp::without_export_path().and(rust_log()));
     tracing_subscriber::registry()
-        .with(tracing_subscriber::fmt::layer().with_filter(EnvFilter::from_default_env()))
+        .with(tracing_subscriber::fmt::layer().with_filter(rust_log()))
         .with(otel)
         .init();
 

@@ -21,6 +21,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use otel_resmon::otlp::Pipeline;
+use otel_resmon::sampler;
 use otel_resmon::{Error, GpuStatus, PressureThresholds, ResourceLayer, Sampler};
 
 /// The tests change the process environment: one at a time.
@@ -30,14 +31,19 @@ fn env_lock() -> std::sync::MutexGuard<'static, ()> {
     ENV.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-const RESMON_VARIABLES: [&str; 7] = [
-    "RESMON_INTERVAL_MS",
-    "RESMON_GPU_COUNTERS_INTERVAL_MS",
-    "RESMON_GPU_HEALTH_INTERVAL_MS",
-    "RESMON_HISTORY",
-    "RESMON_GPU",
-    "RESMON_NVML_LIB",
-    "CUDA_VISIBLE_DEVICES",
+/// Every variable the sampler's builder reads.
+const RESMON_VARIABLES: [&str; 11] = [
+    sampler::ENV_INTERVAL_MS,
+    sampler::ENV_GPU_COUNTERS_INTERVAL_MS,
+    sampler::ENV_GPU_HEALTH_INTERVAL_MS,
+    sampler::ENV_GPU_ACTIVITY_INTERVAL_MS,
+    sampler::ENV_HISTORY,
+    sampler::ENV_HISTORY_LEVELS,
+    sampler::ENV_GPU,
+    sampler::ENV_NVML_LIB,
+    sampler::ENV_CGROUP_ROOT,
+    sampler::ENV_CUDA_VISIBLE_DEVICES,
+    sampler::ENV_CUDA_DEVICE_ORDER,
 ];
 
 const OTEL_VARIABLES: [&str; 21] = [
@@ -118,7 +124,9 @@ fn check(var: &str, class: &str, result: std::thread::Result<Result<String, Erro
         Err(e) => {
             let text = e.to_string();
             assert!(
-                matches!(&e, Error::InvalidSetting { setting, .. } if *setting == var),
+                // A path setting names both ways to set it: "SamplerBuilder::x / VARIABLE".
+                matches!(&e, Error::InvalidSetting { setting, .. }
+                    if setting.split(" / ").any(|name| name == var)),
                 "{var}={class}: the error must name the variable: {text}"
             );
             assert!(
@@ -157,6 +165,35 @@ fn every_resmon_variable_with_bad_values_is_refused_by_name_or_falls_back() {
                 }
             }
             println!("{var} {class:>9}: {outcome:?}");
+        }
+    }
+}
+
+/// Each numeric variable is read from the process environment itself, not only through the
+/// builder's resolver: a value that is not a number is refused, naming the variable. (The
+/// activity interval was once missing from the variables `build()` reads: set, it did
+/// nothing.)
+#[test]
+fn every_numeric_resmon_variable_is_read_from_the_process_environment() {
+    let _env = env_lock();
+    let twelve = OsString::from("twelve");
+    for var in [
+        sampler::ENV_INTERVAL_MS,
+        sampler::ENV_GPU_COUNTERS_INTERVAL_MS,
+        sampler::ENV_GPU_HEALTH_INTERVAL_MS,
+        sampler::ENV_GPU_ACTIVITY_INTERVAL_MS,
+        sampler::ENV_HISTORY,
+        sampler::ENV_HISTORY_LEVELS,
+    ] {
+        let built = with_env(&[(var, &twelve)], || {
+            Sampler::builder()
+                .on_warning(|_| {})
+                .build()
+                .map(|s| s.shutdown())
+        });
+        match built {
+            Err(e) => assert!(e.to_string().contains(var), "{var}=twelve: {e}"),
+            Ok(()) => panic!("{var}=twelve started a sampler: the variable is not read"),
         }
     }
 }

@@ -29,7 +29,7 @@ fn the_recipe_exports_spans_figures_resource_and_metrics() {
             format!("http://127.0.0.1:{}", rotel.grpc_port),
         )
         .env("OTEL_SERVICE_NAME", "own-subscriber")
-        .env("RUST_LOG", "info")
+        // RUST_LOG unset: the recipe's filters default to `info`.
         .env("RESMON_NVML_LIB", fake.library())
         .output()
         .expect("run the own_subscriber example");

@@ -41,9 +41,10 @@ pub enum FigureSet {
     /// Each figure's end and delta (its start is end minus delta), and peaks: per GPU device
     /// memory end / delta / peak, this process's GPU memory end / delta, utilization peak /
     /// mean; process CPU time delta, RSS end / delta; host memory used and CPU utilization at
-    /// end; GPU status when it is not `ok`; sample age; the cgroup's working set. 14
-    /// attributes with one GPU, 7 more per GPU. (The GPU count is a resource attribute: the
-    /// same on every span, it is not repeated on each.)
+    /// end; GPU status when it is not `ok`; sample age; the cgroup's working set; the lowest
+    /// SM clock, and the GPU condition and activity figures when there is something to say.
+    /// About 8 attributes plus 8 per GPU. (The GPU count is a resource attribute: the same on
+    /// every span, it is not repeated on each.)
     ///
     /// A span whose start and end read the same snapshot (it lies within one sampling
     /// interval) gets no deltas, peaks, lows or means: that snapshot was taken before the
@@ -56,9 +57,10 @@ pub enum FigureSet {
     /// process's peak, memory-controller utilization peak, temperature peak, power mean /
     /// peak, energy used (`energy.delta` from the counter where both ends read it, else
     /// `energy.estimate` from the span's power readings); host lowest available memory, CPU utilization mean, load average;
-    /// process RSS peak and virtual memory; the number of snapshots used. About 15 + 17 per
-    /// GPU attributes: beyond 6 GPUs that passes the SDK's default limit of 128 attributes per
-    /// span, so pick GPUs with `ResourceLayerBuilder::gpus` or raise the SDK's span limits.
+    /// process RSS peak and virtual memory; the number of snapshots used. About 16 attributes
+    /// plus 19 per GPU: five or six GPUs pass the SDK's default limit of 128 attributes per
+    /// span (fewer with activity figures and the span's own fields), so pick GPUs with
+    /// `ResourceLayerBuilder::gpus` or raise the SDK's span limits.
     Full,
 }
 

@@ -28,7 +28,9 @@ use super::propagation;
 /// Router::new()
 ///     .route("/hello", get(|| async { "hello" }))
 ///     .layer(ResourceTraceLayer::new(sampler).in_current_span(true))
-///     .layer(tower_http::trace::TraceLayer::new_for_http())
+///     .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(
+///         tower_http::trace::DefaultMakeSpan::new().level(tracing::Level::INFO),
+///     ))
 ///     .layer(CallerContextLayer::new()) // outermost: the caller's context first
 /// # }
 /// ```

@@ -64,7 +64,11 @@ impl ResourceTraceLayer {
     /// let app: axum::Router = axum::Router::new()
     ///     .route("/", axum::routing::get(|| async { "hello" }))
     ///     .layer(ResourceTraceLayer::new(&sampler).in_current_span(true))
-    ///     .layer(tower_http::trace::TraceLayer::new_for_http()); // outside: its span is current
+    ///     // Outside: its span is current. At INFO, as tower-http's default DEBUG spans fall
+    ///     // below the pipeline's default `info` filter.
+    ///     .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(
+    ///         tower_http::trace::DefaultMakeSpan::new().level(tracing::Level::INFO),
+    ///     ));
     /// # Ok::<(), otel_resmon::Error>(())
     /// ```
     pub fn in_current_span(self, on: bool) -> Self {

@@ -89,10 +89,23 @@ pub const DEFAULT_GPU_HEALTH_INTERVAL: Duration = Duration::from_secs(30);
 /// with up to four GPUs; beyond, [`GPU_ACTIVITY_INTERVAL_PER_GPU`] per GPU, so the reads'
 /// cost stays the same whatever the number of GPUs.
 pub const DEFAULT_GPU_ACTIVITY_INTERVAL: Duration = Duration::from_secs(10);
-/// The default activity interval per GPU beyond two (20 s with eight GPUs).
+/// The default activity interval per GPU beyond four (20 s with eight GPUs).
 pub const GPU_ACTIVITY_INTERVAL_PER_GPU: Duration = Duration::from_millis(2500);
 /// Environment variable: time between two reads of a GPU's activity figures, milliseconds.
 pub const ENV_GPU_ACTIVITY_INTERVAL_MS: &str = "RESMON_GPU_ACTIVITY_INTERVAL_MS";
+/// The variables [`SamplerBuilder::build`] reads as text (UTF-8): every one `resolve` reads.
+/// The two paths, `RESMON_NVML_LIB` and `RESMON_CGROUP_ROOT`, are read as paths.
+const TEXT_VARIABLES: [&str; 9] = [
+    ENV_INTERVAL_MS,
+    ENV_HISTORY,
+    ENV_HISTORY_LEVELS,
+    ENV_GPU,
+    ENV_GPU_COUNTERS_INTERVAL_MS,
+    ENV_GPU_HEALTH_INTERVAL_MS,
+    ENV_GPU_ACTIVITY_INTERVAL_MS,
+    ENV_CUDA_VISIBLE_DEVICES,
+    ENV_CUDA_DEVICE_ORDER,
+];
 /// Environment variable: time between two reads of a GPU's counters, milliseconds.
 pub const ENV_GPU_COUNTERS_INTERVAL_MS: &str = "RESMON_GPU_COUNTERS_INTERVAL_MS";
 /// Environment variable: time between two reads of a GPU's health figures, milliseconds.
@@ -292,16 +305,7 @@ impl SamplerBuilder {
                     .filter(|p| !p.to_string_lossy().trim().is_empty())
                     .map(PathBuf::from);
             }
-            let env = crate::env::read(&[
-                ENV_INTERVAL_MS,
-                ENV_HISTORY,
-                ENV_HISTORY_LEVELS,
-                ENV_GPU,
-                ENV_GPU_COUNTERS_INTERVAL_MS,
-                ENV_GPU_HEALTH_INTERVAL_MS,
-                ENV_CUDA_VISIBLE_DEVICES,
-                ENV_CUDA_DEVICE_ORDER,
-            ])?;
+            let env = crate::env::read(&TEXT_VARIABLES)?;
             builder.resolve(|name| env.get(name).cloned())?
         };
         let sink = builder
