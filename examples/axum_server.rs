@@ -120,10 +120,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(metrics) => app.route_service("/metrics", metrics),
         None => app,
     };
-    if sampler.latest().gpus.is_empty() {
+    let latest = sampler.latest();
+    if latest.gpus.is_empty() {
         eprintln!(
             "axum_server: no GPU figures ({}); serving CPU and RAM figures",
-            sampler.latest().gpu_status
+            latest.gpu_status
         );
     }
     let listener = tokio::net::TcpListener::bind(&addr).await?;

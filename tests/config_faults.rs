@@ -169,22 +169,24 @@ fn every_resmon_variable_with_bad_values_is_refused_by_name_or_falls_back() {
     }
 }
 
-/// Each numeric variable is read from the process environment itself, not only through the
-/// builder's resolver: a value that is not a number is refused, naming the variable. (The
-/// activity interval was once missing from the variables `build()` reads: set, it did
-/// nothing.)
+/// Each variable with a format is read from the process environment itself, not only through
+/// the builder's resolver: `twelve` is refused, naming the variable. (The activity interval
+/// was once missing from the variables `build()` reads: set, it did nothing.) Left out: the
+/// library path, which may be any path, and CUDA's two variables, which fall back as CUDA
+/// does.
 #[test]
-fn every_numeric_resmon_variable_is_read_from_the_process_environment() {
+fn every_resmon_variable_with_a_format_is_read_from_the_process_environment() {
     let _env = env_lock();
     let twelve = OsString::from("twelve");
-    for var in [
-        sampler::ENV_INTERVAL_MS,
-        sampler::ENV_GPU_COUNTERS_INTERVAL_MS,
-        sampler::ENV_GPU_HEALTH_INTERVAL_MS,
-        sampler::ENV_GPU_ACTIVITY_INTERVAL_MS,
-        sampler::ENV_HISTORY,
-        sampler::ENV_HISTORY_LEVELS,
-    ] {
+    let any_text = [
+        sampler::ENV_NVML_LIB,
+        sampler::ENV_CUDA_VISIBLE_DEVICES,
+        sampler::ENV_CUDA_DEVICE_ORDER,
+    ];
+    for var in RESMON_VARIABLES
+        .into_iter()
+        .filter(|v| !any_text.contains(v))
+    {
         let built = with_env(&[(var, &twelve)], || {
             Sampler::builder()
                 .on_warning(|_| {})

@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use common::fake_nvml::{two_gpus, FakeNvml};
-use common::rotel::{metric_descriptors, Rotel};
+use common::rotel::{metric_descriptors, span_section, Rotel};
 
 fn pod_cgroup() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cgroup/v2-kubepods-systemd")
@@ -160,14 +160,7 @@ fn end_to_end(protocol: &str) {
             "{name}"
         );
     }
-    let step_attributes: String = received
-        .split("Name           : quickstart.step")
-        .nth(1)
-        .expect("a quickstart.step span")
-        .lines()
-        .take_while(|l| !l.contains("Name           :"))
-        .collect::<Vec<_>>()
-        .join("\n");
+    let step_attributes = span_section(&received, "quickstart.step");
     for (key, typed) in SPAN_ATTRIBUTES {
         let line = format!("-> {key}: {typed}");
         assert!(

@@ -15,7 +15,7 @@ mod common;
 use std::process::Command;
 
 use common::fake_nvml::{two_gpus, FakeNvml};
-use common::rotel::Rotel;
+use common::rotel::{span_section, Rotel};
 
 #[test]
 fn the_recipe_exports_spans_figures_resource_and_metrics() {
@@ -60,14 +60,7 @@ fn the_recipe_exports_spans_figures_resource_and_metrics() {
         assert!(got.contains(expected), "rotel has no {expected}:\n{got}");
     }
     // tower-http's span, renamed by ResourceTraceLayer, with the HTTP attributes and figures.
-    let request: String = got
-        .split("Name           : GET /hello")
-        .nth(1)
-        .expect("the request span")
-        .lines()
-        .take_while(|l| !l.contains("Name           :"))
-        .collect::<Vec<_>>()
-        .join("\n");
+    let request = span_section(&got, "GET /hello");
     for expected in [
         "-> http.route: Str(/hello)",
         "-> http.response.status_code: Int(200)",

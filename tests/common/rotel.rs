@@ -151,6 +151,18 @@ pub struct MetricDescriptor {
     pub monotonic: Option<bool>,
 }
 
+/// The lines rotel printed for the first span named `name`, up to the next span's name: its
+/// attributes, events and status. Panics when no such span was printed.
+pub fn span_section(out: &str, name: &str) -> String {
+    out.split(&format!("Name           : {name}\n"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no span {name} in rotel's output:\n{out}"))
+        .lines()
+        .take_while(|l| !l.contains("Name           :"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 pub fn metric_descriptors(out: &str) -> Vec<MetricDescriptor> {
     let mut found = Vec::new();
     let mut current: Option<MetricDescriptor> = None;
