@@ -113,6 +113,9 @@ fn main() {
         latest.gpu_status.as_str(),
         latest.gpu_status
     );
+    if let Some(call) = sampler.health().driver_hung {
+        println!("Driver hung       : {call}; every GPU figure is absent until it returns");
+    }
     println!(
         "NVML library      : {}",
         std::env::var("RESMON_NVML_LIB")

@@ -30,7 +30,7 @@ pub use sampler::{
 pub use snapshot::{
     CgroupHierarchy, ClockEventReasons, ContainerField, ContainerIdentity, ContainerMissing,
     ContainerSample, CudaOrdinals, DeviceState, GpuActivity, GpuCondition, GpuDevice, GpuField,
-    GpuHealth, GpuInventory, GpuSample, GpuStatus, GpuTier, HostSample, MissingField,
+    GpuHealth, GpuInventory, GpuSample, GpuStatus, GpuTier, HostSample, HungCall, MissingField,
     MissingReason, ProcessSample, Snapshot, ThrottledTime, CLOCK_EVENT_REASONS,
 };
 

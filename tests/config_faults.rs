@@ -32,8 +32,11 @@ fn env_lock() -> std::sync::MutexGuard<'static, ()> {
 }
 
 /// Every variable the sampler's builder reads.
-const RESMON_VARIABLES: [&str; 11] = [
+const RESMON_VARIABLES: [&str; 14] = [
     sampler::ENV_INTERVAL_MS,
+    sampler::ENV_DRIVER_DEADLINE_MS,
+    sampler::ENV_START_TIMEOUT_MS,
+    sampler::ENV_SHUTDOWN_TIMEOUT_MS,
     sampler::ENV_GPU_COUNTERS_INTERVAL_MS,
     sampler::ENV_GPU_HEALTH_INTERVAL_MS,
     sampler::ENV_GPU_ACTIVITY_INTERVAL_MS,
@@ -195,7 +198,7 @@ fn every_resmon_variable_with_a_format_is_read_from_the_process_environment() {
         });
         match built {
             Err(e) => assert!(e.to_string().contains(var), "{var}=twelve: {e}"),
-            Ok(()) => panic!("{var}=twelve started a sampler: the variable is not read"),
+            Ok(_) => panic!("{var}=twelve started a sampler: the variable is not read"),
         }
     }
 }

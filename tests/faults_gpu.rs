@@ -117,12 +117,26 @@ fn a_slow_driver_does_not_slow_spans() {
         asked.elapsed()
     );
     assert!(health.running);
-    // A pass over two GPUs with every call sleeping takes seconds: the snapshot ages.
+    // Every call sleeps 200 ms, longer than three intervals: the driver counts as hung while
+    // one is in flight, and the passes go on without it.
     let deadline = Instant::now() + Duration::from_secs(20);
-    while s.health().last_pass < Duration::from_millis(200) {
-        assert!(Instant::now() < deadline, "no slow pass: {:?}", s.health());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let hung = loop {
+        if let Some(call) = s.health().driver_hung {
+            break call;
+        }
+        assert!(Instant::now() < deadline, "never hung: {:?}", s.health());
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    assert!(hung.function.starts_with("nvml"), "{hung:?}");
+    assert!(
+        s.health().last_pass < Duration::from_millis(50),
+        "a pass waited for the driver: {:?}",
+        s.health().last_pass
+    );
+    assert!(
+        s.latest().age() < Duration::from_millis(200),
+        "passes go on"
+    );
     eprintln!(
         "span p99: {normal_p99:?} normal, {slow_p99:?} with a 200 ms driver; 2000 spans in {all:?}"
     );
@@ -143,7 +157,12 @@ fn a_slow_driver_does_not_slow_spans() {
     assert_eq!(spans.len(), 4000, "every span exported");
     let span = spans.last().unwrap();
     assert!(attr(span, "resmon.sample.age").is_some());
-    int(span, "resmon.gpu.1.memory.usage.end");
+    // Its GPU figures are the last ones carried, or absent with the reason once a call has
+    // been in flight for three intervals.
+    if attr(span, "resmon.gpu.1.memory.usage.end").is_none() {
+        let status = attr(span, "resmon.gpu.status").map(|v| v.to_string());
+        assert_eq!(status.as_deref(), Some("driver_hung"), "{span:?}");
+    }
     fake.set(&two_gpus());
 }
 

@@ -130,7 +130,11 @@ impl OtelGuard {
         let metrics = inner
             .meter_provider
             .shutdown_with_timeout(Duration::from_secs(5));
-        inner.sampler.shutdown();
+        if let Some(call) = inner.sampler.shutdown() {
+            // The sampler's warning went to its sink, which may be the tracing pipeline just
+            // shut down: say it where a person sees it too.
+            eprintln!("otel-resmon: at shutdown, the GPU thread was left behind: {call}");
+        }
         // Never blocks, so dropping the guard inside an async context is fine.
         drop(inner.runtime);
         let (traces_export, metrics_export) = inner

@@ -2,9 +2,10 @@
 //! publishes them lock-free.
 //!
 //! Readers never wait for the sampler: [`Sampler::latest`] is one atomic load, and
-//! [`Sampler::window`] walks a lock-free ring. Only [`Sampler::sample_now`] (an explicit,
-//! synchronous pass of the fast tier) shares the sampler's probe lock, which is never held
-//! across a slow driver read: those run after the lock is let go.
+//! [`Sampler::window`] walks a lock-free ring. The driver is called only on the sampler's
+//! own GPU thread; the pass thread reads the host and waits at most the driver deadline
+//! for the GPUs' fast tier, and [`Sampler::sample_now`] (a pass now) waits for the pass
+//! thread at most as long. A hung driver costs the GPU figures only.
 #![doc = include_str!("reference.md")]
 
 pub(crate) mod activity_log;
@@ -14,8 +15,11 @@ mod cgroup;
 mod costs;
 #[cfg(feature = "nvml")]
 mod gpu;
+#[cfg(feature = "nvml")]
+mod gpu_thread;
 mod history;
 mod host;
+mod in_flight;
 mod latest;
 mod pid_namespace;
 mod probes;
@@ -29,11 +33,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use builder::{
-    SamplerBuilder, DEFAULT_GPU_ACTIVITY_INTERVAL, DEFAULT_GPU_COUNTERS_INTERVAL,
-    DEFAULT_GPU_HEALTH_INTERVAL, DEFAULT_HISTORY_SPAN, DEFAULT_INTERVAL, ENV_CGROUP_ROOT,
-    ENV_CUDA_DEVICE_ORDER, ENV_CUDA_VISIBLE_DEVICES, ENV_GPU, ENV_GPU_ACTIVITY_INTERVAL_MS,
-    ENV_GPU_COUNTERS_INTERVAL_MS, ENV_GPU_HEALTH_INTERVAL_MS, ENV_HISTORY, ENV_HISTORY_LEVELS,
-    ENV_INTERVAL_MS, ENV_NVML_LIB, GPU_ACTIVITY_INTERVAL_PER_GPU,
+    SamplerBuilder, DEFAULT_DRIVER_DEADLINE, DEFAULT_GPU_ACTIVITY_INTERVAL,
+    DEFAULT_GPU_COUNTERS_INTERVAL, DEFAULT_GPU_HEALTH_INTERVAL, DEFAULT_HISTORY_SPAN,
+    DEFAULT_INTERVAL, DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_START_TIMEOUT, ENV_CGROUP_ROOT,
+    ENV_CUDA_DEVICE_ORDER, ENV_CUDA_VISIBLE_DEVICES, ENV_DRIVER_DEADLINE_MS, ENV_GPU,
+    ENV_GPU_ACTIVITY_INTERVAL_MS, ENV_GPU_COUNTERS_INTERVAL_MS, ENV_GPU_HEALTH_INTERVAL_MS,
+    ENV_HISTORY, ENV_HISTORY_LEVELS, ENV_INTERVAL_MS, ENV_NVML_LIB, ENV_SHUTDOWN_TIMEOUT_MS,
+    ENV_START_TIMEOUT_MS, GPU_ACTIVITY_INTERVAL_PER_GPU,
 };
 pub use costs::{DriverCall, TierCost, SLOW_CALL};
 pub use history::HistoryLevel;
@@ -43,7 +49,7 @@ pub use warning::{Warning, WarningKind, WarningSink};
 pub use xid::{XidEvent, XidStatus};
 
 use crate::error::Error;
-use crate::snapshot::{ContainerIdentity, GpuInventory, Snapshot};
+use crate::snapshot::{ContainerIdentity, GpuInventory, HungCall, Snapshot};
 use crate::sync::lock;
 use history::WindowBuilder;
 pub(crate) use history::{Bucket, Covered, Fold};
@@ -103,6 +109,13 @@ pub struct SamplerHealth {
     pub tiers: Vec<TierCost>,
     /// Every driver call that took longer than [`SLOW_CALL`] (100 µs), slowest first.
     pub slow_calls: Vec<DriverCall>,
+    /// The driver call the GPU thread has been in for longer than three intervals: the
+    /// driver is hung, and every GPU figure is absent until it returns. Host, process and
+    /// container figures go on (`running` stays true: the pass thread never calls the
+    /// driver).
+    pub driver_hung: Option<HungCall>,
+    /// The driver call the GPU thread was left behind in at shutdown, if it was.
+    pub left_behind: Option<HungCall>,
 }
 
 /// Intervals after which the latest snapshot no longer counts as current (for the metrics).
@@ -122,19 +135,41 @@ impl Sampler {
         Self::builder().build()
     }
 
-    /// Takes a snapshot now, on the caller's thread, publishes it and returns it; for callers
-    /// that need exact boundaries, such as the start and end of a long model call.
+    /// Takes a snapshot now and returns it; for callers that need exact boundaries, such as
+    /// the start and end of a long model call.
     ///
-    /// It reads the host and each GPU's fast tier only ([`GpuTier::Fast`]); the slow tiers'
-    /// figures are their last reads, carried with the time they were read. Measured with the
-    /// fake driver at an H200's call costs on a 2-core machine: about 100 µs with one GPU,
-    /// 400 µs with eight (`cargo bench --bench sampler`). It never waits behind a slow read:
-    /// while the sampler thread is in one, the GPUs' fast figures are carried from the latest
-    /// pass (their [`GpuSample::read_at`](crate::GpuSample::read_at) says when they were read).
+    /// The pass runs on the sampler's threads, never the caller's: it reads the host and
+    /// each GPU's fast tier ([`GpuTier::Fast`]); the slow tiers' figures are their last
+    /// reads, carried with the time they were read. Measured with the fake driver at an
+    /// H200's call costs on a 2-core machine: about 0.1 ms with one GPU, 0.4 ms with eight
+    /// (`cargo bench --bench sampler`).
+    ///
+    /// It never waits on the driver beyond the driver deadline
+    /// ([`SamplerBuilder::driver_deadline`], 5 ms by default): while the GPU thread is in a
+    /// slow read, the GPUs' fast figures are carried from the latest pass (their
+    /// [`GpuSample::read_at`](crate::GpuSample::read_at) says when they were read); past
+    /// the deadline, or at once while a driver call is known to hang, or after
+    /// [`Sampler::shutdown`], it returns the latest snapshot.
     ///
     /// [`GpuTier::Fast`]: crate::GpuTier::Fast
     pub fn sample_now(&self) -> Arc<Snapshot> {
-        self.handle.shared.pass(true).0
+        let shared = &self.handle.shared;
+        if shared.stopped.load(Ordering::Acquire) {
+            return self.latest();
+        }
+        #[cfg(feature = "nvml")]
+        if let Some(port) = &shared.port {
+            if port.stuck_longer_than(shared.bounds.deadline).is_some() {
+                return self.latest();
+            }
+        }
+        let (reply, answer) = std::sync::mpsc::sync_channel(1);
+        if shared.requests.send(thread::Request::Now(reply)).is_err() {
+            return self.latest();
+        }
+        answer
+            .recv_timeout(shared.bounds.deadline)
+            .unwrap_or_else(|_| self.latest())
     }
 
     /// Min / max / mean of every figure over the passes taken in `[from, to]`, from the raw
@@ -155,14 +190,14 @@ impl Sampler {
     /// Driver versions and the visible devices, read when NVML started (at start, or later
     /// when a driver that was not there came back).
     pub fn inventory(&self) -> Arc<GpuInventory> {
-        self.handle.shared.inventory.load_full()
+        self.handle.shared.gpu.inventory.load_full()
     }
 
     /// Every GPU's activity windows (one atomic load; the sampler thread replaces them after
     /// an activity read).
     #[inline]
     pub(crate) fn activity(&self) -> arc_swap::Guard<Arc<activity_log::ActivityLog>> {
-        self.handle.shared.activity.load()
+        self.handle.shared.gpu.activity.load()
     }
 
     /// Whether XID errors are being watched (a thread of the sampler's, Linux only).
@@ -197,7 +232,7 @@ impl Sampler {
         let warnings = lock(&shared.warnings).clone();
         let latest = self.latest();
         let (history_raw_bytes, history_level_bytes) = shared.history.heap_bytes();
-        let costs = lock(&shared.costs).clone();
+        let costs = lock(&shared.gpu.costs).clone();
         SamplerHealth {
             tiers: costs.tiers(latest.seq + 1),
             slow_calls: costs.slow_calls(),
@@ -212,6 +247,8 @@ impl Sampler {
                 .as_ref()
                 .is_some_and(|w| !w.thread.is_finished()),
             warnings,
+            driver_hung: shared.hung(),
+            left_behind: lock(&self.handle.left_behind).clone(),
         }
     }
 
@@ -226,9 +263,15 @@ impl Sampler {
         (running && latest.age() <= self.handle.shared.interval * STALE_AFTER).then_some(latest)
     }
 
-    /// Stops the sampler thread and waits for it. Reads keep working and return the last
-    /// snapshot; [`Sampler::sample_now`] still takes fresh ones. Calling it again does nothing.
-    pub fn shutdown(&self) {
-        self.handle.stop();
+    /// Stops the sampler's threads, waiting for them at most the shutdown timeout
+    /// ([`SamplerBuilder::shutdown_timeout`], 2 s by default). Reads keep working and return
+    /// the last snapshot, and so does [`Sampler::sample_now`]. Calling it again does
+    /// nothing more.
+    ///
+    /// Returns the driver call the GPU thread was stuck in when the bound passed: that
+    /// thread is left behind (detached), never waited for, so a hung driver cannot keep the
+    /// process from exiting. A warning names the call too.
+    pub fn shutdown(&self) -> Option<HungCall> {
+        self.handle.stop()
     }
 }

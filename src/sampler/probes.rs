@@ -1,61 +1,64 @@
-//! What one pass reads with (the host probe, the GPU source, the warnings) and the pass
-//! itself: one snapshot of host, process and GPUs.
+//! What one pass reads with (the host probe, the warnings) and the pass itself: one
+//! snapshot of host, process and GPUs, the GPUs' part from the GPU thread.
 
 use std::time::{Instant, SystemTime};
 
 use super::builder::Settings;
-use super::costs::Costs;
 use super::host::HostProbe;
+use super::thread::Shared;
 use super::warning::Warnings;
 use super::xid::XidLog;
-use crate::snapshot::{GpuInventory, GpuStatus, Snapshot};
+use crate::snapshot::{GpuInventory, GpuSample, GpuStatus, Snapshot};
 
-/// Everything a pass reads with; behind one lock so `sample_now` can run a pass too.
+/// Everything a pass reads with; owned by the pass thread (the first pass by `build`).
 pub(super) struct Probes {
     pub(super) host: HostProbe,
-    pub(super) gpu: GpuSource,
     pub(super) warnings: Warnings,
     pub(super) next_seq: u64,
     /// This process's cgroup, where one is found (Linux).
     #[cfg(target_os = "linux")]
     pub(super) cgroup: Option<super::cgroup::CgroupProbe>,
+    /// Why there are no GPU figures when no GPU thread runs.
+    pub(super) gpu_off: GpuStatus,
 }
 
-/// The GPU side: NVML when built and switched on, otherwise just the reason why not.
-pub(super) enum GpuSource {
+/// What a pass needs of the sampler besides its probes: the GPU thread, its bounds, and the
+/// last snapshot to carry figures from. `build` makes the first pass with one too, before
+/// the threads' shared state exists.
+pub(super) struct PassLink<'a> {
     #[cfg(feature = "nvml")]
-    /// Boxed: NVML's function table is about 12 KiB.
-    Nvml(Box<super::gpu::GpuProbe>),
-    Off(GpuStatus),
+    pub(super) port: Option<&'a super::gpu_thread::GpuPort>,
+    pub(super) bounds: super::thread::Bounds,
+    pub(super) interval: std::time::Duration,
+    pub(super) previous: Option<&'a Snapshot>,
+}
+
+impl<'a> PassLink<'a> {
+    pub(super) fn of(shared: &'a Shared, previous: &'a Snapshot) -> Self {
+        Self {
+            #[cfg(feature = "nvml")]
+            port: shared.port.as_deref(),
+            bounds: shared.bounds,
+            interval: shared.interval,
+            previous: Some(previous),
+        }
+    }
 }
 
 impl Probes {
-    /// Stops the GPU probe's XID watcher, if one runs (the sampler is shutting down).
-    pub(super) fn stop_xid(&mut self) {
+    /// One snapshot. The GPU thread is asked for the GPUs' fast tier first, so it reads
+    /// while the host is read here; the pass waits for it until three quarters of the
+    /// driver deadline from `started` at most (the rest is the caller's margin), then
+    /// carries the last figures. A call in flight for three intervals empties the GPUs.
+    pub(super) fn pass(&mut self, link: &PassLink<'_>, extra: bool, started: Instant) -> Snapshot {
+        let seq = self.next_seq;
+        self.next_seq += 1;
         #[cfg(feature = "nvml")]
-        if let GpuSource::Nvml(probe) = &mut self.gpu {
-            probe.stop_xid();
-        }
-    }
-
-    /// One snapshot, and the new inventory if NVML started during this pass. With `carry`
-    /// (a slow read holds the driver) the GPUs' fast tier is carried from that snapshot
-    /// instead of read. Only an interval pass (not `extra`) tries a failed NVML start again:
-    /// a start reads every tier, which no caller waits for.
-    pub(super) fn pass(
-        &mut self,
-        carry: Option<&Snapshot>,
-        extra: bool,
-    ) -> (Snapshot, Option<GpuInventory>) {
-        #[cfg(feature = "nvml")]
-        let inventory = match &mut self.gpu {
-            GpuSource::Nvml(probe) if !extra => probe.retry_if_due(&mut self.warnings),
-            _ => None,
-        };
+        let asked = link
+            .port
+            .is_some_and(|port| port.ask(seq, !extra, link.bounds.deadline));
         #[cfg(not(feature = "nvml"))]
         let _ = extra;
-        #[cfg(not(feature = "nvml"))]
-        let inventory = None;
         let taken_at = Instant::now();
         let taken_at_coarse_ns = crate::clock::coarse_ns();
         let wall_time = SystemTime::now();
@@ -66,20 +69,17 @@ impl Probes {
         let container: Option<crate::snapshot::ContainerSample> = None;
         // The cgroup's limit, read once, by the cgroup probe.
         host.cgroup_memory_limit = container.as_ref().and_then(|c| c.memory_limit);
-        let (gpus, gpu_status) = match &mut self.gpu {
-            #[cfg(feature = "nvml")]
-            GpuSource::Nvml(probe) => (
-                probe.sample(&mut self.warnings, carry),
-                probe.status().clone(),
-            ),
-            GpuSource::Off(status) => {
-                let _ = carry;
-                (Vec::<crate::snapshot::GpuSample>::new(), status.clone())
-            }
+        #[cfg(feature = "nvml")]
+        let (gpus, gpu_status) = match link.port {
+            Some(port) => gpu_part(port, link, seq, asked, started),
+            None => (Vec::new(), self.gpu_off.clone()),
         };
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        let snapshot = Snapshot {
+        #[cfg(not(feature = "nvml"))]
+        let (gpus, gpu_status) = {
+            let _ = started;
+            (Vec::<GpuSample>::new(), self.gpu_off.clone())
+        };
+        Snapshot {
             seq,
             taken_at,
             wall_time,
@@ -89,89 +89,86 @@ impl Probes {
             gpu_status,
             container,
             taken_at_coarse_ns,
-        };
-        (snapshot, inventory)
-    }
-
-    /// The slow GPU read most overdue at `by`, if any, to follow pass `after_pass`.
-    pub(super) fn next_slow(&self, by: Instant, after_pass: u64) -> Option<SlowJob> {
-        match &self.gpu {
-            #[cfg(feature = "nvml")]
-            GpuSource::Nvml(probe) => probe.next_slow(by, after_pass),
-            GpuSource::Off(_) => {
-                let _ = (by, after_pass);
-                None
-            }
-        }
-    }
-
-    /// Keeps what a slow read found.
-    #[cfg(feature = "nvml")]
-    pub(super) fn store_slow(&mut self, result: SlowResult) {
-        match &mut self.gpu {
-            #[cfg(feature = "nvml")]
-            GpuSource::Nvml(probe) => probe.store_slow(result, &mut self.warnings),
-            GpuSource::Off(_) => {}
-        }
-    }
-
-    /// Every GPU's activity windows, when a read added one since the last call.
-    #[cfg(feature = "nvml")]
-    pub(super) fn take_activity_log(
-        &mut self,
-    ) -> Option<std::sync::Arc<super::activity_log::ActivityLog>> {
-        match &mut self.gpu {
-            GpuSource::Nvml(probe) => probe.take_activity_log(),
-            GpuSource::Off(_) => None,
-        }
-    }
-
-    /// What the GPU reads cost so far.
-    pub(super) fn costs(&self) -> Option<&Costs> {
-        match &self.gpu {
-            #[cfg(feature = "nvml")]
-            GpuSource::Nvml(probe) => Some(&probe.costs),
-            GpuSource::Off(_) => None,
         }
     }
 }
 
-/// A slow GPU read (never made without the `nvml` feature).
+/// The GPUs' part of pass `seq`: the GPU thread's answer, or the last figures carried (a
+/// slow read under way, a late answer), or none with the reason (NVML starting, a call hung
+/// for three intervals).
 #[cfg(feature = "nvml")]
-pub(super) use super::gpu::{SlowJob, SlowResult};
-#[cfg(not(feature = "nvml"))]
-pub(super) enum SlowJob {}
+fn gpu_part(
+    port: &super::gpu_thread::GpuPort,
+    link: &PassLink<'_>,
+    seq: u64,
+    asked: bool,
+    started: Instant,
+) -> (Vec<GpuSample>, GpuStatus) {
+    use super::gpu_thread::NoAnswer;
+    if let Some(call) = port.stuck_longer_than(link.interval * super::STALE_AFTER) {
+        return (Vec::new(), GpuStatus::Hung(call.hung(Instant::now())));
+    }
+    let until = if asked {
+        started + link.bounds.deadline * 3 / 4
+    } else {
+        started
+    };
+    match port.answer(seq, until) {
+        Ok(super::gpu_thread::Answer {
+            gpus: Some(gpus),
+            status,
+            ..
+        }) => (gpus, status),
+        Ok(_) | Err(NoAnswer::Carry) => carry(link.previous),
+        Err(NoAnswer::Starting) => match port.stuck_longer_than(link.bounds.deadline) {
+            Some(call) => (Vec::new(), GpuStatus::Hung(call.hung(Instant::now()))),
+            None => (Vec::new(), GpuStatus::Starting),
+        },
+    }
+}
 
+/// The last pass's GPU figures, marked as carried: none of their tiers was read now.
 #[cfg(feature = "nvml")]
-pub(super) fn open_gpu(
+fn carry(previous: Option<&Snapshot>) -> (Vec<GpuSample>, GpuStatus) {
+    let Some(previous) = previous else {
+        return (Vec::new(), GpuStatus::Starting);
+    };
+    let gpus = previous
+        .gpus
+        .iter()
+        .map(|g| {
+            let mut g = g.clone();
+            g.reads = g.reads.carried();
+            g
+        })
+        .collect();
+    (gpus, previous.gpu_status.clone())
+}
+
+/// Why no GPU thread runs, or `None` when one should (GPU sampling on, `nvml` built).
+pub(super) fn gpu_off(settings: &Settings) -> Option<GpuStatus> {
+    if !settings.gpu {
+        Some(GpuStatus::Disabled)
+    } else if cfg!(feature = "nvml") {
+        None
+    } else {
+        Some(GpuStatus::NotCompiled)
+    }
+}
+
+/// Opens NVML and the GPU probe (on the GPU thread: the calls may hang).
+#[cfg(feature = "nvml")]
+pub(super) fn open_gpu_probe(
     settings: &Settings,
     warnings: &mut Warnings,
     xid: &std::sync::Arc<XidLog>,
-) -> (GpuSource, GpuInventory) {
-    if !settings.gpu {
-        return (GpuSource::Off(GpuStatus::Disabled), GpuInventory::default());
-    }
-    let (probe, inventory) = super::gpu::GpuProbe::open(
+) -> (super::gpu::GpuProbe, GpuInventory) {
+    super::gpu::GpuProbe::open(
         settings.nvml_library.as_deref(),
         settings.visible_devices.as_deref(),
         settings.cuda_device_order.as_deref(),
         settings.rates,
         warnings,
         xid.clone(),
-    );
-    (GpuSource::Nvml(Box::new(probe)), inventory)
-}
-
-#[cfg(not(feature = "nvml"))]
-pub(super) fn open_gpu(
-    settings: &Settings,
-    _: &mut Warnings,
-    _: &std::sync::Arc<XidLog>,
-) -> (GpuSource, GpuInventory) {
-    let status = if settings.gpu {
-        GpuStatus::NotCompiled
-    } else {
-        GpuStatus::Disabled
-    };
-    (GpuSource::Off(status), GpuInventory::default())
+    )
 }

@@ -38,6 +38,11 @@ pub enum WarningKind {
     FieldFailed,
     /// A host or process figure could not be read.
     HostFailed,
+    /// A driver call has not returned for longer than three intervals, or the GPU thread was
+    /// left behind in one at shutdown; the message names the call, its GPU and for how long.
+    DriverHung,
+    /// A pass (or a GPU read) panicked; it was skipped and the next pass ran.
+    Panicked,
     /// This process's GPU memory cannot be told in its PID namespace (see
     /// [`MissingReason::PidNamespace`](crate::snapshot::MissingReason::PidNamespace)).
     PidNamespace,
@@ -101,11 +106,16 @@ impl Warnings {
         self.pending.push(warning);
     }
 
-    /// Raises what another collector raised (a read made without the probe lock), each
-    /// still once.
+    /// Raises what another collector raised (a slow read, the GPU thread), each still once.
     #[cfg(feature = "nvml")]
     pub(crate) fn absorb(&mut self, other: Warnings) {
-        for w in other.pending {
+        self.absorb_list(other.pending);
+    }
+
+    /// Raises these warnings, each still once.
+    #[cfg(feature = "nvml")]
+    pub(crate) fn absorb_list(&mut self, warnings: Vec<Warning>) {
+        for w in warnings {
             let message = w.message;
             self.raise(w.kind, w.device.as_ref(), &message.clone(), || message);
         }
@@ -114,4 +124,13 @@ impl Warnings {
     pub(crate) fn take_pending(&mut self) -> Vec<Warning> {
         std::mem::take(&mut self.pending)
     }
+}
+
+/// The text of a caught panic.
+pub(crate) fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
 }

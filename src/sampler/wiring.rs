@@ -1,8 +1,9 @@
-//! The wiring: a sampler's parts built from its settings (the host probe, the GPU probe with
-//! its XID log, the cgroup probe on Linux, the history), its first pass, and its thread.
+//! The wiring: a sampler's parts built from its settings (the host probe, the cgroup probe on
+//! Linux, the XID log, the history), its GPU thread, its first pass, and its pass thread.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
+use std::time::Instant;
 
 use arc_swap::ArcSwap;
 
@@ -11,10 +12,10 @@ use super::builder::Settings;
 use super::cgroup;
 use super::history::History;
 use super::host::HostProbe;
-use super::probes::{open_gpu, Probes};
-use super::thread::{self, Handle, Shared, Worker};
+use super::probes::{gpu_off, PassLink, Probes};
+use super::thread::{self, GpuShared, Handle, Shared, Worker};
 use super::warning::{WarningSink, Warnings};
-use super::{costs, xid, Sampler};
+use super::{xid, Sampler};
 use crate::error::Error;
 #[cfg(not(target_os = "linux"))]
 use crate::snapshot::ContainerIdentity;
@@ -25,7 +26,13 @@ impl Sampler {
         let host = HostProbe::new(&mut warnings);
         // The GPU probe starts the XID watcher over its devices whenever NVML comes up.
         let xid = Arc::new(xid::XidLog::new(xid::off()));
-        let (gpu, inventory) = open_gpu(&settings, &mut warnings, &xid);
+        let gpu = Arc::new(GpuShared::default());
+        let off = gpu_off(&settings);
+        #[cfg(feature = "nvml")]
+        let port = match off {
+            Some(_) => None,
+            None => Some(start_gpu_thread(&settings, &gpu, &xid)?),
+        };
         #[cfg(target_os = "linux")]
         let cgroup = match &settings.cgroup_root {
             Some(root) => cgroup::CgroupProbe::open_under(root, &root.join("proc/self")),
@@ -40,45 +47,95 @@ impl Sampler {
         let identity = ContainerIdentity::default();
         let mut probes = Probes {
             host,
-            gpu,
             warnings,
             next_seq: 0,
             #[cfg(target_os = "linux")]
             cgroup,
+            gpu_off: off.unwrap_or(crate::snapshot::GpuStatus::Starting),
         };
-        let first = Arc::new(probes.pass(None, false).0);
+        // NVML opens on the GPU thread; the first pass waits for it within the start bound.
+        #[cfg(feature = "nvml")]
+        if let Some(port) = &port {
+            let _ = port.wait_opened(settings.bounds.start);
+        }
+        let first = Arc::new(probes.pass(
+            &PassLink {
+                #[cfg(feature = "nvml")]
+                port: port.as_deref(),
+                bounds: settings.bounds,
+                interval: settings.interval,
+                previous: None,
+            },
+            false,
+            Instant::now(),
+        ));
         let warnings_so_far = probes.warnings.kept.clone();
         let history = History::new(first.clone(), settings.history, &settings.levels);
         static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+        let (requests, incoming) = mpsc::channel();
         let shared = Arc::new(Shared {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             published: AtomicU64::new(first.seq),
             latest: ArcSwap::new(first),
             history,
-            probes: Mutex::new(probes),
             interval: settings.interval,
-            inventory: ArcSwap::from_pointee(inventory),
+            bounds: settings.bounds,
+            gpu,
+            #[cfg(feature = "nvml")]
+            port,
             last_pass_nanos: AtomicU64::new(0),
             warnings: Mutex::new(warnings_so_far),
-            costs: Mutex::new(costs::Costs::default()),
-            slow_busy: AtomicBool::new(false),
-            activity: ArcSwap::default(),
             identity,
             xid,
+            requests,
+            stopped: AtomicBool::new(false),
         });
-        let (stop, stopped) = mpsc::channel();
+        let (ended_tx, ended) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("otel-resmon-sampler".into())
             .spawn({
                 let shared = shared.clone();
-                move || thread::run(&shared, &stopped, &*sink)
+                let sink = sink.clone();
+                move || {
+                    let _ended = ended_tx;
+                    thread::run(&shared, probes, &incoming, &*sink);
+                }
             })
             .map_err(Error::Spawn)?;
         Ok(Self {
             handle: Arc::new(Handle {
                 shared,
-                worker: Mutex::new(Some(Worker { stop, thread })),
+                worker: Mutex::new(Some(Worker {
+                    thread,
+                    ended,
+                    sink,
+                })),
+                left_behind: Mutex::new(None),
             }),
         })
     }
+}
+
+/// Starts the GPU thread, which opens NVML at once.
+#[cfg(feature = "nvml")]
+fn start_gpu_thread(
+    settings: &Settings,
+    gpu: &Arc<GpuShared>,
+    xid: &Arc<xid::XidLog>,
+) -> Result<Arc<super::gpu_thread::GpuPort>, Error> {
+    use super::gpu_thread::{self, GpuPort, OpenArgs};
+    let port = Arc::new(GpuPort::new());
+    let args = OpenArgs {
+        settings: settings.clone(),
+        xid: xid.clone(),
+    };
+    // Detached: shutdown waits for it within its bound, never joins it.
+    std::thread::Builder::new()
+        .name("otel-resmon-gpu".into())
+        .spawn({
+            let (port, gpu) = (port.clone(), gpu.clone());
+            move || gpu_thread::run(&port, &gpu, args)
+        })
+        .map_err(Error::Spawn)?;
+    Ok(port)
 }

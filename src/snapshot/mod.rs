@@ -450,6 +450,41 @@ pub enum GpuStatus {
     NoDevices,
     /// NVML failed to start for another reason.
     InitFailed(Arc<str>),
+    /// NVML is still starting: its first call has not returned yet, and `build()` stopped
+    /// waiting for it ([`SamplerBuilder::start_timeout`](crate::SamplerBuilder::start_timeout)).
+    /// The figures appear once it does.
+    Starting,
+    /// A driver call has not returned for longer than three intervals. NVML serialises every
+    /// call, so every GPU figure is absent until it returns; host, process and container
+    /// figures keep coming.
+    Hung(HungCall),
+}
+
+/// A driver call that has not returned: which, on which GPU, and for how long.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HungCall {
+    /// The NVML function, e.g. `nvmlDeviceGetPowerUsage`.
+    pub function: &'static str,
+    /// The CUDA ordinal of the GPU it asks about; `None` for a call about no one device
+    /// (`nvmlInit_v2`, `nvmlShutdown`).
+    pub gpu: Option<u32>,
+    /// How long it had been running when this was written.
+    pub running_for: Duration,
+}
+
+impl fmt::Display for HungCall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.function)?;
+        if let Some(gpu) = self.gpu {
+            write!(f, " on GPU {gpu}")?;
+        }
+        write!(
+            f,
+            " has not returned for {:.1} s",
+            self.running_for.as_secs_f64()
+        )
+    }
 }
 
 impl GpuStatus {
@@ -464,6 +499,8 @@ impl GpuStatus {
             GpuStatus::NoPermission => "no_permission",
             GpuStatus::NoDevices => "no_devices",
             GpuStatus::InitFailed(_) => "init_failed",
+            GpuStatus::Starting => "starting",
+            GpuStatus::Hung(_) => "driver_hung",
         }
     }
 }
@@ -483,6 +520,8 @@ impl fmt::Display for GpuStatus {
             GpuStatus::NoPermission => f.write_str("no permission to talk to the NVIDIA driver"),
             GpuStatus::NoDevices => f.write_str("no visible GPU"),
             GpuStatus::InitFailed(detail) => write!(f, "NVML failed to start: {detail}"),
+            GpuStatus::Starting => f.write_str("NVML is starting"),
+            GpuStatus::Hung(call) => write!(f, "the NVIDIA driver is hung: {call}"),
         }
     }
 }

@@ -8,6 +8,12 @@ use super::warning::{Warning, WarningSink};
 use super::Sampler;
 use crate::error::Error;
 
+mod bounds;
+pub use bounds::{
+    DEFAULT_DRIVER_DEADLINE, DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_START_TIMEOUT,
+    ENV_DRIVER_DEADLINE_MS, ENV_SHUTDOWN_TIMEOUT_MS, ENV_START_TIMEOUT_MS,
+};
+
 /// Default time between two passes.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(200);
 /// How much time the default history covers.
@@ -59,6 +65,7 @@ pub struct SamplerBuilder {
     on_warning: Option<WarningSink>,
     ignore_env: bool,
     cgroup_root: Option<PathBuf>,
+    bounds: bounds::BoundsInCode,
 }
 
 impl std::fmt::Debug for SamplerBuilder {
@@ -76,6 +83,7 @@ impl std::fmt::Debug for SamplerBuilder {
             .field("on_warning", &self.on_warning.as_ref().map(|_| ".."))
             .field("ignore_env", &self.ignore_env)
             .field("cgroup_root", &self.cgroup_root)
+            .field("bounds", &self.bounds)
             .finish()
     }
 }
@@ -95,7 +103,10 @@ pub const GPU_ACTIVITY_INTERVAL_PER_GPU: Duration = Duration::from_millis(2500);
 pub const ENV_GPU_ACTIVITY_INTERVAL_MS: &str = "RESMON_GPU_ACTIVITY_INTERVAL_MS";
 /// The variables [`SamplerBuilder::build`] reads as text (UTF-8): every one `resolve` reads.
 /// The two paths, `RESMON_NVML_LIB` and `RESMON_CGROUP_ROOT`, are read as paths.
-const TEXT_VARIABLES: [&str; 9] = [
+const TEXT_VARIABLES: [&str; 12] = [
+    ENV_DRIVER_DEADLINE_MS,
+    ENV_START_TIMEOUT_MS,
+    ENV_SHUTDOWN_TIMEOUT_MS,
     ENV_INTERVAL_MS,
     ENV_HISTORY,
     ENV_HISTORY_LEVELS,
@@ -175,6 +186,8 @@ pub(crate) struct Settings {
     pub(crate) cuda_device_order: Option<String>,
     #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub(crate) cgroup_root: Option<PathBuf>,
+    /// The bounds on every wait for the driver.
+    pub(crate) bounds: super::thread::Bounds,
 }
 
 impl SamplerBuilder {
@@ -413,6 +426,7 @@ impl SamplerBuilder {
             .clone()
             .or_else(|| env(ENV_CUDA_VISIBLE_DEVICES));
         Ok(Settings {
+            bounds: self.bounds.resolve(&var)?,
             cuda_device_order: var(ENV_CUDA_DEVICE_ORDER),
             interval,
             history,

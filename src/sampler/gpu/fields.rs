@@ -27,7 +27,7 @@ impl FieldReader<'_> {
         call: impl FnOnce() -> Result<T, NvmlError>,
     ) -> Result<T, NvmlError> {
         let started = Instant::now();
-        let result = call();
+        let result = crate::sampler::in_flight::call(function, Some(self.sample.index), call);
         self.costs.call(function, self.tier, started.elapsed());
         result
     }

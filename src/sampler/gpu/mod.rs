@@ -35,11 +35,10 @@ mod xid_watch;
 
 use super::activity_log::{ActivityLog, Window};
 use super::costs::Costs;
+use super::in_flight;
 use super::pid_namespace::PidNamespace;
 use super::warning::Warnings;
-use crate::snapshot::{
-    DeviceState, GpuDevice, GpuInventory, GpuSample, GpuStatus, GpuTier, Snapshot,
-};
+use crate::snapshot::{DeviceState, GpuDevice, GpuInventory, GpuSample, GpuStatus, GpuTier};
 use devices::unreachable_device;
 use fields::FieldReader;
 pub(crate) use tiers::{Rates, SlowJob, SlowResult};
@@ -55,10 +54,17 @@ enum Locator {
 }
 
 impl Locator {
-    fn device<'n>(&self, nvml: &'n Nvml) -> Result<Device<'n>, NvmlError> {
+    /// The device's handle; `gpu` (its CUDA ordinal) names the call, should it hang.
+    fn device<'n>(&self, nvml: &'n Nvml, gpu: u32) -> Result<Device<'n>, NvmlError> {
         match self {
-            Locator::Index(i) => nvml.device_by_index(*i),
-            Locator::Uuid(u) => nvml.device_by_uuid(u.as_str()),
+            Locator::Index(i) => {
+                in_flight::call("nvmlDeviceGetHandleByIndex_v2", Some(gpu), || {
+                    nvml.device_by_index(*i)
+                })
+            }
+            Locator::Uuid(u) => in_flight::call("nvmlDeviceGetHandleByUUID", Some(gpu), || {
+                nvml.device_by_uuid(u.as_str())
+            }),
         }
     }
 }
@@ -137,7 +143,7 @@ impl GpuProbe {
         let n = self.devices.len() as u32;
         let rates = self.rates;
         for (d, visible) in self.devices.iter_mut().enumerate() {
-            let Ok(device) = visible.locator.device(nvml) else {
+            let Ok(device) = visible.locator.device(nvml, visible.info.index) else {
                 continue;
             };
             let mut scratch = GpuSample::empty(
@@ -255,8 +261,9 @@ impl GpuProbe {
         }
     }
 
-    /// After a failed start (no driver, no permission, no device...), tries again once the
-    /// backoff has passed: 1 s, then doubling up to 60 s. Returns the new inventory when NVML
+    /// After a failed start that can heal (the driver not loaded yet, an NVML error), tries
+    /// again once the backoff has passed: 1 s, then doubling up to 60 s; on the GPU thread,
+    /// after its pass's answer, so no caller waits for it. Returns the new inventory when NVML
     /// now works. Warnings stay once per sampler, however many tries fail.
     pub(crate) fn retry_if_due(&mut self, warnings: &mut Warnings) -> Option<GpuInventory> {
         let (at, wait) = self.retry?;
@@ -281,14 +288,13 @@ impl GpuProbe {
         if self.status == GpuStatus::Ok {
             return Some(inventory);
         }
+        if self.retry.is_none() {
+            // What failed now does not heal by itself (see `open`): no more tries.
+            return None;
+        }
         let wait = (wait * 2).min(MAX_RETRY);
         self.retry = Some((Instant::now() + wait, wait));
         None
-    }
-
-    /// Stops the XID watcher (the sampler is shutting down).
-    pub(crate) fn stop_xid(&mut self) {
-        self.xid.stop();
     }
 
     /// The UUIDs of the visible devices.
@@ -300,45 +306,29 @@ impl GpuProbe {
         &self.status
     }
 
-    /// Every visible device's sample for this pass: the fast tier read now, or carried from
-    /// `carry` (the latest snapshot) while a slow read holds the driver, so that no caller
-    /// waits behind it; the slow tiers' last reads on top.
-    pub(crate) fn sample(
-        &mut self,
-        warnings: &mut Warnings,
-        carry: Option<&Snapshot>,
-    ) -> Vec<GpuSample> {
+    /// Every visible device's sample for this pass: the fast tier read now, the slow tiers'
+    /// last reads on top.
+    pub(crate) fn sample(&mut self, warnings: &mut Warnings) -> Vec<GpuSample> {
         let Some(nvml) = self.nvml.clone() else {
             return Vec::new();
         };
         let rates = self.rates;
         let mut out = Vec::with_capacity(self.devices.len());
-        for (j, visible) in self.devices.iter_mut().enumerate() {
+        for visible in &mut self.devices {
             let info = &visible.info;
-            let carried = carry.and_then(|s| s.gpu_near(j, &info.uuid));
-            let mut sample = match carried {
-                Some(previous) => {
-                    let mut sample = previous.clone();
-                    sample.reads = sample.reads.carried();
-                    sample
-                }
-                None => {
-                    let started = Instant::now();
-                    let sample = match visible.locator.device(&nvml) {
-                        Ok(device) => fast::read_fast(
-                            &device,
-                            visible,
-                            self.pid,
-                            self.pid_namespace,
-                            warnings,
-                            &mut self.costs,
-                        ),
-                        Err(err) => unreachable_device(info, &err, warnings),
-                    };
-                    self.costs.read(GpuTier::Fast, started.elapsed());
-                    sample
-                }
+            let started = Instant::now();
+            let mut sample = match visible.locator.device(&nvml, info.index) {
+                Ok(device) => fast::read_fast(
+                    &device,
+                    visible,
+                    self.pid,
+                    self.pid_namespace,
+                    warnings,
+                    &mut self.costs,
+                ),
+                Err(err) => unreachable_device(info, &err, warnings),
             };
+            self.costs.read(GpuTier::Fast, started.elapsed());
             if sample.state == DeviceState::Ok {
                 visible.slow.apply(&mut sample, Instant::now(), rates);
             }
@@ -346,5 +336,10 @@ impl GpuProbe {
             out.push(sample);
         }
         out
+    }
+
+    /// How many devices are visible.
+    pub(crate) fn device_count(&self) -> usize {
+        self.devices.len()
     }
 }

@@ -33,6 +33,17 @@ fn missing_symbol(library: &OsStr) -> Option<&'static str> {
     })
 }
 
+/// Whether a failed start can heal by itself, so that NVML is worth opening again later: a
+/// driver not loaded yet (being installed or upgraded) or an error of NVML's own. A missing
+/// library, a missing permission or no visible device stay as they are until someone
+/// changes the machine or the settings, which restarts the process anyway.
+fn heals(status: &GpuStatus) -> bool {
+    matches!(
+        status,
+        GpuStatus::DriverNotLoaded | GpuStatus::InitFailed(_)
+    )
+}
+
 impl GpuProbe {
     /// Loads NVML and lists the visible devices. Never fails: what went wrong is the status.
     pub(crate) fn open(
@@ -62,6 +73,8 @@ impl GpuProbe {
         if let Some(symbol) = missing_symbol(path) {
             probe.status =
                 GpuStatus::InitFailed(format!("{} lacks {symbol}", path.to_string_lossy()).into());
+            // A library without the symbol will not grow it.
+            probe.retry = None;
             let status = probe.status.clone();
             warnings.raise(WarningKind::GpuUnavailable, None, "init", || {
                 format!("no GPU figures: {status}")
@@ -72,10 +85,14 @@ impl GpuProbe {
         if let Some(path) = library {
             builder.lib_path(path.as_os_str());
         }
-        let nvml = match builder.init() {
+        let init = crate::sampler::in_flight::call("nvmlInit_v2", None, || builder.init());
+        let nvml = match init {
             Ok(nvml) => nvml,
             Err(err) => {
                 probe.status = init_status(&err, library);
+                if !heals(&probe.status) {
+                    probe.retry = None;
+                }
                 let status = probe.status.clone();
                 warnings.raise(WarningKind::GpuUnavailable, None, "init", || {
                     format!("no GPU figures: {status}")
@@ -144,9 +161,9 @@ impl GpuProbe {
         } else {
             GpuStatus::Ok
         };
-        if probe.status == GpuStatus::Ok {
-            probe.retry = None;
-        }
+        // Seeing no GPU (`CUDA_VISIBLE_DEVICES=-1` or empty, a MIG UUID that is not
+        // there) is a steady state, not a failure: NVML is not opened again for it.
+        probe.retry = None;
         inventory.ordinals = CudaOrdinals::of(cuda_device_order, &inventory.devices);
         if inventory.ordinals == CudaOrdinals::PciOrderAssumed {
             let models: Vec<&str> = inventory.devices.iter().map(|d| &*d.name).collect();

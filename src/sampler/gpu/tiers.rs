@@ -283,16 +283,21 @@ impl SlowJob {
         let mut warnings = Warnings::default();
         let mut costs = Costs::default();
         let at = Instant::now();
-        let sample = self.locator.device(&self.nvml).ok().and_then(|device| {
-            read(
-                &device,
-                self.tier,
-                &self.template,
-                self.activity.as_ref(),
-                &mut warnings,
-                &mut costs,
-            )
-        });
+        let gpu = self.template.index;
+        let sample = self
+            .locator
+            .device(&self.nvml, gpu)
+            .ok()
+            .and_then(|device| {
+                read(
+                    &device,
+                    self.tier,
+                    &self.template,
+                    self.activity.as_ref(),
+                    &mut warnings,
+                    &mut costs,
+                )
+            });
         SlowResult {
             position: self.position,
             uuid: self.template.uuid.clone(),

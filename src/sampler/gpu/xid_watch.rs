@@ -11,17 +11,27 @@ use nvml_wrapper::Nvml;
 
 use crate::sampler::xid::{XidLog, XidStatus};
 
-/// The watcher thread, stopped and joined on drop.
+/// The watcher thread, stopped on drop: joined once it has ended, which takes one wait
+/// (100 ms) at most, or left behind after [`STOP_WAIT`] when a driver call holds it.
 pub(crate) struct XidWatcher {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+    /// Disconnected when the thread ends.
+    ended: std::sync::mpsc::Receiver<()>,
 }
+
+/// The longest dropping the watcher waits for its thread: a few of its waits.
+const STOP_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
 
 impl Drop for XidWatcher {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(thread) = self.thread.take() {
-            if thread.thread().id() != std::thread::current().id() {
+            let ended = !matches!(
+                self.ended.recv_timeout(STOP_WAIT),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+            );
+            if ended && thread.thread().id() != std::thread::current().id() {
                 let _ = thread.join();
             }
         }
@@ -55,11 +65,17 @@ impl XidWatch {
         self.log.set_status(XidStatus::Starting);
         let stop = Arc::new(AtomicBool::new(false));
         let (registered, on_registered) = std::sync::mpsc::channel();
+        let (ended_tx, ended) = std::sync::mpsc::channel::<()>();
         let spawned = std::thread::Builder::new()
             .name("otel-resmon-xid".into())
             .spawn({
                 let (stop, nvml, log) = (stop.clone(), nvml.clone(), self.log.clone());
-                move || run(&nvml, &uuids, &log, &stop, &registered)
+                move || {
+                    let _ended = ended_tx;
+                    run(&nvml, &uuids, &log, &stop, &registered);
+                    // The last `Arc<Nvml>` may be this one: `nvmlShutdown` runs here.
+                    drop(nvml);
+                }
             });
         match spawned {
             Ok(thread) => {
@@ -69,6 +85,7 @@ impl XidWatch {
                 self.watcher = Some(XidWatcher {
                     stop,
                     thread: Some(thread),
+                    ended,
                 })
             }
             Err(e) => self.log.set_status(XidStatus::NotSupported(
@@ -86,7 +103,8 @@ impl XidWatch {
         g.condition.fell_off_the_bus = fell;
     }
 
-    /// Stops and joins the watcher (at most one wait, 100 ms), if one runs.
+    /// Stops the watcher, if one runs: joined after at most one wait (100 ms), or left
+    /// behind when a driver call holds it.
     pub(crate) fn stop(&mut self) {
         self.watcher = None;
     }

@@ -1,0 +1,333 @@
+//! The GPU thread: the one thread of the sampler that calls the driver (the XID watcher has
+//! its own, for its blocking wait). It opens NVML, reads the GPUs' fast tier when the pass
+//! thread asks ([`GpuPort::ask`]), then makes the slow reads due and, with backoff, opens
+//! NVML again after a failure that can heal.
+//!
+//! Nothing else waits on it without a bound: the pass thread waits at most the driver
+//! deadline for an answer, [`Sampler::build`](crate::SamplerBuilder::build) at most the
+//! start timeout for NVML to open, and shutdown at most the shutdown timeout for it to end.
+//! A call that never returns leaves the thread behind, named by [`InFlight`].
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use super::gpu::{GpuProbe, SLOW_TIERS};
+use super::in_flight::{self, InFlight};
+use super::thread::GpuShared;
+use super::warning::{Warning, WarningKind, Warnings};
+use super::xid::XidLog;
+use crate::snapshot::{GpuSample, GpuStatus};
+use crate::sync::lock;
+
+/// What the GPU thread answers for one pass.
+pub(super) struct Answer {
+    pub(super) seq: u64,
+    /// `None` when the read panicked: the pass carries the last figures.
+    pub(super) gpus: Option<Vec<GpuSample>>,
+    pub(super) status: GpuStatus,
+}
+
+#[derive(Default)]
+struct PortState {
+    /// The last pass asked for, and whether it is an interval pass (slow reads follow).
+    asked: Option<(u64, bool)>,
+    answer: Option<Answer>,
+    /// NVML's first open has returned, with this status.
+    opened: Option<GpuStatus>,
+    stop: bool,
+    exited: bool,
+    /// Warnings raised on the GPU thread, for the pass thread to deliver.
+    warnings: Vec<Warning>,
+}
+
+/// Where the pass thread and the GPU thread meet. Its lock is held for a few field copies,
+/// never across a driver call.
+pub(super) struct GpuPort {
+    state: Mutex<PortState>,
+    to_gpu: Condvar,
+    to_pass: Condvar,
+    pub(super) in_flight: Arc<InFlight>,
+    /// The thread is making its slow reads: a pass meanwhile carries the GPUs' fast tier
+    /// rather than wait behind them.
+    slow_busy: AtomicBool,
+}
+
+/// Why a pass has no fresh GPU figures.
+pub(super) enum NoAnswer {
+    /// Slow reads, a late answer or a panic: the last figures are carried.
+    Carry,
+    /// NVML has not opened yet.
+    Starting,
+}
+
+impl GpuPort {
+    pub(super) fn new() -> Self {
+        Self {
+            state: Mutex::default(),
+            to_gpu: Condvar::new(),
+            to_pass: Condvar::new(),
+            in_flight: Arc::default(),
+            slow_busy: AtomicBool::new(false),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, PortState> {
+        lock(&self.state)
+    }
+
+    /// The call in progress if it has run longer than `bound`.
+    pub(super) fn stuck_longer_than(&self, bound: Duration) -> Option<in_flight::Call> {
+        let call = self.in_flight.current()?;
+        (call.since.elapsed() > bound).then_some(call)
+    }
+
+    /// Asks for the fast tier of pass `seq`, unless the thread is busy with slow reads or
+    /// stuck in a call for longer than `deadline` (then the pass carries without waiting).
+    /// Returns whether it asked.
+    pub(super) fn ask(&self, seq: u64, interval: bool, deadline: Duration) -> bool {
+        if self.slow_busy.load(Ordering::Acquire) || self.stuck_longer_than(deadline).is_some() {
+            return false;
+        }
+        let mut state = self.state();
+        if state.opened.is_none() || state.exited {
+            return false;
+        }
+        state.asked = Some((seq, interval));
+        drop(state);
+        self.to_gpu.notify_one();
+        true
+    }
+
+    /// The answer for pass `seq`, waiting until `until` at the latest.
+    pub(super) fn answer(&self, seq: u64, until: Instant) -> Result<Answer, NoAnswer> {
+        let mut state = self.state();
+        if state.opened.is_none() {
+            return Err(NoAnswer::Starting);
+        }
+        loop {
+            if state.answer.as_ref().is_some_and(|a| a.seq == seq) {
+                return state.answer.take().ok_or(NoAnswer::Carry);
+            }
+            let now = Instant::now();
+            if now >= until || state.exited {
+                return Err(NoAnswer::Carry);
+            }
+            state = self
+                .to_pass
+                .wait_timeout(state, until - now)
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
+        }
+    }
+
+    /// Waits until NVML's first open returned or `bound` passed; its status, if it did.
+    pub(super) fn wait_opened(&self, bound: Duration) -> Option<GpuStatus> {
+        let until = Instant::now() + bound;
+        let mut state = self.state();
+        loop {
+            if let Some(status) = &state.opened {
+                return Some(status.clone());
+            }
+            let now = Instant::now();
+            if now >= until || state.exited {
+                return None;
+            }
+            state = self
+                .to_pass
+                .wait_timeout(state, until - now)
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
+        }
+    }
+
+    /// The warnings the GPU thread raised since the last call.
+    pub(super) fn take_warnings(&self) -> Vec<Warning> {
+        std::mem::take(&mut self.state().warnings)
+    }
+
+    /// Tells the thread to stop and waits at most `bound` for it to end (its XID watcher
+    /// stopped, NVML let go). The call it is stuck in, if it did not.
+    pub(super) fn stop(&self, bound: Duration) -> Option<in_flight::Call> {
+        let until = Instant::now() + bound;
+        let mut state = self.state();
+        state.stop = true;
+        self.to_gpu.notify_all();
+        while !state.exited {
+            let now = Instant::now();
+            if now >= until {
+                drop(state);
+                // Stuck in no call (between two) counts as stuck too: name the last phase.
+                return Some(self.in_flight.current().unwrap_or(in_flight::Call {
+                    function: "no driver call (the GPU thread did not stop)",
+                    gpu: None,
+                    since: until - bound,
+                }));
+            }
+            state = self
+                .to_gpu
+                .wait_timeout(state, until - now)
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
+        }
+        None
+    }
+
+    /// Waits for the next pass asked for after `answered`; `None` once told to stop.
+    fn next_ask(&self, answered: Option<u64>) -> Option<(u64, bool)> {
+        let mut state = self.state();
+        loop {
+            if state.stop {
+                return None;
+            }
+            match state.asked {
+                Some((seq, interval)) if Some(seq) != answered => return Some((seq, interval)),
+                _ => {}
+            }
+            state = self
+                .to_gpu
+                .wait(state)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+    }
+
+    fn publish(&self, f: impl FnOnce(&mut PortState), warnings: &mut Warnings) {
+        let pending = warnings.take_pending();
+        let mut state = self.state();
+        f(&mut state);
+        state.warnings.extend(pending);
+        drop(state);
+        self.to_pass.notify_all();
+    }
+}
+
+/// What the GPU thread opens NVML with.
+pub(super) struct OpenArgs {
+    pub(super) settings: super::builder::Settings,
+    pub(super) xid: Arc<XidLog>,
+}
+
+/// The GPU thread: opens NVML, then answers the pass thread until told to stop.
+pub(super) fn run(port: &GpuPort, out: &GpuShared, args: OpenArgs) {
+    in_flight::install(port.in_flight.clone());
+    let mut warnings = Warnings::default();
+    let opened = catch_unwind(AssertUnwindSafe(|| {
+        in_flight::call(
+            "opening NVML (the device list and their first reads)",
+            None,
+            || super::probes::open_gpu_probe(&args.settings, &mut warnings, &args.xid),
+        )
+    }));
+    let mut probe = match opened {
+        Ok((probe, inventory)) => {
+            out.inventory.store(Arc::new(inventory));
+            probe
+        }
+        Err(panic) => {
+            let why = super::warning::panic_text(&*panic);
+            warnings.raise(WarningKind::GpuUnavailable, None, "panic", || {
+                format!("no GPU figures: opening NVML panicked: {why}")
+            });
+            port.publish(
+                |s| s.opened = Some(GpuStatus::InitFailed(why.into())),
+                &mut warnings,
+            );
+            return finish(port, None);
+        }
+    };
+    let status = probe.status().clone();
+    port.publish(|s| s.opened = Some(status), &mut warnings);
+    let mut answered = None;
+    while let Some((seq, interval)) = port.next_ask(answered) {
+        answered = Some(seq);
+        let read = catch_unwind(AssertUnwindSafe(|| probe.sample(&mut warnings)));
+        let gpus = match read {
+            Ok(gpus) => Some(gpus),
+            Err(panic) => {
+                raise_panic(&mut warnings, "the GPU fast read", &*panic);
+                None
+            }
+        };
+        let slow = interval
+            .then(|| probe.next_slow(Instant::now(), seq))
+            .flatten();
+        let status = probe.status().clone();
+        port.publish(
+            |s| {
+                s.answer = Some(Answer { seq, gpus, status });
+                port.slow_busy.store(slow.is_some(), Ordering::Release);
+            },
+            &mut warnings,
+        );
+        if let Some(first) = slow {
+            let max = SLOW_TIERS * probe.device_count().max(1);
+            let slow = catch_unwind(AssertUnwindSafe(|| {
+                slow_reads(&mut probe, first, max, seq, out, &mut warnings)
+            }));
+            if let Err(panic) = slow {
+                raise_panic(&mut warnings, "a slow GPU read", &*panic);
+            }
+            port.slow_busy.store(false, Ordering::Release);
+        }
+        if interval {
+            port.slow_busy.store(true, Ordering::Release);
+            let retried = catch_unwind(AssertUnwindSafe(|| probe.retry_if_due(&mut warnings)));
+            match retried {
+                Ok(Some(inventory)) => out.inventory.store(Arc::new(inventory)),
+                Ok(None) => {}
+                Err(panic) => raise_panic(&mut warnings, "opening NVML again", &*panic),
+            }
+            port.slow_busy.store(false, Ordering::Release);
+        }
+        lock(&out.costs).clone_from(&probe.costs);
+        port.publish(|_| {}, &mut warnings);
+    }
+    finish(port, Some(probe));
+}
+
+/// Lets NVML go on this thread (the XID watcher stopped first, within its own bound; the
+/// last `Arc<Nvml>`'s Drop calls `nvmlShutdown`, marked as in flight), then says so.
+fn finish(port: &GpuPort, probe: Option<GpuProbe>) {
+    if let Some(probe) = probe {
+        in_flight::call("nvmlShutdown", None, move || drop(probe));
+    }
+    port.state().exited = true;
+    port.to_gpu.notify_all();
+    port.to_pass.notify_all();
+}
+
+/// Makes the slow reads due now, one at a time, keeping what each found before the next.
+/// At the default rates the reads are due at different times, so a pass is followed by one
+/// at most; rates shorter than the interval ask for every one after every pass. Only reads
+/// due when the first began: each tier of each device at most once, and at most `max`.
+fn slow_reads(
+    probe: &mut GpuProbe,
+    first: super::gpu::SlowJob,
+    max: usize,
+    after_pass: u64,
+    out: &GpuShared,
+    warnings: &mut Warnings,
+) {
+    let round = Instant::now();
+    let mut job = Some(first);
+    let mut made = 0;
+    while let Some(next) = job.take() {
+        let result = next.run();
+        made += 1;
+        probe.store_slow(result, warnings);
+        if let Some(log) = probe.take_activity_log() {
+            out.activity.store(log);
+        }
+        if made < max {
+            job = probe.next_slow(round, after_pass);
+        }
+    }
+}
+
+fn raise_panic(warnings: &mut Warnings, what: &str, panic: &(dyn std::any::Any + Send)) {
+    let why = super::warning::panic_text(panic);
+    warnings.raise(WarningKind::Panicked, None, what, || {
+        format!("{what} panicked and was skipped; the next pass runs: {why}")
+    });
+}
