@@ -125,6 +125,50 @@ impl AxumServer {
     }
 }
 
+/// How a server ended after SIGTERM ([`AxumServer::terminate`]).
+pub struct Stopped {
+    /// From the signal to the exit; `None` when it had not exited within the wait (then it was
+    /// killed).
+    pub after: Option<Duration>,
+    /// Its exit status, when it exited by itself.
+    pub status: Option<std::process::ExitStatus>,
+    pub stderr: String,
+}
+
+impl AxumServer {
+    /// SIGTERM, then waits up to `wait` for the exit and measures it; a server still running
+    /// then is killed (SIGKILL). Never hangs, never fails: the caller judges the result.
+    pub fn terminate(mut self, wait: Duration) -> Stopped {
+        let signalled = Instant::now();
+        // SAFETY: kill with a valid pid of our own child and a standard signal.
+        assert_eq!(
+            unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) },
+            0
+        );
+        let (after, status) = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break (Some(signalled.elapsed()), Some(status));
+            }
+            if signalled.elapsed() >= wait {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                break (None, None);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        let stderr = self
+            .stderr
+            .take()
+            .map(|reader| reader.join().unwrap_or_default())
+            .unwrap_or_default();
+        Stopped {
+            after,
+            status,
+            stderr,
+        }
+    }
+}
+
 impl Drop for AxumServer {
     /// A test that failed midway leaves no server behind.
     fn drop(&mut self) {

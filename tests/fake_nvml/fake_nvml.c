@@ -11,8 +11,23 @@
  * `key=value` per line, `#` starts a comment:
  *
  *   init_error=9                  nvmlInit_v2 returns this nvmlReturn_t
- *   slow_ms=200                   every call sleeps this long first (a hung
- *                                 or overloaded driver)
+ *   init_slow_ms=5000             nvmlInit_v2 sleeps this long, holding the
+ *                                 driver's lock (a driver that hangs at start:
+ *                                 loading, or a GPU being reset); slow_ms does
+ *                                 not apply to nvmlInit_v2
+ *   slow_ms=200                   every call (but nvmlInit_v2) sleeps this long
+ *                                 first, holding the driver's lock (a slow or
+ *                                 overloaded driver)
+ *   hang=1                        every call, nvmlInit_v2 and nvmlShutdown
+ *                                 included, that begins while this is set does
+ *                                 not return: it sleeps holding the driver's
+ *                                 lock, so every other call waits behind it, as
+ *                                 behind a wedged driver (a GPU off the bus).
+ *                                 The hung call re-reads the control file every
+ *                                 10 ms and returns (as if nothing happened)
+ *                                 once the file no longer says hang=1, so a test
+ *                                 can end a hang; unless the test does, the call
+ *                                 never returns
  *   cost.<function>=<us>          <function> spends this many microseconds busy
  *                                 (CPU time, holding the driver's lock, so calls
  *                                 from two threads do not overlap), as a real
@@ -193,6 +208,8 @@ struct config {
     int n_costs;
     unsigned int field_cost_us[NVML_FI_MAX];
     unsigned int slow_ms;
+    unsigned int init_slow_ms;
+    int hang;
     char driver_version[MAX_TEXT];
     int cuda_driver_version;
     int has_cuda_driver_version;
@@ -309,6 +326,10 @@ static void parse_line(struct config *c, char *key, char *value) {
         k->us = (unsigned int)strtoul(value, NULL, 10);
     } else if (strcmp(key, "slow_ms") == 0) {
         c->slow_ms = (unsigned int)strtoul(value, NULL, 10);
+    } else if (strcmp(key, "init_slow_ms") == 0) {
+        c->init_slow_ms = (unsigned int)strtoul(value, NULL, 10);
+    } else if (strcmp(key, "hang") == 0) {
+        c->hang = atoi(value);
     } else if (strcmp(key, "driver_version") == 0) {
         copy_text(c->driver_version, value);
     } else if (strcmp(key, "cuda_driver_version") == 0) {
@@ -453,16 +474,29 @@ static nvmlReturn_t injected(int gpu, const char *function) {
     return NVML_SUCCESS;
 }
 
-/* Takes the lock, refreshes the config and checks injected failures. On
- * NVML_SUCCESS the lock stays held and *out points at the device. */
 static void maybe_slow(void) {
     if (cfg.slow_ms > 0) usleep(cfg.slow_ms * 1000u);
 }
 
+/* hang=1: stays here, holding `lock`, while the control file says so. Call with `lock` held,
+ * after refresh_config. When it hung, the call's cost counts from its end. */
+static void maybe_hang(void) {
+    if (!cfg.hang) return;
+    while (cfg.hang) {
+        usleep(10 * 1000);
+        fake_nvml_reload();
+        refresh_config();
+    }
+    call_started_ns = now_ns();
+}
+
+/* Takes the lock, refreshes the config and checks injected failures. On
+ * NVML_SUCCESS the lock stays held and *out points at the device. */
 static nvmlReturn_t enter(nvmlDevice_t device, const char *function, struct gpu **out) {
     pthread_mutex_lock(&lock);
     call_started_ns = now_ns();
     refresh_config();
+    maybe_hang();
     maybe_slow();
     spend(cost_of(function));
     if (device == NULL || device < handles || device >= handles + MAX_GPUS || device->index >= cfg.gpu_count) {
@@ -495,6 +529,7 @@ static nvmlReturn_t global_call(const char *function) {
     pthread_mutex_lock(&lock);
     call_started_ns = now_ns();
     refresh_config();
+    maybe_hang();
     maybe_slow();
     spend(cost_of(function));
     return injected(-1, function);
@@ -503,6 +538,8 @@ static nvmlReturn_t global_call(const char *function) {
 nvmlReturn_t DECLDIR nvmlInit_v2(void) {
     pthread_mutex_lock(&lock);
     refresh_config();
+    maybe_hang();
+    if (cfg.init_slow_ms > 0) usleep(cfg.init_slow_ms * 1000u);
     nvmlReturn_t rc = cfg.init_error;
     for (int i = 0; i < MAX_GPUS; i++) handles[i].index = i;
     return leave(rc);
@@ -887,6 +924,7 @@ nvmlReturn_t DECLDIR nvmlEventSetWait_v2(nvmlEventSet_t set, nvmlEventData_t *da
     for (unsigned int waited = 0;; waited += 10) {
         pthread_mutex_lock(&lock);
         refresh_config();
+        maybe_hang();
         nvmlReturn_t rc = injected(-1, "nvmlEventSetWait_v2");
         if (rc != NVML_SUCCESS) return leave(rc);
         for (int i = 0; i < cfg.gpu_count; i++) {
@@ -909,6 +947,8 @@ nvmlReturn_t DECLDIR nvmlEventSetWait_v2(nvmlEventSet_t set, nvmlEventData_t *da
 
 nvmlReturn_t DECLDIR nvmlEventSetFree(nvmlEventSet_t set) {
     pthread_mutex_lock(&lock);
+    refresh_config();
+    maybe_hang();
     if (set) set->used = 0;
     return leave(NVML_SUCCESS);
 }
@@ -993,6 +1033,8 @@ nvmlReturn_t DECLDIR nvmlGpmSampleAlloc(nvmlGpmSample_t *gpmSample) {
 
 nvmlReturn_t DECLDIR nvmlGpmSampleFree(nvmlGpmSample_t gpmSample) {
     pthread_mutex_lock(&lock);
+    refresh_config();
+    maybe_hang();
     if (!gpmSample || gpmSample < gpm_samples || gpmSample >= gpm_samples + MAX_GPM_SAMPLES || !gpmSample->used) {
         return leave(NVML_ERROR_INVALID_ARGUMENT);
     }
