@@ -195,6 +195,45 @@ fn the_sampler_recovers_when_the_driver_comes_back() {
     assert_eq!(all[0].kind, WarningKind::GpuUnavailable);
 }
 
+#[test]
+fn seeing_no_gpu_is_a_steady_state_never_reopened() {
+    // Each case is steady until someone changes the machine or the settings: no visible GPU
+    // (`CUDA_VISIBLE_DEVICES` empty or -1), a MIG UUID that is not there, no permission.
+    // NVML is opened once, not again every 1, 2, 4 … 60 s. A driver not loaded yet does
+    // heal (the test above), and is tried again.
+    let cases: [(&str, Option<&str>, GpuStatus); 4] = [
+        ("empty", Some(""), GpuStatus::NoDevices),
+        ("-1", Some("-1"), GpuStatus::NoDevices),
+        ("bad MIG UUID", Some("MIG-0000"), GpuStatus::NoDevices),
+        ("no permission", None, GpuStatus::NoPermission),
+    ];
+    let fakes: Vec<_> = cases
+        .iter()
+        .map(|(_, visible, status)| {
+            let config = match status {
+                GpuStatus::NoPermission => "init_error=4\n".to_owned(),
+                _ => two_gpus(),
+            };
+            let fake = FakeNvml::new(&config);
+            let mut builder = Sampler::builder()
+                .ignore_env(true)
+                .nvml_library(fake.library())
+                .interval(Duration::from_millis(20))
+                .on_warning(|_| {});
+            if let Some(v) = visible {
+                builder = builder.visible_devices(*v);
+            }
+            (fake, builder.build().unwrap())
+        })
+        .collect();
+    // Past the first two retries of the backoff (1 s, then 2 s later).
+    std::thread::sleep(Duration::from_millis(3300));
+    for ((what, _, status), (fake, s)) in cases.iter().zip(&fakes) {
+        assert_eq!(&s.latest().gpu_status, status, "{what}");
+        assert_eq!(fake.init_calls(), 1, "{what}: NVML opened again");
+    }
+}
+
 /// One GPU fault as the HTTP service lives it.
 #[cfg(feature = "axum")]
 struct ServiceFault {

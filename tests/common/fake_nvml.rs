@@ -67,6 +67,13 @@ impl FakeNvml {
         self.reload();
     }
 
+    /// How many times `nvmlInit_v2` of this copy was called (the fake counts them in a
+    /// file beside its control file: a failed init unloads the library).
+    pub fn init_calls(&self) -> usize {
+        let counter = self.library().with_file_name("init-calls");
+        std::fs::read(counter).map_or(0, |calls| calls.len())
+    }
+
     /// Tells the driver, if this process loaded it, to read its control file at its next
     /// call (otherwise it looks at most once a millisecond).
     fn reload(&self) {

@@ -419,6 +419,22 @@ void fake_nvml_reload(void) {
     __atomic_store_n(&reload_requested, 1, __ATOMIC_SEQ_CST);
 }
 
+/* Counts a call of nvmlInit_v2 in the file `init-calls` beside the control file, one
+ * byte per call: a failed init unloads the library (and its statics), so the count lives
+ * on disk, for the harness's tests of re-opening. */
+static void count_init(void) {
+    char path[PATH_MAX];
+    config_path(path, sizeof path);
+    char *slash = strrchr(path, '/');
+    size_t dir = slash ? (size_t)(slash + 1 - path) : 0;
+    snprintf(path + dir, sizeof path - dir, "init-calls");
+    FILE *f = fopen(path, "a");
+    if (f) {
+        fputc('.', f);
+        fclose(f);
+    }
+}
+
 /* Re-reads the control file when it changed. Call with `lock` held. */
 static void refresh_config(void) {
     char path[PATH_MAX];
@@ -536,6 +552,7 @@ static nvmlReturn_t global_call(const char *function) {
 }
 
 nvmlReturn_t DECLDIR nvmlInit_v2(void) {
+    count_init();
     pthread_mutex_lock(&lock);
     refresh_config();
     maybe_hang();
