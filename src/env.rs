@@ -15,13 +15,26 @@ pub(crate) fn read(names: &[&'static str]) -> Result<HashMap<&'static str, Strin
         if let Some(value) = std::env::var_os(name) {
             let value = value.into_string().map_err(|raw| Error::InvalidSetting {
                 setting: name,
-                value: raw.to_string_lossy().into_owned(),
+                value: if holds_secrets(name) {
+                    HIDDEN.to_owned()
+                } else {
+                    raw.to_string_lossy().into_owned()
+                },
                 reason: "is not valid UTF-8",
             })?;
             found.insert(name, value);
         }
     }
     Ok(found)
+}
+
+/// What an error shows instead of a value that may hold a secret.
+pub(crate) const HIDDEN: &str = "<hidden>";
+
+/// Whether a variable's values may hold secrets, never to be shown: the OTLP header lists
+/// (`OTEL_EXPORTER_OTLP_HEADERS` and its per-signal forms), whose values are API keys.
+pub(crate) fn holds_secrets(name: &str) -> bool {
+    name.starts_with("OTEL_EXPORTER_OTLP_") && name.ends_with("_HEADERS")
 }
 
 /// A setting's value with "empty means unset" applied, as the OpenTelemetry specification

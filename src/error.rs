@@ -14,7 +14,8 @@ pub enum Error {
     InvalidSetting {
         /// The builder method or environment variable, e.g. `RESMON_INTERVAL_MS`.
         setting: &'static str,
-        /// The refused value, as given.
+        /// The refused value, as given; for the OTLP header variables, whose values are API
+        /// keys, only which entry and its key (`entry 2 of 3: api-key=<hidden>`).
         value: String,
         /// Why it was refused.
         reason: &'static str,

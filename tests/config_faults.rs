@@ -367,3 +367,164 @@ fn resmon_report_with_bad_values_leaves_the_summary_off_and_never_panics() {
         assert!(built.is_ok(), "RESMON_REPORT={class} panicked");
     }
 }
+
+/// The header variables are API keys: neither a value that is not UTF-8 nor one set in the
+/// process beside `Pipeline::env` is shown in the error, only the variable's name.
+#[test]
+fn header_errors_from_the_process_environment_never_show_a_value() {
+    let _env = env_lock();
+    let not_utf8 = OsString::from_vec(b"api-key=s3cr3t-\xff".to_vec());
+    let plain = OsString::from("api-key=s3cr3t-plain");
+    for var in [
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+        "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+    ] {
+        for (how, value, env) in [
+            ("not UTF-8", &not_utf8, false),
+            ("beside Pipeline::env", &plain, true),
+        ] {
+            let result = with_env(&[(var, value)], || {
+                let pipeline = Pipeline::new()
+                    .sampler(Sampler::builder().ignore_env(true).gpu(false))
+                    .install_subscriber(false);
+                let pipeline = if env {
+                    pipeline.env(|_| None)
+                } else {
+                    pipeline
+                };
+                pipeline.install().map(|g| {
+                    let _ = g.shutdown();
+                })
+            });
+            let err = match result {
+                Err(e) => e.to_string(),
+                Ok(()) => panic!("{var} {how}: the pipeline started"),
+            };
+            assert!(
+                !err.contains("s3cr3t"),
+                "{var} {how}: the error shows a header value: {err}"
+            );
+            assert!(err.contains(var), "{var} {how}: {err}");
+        }
+    }
+}
+
+/// A CA or client certificate with a plain `http://` endpoint would send in cleartext what the
+/// user meant to protect: an error naming the setting and the endpoint, whether the files come
+/// from the variables (generic or per signal) or the `Pipeline`, over either protocol. `https`
+/// starts, and an endpoint that no exporter uses (metrics to none) is not checked.
+#[test]
+fn certificates_with_a_plain_http_endpoint_are_refused() {
+    let _env = env_lock();
+    let certs = common::tls_front::Certs::generate();
+    let ca = certs.path("ca.pem").display().to_string();
+    let cert = certs.path("client.pem").display().to_string();
+    let key = certs.path("client.key").display().to_string();
+    let http = format!("http://{}", common::free_addr());
+    let https = format!("https://{}", common::free_addr());
+    type Vars = Vec<(&'static str, String)>;
+    let run = |vars: Vars, code_ca: bool| {
+        let pipeline = Pipeline::new()
+            .sampler(Sampler::builder().ignore_env(true).gpu(false))
+            .install_subscriber(false)
+            .env(move |k| {
+                vars.iter()
+                    .find(|(name, _)| *name == k)
+                    .map(|(_, v)| v.clone())
+                    .or_else(|| (k == "OTEL_EXPORTER_OTLP_TIMEOUT").then(|| "200".to_owned()))
+            });
+        let pipeline = if code_ca {
+            pipeline.certificate(&ca)
+        } else {
+            pipeline
+        };
+        pipeline.install().map(|g| {
+            let _ = g.shutdown();
+        })
+    };
+    let refused: Vec<(Vars, bool, [&str; 2])> = vec![
+        (
+            vec![
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", http.clone()),
+                ("OTEL_EXPORTER_OTLP_CERTIFICATE", ca.clone()),
+            ],
+            false,
+            ["OTEL_EXPORTER_OTLP_CERTIFICATE", &http],
+        ),
+        (
+            vec![
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc".to_owned()),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", http.clone()),
+                ("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", ca.clone()),
+            ],
+            false,
+            ["OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", &http],
+        ),
+        (
+            vec![
+                ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", https.clone()),
+                ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", http.clone()),
+                ("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", cert.clone()),
+                ("OTEL_EXPORTER_OTLP_CLIENT_KEY", key.clone()),
+            ],
+            false,
+            ["OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", &http],
+        ),
+        (
+            vec![("OTEL_EXPORTER_OTLP_ENDPOINT", http.clone())],
+            true,
+            ["Pipeline::certificate", &http],
+        ),
+        // No endpoint: the specification's default, http://localhost:4318.
+        (
+            vec![
+                ("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", cert.clone()),
+                ("OTEL_EXPORTER_OTLP_CLIENT_KEY", key.clone()),
+            ],
+            false,
+            [
+                "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+                "http://localhost:4318",
+            ],
+        ),
+    ];
+    for (vars, code_ca, names) in refused {
+        let what = format!("{vars:?}, Pipeline::certificate: {code_ca}");
+        match run(vars, code_ca) {
+            Ok(()) => panic!("{what}: started, exporting in cleartext"),
+            Err(e) => {
+                let text = e.to_string();
+                assert!(
+                    names.iter().all(|n| text.contains(n)),
+                    "{what}: the error must name {names:?}: {text}"
+                );
+            }
+        }
+    }
+    for (vars, code_ca) in [
+        (
+            vec![
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", https.clone()),
+                ("OTEL_EXPORTER_OTLP_CERTIFICATE", ca.clone()),
+                ("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", cert.clone()),
+                ("OTEL_EXPORTER_OTLP_CLIENT_KEY", key.clone()),
+            ],
+            false,
+        ),
+        (vec![("OTEL_EXPORTER_OTLP_ENDPOINT", https.clone())], true),
+        (
+            vec![
+                ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", https.clone()),
+                ("OTEL_METRICS_EXPORTER", "none".to_owned()),
+                ("OTEL_EXPORTER_OTLP_CERTIFICATE", ca.clone()),
+            ],
+            false,
+        ),
+    ] {
+        let what = format!("{vars:?}, Pipeline::certificate: {code_ca}");
+        if let Err(e) = run(vars, code_ca) {
+            panic!("{what}: {e}");
+        }
+    }
+}

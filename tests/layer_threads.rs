@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::otel::{float, resmon_keys, traced};
+use common::otel::{float, resmon_keys, traced, traced_activating};
 use otel_resmon::{ResourceLayer, Sampler};
 use tracing::Instrument;
 
@@ -159,4 +159,127 @@ fn tasks_on_a_multi_threaded_runtime_get_their_own_figures() {
     }
     // A child runs inside its parent's poll: the parent's time includes its children's.
     assert!(busy.iter().sum::<f64>() + 3e-3 >= children.iter().sum::<f64>());
+}
+
+/// A second thread that runs what it is given, one call at a time, while the caller waits: the
+/// other end of a span that moves between threads.
+struct Other {
+    jobs: Option<std::sync::mpsc::Sender<Box<dyn FnOnce() + Send>>>,
+    done: std::sync::mpsc::Receiver<()>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Other {
+    fn start() -> Self {
+        let (jobs, todo) = std::sync::mpsc::channel::<Box<dyn FnOnce() + Send>>();
+        let (finished, done) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            for job in todo {
+                job();
+                if finished.send(()).is_err() {
+                    return;
+                }
+            }
+        });
+        Self {
+            jobs: Some(jobs),
+            done,
+            thread: Some(thread),
+        }
+    }
+
+    fn run(&self, job: impl FnOnce() + Send + 'static) {
+        self.jobs.as_ref().unwrap().send(Box::new(job)).unwrap();
+        self.done.recv().unwrap();
+    }
+}
+
+impl Drop for Other {
+    fn drop(&mut self) {
+        drop(self.jobs.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Enters of spans that another thread exits (a guard held across an `.await` whose task then
+/// runs on another worker, or `Dispatch::exit` by hand) are not kept for ever on the thread that
+/// entered them, and that thread's later spans are measured as usual.
+#[test]
+fn enters_exited_on_another_thread_are_not_kept() {
+    let s = sampler();
+    let t = traced_activating(ResourceLayer::builder(&s).span_cpu_time(true), false);
+    let other = Other::start();
+    t.run(|| {
+        for _ in 0..1000 {
+            let span = tracing::info_span!("moved");
+            let id = span.id().unwrap();
+            t.dispatch.enter(&id);
+            let dispatch = t.dispatch.clone();
+            other.run(move || dispatch.exit(&id));
+        }
+    });
+    let kept = otel_resmon::layer::entered_on_this_thread();
+    assert!(
+        kept <= 64,
+        "this thread keeps {kept} enters of spans exited elsewhere (at most 64)"
+    );
+    t.run(|| {
+        let _e = tracing::info_span!("after").entered();
+        burn_cpu(0.05);
+    });
+    let cpu = float(&t.span("after"), "resmon.span.cpu.time");
+    assert!((0.045..0.1).contains(&cpu), "a later span: {cpu:.3} s");
+    assert_eq!(otel_resmon::layer::entered_on_this_thread(), kept);
+}
+
+/// A span exited on another thread, then entered again on its first thread, is measured there:
+/// the enter left behind does not make the new one look nested.
+#[test]
+fn a_span_exited_elsewhere_is_measured_when_entered_again() {
+    let s = sampler();
+    let t = traced_activating(ResourceLayer::builder(&s).span_cpu_time(true), false);
+    let other = Other::start();
+    t.run(|| {
+        let span = tracing::info_span!("back");
+        let id = span.id().unwrap();
+        t.dispatch.enter(&id);
+        let (dispatch, moved) = (t.dispatch.clone(), id.clone());
+        other.run(move || dispatch.exit(&moved));
+        t.dispatch.enter(&id);
+        burn_cpu(0.1);
+        t.dispatch.exit(&id);
+    });
+    let cpu = float(&t.span("back"), "resmon.span.cpu.time");
+    assert!(
+        (0.095..0.2).contains(&cpu),
+        "0.1 s burned inside the second enter, {cpu:.3} s counted"
+    );
+}
+
+/// An enter whose exit happened on another thread does not later charge the span for what its
+/// thread did in between: here thread A enters, B exits, A works 0.2 s for something else, B
+/// enters again and A exits.
+#[test]
+fn a_stray_exit_does_not_charge_the_span_for_other_work() {
+    let s = sampler();
+    let t = traced_activating(ResourceLayer::builder(&s).span_cpu_time(true), false);
+    let other = Other::start();
+    t.run(|| {
+        let span = tracing::info_span!("ping_pong");
+        let id = span.id().unwrap();
+        t.dispatch.enter(&id);
+        let (dispatch, moved) = (t.dispatch.clone(), id.clone());
+        other.run(move || dispatch.exit(&moved));
+        burn_cpu(0.2);
+        let (dispatch, moved) = (t.dispatch.clone(), id.clone());
+        other.run(move || dispatch.enter(&moved));
+        t.dispatch.exit(&id);
+    });
+    let cpu = float(&t.span("ping_pong"), "resmon.span.cpu.time");
+    assert!(
+        cpu < 0.05,
+        "the span was charged {cpu:.3} s of its first thread's other work"
+    );
 }

@@ -94,7 +94,8 @@ impl ResourceLayerBuilder {
 
     /// Measures the CPU time of each span's own enters (thread CPU time summed over every
     /// enter / exit, on whichever thread) as `resmon.span.cpu.time`. Costs a clock read per
-    /// enter and exit, so it is off by default.
+    /// enter and exit, so it is off by default. An enter exited on another thread (a guard held
+    /// across an `.await`) is not counted: the entering thread's clock cannot be read there.
     pub fn span_cpu_time(mut self, on: bool) -> Self {
         self.span_cpu_time = on;
         self

@@ -81,6 +81,9 @@ struct SpanResources {
     handover: Option<Handover>,
     /// XIDs the sampler had seen when the span began: those after are the span's.
     xids_before: u64,
+    /// Exits on a thread that had not entered the span (its enter stays in another thread's
+    /// list): an enter recorded before the latest of them may be that one, and is not counted.
+    strays: u32,
 }
 
 impl SpanResources {
@@ -97,15 +100,37 @@ impl SpanResources {
             metric_fields,
             handover: None,
             xids_before,
+            strays: 0,
         }
     }
 }
 
+/// One enter of a selected span on this thread.
+struct Enter {
+    id: Id,
+    /// The thread CPU clock at the enter; `None` for an enter nested in another of the span
+    /// on this thread (only the outermost measures).
+    started: Option<u64>,
+    /// The span's [`SpanResources::strays`] at the enter.
+    strays: u32,
+}
+
+/// The most enters a thread's list holds. Spans nest far less deep than this; the list only
+/// reaches it when enters are left behind by exits on other threads (a guard held across an
+/// `.await`, `Dispatch::exit` by hand). It is then cleared of the enters of closed spans and of
+/// spans exited elsewhere since, and, were it still full, of its oldest enter.
+const MAX_ENTERED: usize = 64;
+
 thread_local! {
-    /// The selected spans this thread is inside, with the thread CPU clock at their
-    /// (outermost) enter.
-    static ENTERED: std::cell::RefCell<Vec<(Id, Option<u64>)>> =
+    /// The enters of selected spans this thread is inside, innermost last.
+    static ENTERED: std::cell::RefCell<Vec<Enter>> =
         const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// How many enters of selected spans this thread's list holds (for the tests of its bound).
+#[doc(hidden)]
+pub fn entered_on_this_thread() -> usize {
+    ENTERED.try_with(|e| e.borrow().len()).unwrap_or(0)
 }
 
 impl ResourceLayer {
@@ -172,6 +197,25 @@ impl ResourceLayer {
     }
 }
 
+/// Clears a full list of the enters that can no longer end here: those of closed spans and of
+/// spans exited on another thread since; then, if it is still full, of its oldest enter (its
+/// exit then counts as one on another thread).
+fn prune<S>(entered: &mut Vec<Enter>, ctx: &Context<'_, S>)
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    entered.retain(|x| {
+        ctx.span(&x.id).is_some_and(|s| {
+            s.extensions()
+                .get::<SpanResources>()
+                .is_some_and(|r| r.strays == x.strays)
+        })
+    });
+    if entered.len() >= MAX_ENTERED {
+        entered.remove(0);
+    }
+}
+
 impl<S> Layer<S> for ResourceLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
@@ -216,37 +260,80 @@ where
         if !self.span_cpu_time {
             return;
         }
-        let selected = ctx
+        let Some(strays) = ctx
             .span(id)
-            .is_some_and(|s| s.extensions().get::<SpanResources>().is_some());
-        if selected {
-            // Per thread, so a span entered on two threads at once counts both; only the
-            // outermost enter of a span on one thread measures, so re-entry is not doubled.
-            let _ = ENTERED.try_with(|e| {
-                let mut e = e.borrow_mut();
-                let nested = e.iter().any(|(s, _)| s == id);
-                let now = if nested { None } else { clock::thread_cpu_ns() };
-                e.push((id.clone(), now));
+            .and_then(|s| s.extensions().get::<SpanResources>().map(|r| r.strays))
+        else {
+            return;
+        };
+        // Per thread, so a span entered on two threads at once counts both; only the
+        // outermost enter of a span on one thread measures, so re-entry is not doubled.
+        let _ = ENTERED.try_with(|e| {
+            let mut e = e.borrow_mut();
+            let (mut nested, mut stale) = (false, false);
+            for enter in e.iter().filter(|x| x.id == *id) {
+                if enter.strays == strays {
+                    nested = true;
+                } else {
+                    stale = true;
+                }
+            }
+            if stale {
+                // Enters of this span that an exit on another thread ended: not an outer one.
+                e.retain(|x| x.id != *id || x.strays == strays);
+            }
+            if e.len() >= MAX_ENTERED {
+                prune(&mut e, &ctx);
+            }
+            let started = if nested { None } else { clock::thread_cpu_ns() };
+            e.push(Enter {
+                id: id.clone(),
+                started,
+                strays,
             });
-        }
+        });
     }
 
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
         if !self.span_cpu_time {
             return;
         }
-        let started = ENTERED
-            .try_with(|e| {
-                let mut e = e.borrow_mut();
-                let at = e.iter().rposition(|(s, _)| s == id)?;
-                e.remove(at).1
-            })
-            .ok()
-            .flatten();
-        if let (Some(started), Some(now)) = (started, clock::thread_cpu_ns()) {
-            if let Some(span) = ctx.span(id) {
-                if let Some(r) = span.extensions_mut().get_mut::<SpanResources>() {
-                    r.cpu_ns += now.saturating_sub(started);
+        let Ok(enter) = ENTERED.try_with(|e| {
+            let mut e = e.borrow_mut();
+            let at = e.iter().rposition(|x| x.id == *id)?;
+            Some(e.remove(at))
+        }) else {
+            // The thread is ending: its list is gone.
+            return;
+        };
+        match enter {
+            Some(Enter {
+                started: Some(started),
+                strays,
+                ..
+            }) => {
+                let Some(now) = clock::thread_cpu_ns() else {
+                    return;
+                };
+                if let Some(span) = ctx.span(id) {
+                    if let Some(r) = span.extensions_mut().get_mut::<SpanResources>() {
+                        // An exit elsewhere since this enter may have been this enter's own
+                        // end: the time since is not surely the span's.
+                        if r.strays == strays {
+                            r.cpu_ns += now.saturating_sub(started);
+                        }
+                    }
+                }
+            }
+            Some(_) => {}
+            // Not entered on this thread (or not selected): the enter it ends, if any, is on
+            // another thread, whose CPU clock cannot be read here. The count makes that
+            // thread drop it when it next sees the span.
+            None => {
+                if let Some(span) = ctx.span(id) {
+                    if let Some(r) = span.extensions_mut().get_mut::<SpanResources>() {
+                        r.strays = r.strays.wrapping_add(1);
+                    }
                 }
             }
         }

@@ -24,13 +24,26 @@ pub(super) struct Exporters {
 
 impl Exporters {
     /// # Errors
-    /// [`Error::Certificate`] for a TLS file that cannot be used, [`Error::Exporter`] for an
+    /// [`Error::Certificate`] for a TLS file that cannot be used, or that is set for a plain
+    /// `http://` endpoint, [`Error::Exporter`] for an
     /// exporter that cannot be built. Never panics, inside a runtime or outside: the runtime
     /// is dropped with `shutdown_background` on every path.
     pub(super) fn build(settings: &Settings) -> Result<Self, Error> {
         // The files first: a bad one is the user's to fix, whatever else happens.
         let traces_tls = tls::Loaded::load(&settings.traces.tls)?;
         let metrics_tls = tls::Loaded::load(&settings.metrics.tls)?;
+        // Then whether they can be used: not with a plain http:// endpoint. The metrics
+        // endpoint only counts when metrics go over OTLP.
+        settings
+            .traces
+            .tls
+            .refuse_cleartext("traces", &settings.traces.endpoint)?;
+        if settings.metrics_exporters.otlp {
+            settings
+                .metrics
+                .tls
+                .refuse_cleartext("metrics", &settings.metrics.endpoint)?;
+        }
         let runtime = ExportRuntime::start()?;
         let handle = runtime
             .handle()
@@ -89,9 +102,7 @@ fn grpc_metadata(e: &Export) -> opentelemetry_otlp::tonic_types::metadata::Metad
 }
 
 fn is_https(e: &Export) -> bool {
-    e.endpoint
-        .get(..8)
-        .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+    tls::is_https(&e.endpoint)
 }
 
 /// The system's roots where the endpoint needs them (checked for gRPC too, whose tonic reads

@@ -158,7 +158,9 @@ impl Pipeline {
 
     /// The PEM file of the CA that the collector's certificate must chain to, for both
     /// signals; replaces `OTEL_EXPORTER_OTLP_CERTIFICATE` and its per-signal forms. Without
-    /// either, `https://` endpoints are checked against the system's roots.
+    /// either, `https://` endpoints are checked against the system's roots. Like the client
+    /// certificate and key, it needs `https://` endpoints: with a plain `http://` one,
+    /// [`Pipeline::install`] is an error naming the setting and the endpoint.
     pub fn certificate(mut self, pem_file: impl Into<std::path::PathBuf>) -> Self {
         self.tls.certificate = Some(pem_file.into());
         self

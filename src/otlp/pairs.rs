@@ -10,19 +10,34 @@ use crate::error::Error;
 /// # Errors
 /// [`Error::InvalidSetting`] naming `var` for an entry without `=` or with an empty key.
 pub(crate) fn parse(var: &'static str, value: &str) -> Result<Vec<(String, String)>, Error> {
-    let mut pairs = Vec::new();
-    for entry in value.split(',').filter(|p| !p.trim().is_empty()) {
+    split(value).map_err(|_| Error::InvalidSetting {
+        setting: var,
+        value: value.to_owned(),
+        reason: "must be key=value pairs separated by commas",
+    })
+}
+
+/// An entry that is not `key=value`: its place in the list (from 1), and the list's length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BadEntry {
+    pub(crate) number: usize,
+    pub(crate) of: usize,
+}
+
+/// As [`parse`], saying only which entry is wrong (for lists whose values are secrets).
+///
+/// # Errors
+/// The first entry without `=` or with an empty key.
+pub(crate) fn split(value: &str) -> Result<Vec<(String, String)>, BadEntry> {
+    let entries: Vec<&str> = value.split(',').filter(|p| !p.trim().is_empty()).collect();
+    let of = entries.len();
+    let mut pairs = Vec::with_capacity(of);
+    for (i, entry) in entries.into_iter().enumerate() {
         match entry.split_once('=') {
             Some((k, v)) if !k.trim().is_empty() => {
                 pairs.push((k.trim().to_owned(), percent_decode(v.trim())));
             }
-            _ => {
-                return Err(Error::InvalidSetting {
-                    setting: var,
-                    value: value.to_owned(),
-                    reason: "must be key=value pairs separated by commas",
-                })
-            }
+            _ => return Err(BadEntry { number: i + 1, of }),
         }
     }
     Ok(pairs)
@@ -86,6 +101,7 @@ mod tests {
             ]
         );
         assert!(parse("V", "team").is_err());
+        assert_eq!(split("a=1,,b"), Err(BadEntry { number: 2, of: 2 }));
         assert!(parse("V", "=x").is_err());
         assert_eq!(percent_decode("%E2%9C%93"), "✓");
         assert_eq!(percent_decode("%FF"), "%FF");

@@ -256,9 +256,14 @@ fn sdk_reads_from_process(var: &str) -> bool {
 pub(crate) fn process_sets_nothing_the_sdk_reads() -> Result<(), Error> {
     for var in VARIABLES.into_iter().filter(|v| sdk_reads_from_process(v)) {
         if let Some(v) = std::env::var_os(var).filter(|v| !v.is_empty()) {
+            let shown = if crate::env::holds_secrets(var) {
+                std::borrow::Cow::Borrowed(crate::env::HIDDEN)
+            } else {
+                v.to_string_lossy()
+            };
             return Err(invalid(
                 var,
-                &v.to_string_lossy(),
+                &shown,
                 "is set in the process environment, which opentelemetry-otlp reads even when \
                  Pipeline::env replaces it: unset it and give it through Pipeline::env",
             ));
@@ -364,24 +369,40 @@ fn millis(
 }
 
 /// Export headers, checked once here: HTTP headers and gRPC metadata are both built from them.
+///
+/// Their values are API keys: an error shows which entry is wrong, and its key where that is a
+/// header name, but no value, nor an entry that may be one (a token pasted without `key=`).
 fn headers(var: &'static str, value: &str) -> Result<http::HeaderMap, Error> {
-    let mut map = http::HeaderMap::new();
-    for (k, v) in super::pairs::parse(var, value)? {
-        match (
-            http::HeaderName::from_bytes(k.as_bytes()),
-            http::HeaderValue::from_str(&v),
-        ) {
-            (Ok(k), Ok(v)) => {
-                map.append(k, v);
-            }
-            _ => {
-                return Err(invalid(
-                    var,
-                    value,
-                    "has a header name or value that HTTP cannot carry",
-                ))
-            }
-        }
+    use crate::env::HIDDEN;
+    let refused = |value: String, reason: &'static str| Error::InvalidSetting {
+        setting: var,
+        value,
+        reason,
+    };
+    let pairs = super::pairs::split(value).map_err(|bad| {
+        refused(
+            format!("entry {} of {}: {HIDDEN}", bad.number, bad.of),
+            "must be key=value pairs separated by commas (header values are not shown)",
+        )
+    })?;
+    let of = pairs.len();
+    let mut map = http::HeaderMap::with_capacity(of);
+    for (i, (k, v)) in pairs.into_iter().enumerate() {
+        let number = i + 1;
+        let Ok(name) = http::HeaderName::from_bytes(k.as_bytes()) else {
+            return Err(refused(
+                format!("entry {number} of {of}: {HIDDEN}"),
+                "has a header name that HTTP cannot carry (header values are not shown)",
+            ));
+        };
+        let Ok(v) = http::HeaderValue::from_str(&v) else {
+            return Err(refused(
+                format!("entry {number} of {of}: {name}={HIDDEN}"),
+                "has a header value that HTTP cannot carry, such as a control character \
+                 (header values are not shown)",
+            ));
+        };
+        map.append(name, v);
     }
     Ok(map)
 }

@@ -105,6 +105,47 @@ mod resolve {
         }
     }
 
+    /// Header values are API keys: an error about a header list says which entry (and its key,
+    /// where HTTP can carry that name), never a value, nor an entry that may be one.
+    #[test]
+    fn header_errors_never_show_a_value() {
+        for (var, value, says) in [
+            (
+                "OTEL_EXPORTER_OTLP_HEADERS",
+                "api-key=s3cr3t-1,s3cr3t-2",
+                "entry 2 of 2",
+            ),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+                "s3cr3t-3",
+                "entry 1 of 1",
+            ),
+            (
+                "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+                "x-team=a,api-key=s3cr3t-4\u{1}",
+                "entry 2 of 2: api-key=",
+            ),
+            (
+                "OTEL_EXPORTER_OTLP_HEADERS",
+                "Authorization: Bearer s3cr3t-5=x",
+                "entry 1 of 1",
+            ),
+            // A newline, percent-encoded.
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+                "api-key=s3cr3t%0A6",
+                "entry 1 of 1: api-key=",
+            ),
+        ] {
+            let err = resolve(&[(var, value)]).unwrap_err().to_string();
+            assert!(
+                !err.contains("s3cr3t"),
+                "{var}: the error shows a header value: {err}"
+            );
+            assert!(err.contains(var) && err.contains(says), "{var}: {err}");
+        }
+    }
+
     #[test]
     fn endpoints_with_and_without_ports_ipv6_included() {
         for ok in [
@@ -169,6 +210,16 @@ mod properties {
                         prop_assert!(e.endpoint.parse::<http::Uri>().is_ok(), "{}", e.endpoint);
                     }
                     prop_assert!(s.metric_interval > Duration::ZERO && s.metric_interval <= LONGEST);
+                }
+                Err(Error::InvalidSetting { setting, value, .. }) if crate::env::holds_secrets(setting) => {
+                    // A header list: which entry, and at most its key, never the value given.
+                    let given = vars.get(setting);
+                    prop_assert!(given.is_some_and(|v| !v.trim().is_empty()), "{} was not given", setting);
+                    let (place, shown) = value.split_once(": ").unwrap_or_default();
+                    prop_assert!(place.starts_with("entry ") && place.contains(" of "), "{}", value);
+                    prop_assert!(shown.ends_with(crate::env::HIDDEN), "{}", value);
+                    let key = shown.trim_end_matches(crate::env::HIDDEN);
+                    prop_assert!(key.is_empty() || key.ends_with('=') && http::HeaderName::from_bytes(key.trim_end_matches('=').as_bytes()).is_ok(), "{}", value);
                 }
                 Err(Error::InvalidSetting { setting, value, .. }) => {
                     prop_assert_eq!(vars.get(setting), Some(&value), "{} was not given", setting);

@@ -83,6 +83,61 @@ impl Files {
     }
 }
 
+impl Files {
+    /// The first file set, the CA's first.
+    fn first(&self) -> Option<&Source> {
+        self.certificate
+            .as_ref()
+            .or(self.client_certificate.as_ref())
+            .or(self.client_key.as_ref())
+    }
+
+    /// The files are for TLS: with a plain `http://` endpoint the exporter would send in
+    /// cleartext what they were set to protect (the specification: a certificate "should only be
+    /// used for a secure connection", and the scheme alone says which a URL is).
+    ///
+    /// # Errors
+    /// [`Error::Certificate`] naming the first file's setting and the endpoint (without any
+    /// user or password in it).
+    pub(crate) fn refuse_cleartext(&self, signal: &str, endpoint: &str) -> Result<(), Error> {
+        match self.first() {
+            Some(source) if !is_https(endpoint) => Err(refused(
+                source,
+                format!(
+                    "is set, but the OTLP {signal} endpoint {:?} is plain http://, which would \
+                     export without TLS: use an https:// endpoint, or unset the certificate \
+                     settings for a collector without TLS",
+                    without_userinfo(endpoint)
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Whether `endpoint` (a URL checked by the settings) asks for TLS.
+pub(crate) fn is_https(endpoint: &str) -> bool {
+    endpoint
+        .get(..8)
+        .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+}
+
+/// `endpoint` with a `user:password@` in its authority hidden, for messages.
+fn without_userinfo(endpoint: &str) -> String {
+    let Some((scheme, rest)) = endpoint.split_once("://") else {
+        return endpoint.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rsplit_once('@') {
+        Some((_, host)) => format!(
+            "{scheme}://{}@{host}{}",
+            crate::env::HIDDEN,
+            &rest[authority_end..]
+        ),
+        None => endpoint.to_owned(),
+    }
+}
+
 fn refused(source: &Source, reason: impl Into<String>) -> Error {
     Error::Certificate {
         setting: source.setting,
@@ -276,6 +331,7 @@ pub(crate) fn system_roots(endpoint: &str) -> Result<rustls::RootCertStore, Erro
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn source(setting: &'static str, path: &std::path::Path) -> Source {
         Source {
@@ -331,6 +387,51 @@ mod tests {
                 "{e}"
             );
         }
+    }
+
+    #[test]
+    fn files_with_a_plain_http_endpoint_are_refused_naming_both() {
+        let ca = source(
+            "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+            Path::new("/ca.pem"),
+        );
+        let key = source("Pipeline::client_key", Path::new("/k.pem"));
+        let endpoint = "http://user:pw@collector:4318/v1/traces";
+        for (files, setting) in [
+            (
+                Files {
+                    certificate: Some(ca.clone()),
+                    client_key: Some(key.clone()),
+                    ..Files::default()
+                },
+                "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+            ),
+            (
+                Files {
+                    client_key: Some(key),
+                    ..Files::default()
+                },
+                "Pipeline::client_key",
+            ),
+        ] {
+            let e = files
+                .refuse_cleartext("traces", endpoint)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains(setting)
+                    && e.contains("http://<hidden>@collector:4318/v1/traces")
+                    && !e.contains("pw"),
+                "{e}"
+            );
+            assert!(files
+                .refuse_cleartext("traces", "HTTPS://collector:4318")
+                .is_ok());
+        }
+        assert!(Files::default()
+            .refuse_cleartext("traces", endpoint)
+            .is_ok());
+        assert_eq!(without_userinfo("http://h:1/p@q"), "http://h:1/p@q");
     }
 
     #[test]

@@ -17,13 +17,22 @@ pub struct Traced {
 
 /// A subscriber: registry, then the resource layer, then tracing-opentelemetry (right order).
 pub fn traced(layer: ResourceLayerBuilder) -> Traced {
+    traced_activating(layer, true)
+}
+
+/// As [`traced`], with tracing-opentelemetry's context activation on or off. Off, for spans
+/// exited on another thread than the one that entered them: the activation's guard stays on
+/// the entering thread's stack, and panics in a thread-local destructor when it ends.
+pub fn traced_activating(layer: ResourceLayerBuilder, context_activation: bool) -> Traced {
     let exporter = InMemorySpanExporter::default();
     let provider = SdkTracerProvider::builder()
         .with_simple_exporter(exporter.clone())
         .build();
     let layer = layer.build();
     let status = layer.status();
-    let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer("test"));
+    let otel = tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer("test"))
+        .with_context_activation(context_activation);
     let subscriber = tracing_subscriber::registry().with(layer).with(otel);
     Traced {
         exporter,
