@@ -30,6 +30,7 @@ fn figure<T>(g: &GpuSample, field: GpuField, v: Option<T>, show: impl Fn(T) -> S
             Some(MissingReason::NotSupported) => "not available (not supported)".to_owned(),
             Some(MissingReason::NoPermission) => "not available (no permission)".to_owned(),
             Some(MissingReason::Failed(e)) => format!("not available ({e})"),
+            Some(MissingReason::Implausible(e)) => format!("not available (implausible: {e})"),
             Some(MissingReason::PidNamespace) => {
                 "not available (pid_namespace: see PID namespace above)".to_owned()
             }

@@ -80,6 +80,64 @@ fn a_failing_process_list_leaves_the_rest_flowing() {
     assert_eq!(warnings.all().len(), n, "warned once, not per pass");
 }
 
+/// Two entries of this process whose bytes add up past `u64::MAX` (a driver's garbage): the
+/// figure is absent with a reason, never `u64::MAX` or a wrapped sum, and is warned once; the
+/// sampler and the other GPU go on.
+#[test]
+fn process_memory_that_overflows_is_absent_with_a_reason() {
+    let mut config = two_gpus();
+    config.push_str(
+        "gpu.0.compute_processes=self:18446744073709551000,self:1000,4242:5
+",
+    );
+    let fake = FakeNvml::new(&config);
+    let warnings = Collected::default();
+    let s = sampler(&fake, &warnings, 20);
+    let snap = passes(&s, 3);
+    let g = &snap.gpus[0];
+    assert_eq!(g.process_memory, None, "a sum past u64::MAX is no figure");
+    assert_eq!(
+        g.missing_reason(GpuField::ProcessMemory)
+            .map(|r| r.as_str()),
+        Some("implausible")
+    );
+    assert!(g.memory_used.is_some(), "the other figures stay");
+    assert_eq!(snap.gpus[1].process_memory, Some(2 << 30));
+    let n = warnings.all().len();
+    assert_eq!(n, 1, "{:?}", warnings.all());
+    passes(&s, 3);
+    assert_eq!(warnings.all().len(), n, "warned once, not per pass");
+}
+
+/// A driver that claims more processes than any GPU runs (`u32::MAX`): nothing is allocated
+/// from that count; the figure is absent with a reason. A count within bounds (a list that
+/// grew between the calls) is read.
+#[test]
+fn a_driver_claiming_too_many_processes_allocates_nothing() {
+    let mut config = two_gpus();
+    config.push_str(
+        "gpu.0.claim.nvmlDeviceGetComputeRunningProcesses_v3=4294967295
+",
+    );
+    config.push_str(
+        "gpu.1.claim.nvmlDeviceGetComputeRunningProcesses_v3=100
+",
+    );
+    let fake = FakeNvml::new(&config);
+    let warnings = Collected::default();
+    let s = sampler(&fake, &warnings, 20);
+    let snap = passes(&s, 3);
+    let g = &snap.gpus[0];
+    assert_eq!(g.process_memory, None);
+    assert_eq!(
+        g.missing_reason(GpuField::ProcessMemory)
+            .map(|r| r.as_str()),
+        Some("implausible")
+    );
+    assert!(g.memory_used.is_some(), "the other figures stay");
+    assert_eq!(snap.gpus[1].process_memory, Some(2 << 30));
+}
+
 #[test]
 fn a_slow_driver_does_not_slow_spans() {
     let fake = FakeNvml::new(&two_gpus());

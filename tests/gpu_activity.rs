@@ -14,7 +14,7 @@ use common::fake_nvml::{gpus, FakeNvml, Gpu, Variant};
 use common::metrics::{collect, has, meters};
 use common::otel::{attr, float, resmon_keys, traced};
 use opentelemetry::metrics::MeterProvider as _;
-use otel_resmon::{FigureSet, GpuField, GpuSample, MissingReason, ResourceLayer, Sampler};
+use otel_resmon::{FigureSet, GpuField, GpuSample, GpuTier, MissingReason, ResourceLayer, Sampler};
 
 const HOPPER: &str = "GPU-00000000-0000-4000-8000-000000000000";
 const OLDER: &str = "GPU-11111111-1111-4000-8000-000000000001";
@@ -199,6 +199,118 @@ fn another_process_share_never_counts_as_ours() {
     let g = share_after("4242:90:40:0");
     assert_eq!(g.activity.process_sm, Some(0.0), "{:?}", g.missing);
     assert_eq!(g.activity.process_memory_busy, Some(0.0));
+}
+
+/// A driver that claims a million per-process samples: nothing is allocated from that
+/// count; the share is absent with a reason, never read from a buffer sized by the driver.
+#[test]
+fn a_driver_claiming_too_many_samples_allocates_nothing() {
+    let fake = FakeNvml::new(&gpus(&[hopper()]));
+    let s = sampler(&fake, Duration::from_millis(300));
+    std::thread::sleep(Duration::from_millis(20));
+    let mut g = hopper();
+    g.extra.push_str(
+        "gpu.0.process_utilization=self:60:20:0\n\
+         gpu.0.process_utilization.live=1\n\
+         gpu.0.claim.nvmlDeviceGetProcessUtilization=1000000\n",
+    );
+    fake.set(&gpus(&[g]));
+    let g = wait_for(&s, 0, "a process-utilization read", |g| {
+        g.activity.process_sm.is_some()
+            || g.missing_reason(GpuField::ProcessUtilization) != Some(&MissingReason::NoSamples)
+    });
+    assert_eq!(g.activity.process_sm, None, "{:?}", g.missing);
+    assert_eq!(
+        g.missing_reason(GpuField::ProcessUtilization)
+            .map(|r| r.as_str()),
+        Some("implausible")
+    );
+}
+
+/// Waits until an activity read that began after `t` gives a sample for which `done` holds,
+/// and returns how many reads after `t` it took (1: the first).
+fn reads_until(s: &Sampler, t: Instant, what: &str, done: impl Fn(&GpuSample) -> bool) -> usize {
+    let until = Instant::now() + Duration::from_secs(10);
+    let mut seen: Vec<Instant> = Vec::new();
+    loop {
+        let g = s.sample_now().gpus[0].clone();
+        if let Some(at) = g.read_at(GpuTier::Activity).filter(|at| *at > t) {
+            if !seen.contains(&at) {
+                seen.push(at);
+            }
+            if done(&g) {
+                return seen.len();
+            }
+        }
+        assert!(
+            Instant::now() < until,
+            "waited 10 s ({} activity reads) for {what}",
+            seen.len()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// One sample stamped an hour ahead (a driver's bad timestamp) neither counts nor hides the
+/// samples after it: this process's share is back by the second activity read.
+#[test]
+fn a_future_stamped_sample_does_not_hide_the_share() {
+    let fake = FakeNvml::new(&gpus(&[hopper()]));
+    let s = sampler(&fake, Duration::from_millis(300));
+    std::thread::sleep(Duration::from_millis(20));
+    let mut g = hopper();
+    g.extra
+        .push_str("gpu.0.process_utilization=self:70:20:-3600000\n");
+    fake.set(&gpus(&[g]));
+    reads_until(
+        &s,
+        Instant::now(),
+        "a read of the future-stamped sample",
+        |_| true,
+    );
+    reads_until(&s, Instant::now(), "a second read", |_| true);
+    let mut g = hopper();
+    g.extra
+        .push_str("gpu.0.process_utilization=self:40:10:0\ngpu.0.process_utilization.live=1\n");
+    fake.set(&gpus(&[g]));
+    let t = Instant::now();
+    let n = reads_until(&s, t, "this process's share", |g| {
+        assert_ne!(
+            g.activity.process_sm,
+            Some(0.7),
+            "the future sample counted"
+        );
+        g.activity.process_sm.is_some()
+    });
+    assert!(n <= 2, "the share came back after {n} activity reads");
+    assert_eq!(s.sample_now().gpus[0].activity.process_sm, Some(0.4));
+}
+
+/// The driver's clock an hour ahead, then stepped back (NTP, a VM resume): the samples
+/// stamped after the step show this process's share by the second activity read.
+#[test]
+fn a_wall_clock_step_back_hides_the_share_for_at_most_two_reads() {
+    let fake = FakeNvml::new(&gpus(&[hopper()]));
+    let s = sampler(&fake, Duration::from_millis(300));
+    std::thread::sleep(Duration::from_millis(20));
+    let with = |offset_ms: i64| {
+        let mut g = hopper();
+        g.extra.push_str(&format!(
+            "gpu.0.process_utilization=self:40:10:0\ngpu.0.process_utilization.live=1\n\
+             gpu.0.process_utilization.offset_ms={offset_ms}\n"
+        ));
+        gpus(&[g])
+    };
+    fake.set(&with(3_600_000));
+    reads_until(&s, Instant::now(), "a read before the step", |_| true);
+    reads_until(&s, Instant::now(), "a second read", |_| true);
+    fake.set(&with(0));
+    let t = Instant::now();
+    let n = reads_until(&s, t, "this process's share", |g| {
+        g.activity.process_sm.is_some()
+    });
+    assert!(n <= 2, "the share came back after {n} activity reads");
+    assert_eq!(s.sample_now().gpus[0].activity.process_sm, Some(0.4));
 }
 
 #[test]

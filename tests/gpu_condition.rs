@@ -315,6 +315,42 @@ mod spans {
         assert!(attr(&capped, "resmon.gpu.0.health").is_none(), "healthy");
     }
 
+    /// A cause the driver did not count at the span's start (its field failed there) adds
+    /// nothing to the span's time throttled: not its whole count since the driver loaded.
+    #[test]
+    fn throttled_time_delta_uses_only_the_causes_counted_at_both_ends() {
+        let mut gpu = Gpu::new(0, UUID0, "0000:01:00.0");
+        gpu.set("field.74", 1_000_000_000u64)
+            .set("field.251.error", 999);
+        let fake = FakeNvml::new(&gpus(std::slice::from_ref(&gpu)));
+        let s = Sampler::builder()
+            .ignore_env(true)
+            .nvml_library(fake.library())
+            .interval(Duration::from_millis(20))
+            .gpu_counters_interval(Duration::from_millis(1))
+            .on_warning(|_| {})
+            .build()
+            .unwrap();
+        let start = passes(&s, 2);
+        assert_eq!(start.gpus[0].condition.throttled_time.sw_thermal, None);
+        let t = traced(ResourceLayer::builder(&s));
+        t.run(|| {
+            let _work = tracing::info_span!("work").entered();
+            passes(&s, 1);
+            // 1 s more power-capped; the thermal cause answers now, 100 s since load.
+            gpu.set("field.74", 2_000_000_000u64)
+                .set("field.251.error", 0)
+                .set("field.251", 100_000_000_000u64);
+            fake.set(&gpus(std::slice::from_ref(&gpu)));
+            passes(&s, 2);
+        });
+        assert_eq!(
+            float(&t.span("work"), "resmon.gpu.0.throttled_time.delta"),
+            1.0,
+            "only sw_power_cap was counted at both ends"
+        );
+    }
+
     /// A figure added through the catalogue alone (its row and its key): the memory clock's
     /// low over a full-set span, the history's and a window's statistics of it; compact spans
     /// do not carry it.

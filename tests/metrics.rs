@@ -7,7 +7,7 @@ mod common;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use common::fake_nvml::{two_gpus, FakeNvml, GIB};
+use common::fake_nvml::{gpus, two_gpus, FakeNvml, Gpu, GIB};
 use common::metrics::{collect, has, meters};
 use common::otel::traced;
 use common::passes;
@@ -92,6 +92,87 @@ fn resource_metrics_follow_the_semantic_conventions() {
     assert!(has(cpu, "cpu.mode", "user") && has(cpu, "cpu.mode", "system"));
     let (_, _, energy) = &got["hw.energy"];
     assert!(energy.iter().any(|p| p.value == 2000.0), "energy in joules");
+}
+
+/// A driver reload restarts the GPU's counters lower: the exported cumulative counters
+/// (`hw.energy`, the time throttled) stay monotonic, carrying what was counted before, and go
+/// on rising from there.
+#[test]
+fn cumulative_counters_stay_monotonic_across_a_driver_reload() {
+    let mut gpu = Gpu::new(
+        0,
+        "GPU-11111111-aaaa-4000-8000-000000000001",
+        "0000:01:00.0",
+    );
+    gpu.set("field.74", 5_000_000_000u64);
+    let fake = FakeNvml::new(&gpus(std::slice::from_ref(&gpu)));
+    let s = Sampler::builder()
+        .ignore_env(true)
+        .nvml_library(fake.library())
+        .interval(Duration::from_millis(20))
+        .gpu_counters_interval(Duration::from_millis(1))
+        .on_warning(|_| {})
+        .build()
+        .unwrap();
+    passes(&s, 2);
+    let m = meters();
+    let _metrics = otel_resmon::metrics::register(&m.provider.meter("test"), &s);
+    let read = || {
+        let got = collect(&m);
+        let energy = got["hw.energy"].2[0].value;
+        let throttled = got["resmon.gpu.throttled_time"]
+            .2
+            .iter()
+            .find(|p| {
+                has(
+                    std::slice::from_ref(*p),
+                    "resmon.gpu.clock_event.reason",
+                    "sw_power_cap",
+                )
+            })
+            .expect("a sw_power_cap point")
+            .value;
+        (energy, throttled)
+    };
+    // Waits until the sampler read the counters as configured.
+    let settle = |energy: f64, power_cap: f64| {
+        let until = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let g = passes(&s, 1).gpus[0].clone();
+            if g.energy == Some(energy) && g.condition.throttled_time.power_cap == Some(power_cap) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < until,
+                "the counters never read {energy}, {power_cap}"
+            );
+        }
+    };
+    assert_eq!(read(), (1000.0, 5.0));
+    // The driver reloads: its counters start again from nearly 0.
+    gpu.energy_mj = Some(200_000);
+    gpu.set("field.74", 1_000_000_000u64);
+    fake.set(&gpus(std::slice::from_ref(&gpu)));
+    settle(200.0, 1.0);
+    let (energy, throttled) = read();
+    assert!(
+        energy >= 1000.0,
+        "hw.energy went backwards: 1000 then {energy}"
+    );
+    assert!(
+        throttled >= 5.0,
+        "the time throttled went backwards: 5 then {throttled}"
+    );
+    assert_eq!(
+        (energy, throttled),
+        (1200.0, 6.0),
+        "what was counted before is carried"
+    );
+    gpu.energy_mj = Some(300_000);
+    gpu.set("field.74", 1_500_000_000u64);
+    fake.set(&gpus(std::slice::from_ref(&gpu)));
+    settle(300.0, 1.5);
+    assert_eq!(read(), (1300.0, 6.5));
 }
 
 #[test]

@@ -137,13 +137,16 @@ fn condition(
             out.put_reasons(&k.clock_event_reasons, reasons.0);
         }
         // The counters are read every few seconds: their difference is the span's only
-        // where each end holds a read taken at that end.
+        // where each end holds a read taken at that end, and only of the causes counted at
+        // both.
         let both = s.filter(|s| read_at_both_ends(s, g, GpuTier::Counters, slack(span.interval)));
-        let throttled = both.and_then(|s| s.condition.throttled_time.total());
-        if let (Some(s), Some(e)) = (throttled, g.condition.throttled_time.total()) {
-            if let Some(d) = counter_delta(s, e).filter(|d| *d > 0.0) {
-                out.put(&k.throttled_time_delta, Num::Float(d));
-            }
+        let rise = both.and_then(|s| {
+            g.condition
+                .throttled_time
+                .rise_since(&s.condition.throttled_time)
+        });
+        if let Some(d) = rise.filter(|d| *d > 0.0) {
+            out.put(&k.throttled_time_delta, Num::Float(d));
         }
     }
     let health = g.health();

@@ -3,16 +3,20 @@
 //! row that names it, with the attributes its row's shape says. A figure added to the
 //! catalogue with a metric is exported without a line here.
 
+use std::sync::{Arc, Mutex};
+
 use opentelemetry::metrics::{
     AsyncInstrument, Meter, ObservableCounter, ObservableGauge, ObservableUpDownCounter,
 };
 use opentelemetry::{Key, KeyValue};
 
+use super::monotonic::Offsets;
 use super::{gpu_identity, with};
 use crate::keys::{attr, HW_ID};
 use crate::sampler::Sampler;
 use crate::snapshot::catalogue::{GpuFigure, HostFigure, Instrument, Labels, Metric};
 use crate::snapshot::{GpuSample, Snapshot};
+use crate::sync::lock;
 
 /// The instruments, by kind.
 #[derive(Default)]
@@ -85,25 +89,27 @@ fn host_labels(labels: Labels) -> Vec<KeyValue> {
 }
 
 /// Every value of the rows that name one metric in the sampler's current snapshot (nothing
-/// once it stopped or went stale).
+/// once it stopped or went stale), each through `value` with its series: its row's position
+/// among `host` then `gpu`, and the GPU's UUID.
 fn observe<T>(
     s: &Snapshot,
     host: &[HostFigure],
     gpu: &[GpuFigure],
     o: &dyn AsyncInstrument<T>,
-    cast: fn(f64) -> T,
+    mut value: impl FnMut(usize, Option<&Arc<str>>, f64) -> T,
 ) {
-    for f in host {
+    for (k, f) in host.iter().enumerate() {
         let row = f.figure();
         if let (Some(v), Some(m)) = ((row.read)(s), row.metric) {
-            o.observe(cast(v), &host_labels(m.labels));
+            o.observe(value(k, None, v), &host_labels(m.labels));
         }
     }
     for g in &s.gpus {
-        for f in gpu {
+        for (k, f) in gpu.iter().enumerate() {
             let row = f.figure();
             if let (Some(v), Some(m)) = ((row.read)(g), row.metric) {
-                o.observe(cast(v), &gpu_labels(m.labels, g));
+                let v = value(host.len() + k, Some(&g.uuid), v);
+                o.observe(v, &gpu_labels(m.labels, g));
             }
         }
     }
@@ -134,7 +140,26 @@ fn callback<T: 'static>(
     let (host, gpu) = rows_of(name);
     move |o| {
         if let Some(latest) = s.current() {
-            observe(&latest, &host, &gpu, o, cast);
+            observe(&latest, &host, &gpu, o, |_, _, v| cast(v));
+        }
+    }
+}
+
+/// A cumulative counter's callback: as [`callback`], each series kept monotonic across a
+/// restart of its source by the offsets this callback alone holds (`monotonic.rs`).
+fn counter_callback(
+    sampler: &Sampler,
+    name: &str,
+) -> impl Fn(&dyn AsyncInstrument<f64>) + Send + Sync + 'static {
+    let s = sampler.clone();
+    let (host, gpu) = rows_of(name);
+    let offsets = Mutex::new(Offsets::default());
+    move |o| {
+        if let Some(latest) = s.current() {
+            let mut offsets = lock(&offsets);
+            observe(&latest, &host, &gpu, o, |row, gpu, v| {
+                offsets.monotonic(row, gpu, v)
+            });
         }
     }
 }
@@ -180,7 +205,7 @@ pub(super) fn register(meter: &Meter, sampler: &Sampler) -> Instruments {
                 meter
                     .f64_observable_counter(m.name)
                     .with_unit(m.unit)
-                    .with_callback(float())
+                    .with_callback(counter_callback(sampler, m.name))
                     .build(),
             ),
             Instrument::IntUpDown => out.int_up_downs.push(

@@ -14,6 +14,7 @@ use opentelemetry::metrics::{Meter, ObservableCounter, ObservableGauge, Observab
 use opentelemetry::KeyValue;
 
 mod catalogue;
+mod monotonic;
 
 use crate::keys::{attr, HW_ID};
 use crate::sampler::Sampler;
@@ -48,7 +49,9 @@ pub(super) fn with(base: &[KeyValue], extra: &[KeyValue]) -> Vec<KeyValue> {
 
 /// Registers every resource instrument on `meter`, each reading `sampler`'s latest snapshot.
 /// Once the sampler has stopped, or while its latest snapshot is older than three intervals,
-/// they report nothing: an old figure would read as today's.
+/// they report nothing: an old figure would read as today's. A cumulative counter whose source
+/// restarts (a driver reload, a new cgroup) stays monotonic: each series carries what it
+/// counted before the restart.
 ///
 /// ```
 /// use opentelemetry::metrics::MeterProvider as _;

@@ -85,6 +85,32 @@ impl ThrottledTime {
         .flatten()
         .reduce(|a, b| a + b)
     }
+
+    fn causes(&self) -> [Option<f64>; 4] {
+        [
+            self.power_cap,
+            self.sw_thermal,
+            self.hw_thermal,
+            self.power_brake,
+        ]
+    }
+
+    /// The time throttled from `start` to `self`, over the causes counted at both: a cause
+    /// the driver did not answer at one end adds nothing (its whole count since the driver
+    /// loaded is no part of a span). `None` when no cause is counted at both, or when one of
+    /// them went backwards (the driver re-initialised).
+    pub(crate) fn rise_since(&self, start: &ThrottledTime) -> Option<f64> {
+        let mut rise = None;
+        for (s, e) in start.causes().into_iter().zip(self.causes()) {
+            if let (Some(s), Some(e)) = (s, e) {
+                if e < s {
+                    return None;
+                }
+                rise = Some(rise.unwrap_or(0.0) + (e - s));
+            }
+        }
+        rise
+    }
 }
 
 /// NVML's clock-event (throttle) reason bits.
@@ -183,6 +209,55 @@ impl GpuSample {
             GpuHealth::PredictedFailure
         } else {
             GpuHealth::Ok
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn throttled() -> impl Strategy<Value = ThrottledTime> {
+        let cause = || proptest::option::of(0.0..1.0e6f64);
+        (cause(), cause(), cause(), cause()).prop_map(|(a, b, c, d)| ThrottledTime {
+            power_cap: a,
+            sw_thermal: b,
+            hw_thermal: c,
+            power_brake: d,
+        })
+    }
+
+    #[test]
+    fn a_cause_counted_at_one_end_adds_nothing() {
+        let start = ThrottledTime {
+            power_cap: Some(1.0),
+            ..Default::default()
+        };
+        let end = ThrottledTime {
+            power_cap: Some(2.0),
+            sw_thermal: Some(100.0),
+            ..Default::default()
+        };
+        assert_eq!(end.rise_since(&start), Some(1.0));
+        assert_eq!(start.rise_since(&end), None, "backwards: nothing");
+        assert_eq!(end.rise_since(&ThrottledTime::default()), None);
+    }
+
+    proptest! {
+        /// The rise is the sum of the causes counted at both ends, never negative.
+        #[test]
+        fn the_rise_is_over_the_causes_at_both_ends(s in throttled(), e in throttled()) {
+            let both: Vec<(f64, f64)> = s.causes().into_iter().zip(e.causes())
+                .filter_map(|(s, e)| s.zip(e)).collect();
+            match e.rise_since(&s) {
+                Some(r) => {
+                    prop_assert!(!both.is_empty() && both.iter().all(|(s, e)| e >= s));
+                    let want: f64 = both.iter().map(|(s, e)| e - s).sum();
+                    prop_assert!((r - want).abs() <= 1e-9 * want.max(1.0));
+                }
+                None => prop_assert!(both.is_empty() || both.iter().any(|(s, e)| e < s)),
+            }
         }
     }
 }

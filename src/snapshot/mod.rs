@@ -410,11 +410,15 @@ pub enum MissingReason {
     NoSamples,
     /// The NVML library predates the call (its symbol is missing).
     DriverTooOld,
+    /// The driver answered something no device can have, and it is not used: what it says
+    /// (this process's entries of a process list adding up past 2^64 bytes, a list longer
+    /// than the sampler reads, a negative or non-finite counter).
+    Implausible(Arc<str>),
 }
 
 impl MissingReason {
     /// `not_supported`, `no_permission`, `failed`, `no_limit`, `pid_namespace`, `stale`,
-    /// `mig`, `no_samples` or `driver_too_old`.
+    /// `mig`, `no_samples`, `driver_too_old` or `implausible`.
     pub fn as_str(&self) -> &'static str {
         match self {
             Self::NotSupported => "not_supported",
@@ -426,6 +430,7 @@ impl MissingReason {
             Self::Mig => "mig",
             Self::NoSamples => "no_samples",
             Self::DriverTooOld => "driver_too_old",
+            Self::Implausible(_) => "implausible",
         }
     }
 }

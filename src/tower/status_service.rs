@@ -150,10 +150,12 @@ fn condition_json(g: &GpuSample) -> Value {
     })
 }
 
-/// An absent figure and why: the reason's name, and for a failure what failed.
+/// An absent figure and why: the reason's name, and for a failure or an implausible answer
+/// what it was.
 fn missing(field: &str, reason: &MissingReason) -> Value {
     let reason = match reason {
         MissingReason::Failed(e) => format!("failed: {e}"),
+        MissingReason::Implausible(e) => format!("implausible: {e}"),
         other => other.as_str().to_owned(),
     };
     json!({ "field": field, "reason": reason })

@@ -73,11 +73,21 @@
  *                                 nvmlDeviceGetProcessUtilization samples, each
  *                                 pid:sm:mem:age_ms; a sample's timestamp is the
  *                                 wall clock (us) when the line was read less its
- *                                 age, so a re-read file makes new samples; only
- *                                 samples newer than lastSeenTimeStamp are given,
+ *                                 age (a negative age stamps it in the future), so
+ *                                 a re-read file makes new samples; only samples
+ *                                 newer than lastSeenTimeStamp are given,
  *                                 NOT_FOUND when none is
  *   gpu.<i>.process_utilization.live=1  the samples are as old as configured at
  *                                 each call (processes running all along)
+ *   gpu.<i>.process_utilization.offset_ms=-3600000  every sample's timestamp is
+ *                                 moved by this much (signed): the driver's clock
+ *                                 as it was before a wall-clock step
+ *   gpu.<i>.claim.<function>=<n>  a list call (the process lists,
+ *                                 nvmlDeviceGetProcessUtilization) given room
+ *                                 for fewer than <n> entries answers
+ *                                 INSUFFICIENT_SIZE with <n> as the count it
+ *                                 needs, whatever it holds (a driver claiming
+ *                                 more entries than it has)
  *   gpu.<i>.compute_processes=self:1048576,4242:2000   pid:bytes list;
  *   gpu.<i>.graphics_processes=...  `self` is the caller's pid, bytes `na` is
  *                                 NVML_VALUE_NOT_AVAILABLE
@@ -108,6 +118,7 @@
 #define MAX_FAILS 32
 #define MAX_TEXT 96
 #define MAX_COSTS 64
+#define MAX_CLAIMS 4
 
 enum field {
     F_MEMORY_TOTAL,
@@ -167,7 +178,12 @@ struct util_sample {
     unsigned int sm;
     unsigned int mem;
     unsigned long long timestamp_us;
-    unsigned long long age_us;
+    long long age_us;
+};
+
+struct claim {
+    char function[MAX_TEXT];
+    unsigned int count;
 };
 
 struct gpu {
@@ -195,6 +211,9 @@ struct gpu {
     struct util_sample util[MAX_PROCS];
     int n_util;
     int util_live;
+    long long util_offset_us;
+    struct claim claims[MAX_CLAIMS];
+    int n_claims;
 };
 
 struct cost {
@@ -309,8 +328,8 @@ static void parse_util(const char *value, struct util_sample *samples, int *coun
         u->pid = strcmp(parts[0], "self") == 0 ? (unsigned int)getpid() : (unsigned int)strtoul(parts[0], NULL, 10);
         u->sm = (unsigned int)strtoul(parts[1], NULL, 10);
         u->mem = (unsigned int)strtoul(parts[2], NULL, 10);
-        u->age_us = strtoull(parts[3], NULL, 10) * 1000ull;
-        u->timestamp_us = now - u->age_us;
+        u->age_us = strtoll(parts[3], NULL, 10) * 1000ll;
+        u->timestamp_us = now - (unsigned long long)u->age_us;
     }
 }
 
@@ -356,6 +375,12 @@ static void parse_line(struct config *c, char *key, char *value) {
         else if (strcmp(field, "graphics_processes") == 0) parse_procs(value, g->graphics, &g->n_graphics);
         else if (strcmp(field, "process_utilization") == 0) parse_util(value, g->util, &g->n_util);
         else if (strcmp(field, "process_utilization.live") == 0) g->util_live = atoi(value);
+        else if (strcmp(field, "process_utilization.offset_ms") == 0) g->util_offset_us = strtoll(value, NULL, 10) * 1000ll;
+        else if (strncmp(field, "claim.", 6) == 0 && g->n_claims < MAX_CLAIMS) {
+            struct claim *k = &g->claims[g->n_claims++];
+            copy_text(k->function, field + 6);
+            k->count = (unsigned int)strtoul(value, NULL, 10);
+        }
         else if (strcmp(field, "gpm") == 0) g->gpm = atoi(value);
         else if (strncmp(field, "gpm.", 4) == 0) {
             long id = strtol(field + 4, NULL, 10);
@@ -715,10 +740,23 @@ nvmlReturn_t DECLDIR nvmlDeviceGetMigMode(nvmlDevice_t device, unsigned int *cur
     return leave(NVML_SUCCESS);
 }
 
+/* The count a driver lying about a list's length claims for <function> (0: none). */
+static unsigned int claimed(const struct gpu *g, const char *function) {
+    for (int k = 0; k < g->n_claims; k++) {
+        if (strcmp(g->claims[k].function, function) == 0) return g->claims[k].count;
+    }
+    return 0;
+}
+
 /* The _v3 process lists: a call with a count too small (the count-0 probe)
  * answers INSUFFICIENT_SIZE with the count needed, as the driver does. */
-static nvmlReturn_t fill_processes(const struct proc *procs, int n, unsigned int *infoCount, nvmlProcessInfo_t *infos) {
+static nvmlReturn_t fill_processes(const struct proc *procs, int n, unsigned int claim, unsigned int *infoCount,
+                                   nvmlProcessInfo_t *infos) {
     if (!infoCount) return NVML_ERROR_INVALID_ARGUMENT;
+    if (*infoCount < claim) {
+        *infoCount = claim;
+        return NVML_ERROR_INSUFFICIENT_SIZE;
+    }
     if (*infoCount < (unsigned int)n) {
         *infoCount = (unsigned int)n;
         return NVML_ERROR_INSUFFICIENT_SIZE;
@@ -738,7 +776,8 @@ nvmlReturn_t DECLDIR nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t device
     struct gpu *g;
     nvmlReturn_t rc = enter(device, "nvmlDeviceGetComputeRunningProcesses_v3", &g);
     if (rc != NVML_SUCCESS) return rc;
-    return leave(fill_processes(g->compute, g->n_compute, infoCount, infos));
+    return leave(fill_processes(g->compute, g->n_compute, claimed(g, "nvmlDeviceGetComputeRunningProcesses_v3"),
+                                infoCount, infos));
 }
 
 nvmlReturn_t DECLDIR nvmlDeviceGetGraphicsRunningProcesses_v3(nvmlDevice_t device, unsigned int *infoCount,
@@ -746,7 +785,8 @@ nvmlReturn_t DECLDIR nvmlDeviceGetGraphicsRunningProcesses_v3(nvmlDevice_t devic
     struct gpu *g;
     nvmlReturn_t rc = enter(device, "nvmlDeviceGetGraphicsRunningProcesses_v3", &g);
     if (rc != NVML_SUCCESS) return rc;
-    return leave(fill_processes(g->graphics, g->n_graphics, infoCount, infos));
+    return leave(fill_processes(g->graphics, g->n_graphics, claimed(g, "nvmlDeviceGetGraphicsRunningProcesses_v3"),
+                                infoCount, infos));
 }
 
 /* Issue 18: clocks, limits, thresholds, state, fans, clock-event reasons,
@@ -983,13 +1023,18 @@ nvmlReturn_t DECLDIR nvmlDeviceGetProcessUtilization(nvmlDevice_t device, nvmlPr
     if (g->util_live) {
         /* A process running all along: its samples are as old as configured at each call. */
         unsigned long long now = wall_us();
-        for (int k = 0; k < g->n_util; k++) g->util[k].timestamp_us = now - g->util[k].age_us;
+        for (int k = 0; k < g->n_util; k++) g->util[k].timestamp_us = now - (unsigned long long)g->util[k].age_us;
     }
+    /* Each sample's timestamp as the driver gives it (moved by the configured offset). */
+    unsigned long long stamp[MAX_PROCS];
+    for (int k = 0; k < g->n_util; k++) stamp[k] = g->util[k].timestamp_us + (unsigned long long)g->util_offset_us;
     unsigned int n = 0;
     for (int k = 0; k < g->n_util; k++) {
-        if (g->util[k].timestamp_us > lastSeenTimeStamp) n++;
+        if (stamp[k] > lastSeenTimeStamp) n++;
     }
     if (n == 0) return leave(NVML_ERROR_NOT_FOUND);
+    unsigned int claim = claimed(g, "nvmlDeviceGetProcessUtilization");
+    if (claim > n) n = claim;
     if (!utilization || *processSamplesCount < n) {
         *processSamplesCount = n;
         return leave(NVML_ERROR_INSUFFICIENT_SIZE);
@@ -997,9 +1042,9 @@ nvmlReturn_t DECLDIR nvmlDeviceGetProcessUtilization(nvmlDevice_t device, nvmlPr
     unsigned int out = 0;
     for (int k = 0; k < g->n_util; k++) {
         const struct util_sample *u = &g->util[k];
-        if (u->timestamp_us <= lastSeenTimeStamp) continue;
+        if (stamp[k] <= lastSeenTimeStamp) continue;
         utilization[out].pid = u->pid;
-        utilization[out].timeStamp = u->timestamp_us;
+        utilization[out].timeStamp = stamp[k];
         utilization[out].smUtil = u->sm;
         utilization[out].memUtil = u->mem;
         utilization[out].encUtil = 0;

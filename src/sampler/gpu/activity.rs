@@ -102,14 +102,19 @@ const METRICS: [GpmMetricId; 14] = [
 const MIB: f64 = 1024.0 * 1024.0;
 
 /// Puts GPM's answers on `a`: percentages as 0..1 (a value outside 0..100 is dropped, never
-/// clamped), rates as bytes per second; a metric the device does not give stays `None`.
+/// clamped), rates as bytes per second (a negative or non-finite one is dropped); a metric
+/// the device does not give stays `None`.
 fn put(a: &mut GpuActivity, values: &[Option<f64>]) {
     let v = |k: usize| values.get(k).copied().flatten();
     let share = |k: usize| {
         v(k).filter(|p| (0.0..=100.0).contains(p))
             .map(|p| p / 100.0)
     };
-    let rate = |k: usize| v(k).filter(|r| *r >= 0.0).map(|r| r * MIB);
+    let rate = |k: usize| {
+        v(k).filter(|r| *r >= 0.0 && r.is_finite())
+            .map(|r| r * MIB)
+            .filter(|r| r.is_finite())
+    };
     a.sm = share(0);
     a.sm_occupancy = share(1);
     a.tensor = share(2);
@@ -271,18 +276,51 @@ fn now_us() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
 }
 
+/// How far past this process's wall clock a per-process sample may be stamped and still
+/// count, microseconds. The driver stamps its samples with the same clock, so a sample
+/// stamped later than this was stamped before a step of the clock back (NTP, a VM resume),
+/// or is wrong: it counts in no window (it would hide every sample until the clock reaches
+/// it), and a mark that far ahead restarts the window.
+const STAMP_SLACK_US: u64 = 100_000;
+
+/// Where the next window of per-process samples starts: the newest sample seen, `mark`,
+/// unless it lies further ahead of the wall clock `now` than [`STAMP_SLACK_US`] (the clock
+/// stepped back since), or there is none yet: then `None`, and the window starts now.
+fn window_start(mark: Option<u64>, now: u64) -> Option<u64> {
+    mark.filter(|m| *m <= now.saturating_add(STAMP_SLACK_US))
+}
+
+/// The newest stamp among `stamps` that counts (none later than `until`), or `mark`: the
+/// next window's start. Never later than `until` when `mark` is not.
+fn next_mark(mark: u64, stamps: impl Iterator<Item = u64>, until: u64) -> u64 {
+    stamps.filter(|t| *t <= until).fold(mark, u64::max)
+}
+
 /// Samples room is made for in the first call: one per process per driver sample period.
-const SAMPLES: usize = 64;
+const SAMPLES: u32 = 64;
+
+/// The most per-process samples read in one call (24 bytes each): a driver that claims
+/// more gives no share, and nothing is allocated from its count.
+const MAX_SAMPLES: u32 = 16384;
+
+/// Why the per-process samples gave nothing.
+enum Sampled {
+    Failed(NvmlError),
+    /// The driver says it holds more than [`MAX_SAMPLES`].
+    TooMany(u32),
+}
 
 /// The driver's per-process samples newer than `last_seen`, in one call where they fit
 /// (nvml-wrapper's `process_utilization_stats` asks for the count first, and each call costs
-/// 2.1 ms on an H200), else a second with the count the driver gave.
+/// 2.1 ms on an H200), else a second with the count the driver gave, never more than
+/// [`MAX_SAMPLES`].
 fn process_samples(
     device: &Device<'_>,
     nvml: &Nvml,
     last_seen: u64,
-) -> Result<Vec<nvmlProcessUtilizationSample_t>, NvmlError> {
-    let call = nvml_sym(nvml.lib().nvmlDeviceGetProcessUtilization.as_ref())?;
+) -> Result<Vec<nvmlProcessUtilizationSample_t>, Sampled> {
+    let call =
+        nvml_sym(nvml.lib().nvmlDeviceGetProcessUtilization.as_ref()).map_err(Sampled::Failed)?;
     debug_assert!(std::ptr::eq(device.nvml(), nvml));
     let empty = nvmlProcessUtilizationSample_t {
         pid: 0,
@@ -292,25 +330,30 @@ fn process_samples(
         encUtil: 0,
         decUtil: 0,
     };
-    let mut samples = vec![empty; SAMPLES];
+    let mut room = SAMPLES;
     for _ in 0..2 {
-        let mut count = u32::try_from(samples.len()).unwrap_or(u32::MAX);
+        let mut samples = vec![empty; room as usize];
+        let mut count = room;
         // SAFETY: the device handle is this NVML instance's and alive while `device` is;
         // `samples` has room for `count` entries, all the driver may write.
         let code = unsafe { call(device.handle(), samples.as_mut_ptr(), &mut count, last_seen) };
         if code == nvmlReturn_enum_NVML_ERROR_INSUFFICIENT_SIZE {
-            samples.resize(count as usize, empty);
+            if count > MAX_SAMPLES {
+                return Err(Sampled::TooMany(count));
+            }
+            room = count.max(room);
             continue;
         }
-        nvml_try(code)?;
+        nvml_try(code).map_err(Sampled::Failed)?;
         samples.truncate(count as usize);
         return Ok(samples);
     }
-    Err(NvmlError::InsufficientSize(None))
+    Err(Sampled::Failed(NvmlError::InsufficientSize(None)))
 }
 
 /// This process's share: the driver's samples since the last seen. The first read only
-/// marks where the next one starts.
+/// marks where the next one starts, and so does a read after the wall clock stepped back
+/// past the last sample seen (the samples since cannot be told from those before).
 fn process(
     device: &Device<'_>,
     cx: &ActivityContext,
@@ -318,40 +361,64 @@ fn process(
     a: &mut GpuActivity,
     reader: &mut FieldReader<'_>,
 ) {
-    let Some(last_seen) = state.last_seen else {
-        state.last_seen = Some(now_us());
+    let before = now_us();
+    let Some(last_seen) = window_start(state.last_seen, before) else {
+        state.last_seen = Some(before);
         reader.missing(GpuField::ProcessUtilization, MissingReason::NoSamples);
         return;
     };
-    let got = reader.call("nvmlDeviceGetProcessUtilization", || {
-        process_samples(device, &cx.nvml, last_seen)
-    });
+    let got = reader
+        .call("nvmlDeviceGetProcessUtilization", || {
+            Ok(process_samples(device, &cx.nvml, last_seen))
+        })
+        .unwrap_or_else(|err| Err(Sampled::Failed(err)));
     let samples = match got {
         Ok(samples) => samples,
         // No process ran since the last read.
-        Err(NvmlError::NotFound) => {
+        Err(Sampled::Failed(NvmlError::NotFound)) => {
             reader.missing(GpuField::ProcessUtilization, MissingReason::NoSamples);
             return;
         }
         Err(err) => {
             // The samples until now would land in the next window: leave them out.
             state.last_seen = Some(now_us().max(last_seen));
-            return failed(reader, GpuField::ProcessUtilization, err);
+            return match err {
+                Sampled::Failed(err) => failed(reader, GpuField::ProcessUtilization, err),
+                Sampled::TooMany(count) => super::devices::implausible(
+                    reader,
+                    GpuField::ProcessUtilization,
+                    format!(
+                        "the driver holds {count} per-process samples, more than the \
+                         {MAX_SAMPLES} read"
+                    ),
+                ),
+            };
         }
     };
+    // Samples stamped past the wall clock now count in no window.
+    let until = now_us().saturating_add(STAMP_SLACK_US);
     // Carried forward: no sample is read twice.
-    if let Some(newest) = samples.iter().map(|s| s.timeStamp).max() {
-        state.last_seen = Some(newest.max(last_seen));
-    }
+    state.last_seen = Some(next_mark(
+        last_seen,
+        samples.iter().map(|s| s.timeStamp),
+        until,
+    ));
     let samples: Vec<Sample> = samples
         .iter()
         .map(|s| Sample {
             pid: s.pid,
             sm: s.smUtil,
             memory: s.memUtil,
+            at: s.timeStamp,
         })
         .collect();
-    match share(&samples, cx.pid, cx.pid_namespace, pid_namespace::visible) {
+    match share(
+        &samples,
+        until,
+        cx.pid,
+        cx.pid_namespace,
+        pid_namespace::visible,
+    ) {
         Share::Of { sm, memory } => {
             a.process_sm = Some(sm);
             a.process_memory_busy = Some(memory);
@@ -360,5 +427,83 @@ fn process(
         Share::Namespace => {
             reader.missing(GpuField::ProcessUtilization, MissingReason::PidNamespace)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Floats as a driver may answer them: ordinary, out of range, not finite.
+    fn answer() -> impl Strategy<Value = Option<f64>> {
+        proptest::option::of(prop_oneof![
+            -1.0e3..2.0e3f64,
+            any::<f64>(),
+            Just(f64::NAN),
+            Just(f64::INFINITY),
+            Just(f64::MAX),
+        ])
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Any GPM answers give shares within 0..1 and finite, non-negative rates, or none.
+        #[test]
+        fn any_gpm_answers_give_figures_in_range(
+            values in proptest::collection::vec(answer(), 0..20),
+        ) {
+            let mut a = GpuActivity::default();
+            put(&mut a, &values);
+            for share in [a.sm, a.sm_occupancy, a.tensor, a.tensor_hmma, a.tensor_imma,
+                          a.tensor_dfma, a.dram, a.fp16, a.fp32, a.fp64].into_iter().flatten() {
+                prop_assert!((0.0..=1.0).contains(&share), "{share}");
+            }
+            for rate in [a.pcie_rx, a.pcie_tx, a.nvlink_rx, a.nvlink_tx].into_iter().flatten() {
+                prop_assert!(rate.is_finite() && rate >= 0.0, "{rate}");
+            }
+        }
+
+        /// Whatever the driver stamps and wherever the clock is, the next window's start is
+        /// never past the wall clock by more than the slack: no stamp hides the samples after
+        /// it for longer than the next read, and a start past it restarts the window.
+        #[test]
+        fn no_stamp_moves_the_window_start_past_the_clock(
+            mark in proptest::option::of(any::<u64>()),
+            now in any::<u64>(),
+            stamps in proptest::collection::vec(any::<u64>(), 0..8),
+            after in 0u64..10_000_000,
+        ) {
+            let Some(start) = window_start(mark, now) else {
+                prop_assert!(mark.is_none_or(|m| m > now.saturating_add(STAMP_SLACK_US)));
+                return Ok(());
+            };
+            prop_assert_eq!(Some(start), mark);
+            let until = now.saturating_add(after).saturating_add(STAMP_SLACK_US);
+            let next = next_mark(start, stamps.iter().copied(), until);
+            prop_assert!(next >= start);
+            prop_assert!(next <= until.max(start));
+            // The read after: the window starts at `next` unless it lies ahead of the clock.
+            let later = now.saturating_add(after);
+            if let Some(s) = window_start(Some(next), later) {
+                prop_assert!(s <= later.saturating_add(STAMP_SLACK_US));
+            }
+        }
+    }
+
+    #[test]
+    fn a_clock_stepped_back_restarts_the_window() {
+        let hour = 3_600_000_000u64;
+        let now = 1_700_000_000_000_000u64;
+        // The newest sample seen was stamped an hour ahead of the clock now.
+        assert_eq!(window_start(Some(now + hour), now), None);
+        assert_eq!(window_start(Some(now - 1), now), Some(now - 1));
+        assert_eq!(window_start(None, now), None);
+        // A sample stamped an hour ahead does not move the mark.
+        assert_eq!(
+            next_mark(now - 5, [now + hour, now - 2].into_iter(), now),
+            now - 2
+        );
     }
 }

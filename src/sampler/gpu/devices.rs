@@ -1,5 +1,5 @@
-//! The device list, each device's description, and the samples of a device that stopped
-//! answering; NVML's start-up failures as statuses.
+//! The device list, each device's description, the samples of a device that stopped
+//! answering, a figure whose answer is implausible; NVML's start-up failures as statuses.
 
 use std::ffi::OsStr;
 use std::path::Path;
@@ -7,14 +7,26 @@ use std::path::Path;
 use nvml_wrapper::error::NvmlError;
 use nvml_wrapper::{Device, Nvml};
 
+use super::fields::FieldReader;
 use crate::sampler::warning::{WarningKind, Warnings};
-use crate::snapshot::{DeviceState, GpuDevice, GpuSample, GpuStatus};
+use crate::snapshot::{DeviceState, GpuDevice, GpuField, GpuSample, GpuStatus, MissingReason};
+
+/// The most devices looked at, well above what one machine holds: a driver that counts
+/// more (a count no machine has) is asked for the first ones only, so neither the device
+/// list nor the per-device arithmetic grows with its count.
+const MAX_DEVICES: u32 = 256;
 
 /// Every device NVML knows, in CUDA order (PCI bus order, as with
 /// `CUDA_DEVICE_ORDER=PCI_BUS_ID`). A device that cannot be described is left out, with a
-/// warning.
+/// warning; so are devices past [`MAX_DEVICES`].
 pub(super) fn all_devices(nvml: &Nvml, warnings: &mut Warnings) -> Vec<GpuDevice> {
     let count = match nvml.device_count() {
+        Ok(count) if count > MAX_DEVICES => {
+            warnings.raise(WarningKind::DeviceError, None, "count", || {
+                format!("the driver counts {count} GPUs; only the first {MAX_DEVICES} are sampled")
+            });
+            MAX_DEVICES
+        }
         Ok(count) => count,
         Err(err) => {
             warnings.raise(WarningKind::GpuUnavailable, None, "count", || {
@@ -91,6 +103,19 @@ pub(super) fn unreachable_device(
         info.name.clone(),
         DeviceState::Error(text.into()),
     )
+}
+
+/// Records that the driver's answer for `field` is implausible (`why`): the figure is
+/// missing with that reason, and a warning says so once.
+pub(super) fn implausible(reader: &mut FieldReader<'_>, field: GpuField, why: String) {
+    let uuid = reader.sample.uuid.clone();
+    reader.warnings.raise(
+        WarningKind::FieldFailed,
+        Some(&uuid),
+        field.as_str(),
+        || format!("GPU {uuid}: cannot read {}: {why}", field.as_str()),
+    );
+    reader.missing(field, MissingReason::Implausible(why.into()));
 }
 
 pub(super) fn lost(info: &GpuDevice, warnings: &mut Warnings) -> GpuSample {

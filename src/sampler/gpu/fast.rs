@@ -6,11 +6,14 @@ use std::time::Instant;
 
 use nvml_wrapper::enum_wrappers::device::{Clock, PerformanceState, TemperatureSensor};
 use nvml_wrapper::enums::device::UsedGpuMemory;
-use nvml_wrapper::error::NvmlError;
+use nvml_wrapper::error::{nvml_sym, nvml_try, NvmlError};
 use nvml_wrapper::struct_wrappers::device::ProcessInfo;
 use nvml_wrapper::Device;
+use nvml_wrapper_sys::bindings::{
+    nvmlDevice_t, nvmlProcessInfo_t, nvmlReturn_enum_NVML_ERROR_INSUFFICIENT_SIZE, nvmlReturn_t,
+};
 
-use super::devices::lost;
+use super::devices::{implausible, lost};
 use super::fields::FieldReader;
 use super::process_memory::{self, Attribution, Entry};
 use super::statics::Statics;
@@ -78,12 +81,24 @@ pub(super) fn read_fast(
         || process_memory(device, used, pid, pid_namespace),
     );
     match attribution {
-        Some(Attribution::Bytes(bytes)) => reader.sample.process_memory = Some(bytes),
+        Some(Listed::Attributed(Attribution::Bytes(bytes))) => {
+            reader.sample.process_memory = Some(bytes)
+        }
         // The driver lists the process but not its memory (e.g. under WDDM).
-        Some(Attribution::NotReported) => {
+        Some(Listed::Attributed(Attribution::NotReported)) => {
             reader.missing(GpuField::ProcessMemory, MissingReason::NotSupported);
         }
-        Some(Attribution::Namespace) => {
+        Some(Listed::Attributed(Attribution::Overflow)) => implausible(
+            &mut reader,
+            GpuField::ProcessMemory,
+            "this process's entries in the process lists add up past 2^64 bytes".to_owned(),
+        ),
+        Some(Listed::TooMany(count)) => implausible(
+            &mut reader,
+            GpuField::ProcessMemory,
+            format!("the driver lists {count} processes, more than the {PROCESSES} read"),
+        ),
+        Some(Listed::Attributed(Attribution::Namespace)) => {
             reader.missing(GpuField::ProcessMemory, MissingReason::PidNamespace);
             reader
                 .warnings
@@ -106,6 +121,17 @@ pub(super) fn read_fast(
     sample
 }
 
+/// The most entries of a process list read (24 bytes each): more than any GPU runs; a
+/// driver that claims more gives no figure, and nothing is allocated from its count.
+const PROCESSES: u32 = 4096;
+
+/// What the process lists gave.
+enum Listed {
+    Attributed(Attribution),
+    /// A list longer than [`PROCESSES`], by the driver's count.
+    TooMany(u32),
+}
+
 /// This process's memory on the device, from the compute and graphics lists (see
 /// `process_memory::attribute`); `device_used` is the device's memory in use.
 fn process_memory(
@@ -113,36 +139,108 @@ fn process_memory(
     device_used: Option<u64>,
     pid: u32,
     pid_namespace: PidNamespace,
-) -> Result<Attribution, NvmlError> {
-    // A list the driver does not have counts as absent; any other failure makes the
-    // figure unknown rather than a partial (possibly zero) answer.
-    let list = |r: Result<Vec<ProcessInfo>, NvmlError>| match r {
-        Ok(list) => Ok(Some(
-            list.iter()
-                .map(|p| Entry {
-                    pid: p.pid,
-                    bytes: match p.used_gpu_memory {
-                        UsedGpuMemory::Used(bytes) => Some(bytes),
-                        UsedGpuMemory::Unavailable => None,
-                    },
-                })
-                .collect::<Vec<_>>(),
-        )),
-        Err(NvmlError::NotSupported | NvmlError::FunctionNotFound) => Ok(None),
-        Err(err) => Err(err),
+) -> Result<Listed, NvmlError> {
+    let [compute, graphics] = match both_lists(device) {
+        Ok(lists) => lists,
+        Err(Listing::TooMany(count)) => return Ok(Listed::TooMany(count)),
+        Err(Listing::Failed(err)) => return Err(err),
     };
-    let compute = list(device.running_compute_processes())?;
-    let graphics = list(device.running_graphics_processes())?;
     if compute.is_none() && graphics.is_none() {
         return Err(NvmlError::NotSupported);
     }
-    Ok(process_memory::attribute(
+    Ok(Listed::Attributed(process_memory::attribute(
         [compute.as_deref(), graphics.as_deref()],
         pid,
         pid_namespace,
         device_used,
         pid_namespace::visible,
-    ))
+    )))
+}
+
+/// The compute and graphics lists of `device`. A list the driver does not have is `None`;
+/// any other failure makes the figure unknown rather than a partial (possibly zero) answer.
+fn both_lists(device: &Device<'_>) -> Result<[Option<Vec<Entry>>; 2], Listing> {
+    let lib = device.nvml().lib();
+    let list = |call: Result<&ListCall, NvmlError>| match call
+        .map_err(Listing::Failed)
+        .and_then(|call| process_list(device, *call))
+    {
+        Ok(raw) => Ok(Some(raw.into_iter().map(entry).collect())),
+        Err(Listing::Failed(NvmlError::NotSupported | NvmlError::FunctionNotFound)) => Ok(None),
+        Err(other) => Err(other),
+    };
+    Ok([
+        list(nvml_sym(
+            lib.nvmlDeviceGetComputeRunningProcesses_v3.as_ref(),
+        ))?,
+        list(nvml_sym(
+            lib.nvmlDeviceGetGraphicsRunningProcesses_v3.as_ref(),
+        ))?,
+    ])
+}
+
+/// One entry of a process list as `process_memory` reads it (nvml-wrapper's conversion:
+/// `NVML_VALUE_NOT_AVAILABLE` is no figure).
+fn entry(raw: nvmlProcessInfo_t) -> Entry {
+    let p = ProcessInfo::from(raw);
+    Entry {
+        pid: p.pid,
+        bytes: match p.used_gpu_memory {
+            UsedGpuMemory::Used(bytes) => Some(bytes),
+            UsedGpuMemory::Unavailable => None,
+        },
+    }
+}
+
+/// A process list's driver function (`nvmlDeviceGet{Compute,Graphics}RunningProcesses_v3`).
+type ListCall =
+    unsafe extern "C" fn(nvmlDevice_t, *mut u32, *mut nvmlProcessInfo_t) -> nvmlReturn_t;
+
+/// Why a process list gave nothing.
+enum Listing {
+    Failed(NvmlError),
+    /// The driver says it holds more than [`PROCESSES`] entries.
+    TooMany(u32),
+}
+
+/// Room made for a list in the first call: one call where it fits (nvml-wrapper's own
+/// asks for the count first, then sizes its buffer from whatever count the driver gives,
+/// adding 5 to it: a panic in a debug build when that count is near `u32::MAX`).
+const FIRST_ROOM: u32 = 16;
+
+/// One process list of `device` through `call`, in buffers never larger than [`PROCESSES`]
+/// entries.
+fn process_list(device: &Device<'_>, call: ListCall) -> Result<Vec<nvmlProcessInfo_t>, Listing> {
+    let empty = nvmlProcessInfo_t {
+        pid: 0,
+        usedGpuMemory: 0,
+        gpuInstanceId: 0,
+        computeInstanceId: 0,
+    };
+    let mut room = FIRST_ROOM;
+    // The list may grow between two calls: a third try, then it counts as failed.
+    for _ in 0..3 {
+        let mut entries = vec![empty; room as usize];
+        let mut count = room;
+        // SAFETY: `call` is a function of the library `device` belongs to, and the device
+        // handle is alive while `device` is; `entries` has room for `count` entries, all
+        // the driver may write.
+        let code = unsafe { call(device.handle(), &mut count, entries.as_mut_ptr()) };
+        if code == nvmlReturn_enum_NVML_ERROR_INSUFFICIENT_SIZE {
+            room = grown(count).ok_or(Listing::TooMany(count))?.max(room);
+            continue;
+        }
+        nvml_try(code).map_err(Listing::Failed)?;
+        entries.truncate(count as usize);
+        return Ok(entries);
+    }
+    Err(Listing::Failed(NvmlError::InsufficientSize(None)))
+}
+
+/// The room for a list the driver says holds `count` entries, with headroom for processes
+/// started between the calls (as nvml-wrapper leaves); `None` beyond [`PROCESSES`].
+fn grown(count: u32) -> Option<u32> {
+    (count <= PROCESSES).then(|| count.saturating_add(5).min(PROCESSES))
 }
 
 /// The fast tier's condition figures (`GpuSample::condition`): the clocks (two calls), the
@@ -229,4 +327,22 @@ fn pstate(p: PerformanceState) -> Option<u8> {
         Fifteen => 15,
         Unknown => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// No count the driver gives sizes a list beyond `PROCESSES`, and a count within it
+        /// gets room for all its entries.
+        #[test]
+        fn no_driver_count_sizes_a_list_beyond_the_cap(count in prop_oneof![0u32..=8192, any::<u32>()]) {
+            match grown(count) {
+                Some(room) => prop_assert!(count <= room && room <= PROCESSES),
+                None => prop_assert!(count > PROCESSES),
+            }
+        }
+    }
 }

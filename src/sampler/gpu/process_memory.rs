@@ -21,13 +21,15 @@ pub(crate) enum Attribution {
     /// cannot see, or they list it with 0 bytes while the device is in use (a driver that
     /// translates the list but not the memory query; a live context always holds memory).
     Namespace,
+    /// This process's entries add up past `u64::MAX` bytes: no figure the driver can mean.
+    Overflow,
 }
 
 /// This process (`pid`, in `ns`) in the lists the driver has (`None`: it has no such list).
 /// A process with both a compute and a graphics context is listed twice with the same
 /// figure, so the lists combine with `max`; entries within one list (MIG instances) add up.
 /// `visible` says whether a pid exists in this process's `/proc`; `device_used` is the
-/// device's memory in use.
+/// device's memory in use. Any answer of the driver gives an attribution, never a panic.
 pub(crate) fn attribute(
     lists: [Option<&[Entry]>; 2],
     pid: u32,
@@ -47,28 +49,41 @@ pub(crate) fn attribute(
             return Attribution::Namespace;
         }
     }
-    let own = |list: &[Entry]| -> Option<u64> {
-        list.iter()
-            .filter(|e| e.pid == pid)
-            .try_fold(0u64, |sum, e| Some(sum + e.bytes?))
+    // This process's bytes in one list: `Ok(None)` where an entry has no figure, `Err` where
+    // they add up past `u64::MAX`.
+    let own = |list: &[Entry]| -> Result<Option<u64>, Overflow> {
+        let mut sum = 0u64;
+        for e in list.iter().filter(|e| e.pid == pid) {
+            let Some(bytes) = e.bytes else {
+                return Ok(None);
+            };
+            sum = sum.checked_add(bytes).ok_or(Overflow)?;
+        }
+        Ok(Some(sum))
     };
     let listed = lists
         .iter()
         .flatten()
         .any(|l| l.iter().any(|e| e.pid == pid));
     let bytes = match lists {
-        [Some(c), Some(g)] => own(c).zip(own(g)).map(|(c, g)| c.max(g)),
+        [Some(c), Some(g)] => own(c).and_then(|c| Ok(c.zip(own(g)?).map(|(c, g)| c.max(g)))),
         [Some(l), None] | [None, Some(l)] => own(l),
-        [None, None] => None,
+        [None, None] => Ok(None),
     };
     match bytes {
-        Some(0) if listed && ns != PidNamespace::Initial && device_used.is_some_and(|u| u > 0) => {
+        Err(Overflow) => Attribution::Overflow,
+        Ok(Some(0))
+            if listed && ns != PidNamespace::Initial && device_used.is_some_and(|u| u > 0) =>
+        {
             Attribution::Namespace
         }
-        Some(b) => Attribution::Bytes(b),
-        None => Attribution::NotReported,
+        Ok(Some(b)) => Attribution::Bytes(b),
+        Ok(None) => Attribution::NotReported,
     }
 }
+
+/// A sum past `u64::MAX`.
+struct Overflow;
 
 #[cfg(test)]
 mod tests {
@@ -143,5 +158,50 @@ mod tests {
             true
         });
         assert_eq!(a, Attribution::NotReported);
+    }
+
+    use proptest::prelude::*;
+
+    /// Lists as a driver may give them: this process (7), another, any pid; any bytes, near
+    /// `u64::MAX` often, or none.
+    fn list() -> impl Strategy<Value = Vec<Entry>> {
+        let pid = prop_oneof![Just(7u32), Just(9u32), any::<u32>()];
+        let bytes = proptest::option::of(prop_oneof![any::<u64>(), (u64::MAX - 4096)..=u64::MAX]);
+        proptest::collection::vec((pid, bytes), 0..8).prop_map(|v| {
+            v.into_iter()
+                .map(|(pid, bytes)| Entry { pid, bytes })
+                .collect()
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Any lists attribute without a panic: a figure is this process's exact sum in a
+        /// list (the larger of two), and a sum past `u64::MAX` is no figure.
+        #[test]
+        fn any_process_lists_attribute_without_a_panic(
+            compute in proptest::option::of(list()),
+            graphics in proptest::option::of(list()),
+            host in any::<bool>(),
+            used in proptest::option::of(any::<u64>()),
+        ) {
+            let ns = if host { PidNamespace::Initial } else { OWN };
+            let a = attribute([compute.as_deref(), graphics.as_deref()], 7, ns, used, |p| p % 2 == 1);
+            let lists = [&compute, &graphics];
+            // Exact sums of ours in each list, of the entries with a figure.
+            let sums = lists.iter().filter_map(|l| l.as_ref()).map(|l| {
+                l.iter().filter(|e| e.pid == 7).filter_map(|e| e.bytes).map(u128::from).sum::<u128>()
+            });
+            match a {
+                Attribution::Bytes(b) => {
+                    prop_assert_eq!(Some(u128::from(b)), sums.max());
+                }
+                Attribution::Overflow => {
+                    prop_assert!(sums.max().is_some_and(|s| s > u128::from(u64::MAX)));
+                }
+                Attribution::NotReported | Attribution::Namespace => {}
+            }
+        }
     }
 }

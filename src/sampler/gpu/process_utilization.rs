@@ -5,12 +5,14 @@
 
 use crate::sampler::pid_namespace::PidNamespace;
 
-/// One per-process sample: SM and memory-controller use, percent.
+/// One per-process sample: SM and memory-controller use, percent, and when the driver
+/// stamped it (microseconds of the wall clock).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Sample {
     pub(crate) pid: u32,
     pub(crate) sm: u32,
     pub(crate) memory: u32,
+    pub(crate) at: u64,
 }
 
 /// What the samples say of this process.
@@ -20,35 +22,43 @@ pub(crate) enum Share {
     /// driver samples a process in the periods it ran; 0 where only other processes were
     /// sampled).
     Of { sm: f64, memory: f64 },
-    /// No sample within 0..100 % (none at all, or only the driver's quirk of values above).
+    /// No sample that counts (none at all, only the driver's quirk of values above 100 %, or
+    /// only samples stamped after `until`).
     NoSamples,
     /// The samples name pids this PID namespace cannot see.
     Namespace,
 }
 
 /// This process (`pid`, in `ns`) in the samples; `visible` says whether a pid exists in this
-/// process's `/proc`. A sample above 100 % (a known driver quirk) is dropped.
+/// process's `/proc`. A sample above 100 % (a known driver quirk) is dropped, and so is one
+/// stamped after `until` (ahead of the wall clock: see `activity::STAMP_SLACK_US`). Any
+/// samples give a share, never a panic.
 pub(crate) fn share(
     samples: &[Sample],
+    until: u64,
     pid: u32,
     ns: PidNamespace,
     visible: impl Fn(u32) -> bool,
 ) -> Share {
-    let valid = || samples.iter().filter(|s| s.sm <= 100 && s.memory <= 100);
+    let valid = || {
+        samples
+            .iter()
+            .filter(move |s| s.sm <= 100 && s.memory <= 100 && s.at <= until)
+    };
     if valid().next().is_none() {
         return Share::NoSamples;
     }
     if ns != PidNamespace::Initial && valid().any(|s| !visible(s.pid)) {
         return Share::Namespace;
     }
-    let (mut n, mut sm, mut memory) = (0u32, 0u64, 0u64);
+    let (mut n, mut sm, mut memory) = (0u64, 0u64, 0u64);
     for s in valid().filter(|s| s.pid == pid) {
         n += 1;
         sm += u64::from(s.sm);
         memory += u64::from(s.memory);
     }
     if n == 0 && samples.iter().any(|s| s.pid == pid) {
-        // Ours were all the driver's quirk: we ran, by how much is unknown.
+        // Ours were all dropped: we ran, by how much is unknown.
         return Share::NoSamples;
     }
     if n == 0 {
@@ -57,7 +67,7 @@ pub(crate) fn share(
             memory: 0.0,
         };
     }
-    let mean = |total: u64| total as f64 / f64::from(n) / 100.0;
+    let mean = |total: u64| total as f64 / n as f64 / 100.0;
     Share::Of {
         sm: mean(sm),
         memory: mean(memory),
@@ -71,7 +81,22 @@ mod tests {
     const OWN: PidNamespace = PidNamespace::Own(4026532201);
 
     fn s(pid: u32, sm: u32, memory: u32) -> Sample {
-        Sample { pid, sm, memory }
+        Sample {
+            pid,
+            sm,
+            memory,
+            at: 0,
+        }
+    }
+
+    /// The share with every sample stamped in time.
+    fn share(
+        samples: &[Sample],
+        pid: u32,
+        ns: PidNamespace,
+        visible: impl Fn(u32) -> bool,
+    ) -> Share {
+        super::share(samples, u64::MAX, pid, ns, visible)
     }
 
     #[test]
@@ -142,5 +167,65 @@ mod tests {
                 memory: 0.2
             }
         );
+    }
+
+    use proptest::prelude::*;
+
+    fn sample() -> impl Strategy<Value = Sample> {
+        let pid = prop_oneof![Just(7u32), Just(9u32), any::<u32>()];
+        let percent = prop_oneof![0u32..=100, any::<u32>()];
+        (pid, percent.clone(), percent, any::<u64>()).prop_map(|(pid, sm, memory, at)| Sample {
+            pid,
+            sm,
+            memory,
+            at,
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Any samples give a share without a panic, within 0..1, from our samples stamped
+        /// until `until` only.
+        #[test]
+        fn any_samples_give_a_share_within_0_and_1(
+            samples in proptest::collection::vec(sample(), 0..12),
+            until in any::<u64>(),
+            host in any::<bool>(),
+        ) {
+            let ns = if host { PidNamespace::Initial } else { OWN };
+            let got = super::share(&samples, until, 7, ns, |p| p % 2 == 1);
+            let counted = samples
+                .iter()
+                .filter(|s| s.pid == 7 && s.sm <= 100 && s.memory <= 100 && s.at <= until)
+                .count();
+            if let Share::Of { sm, memory } = got {
+                prop_assert!((0.0..=1.0).contains(&sm) && (0.0..=1.0).contains(&memory));
+                if counted == 0 {
+                    prop_assert!(!samples.iter().any(|s| s.pid == 7), "ours dropped, yet 0");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_sample_stamped_after_until_counts_in_no_window() {
+        let mut future = s(7, 90, 40);
+        future.at = 2_000;
+        let mut now = s(7, 30, 10);
+        now.at = 1_000;
+        let got = super::share(&[future, now], 1_500, 7, PidNamespace::Initial, |_| true);
+        assert_eq!(
+            got,
+            Share::Of {
+                sm: 0.3,
+                memory: 0.1
+            }
+        );
+        // Ours only stamped ahead, beside another's: unknown, never 0.
+        let mut other = s(9, 50, 5);
+        other.at = 1_000;
+        let got = super::share(&[future, other], 1_500, 7, PidNamespace::Initial, |_| true);
+        assert_eq!(got, Share::NoSamples);
     }
 }
