@@ -8,7 +8,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::fake_nvml::{two_gpus, FakeNvml, Variant};
-use common::otel::{attr, int, traced};
+use common::otel::{attr, traced};
 use common::{passes, Collected};
 use otel_resmon::{GpuField, GpuStatus, MissingReason, ResourceLayer, Sampler, WarningKind};
 

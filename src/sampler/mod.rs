@@ -19,6 +19,7 @@ mod gpu;
 mod gpu_thread;
 mod history;
 mod host;
+#[cfg(feature = "nvml")]
 mod in_flight;
 mod latest;
 mod pid_namespace;

@@ -7,8 +7,7 @@ use super::builder::Settings;
 use super::host::HostProbe;
 use super::thread::Shared;
 use super::warning::Warnings;
-use super::xid::XidLog;
-use crate::snapshot::{GpuInventory, GpuSample, GpuStatus, Snapshot};
+use crate::snapshot::{GpuSample, GpuStatus, Snapshot};
 
 /// Everything a pass reads with; owned by the pass thread (the first pass by `build`).
 pub(super) struct Probes {
@@ -25,6 +24,7 @@ pub(super) struct Probes {
 /// What a pass needs of the sampler besides its probes: the GPU thread, its bounds, and the
 /// last snapshot to carry figures from. `build` makes the first pass with one too, before
 /// the threads' shared state exists.
+#[cfg_attr(not(feature = "nvml"), allow(dead_code))]
 pub(super) struct PassLink<'a> {
     #[cfg(feature = "nvml")]
     pub(super) port: Option<&'a super::gpu_thread::GpuPort>,
@@ -58,7 +58,7 @@ impl Probes {
             .port
             .is_some_and(|port| port.ask(seq, !extra, link.bounds.deadline));
         #[cfg(not(feature = "nvml"))]
-        let _ = extra;
+        let _ = (link, extra);
         let taken_at = Instant::now();
         let taken_at_coarse_ns = crate::clock::coarse_ns();
         let wall_time = SystemTime::now();
@@ -161,8 +161,8 @@ pub(super) fn gpu_off(settings: &Settings) -> Option<GpuStatus> {
 pub(super) fn open_gpu_probe(
     settings: &Settings,
     warnings: &mut Warnings,
-    xid: &std::sync::Arc<XidLog>,
-) -> (super::gpu::GpuProbe, GpuInventory) {
+    xid: &std::sync::Arc<super::xid::XidLog>,
+) -> (super::gpu::GpuProbe, crate::snapshot::GpuInventory) {
     super::gpu::GpuProbe::open(
         settings.nvml_library.as_deref(),
         settings.visible_devices.as_deref(),

@@ -14,10 +14,9 @@ use arc_swap::ArcSwap;
 
 use super::activity_log::ActivityLog;
 use super::history::History;
-use super::in_flight;
 use super::probes::{PassLink, Probes};
 use super::warning::WarningKind;
-use super::{costs, xid, Warning, STALE_AFTER};
+use super::{costs, xid, Warning};
 use crate::snapshot::{ContainerIdentity, GpuInventory, HungCall, Snapshot};
 use crate::sync::lock;
 
@@ -38,6 +37,7 @@ pub(crate) struct Bounds {
     /// The longest a pass (and so a `sample_now` caller) waits for the GPUs' fast tier.
     pub(crate) deadline: Duration,
     /// The longest `build()` waits for NVML to open.
+    #[cfg_attr(not(feature = "nvml"), allow(dead_code))]
     pub(crate) start: Duration,
     /// The longest shutdown waits for the threads to end.
     pub(crate) shutdown: Duration,
@@ -117,8 +117,7 @@ impl Handle {
                 let _ = worker.thread.join();
             }
         }
-        let stuck = self.stop_gpu(until);
-        let hung = stuck.map(|call| call.hung(Instant::now()));
+        let hung = self.stop_gpu(until);
         if let Some(call) = &hung {
             let warning = Warning {
                 kind: WarningKind::DriverHung,
@@ -133,14 +132,17 @@ impl Handle {
         hung
     }
 
+    /// Stops the GPU thread within what is left until `until`; the call it is stuck in,
+    /// if it did not end.
     #[cfg(feature = "nvml")]
-    fn stop_gpu(&self, until: Instant) -> Option<in_flight::Call> {
+    fn stop_gpu(&self, until: Instant) -> Option<HungCall> {
         let port = self.shared.port.as_ref()?;
         port.stop(until.saturating_duration_since(Instant::now()))
+            .map(|call| call.hung(Instant::now()))
     }
 
     #[cfg(not(feature = "nvml"))]
-    fn stop_gpu(&self, _: Instant) -> Option<in_flight::Call> {
+    fn stop_gpu(&self, _: Instant) -> Option<HungCall> {
         None
     }
 }
@@ -157,7 +159,7 @@ impl Shared {
     pub(super) fn hung(&self) -> Option<HungCall> {
         #[cfg(feature = "nvml")]
         if let Some(port) = &self.port {
-            let bound = self.interval * STALE_AFTER;
+            let bound = self.interval * super::STALE_AFTER;
             return port
                 .stuck_longer_than(bound)
                 .map(|c| c.hung(Instant::now()));

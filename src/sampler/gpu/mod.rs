@@ -288,10 +288,8 @@ impl GpuProbe {
         if self.status == GpuStatus::Ok {
             return Some(inventory);
         }
-        if self.retry.is_none() {
-            // What failed now does not heal by itself (see `open`): no more tries.
-            return None;
-        }
+        // What failed now does not heal by itself (see `open`): no more tries.
+        self.retry?;
         let wait = (wait * 2).min(MAX_RETRY);
         self.retry = Some((Instant::now() + wait, wait));
         None
