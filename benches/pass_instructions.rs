@@ -62,6 +62,10 @@ fn run(gpus: usize, passes: u32, preset: &str) {
         .ignore_env(true)
         .nvml_library(fake.library())
         .interval(Duration::from_secs(3600))
+        // Under valgrind every call runs some fifty times slower: no bound may cut a read
+        // short, or a pass would carry figures instead of reading them and count less.
+        .start_timeout(Duration::from_secs(600))
+        .driver_deadline(Duration::from_secs(10))
         .on_warning(|_| {})
         .build()
         .expect("sampler");
@@ -71,7 +75,14 @@ fn run(gpus: usize, passes: u32, preset: &str) {
         "the fake's GPUs are visible"
     );
     for _ in 0..passes {
-        std::hint::black_box(sampler.sample_now());
+        let snapshot = std::hint::black_box(sampler.sample_now());
+        assert!(
+            snapshot
+                .gpus
+                .iter()
+                .all(|g| g.is_fresh(otel_resmon::GpuTier::Fast)),
+            "every pass read every GPU's fast tier"
+        );
     }
     assert_eq!(
         sampler.latest().gpus.len(),

@@ -14,11 +14,11 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::gpu::{GpuProbe, SLOW_TIERS};
+use super::gpu_shared::GpuShared;
 use super::in_flight::{self, InFlight};
-use super::thread::GpuShared;
 use super::warning::{Warning, WarningKind, Warnings};
 use super::xid::XidLog;
-use crate::snapshot::{GpuSample, GpuStatus};
+use crate::snapshot::{GpuSample, GpuStatus, HungCall};
 use crate::sync::lock;
 
 /// What the GPU thread answers for one pass.
@@ -149,7 +149,7 @@ impl GpuPort {
 
     /// Tells the thread to stop and waits at most `bound` for it to end (its XID watcher
     /// stopped, NVML let go). The call it is stuck in, if it did not.
-    pub(super) fn stop(&self, bound: Duration) -> Option<in_flight::Call> {
+    pub(super) fn stop(&self, bound: Duration) -> Option<HungCall> {
         let until = Instant::now() + bound;
         let mut state = self.state();
         state.stop = true;
@@ -158,12 +158,15 @@ impl GpuPort {
             let now = Instant::now();
             if now >= until {
                 drop(state);
-                // Stuck in no call (between two) counts as stuck too: name the last phase.
-                return Some(self.in_flight.current().unwrap_or(in_flight::Call {
-                    function: "no driver call (the GPU thread did not stop)",
-                    gpu: None,
-                    since: until - bound,
-                }));
+                return Some(match self.in_flight.current() {
+                    Some(call) => call.hung(now),
+                    // Stuck between two calls counts too: say so.
+                    None => HungCall {
+                        function: "no driver call (the GPU thread did not stop)",
+                        gpu: None,
+                        running_for: bound,
+                    },
+                });
             }
             state = self
                 .to_gpu
@@ -213,10 +216,10 @@ pub(super) fn run(port: &GpuPort, out: &GpuShared, args: OpenArgs) {
     in_flight::install(port.in_flight.clone());
     let mut warnings = Warnings::default();
     let opened = catch_unwind(AssertUnwindSafe(|| {
-        in_flight::call(
+        in_flight::phase(
             "opening NVML (the device list and their first reads)",
             None,
-            || super::probes::open_gpu_probe(&args.settings, &mut warnings, &args.xid),
+            || open_gpu_probe(&args.settings, &mut warnings, &args.xid),
         )
     }));
     let mut probe = match opened {
@@ -290,7 +293,7 @@ pub(super) fn run(port: &GpuPort, out: &GpuShared, args: OpenArgs) {
 /// last `Arc<Nvml>`'s Drop calls `nvmlShutdown`, marked as in flight), then says so.
 fn finish(port: &GpuPort, probe: Option<GpuProbe>) {
     if let Some(probe) = probe {
-        in_flight::call("nvmlShutdown", None, move || drop(probe));
+        in_flight::phase("nvmlShutdown", None, move || drop(probe));
     }
     port.state().exited = true;
     port.to_gpu.notify_all();
@@ -330,4 +333,20 @@ fn raise_panic(warnings: &mut Warnings, what: &str, panic: &(dyn std::any::Any +
     warnings.raise(WarningKind::Panicked, None, what, || {
         format!("{what} panicked and was skipped; the next pass runs: {why}")
     });
+}
+
+/// Opens NVML and the GPU probe (on the GPU thread: the calls may hang).
+fn open_gpu_probe(
+    settings: &super::builder::Settings,
+    warnings: &mut Warnings,
+    xid: &std::sync::Arc<super::xid::XidLog>,
+) -> (super::gpu::GpuProbe, crate::snapshot::GpuInventory) {
+    super::gpu::GpuProbe::open(
+        settings.nvml_library.as_deref(),
+        settings.visible_devices.as_deref(),
+        settings.cuda_device_order.as_deref(),
+        settings.rates,
+        warnings,
+        xid.clone(),
+    )
 }

@@ -13,8 +13,10 @@ mod builder;
 #[cfg(target_os = "linux")]
 mod cgroup;
 mod costs;
+mod desk;
 #[cfg(feature = "nvml")]
 mod gpu;
+mod gpu_shared;
 #[cfg(feature = "nvml")]
 mod gpu_thread;
 mod history;
@@ -155,22 +157,15 @@ impl Sampler {
     /// [`GpuTier::Fast`]: crate::GpuTier::Fast
     pub fn sample_now(&self) -> Arc<Snapshot> {
         let shared = &self.handle.shared;
-        if shared.stopped.load(Ordering::Acquire) {
-            return self.latest();
-        }
         #[cfg(feature = "nvml")]
         if let Some(port) = &shared.port {
             if port.stuck_longer_than(shared.bounds.deadline).is_some() {
                 return self.latest();
             }
         }
-        let (reply, answer) = std::sync::mpsc::sync_channel(1);
-        if shared.requests.send(thread::Request::Now(reply)).is_err() {
-            return self.latest();
-        }
-        answer
-            .recv_timeout(shared.bounds.deadline)
-            .unwrap_or_else(|_| self.latest())
+        // Published or not within the deadline, the latest snapshot is the answer.
+        shared.desk.pass_now(shared.bounds.deadline);
+        self.latest()
     }
 
     /// Min / max / mean of every figure over the passes taken in `[from, to]`, from the raw

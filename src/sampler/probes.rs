@@ -5,7 +5,6 @@ use std::time::{Instant, SystemTime};
 
 use super::builder::Settings;
 use super::host::HostProbe;
-use super::thread::Shared;
 use super::warning::Warnings;
 use crate::snapshot::{GpuSample, GpuStatus, Snapshot};
 
@@ -28,21 +27,9 @@ pub(super) struct Probes {
 pub(super) struct PassLink<'a> {
     #[cfg(feature = "nvml")]
     pub(super) port: Option<&'a super::gpu_thread::GpuPort>,
-    pub(super) bounds: super::thread::Bounds,
+    pub(super) bounds: super::builder::Bounds,
     pub(super) interval: std::time::Duration,
     pub(super) previous: Option<&'a Snapshot>,
-}
-
-impl<'a> PassLink<'a> {
-    pub(super) fn of(shared: &'a Shared, previous: &'a Snapshot) -> Self {
-        Self {
-            #[cfg(feature = "nvml")]
-            port: shared.port.as_deref(),
-            bounds: shared.bounds,
-            interval: shared.interval,
-            previous: Some(previous),
-        }
-    }
 }
 
 impl Probes {
@@ -154,21 +141,4 @@ pub(super) fn gpu_off(settings: &Settings) -> Option<GpuStatus> {
     } else {
         Some(GpuStatus::NotCompiled)
     }
-}
-
-/// Opens NVML and the GPU probe (on the GPU thread: the calls may hang).
-#[cfg(feature = "nvml")]
-pub(super) fn open_gpu_probe(
-    settings: &Settings,
-    warnings: &mut Warnings,
-    xid: &std::sync::Arc<super::xid::XidLog>,
-) -> (super::gpu::GpuProbe, crate::snapshot::GpuInventory) {
-    super::gpu::GpuProbe::open(
-        settings.nvml_library.as_deref(),
-        settings.visible_devices.as_deref(),
-        settings.cuda_device_order.as_deref(),
-        settings.rates,
-        warnings,
-        xid.clone(),
-    )
 }

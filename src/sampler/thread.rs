@@ -4,44 +4,21 @@
 //! the driver deadline for it, so a hung driver costs a pass its GPU figures, nothing more.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 
-use super::activity_log::ActivityLog;
+use super::desk::{Desk, EndGuard, Next};
+use super::gpu_shared::GpuShared;
 use super::history::History;
 use super::probes::{PassLink, Probes};
 use super::warning::WarningKind;
-use super::{costs, xid, Warning};
-use crate::snapshot::{ContainerIdentity, GpuInventory, HungCall, Snapshot};
+use super::{xid, Warning};
+use crate::snapshot::{ContainerIdentity, HungCall, Snapshot};
 use crate::sync::lock;
-
-/// What the GPU thread publishes for readers.
-#[derive(Default)]
-pub(super) struct GpuShared {
-    /// Replaced when NVML starts (late, or again after the driver came back).
-    pub(super) inventory: ArcSwap<GpuInventory>,
-    /// Every GPU's activity windows, replaced after each activity read that found one.
-    pub(super) activity: ArcSwap<ActivityLog>,
-    /// A copy of what the reads cost so far, refreshed after each pass.
-    pub(super) costs: Mutex<costs::Costs>,
-}
-
-/// The bounds on every wait for the driver.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Bounds {
-    /// The longest a pass (and so a `sample_now` caller) waits for the GPUs' fast tier.
-    pub(crate) deadline: Duration,
-    /// The longest `build()` waits for NVML to open.
-    #[cfg_attr(not(feature = "nvml"), allow(dead_code))]
-    pub(crate) start: Duration,
-    /// The longest shutdown waits for the threads to end.
-    pub(crate) shutdown: Duration,
-}
 
 /// What the sampler threads and every reader share.
 pub(super) struct Shared {
@@ -52,7 +29,7 @@ pub(super) struct Shared {
     pub(super) published: AtomicU64,
     pub(super) history: History,
     pub(super) interval: Duration,
-    pub(super) bounds: Bounds,
+    pub(super) bounds: super::builder::Bounds,
     pub(super) gpu: Arc<GpuShared>,
     /// Where the pass thread meets the GPU thread; `None` when no GPU thread runs.
     #[cfg(feature = "nvml")]
@@ -65,17 +42,8 @@ pub(super) struct Shared {
     pub(super) identity: ContainerIdentity,
     /// The XIDs seen (shared with the watcher thread and the probes).
     pub(super) xid: Arc<xid::XidLog>,
-    /// Asks the pass thread for a pass now, or to stop.
-    pub(super) requests: mpsc::Sender<Request>,
-    /// Set at shutdown: `sample_now` asks the pass thread for nothing more.
-    pub(super) stopped: AtomicBool,
-}
-
-/// What a caller asks of the pass thread.
-pub(super) enum Request {
-    /// A pass now, its snapshot sent back.
-    Now(mpsc::SyncSender<Arc<Snapshot>>),
-    Stop,
+    /// Where callers ask the pass thread for a pass now, or to stop.
+    pub(super) desk: Desk,
 }
 
 pub(super) struct Handle {
@@ -87,8 +55,6 @@ pub(super) struct Handle {
 
 pub(super) struct Worker {
     pub(super) thread: JoinHandle<()>,
-    /// Dropped by the pass thread as it ends: a bounded join.
-    pub(super) ended: mpsc::Receiver<()>,
     /// Gets the warning about a thread left behind.
     pub(super) sink: super::WarningSink,
 }
@@ -101,22 +67,19 @@ impl Handle {
             return lock(&self.left_behind).clone();
         };
         let until = Instant::now() + self.shared.bounds.shutdown;
-        self.shared.stopped.store(true, Ordering::Release);
-        // The receiver is gone if the thread ended; either way it stops.
-        let _ = self.shared.requests.send(Request::Stop);
         // A warning sink that drops the last clone runs on the pass thread itself, which
         // cannot wait for itself: it ends on its own after the sink returns.
-        if worker.thread.thread().id() != std::thread::current().id() {
-            let left = until.saturating_duration_since(Instant::now());
-            // The pass thread waits on nothing without a bound, so this ends well within
-            // it; should it not, the thread is left behind rather than joined.
-            if !matches!(
-                worker.ended.recv_timeout(left),
-                Err(RecvTimeoutError::Timeout)
-            ) {
-                let _ = worker.thread.join();
-            }
+        if worker.thread.thread().id() == std::thread::current().id() {
+            self.shared.desk.stop_without_waiting();
+        } else if self
+            .shared
+            .desk
+            .stop(until.saturating_duration_since(Instant::now()))
+        {
+            let _ = worker.thread.join();
         }
+        // Else never seen (the pass thread waits on nothing without a bound): it is left
+        // behind rather than joined.
         let hung = self.stop_gpu(until);
         if let Some(call) = &hung {
             let warning = Warning {
@@ -138,7 +101,6 @@ impl Handle {
     fn stop_gpu(&self, until: Instant) -> Option<HungCall> {
         let port = self.shared.port.as_ref()?;
         port.stop(until.saturating_duration_since(Instant::now()))
-            .map(|call| call.hung(Instant::now()))
     }
 
     #[cfg(not(feature = "nvml"))]
@@ -167,13 +129,16 @@ impl Shared {
         None
     }
 
-    /// One pass, published; `extra` for one asked for by `sample_now`.
-    pub(super) fn pass(&self, probes: &mut Probes, extra: bool) -> Arc<Snapshot> {
+    /// One pass after `previous`, published; `extra` for one asked for by `sample_now`.
+    pub(super) fn pass(
+        &self,
+        probes: &mut Probes,
+        previous: &Snapshot,
+        extra: bool,
+    ) -> Arc<Snapshot> {
         let started = Instant::now();
-        let previous = self.latest.load_full();
-        let link = PassLink::of(self, &previous);
+        let link = PassLink::of(self, previous);
         let snapshot = Arc::new(probes.pass(&link, extra, started));
-        drop(previous);
         // Into the history first: whoever reads it as the latest finds it there.
         self.history.push(snapshot.clone(), extra);
         self.latest.store(snapshot.clone());
@@ -183,9 +148,14 @@ impl Shared {
         snapshot
     }
 
-    /// A pass with its panics caught: reported as a warning, the latest snapshot standing.
-    fn pass_caught(&self, probes: &mut Probes, extra: bool) -> Arc<Snapshot> {
-        match catch_unwind(AssertUnwindSafe(|| self.pass(probes, extra))) {
+    /// A pass with its panics caught: reported as a warning, `previous` standing.
+    fn pass_caught(
+        &self,
+        probes: &mut Probes,
+        previous: &Arc<Snapshot>,
+        extra: bool,
+    ) -> Arc<Snapshot> {
+        match catch_unwind(AssertUnwindSafe(|| self.pass(probes, previous, extra))) {
             Ok(snapshot) => snapshot,
             Err(panic) => {
                 let why = super::warning::panic_text(&*panic);
@@ -196,7 +166,7 @@ impl Shared {
                             "a sampler pass panicked and was skipped; the next pass runs: {why}"
                         )
                     });
-                self.latest.load_full()
+                previous.clone()
             }
         }
     }
@@ -231,40 +201,27 @@ impl Shared {
     }
 }
 
-/// The pass thread: a pass every interval and one for each `sample_now` (callers asking
+/// The pass thread: a pass every interval and one for the `sample_now` callers (those asking
 /// together share one), until told to stop; warnings delivered after each.
 pub(super) fn run(
     shared: &Shared,
     mut probes: Probes,
-    requests: &mpsc::Receiver<Request>,
+    first: Arc<Snapshot>,
     sink: &(dyn Fn(&Warning) + Send + Sync),
 ) {
+    let _ended = EndGuard(&shared.desk);
+    let mut last = first;
     shared.deliver(&mut probes, sink);
     let mut next = Instant::now() + shared.interval;
     loop {
-        match requests.recv_timeout(next.saturating_duration_since(Instant::now())) {
-            Ok(Request::Now(reply)) => {
-                let mut replies = vec![reply];
-                let mut stop = false;
-                while let Ok(request) = requests.try_recv() {
-                    match request {
-                        Request::Now(reply) => replies.push(reply),
-                        Request::Stop => stop = true,
-                    }
-                }
-                let snapshot = shared.pass_caught(&mut probes, true);
-                for reply in replies {
-                    let _ = reply.try_send(snapshot.clone());
-                }
-                shared.deliver(&mut probes, sink);
-                if stop {
-                    return;
-                }
+        match shared.desk.next(next) {
+            Next::Stop => return,
+            Next::Serve(ticket) => {
+                last = shared.pass_caught(&mut probes, &last, true);
+                shared.desk.served(ticket);
             }
-            Ok(Request::Stop) | Err(RecvTimeoutError::Disconnected) => return,
-            Err(RecvTimeoutError::Timeout) => {
-                shared.pass_caught(&mut probes, false);
-                shared.deliver(&mut probes, sink);
+            Next::Interval => {
+                last = shared.pass_caught(&mut probes, &last, false);
                 next += shared.interval;
                 let now = Instant::now();
                 if next < now {
@@ -272,6 +229,20 @@ pub(super) fn run(
                     next = now + shared.interval;
                 }
             }
+        }
+        shared.deliver(&mut probes, sink);
+    }
+}
+
+impl<'a> PassLink<'a> {
+    /// What a pass of the running sampler needs, `previous` its latest snapshot.
+    fn of(shared: &'a Shared, previous: &'a Snapshot) -> Self {
+        Self {
+            #[cfg(feature = "nvml")]
+            port: shared.port.as_deref(),
+            bounds: shared.bounds,
+            interval: shared.interval,
+            previous: Some(previous),
         }
     }
 }

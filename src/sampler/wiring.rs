@@ -1,8 +1,8 @@
 //! The wiring: a sampler's parts built from its settings (the host probe, the cgroup probe on
 //! Linux, the XID log, the history), its GPU thread, its first pass, and its pass thread.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use arc_swap::ArcSwap;
@@ -10,10 +10,12 @@ use arc_swap::ArcSwap;
 use super::builder::Settings;
 #[cfg(target_os = "linux")]
 use super::cgroup;
+use super::desk::Desk;
+use super::gpu_shared::GpuShared;
 use super::history::History;
 use super::host::HostProbe;
 use super::probes::{gpu_off, PassLink, Probes};
-use super::thread::{self, GpuShared, Handle, Shared, Worker};
+use super::thread::{self, Handle, Shared, Worker};
 use super::warning::{WarningSink, Warnings};
 use super::{xid, Sampler};
 use crate::error::Error;
@@ -72,11 +74,10 @@ impl Sampler {
         let warnings_so_far = probes.warnings.kept.clone();
         let history = History::new(first.clone(), settings.history, &settings.levels);
         static NEXT_ID: AtomicU64 = AtomicU64::new(0);
-        let (requests, incoming) = mpsc::channel();
         let shared = Arc::new(Shared {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             published: AtomicU64::new(first.seq),
-            latest: ArcSwap::new(first),
+            latest: ArcSwap::new(first.clone()),
             history,
             interval: settings.interval,
             bounds: settings.bounds,
@@ -87,29 +88,20 @@ impl Sampler {
             warnings: Mutex::new(warnings_so_far),
             identity,
             xid,
-            requests,
-            stopped: AtomicBool::new(false),
+            desk: Desk::default(),
         });
-        let (ended_tx, ended) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("otel-resmon-sampler".into())
             .spawn({
                 let shared = shared.clone();
                 let sink = sink.clone();
-                move || {
-                    let _ended = ended_tx;
-                    thread::run(&shared, probes, &incoming, &*sink);
-                }
+                move || thread::run(&shared, probes, first, &*sink)
             })
             .map_err(Error::Spawn)?;
         Ok(Self {
             handle: Arc::new(Handle {
                 shared,
-                worker: Mutex::new(Some(Worker {
-                    thread,
-                    ended,
-                    sink,
-                })),
+                worker: Mutex::new(Some(Worker { thread, sink })),
                 left_behind: Mutex::new(None),
             }),
         })

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use super::{invalid, parse_number, SamplerBuilder};
 use crate::error::Error;
-use crate::sampler::thread::Bounds;
 
 /// Default longest wait for the GPUs' fast tier in a pass, and so for
 /// [`Sampler::sample_now`](crate::Sampler::sample_now). Measured at an H200's call costs the
@@ -30,6 +29,18 @@ pub const ENV_START_TIMEOUT_MS: &str = "RESMON_START_TIMEOUT_MS";
 /// Environment variable: the shutdown timeout, milliseconds (see
 /// [`SamplerBuilder::shutdown_timeout`]).
 pub const ENV_SHUTDOWN_TIMEOUT_MS: &str = "RESMON_SHUTDOWN_TIMEOUT_MS";
+
+/// The bounds on every wait for the driver.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Bounds {
+    /// The longest a pass (and so a `sample_now` caller) waits for the GPUs' fast tier.
+    pub(crate) deadline: Duration,
+    /// The longest `build()` waits for NVML to open.
+    #[cfg_attr(not(feature = "nvml"), allow(dead_code))]
+    pub(crate) start: Duration,
+    /// The longest shutdown waits for the threads to end.
+    pub(crate) shutdown: Duration,
+}
 
 /// One bound: its builder method, variable, default and range.
 struct Bound {

@@ -9,6 +9,7 @@ use super::Sampler;
 use crate::error::Error;
 
 mod bounds;
+pub(crate) use bounds::Bounds;
 pub use bounds::{
     DEFAULT_DRIVER_DEADLINE, DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_START_TIMEOUT,
     ENV_DRIVER_DEADLINE_MS, ENV_SHUTDOWN_TIMEOUT_MS, ENV_START_TIMEOUT_MS,
@@ -187,7 +188,7 @@ pub(crate) struct Settings {
     #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub(crate) cgroup_root: Option<PathBuf>,
     /// The bounds on every wait for the driver.
-    pub(crate) bounds: super::thread::Bounds,
+    pub(crate) bounds: Bounds,
 }
 
 impl SamplerBuilder {

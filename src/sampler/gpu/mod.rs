@@ -54,18 +54,31 @@ enum Locator {
 }
 
 impl Locator {
+    /// The NVML function that looks the device up: the first call of every read of it.
+    fn lookup(&self) -> &'static str {
+        match self {
+            Locator::Index(_) => "nvmlDeviceGetHandleByIndex_v2",
+            Locator::Uuid(_) => "nvmlDeviceGetHandleByUUID",
+        }
+    }
+
     /// The device's handle; `gpu` (its CUDA ordinal) names the call, should it hang.
     fn device<'n>(&self, nvml: &'n Nvml, gpu: u32) -> Result<Device<'n>, NvmlError> {
-        match self {
-            Locator::Index(i) => {
-                in_flight::call("nvmlDeviceGetHandleByIndex_v2", Some(gpu), || {
-                    nvml.device_by_index(*i)
-                })
-            }
-            Locator::Uuid(u) => in_flight::call("nvmlDeviceGetHandleByUUID", Some(gpu), || {
-                nvml.device_by_uuid(u.as_str())
-            }),
-        }
+        in_flight::call(self.lookup(), Some(gpu), || match self {
+            Locator::Index(i) => nvml.device_by_index(*i),
+            Locator::Uuid(u) => nvml.device_by_uuid(u.as_str()),
+        })
+    }
+
+    /// One read of the device (`gpu` its CUDA ordinal): its handle, then `read` with it, as
+    /// one phase of the GPU thread's work, so that a call that hangs in it is named.
+    fn read<'n, T>(
+        &self,
+        nvml: &'n Nvml,
+        gpu: u32,
+        read: impl FnOnce(Result<Device<'n>, NvmlError>) -> T,
+    ) -> T {
+        in_flight::phase(self.lookup(), Some(gpu), || read(self.device(nvml, gpu)))
     }
 }
 
@@ -315,17 +328,15 @@ impl GpuProbe {
         for visible in &mut self.devices {
             let info = &visible.info;
             let started = Instant::now();
-            let mut sample = match visible.locator.device(&nvml, info.index) {
-                Ok(device) => fast::read_fast(
-                    &device,
-                    visible,
-                    self.pid,
-                    self.pid_namespace,
-                    warnings,
-                    &mut self.costs,
-                ),
-                Err(err) => unreachable_device(info, &err, warnings),
-            };
+            let (pid, pid_namespace, costs) = (self.pid, self.pid_namespace, &mut self.costs);
+            let mut sample = visible
+                .locator
+                .read(&nvml, info.index, |device| match device {
+                    Ok(device) => {
+                        fast::read_fast(&device, visible, pid, pid_namespace, warnings, costs)
+                    }
+                    Err(err) => unreachable_device(info, &err, warnings),
+                });
             self.costs.read(GpuTier::Fast, started.elapsed());
             if sample.state == DeviceState::Ok {
                 visible.slow.apply(&mut sample, Instant::now(), rates);

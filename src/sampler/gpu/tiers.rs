@@ -284,20 +284,16 @@ impl SlowJob {
         let mut costs = Costs::default();
         let at = Instant::now();
         let gpu = self.template.index;
-        let sample = self
-            .locator
-            .device(&self.nvml, gpu)
-            .ok()
-            .and_then(|device| {
-                read(
-                    &device,
-                    self.tier,
-                    &self.template,
-                    self.activity.as_ref(),
-                    &mut warnings,
-                    &mut costs,
-                )
-            });
+        let sample = self.locator.read(&self.nvml, gpu, |device| {
+            read(
+                &device.ok()?,
+                self.tier,
+                &self.template,
+                self.activity.as_ref(),
+                &mut warnings,
+                &mut costs,
+            )
+        });
         SlowResult {
             position: self.position,
             uuid: self.template.uuid.clone(),
