@@ -20,8 +20,12 @@ struct State {
 
 /// What the pass thread does next.
 pub(super) enum Next {
-    /// A pass for every ticket up to this one.
-    Serve(u64),
+    /// A pass for every ticket up to `ticket`; with `interval`, it is the interval's pass
+    /// too (it came due meanwhile), so steady callers never crowd out interval passes.
+    Serve {
+        ticket: u64,
+        interval: bool,
+    },
     /// The interval is up.
     Interval,
     Stop,
@@ -70,10 +74,13 @@ impl Desk {
             if state.stop {
                 return Next::Stop;
             }
-            if state.asked > state.served {
-                return Next::Serve(state.asked);
-            }
             let now = Instant::now();
+            if state.asked > state.served {
+                return Next::Serve {
+                    ticket: state.asked,
+                    interval: now >= next,
+                };
+            }
             if now >= next {
                 return Next::Interval;
             }

@@ -60,6 +60,9 @@ pub(super) enum NoAnswer {
     Carry,
     /// NVML has not opened yet.
     Starting,
+    /// The GPU thread has ended (told to stop, or opening NVML panicked): no GPU figures,
+    /// for this reason.
+    Ended(GpuStatus),
 }
 
 impl GpuPort {
@@ -103,15 +106,21 @@ impl GpuPort {
     /// The answer for pass `seq`, waiting until `until` at the latest.
     pub(super) fn answer(&self, seq: u64, until: Instant) -> Result<Answer, NoAnswer> {
         let mut state = self.state();
-        if state.opened.is_none() {
-            return Err(NoAnswer::Starting);
-        }
         loop {
             if state.answer.as_ref().is_some_and(|a| a.seq == seq) {
                 return state.answer.take().ok_or(NoAnswer::Carry);
             }
+            if state.exited {
+                let status = state.opened.clone();
+                return Err(NoAnswer::Ended(status.unwrap_or(GpuStatus::InitFailed(
+                    "the GPU thread ended before NVML opened".into(),
+                ))));
+            }
+            if state.opened.is_none() {
+                return Err(NoAnswer::Starting);
+            }
             let now = Instant::now();
-            if now >= until || state.exited {
+            if now >= until {
                 return Err(NoAnswer::Carry);
             }
             state = self
@@ -168,8 +177,10 @@ impl GpuPort {
                     },
                 });
             }
+            // `to_pass` (the GPU thread notifies it as it ends): `to_gpu` is the GPU
+            // thread's own, and an `ask`'s `notify_one` must wake that thread, not this one.
             state = self
-                .to_gpu
+                .to_pass
                 .wait_timeout(state, until - now)
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .0;
@@ -213,6 +224,16 @@ pub(super) struct OpenArgs {
 
 /// The GPU thread: opens NVML, then answers the pass thread until told to stop.
 pub(super) fn run(port: &GpuPort, out: &GpuShared, args: OpenArgs) {
+    // Whatever way this ends, even unwinding, the port says so: nobody waits for it then.
+    struct Exited<'a>(&'a GpuPort);
+    impl Drop for Exited<'_> {
+        fn drop(&mut self) {
+            self.0.state().exited = true;
+            self.0.to_gpu.notify_all();
+            self.0.to_pass.notify_all();
+        }
+    }
+    let _exited = Exited(port);
     in_flight::install(port.in_flight.clone());
     let mut warnings = Warnings::default();
     let opened = catch_unwind(AssertUnwindSafe(|| {
@@ -236,7 +257,7 @@ pub(super) fn run(port: &GpuPort, out: &GpuShared, args: OpenArgs) {
                 |s| s.opened = Some(GpuStatus::InitFailed(why.into())),
                 &mut warnings,
             );
-            return finish(port, None);
+            return;
         }
     };
     let status = probe.status().clone();
@@ -275,7 +296,13 @@ pub(super) fn run(port: &GpuPort, out: &GpuShared, args: OpenArgs) {
         }
         if interval {
             port.slow_busy.store(true, Ordering::Release);
-            let retried = catch_unwind(AssertUnwindSafe(|| probe.retry_if_due(&mut warnings)));
+            let retried = catch_unwind(AssertUnwindSafe(|| {
+                in_flight::phase(
+                    "opening NVML again (the device list and their first reads)",
+                    None,
+                    || probe.retry_if_due(&mut warnings),
+                )
+            }));
             match retried {
                 Ok(Some(inventory)) => out.inventory.store(Arc::new(inventory)),
                 Ok(None) => {}
@@ -286,18 +313,9 @@ pub(super) fn run(port: &GpuPort, out: &GpuShared, args: OpenArgs) {
         lock(&out.costs).clone_from(&probe.costs);
         port.publish(|_| {}, &mut warnings);
     }
-    finish(port, Some(probe));
-}
-
-/// Lets NVML go on this thread (the XID watcher stopped first, within its own bound; the
-/// last `Arc<Nvml>`'s Drop calls `nvmlShutdown`, marked as in flight), then says so.
-fn finish(port: &GpuPort, probe: Option<GpuProbe>) {
-    if let Some(probe) = probe {
-        in_flight::phase("nvmlShutdown", None, move || drop(probe));
-    }
-    port.state().exited = true;
-    port.to_gpu.notify_all();
-    port.to_pass.notify_all();
+    // NVML let go on this thread: the XID watcher stopped first, within its own bound, and
+    // the last `Arc<Nvml>`'s Drop calls `nvmlShutdown`, marked as in flight.
+    in_flight::phase("nvmlShutdown", None, move || drop(probe));
 }
 
 /// Makes the slow reads due now, one at a time, keeping what each found before the next.

@@ -45,9 +45,8 @@ impl Call {
 }
 
 /// The GPU thread's call in progress, if any. Written by that thread alone, without a lock:
-/// the call (its name's number and its GPU, 0 when none) after its start time. A read that
-/// races a write may pair the previous call with the newer start time, which only makes a
-/// call look younger, never hung.
+/// the call (its name's number and its GPU; 0 when no call is in progress) after its start
+/// time, which only moves forward (see [`marked`]).
 #[derive(Debug)]
 pub(crate) struct InFlight {
     base: Instant,
@@ -140,7 +139,12 @@ pub(crate) fn install(tracker: Arc<InFlight>) {
 }
 
 /// Marks `call` (and, when `since` is given, its start) as in progress while `f` runs,
-/// then gives back what was in progress before. `None` on a thread with no tracker.
+/// then gives back what was in progress before. Just `f` on a thread with no tracker.
+///
+/// The start time only ever moves forward: a call in a phase keeps the phase's, a phase
+/// stamps its own, and the way out writes the call back (0 at the outermost level) but no
+/// older time. So a reader that races the writer may pair a call with a newer start, which
+/// makes it look younger, never with an older one: no race reports a false hang.
 fn marked<T>(
     function: &'static str,
     gpu: Option<u32>,
@@ -152,13 +156,16 @@ fn marked<T>(
         let local = l.as_mut()?;
         let name = local.name(function);
         let tracker = &local.tracker;
-        let outer = (
-            tracker.call.load(Ordering::Relaxed),
-            tracker.since.load(Ordering::Relaxed),
-        );
-        let call = u64::from(name) << 32 | u64::from(gpu.unwrap_or(NO_GPU));
-        // A call outside a timed scope starts its own clock: no start time is ever stale.
-        match since.or_else(|| (outer.0 == 0).then(Instant::now)) {
+        let outer = tracker.call.load(Ordering::Relaxed);
+        // A call without a GPU of its own, inside a phase, is about the phase's GPU.
+        let gpu = match gpu {
+            Some(gpu) => gpu,
+            None if outer != 0 => outer as u32,
+            None => NO_GPU,
+        };
+        let call = u64::from(name) << 32 | u64::from(gpu);
+        // A call outside a phase starts its own clock: no start time is ever stale.
+        match since.or_else(|| (outer == 0).then(Instant::now)) {
             Some(since) => tracker.mark(call, since),
             None => tracker.call.store(call, Ordering::Release),
         }
@@ -168,14 +175,12 @@ fn marked<T>(
         return f();
     };
     // Given back even if `f` unwinds: the pass catches panics and goes on.
-    struct Restore((u64, u64));
+    struct Restore(u64);
     impl Drop for Restore {
         fn drop(&mut self) {
             let _ = LOCAL.try_with(|l| {
                 if let Some(local) = l.borrow().as_ref() {
-                    let (call, since) = self.0;
-                    local.tracker.since.store(since, Ordering::Relaxed);
-                    local.tracker.call.store(call, Ordering::Release);
+                    local.tracker.call.store(self.0, Ordering::Release);
                 }
             });
         }
@@ -188,7 +193,8 @@ fn marked<T>(
 /// first call, the handle lookup), opening NVML, letting it go. Calls inside it mark their
 /// own name and GPU ([`call`]) and count from the phase's start, so a call hung in it is
 /// named, and reported as running for as long as the phase has (the calls before it in the
-/// phase take microseconds).
+/// phase take microseconds). After a nested phase, the outer one counts from the nested
+/// one's start: it made progress.
 pub(crate) fn phase<T>(function: &'static str, gpu: Option<u32>, f: impl FnOnce() -> T) -> T {
     marked(function, gpu, Some(Instant::now()), f)
 }

@@ -1,5 +1,6 @@
-//! The [`Sampler`]: one OS thread that reads host, process and GPU figures every interval and
-//! publishes them lock-free.
+//! The [`Sampler`]: two OS threads, one that reads host and process figures every interval
+//! and publishes them lock-free, and one, the only one that calls the GPU driver, that reads
+//! the GPUs for it.
 //!
 //! Readers never wait for the sampler: [`Sampler::latest`] is one atomic load, and
 //! [`Sampler::window`] walks a lock-free ring. The driver is called only on the sampler's
@@ -58,10 +59,11 @@ use history::WindowBuilder;
 pub(crate) use history::{Bucket, Covered, Fold};
 use thread::Handle;
 
-/// Samples host, process and GPU figures on its own thread.
+/// Samples host, process and GPU figures on its own threads.
 ///
-/// Cheap to clone (all clones share one thread). The thread stops and is joined when the last
-/// clone is dropped, or at [`Sampler::shutdown`].
+/// Cheap to clone (all clones share the threads). They stop when the last clone is dropped,
+/// or at [`Sampler::shutdown`], within the shutdown timeout: a thread stuck in the driver is
+/// left behind, never waited for.
 ///
 /// ```
 /// let sampler = otel_resmon::Sampler::builder().gpu(false).build()?;
@@ -103,12 +105,13 @@ pub struct SamplerHealth {
     pub last_pass: Duration,
     /// Age of the latest snapshot.
     pub last_sample_age: Duration,
-    /// Whether the sampler thread is running.
+    /// Whether the pass thread is running (it never calls the driver: a hung driver shows in
+    /// `driver_hung`, not here).
     pub running: bool,
     /// Every distinct warning raised so far (at most 64), oldest first.
     pub warnings: Vec<Warning>,
     /// What each GPU tier cost so far: per read, and per pass on average (the slow tiers'
-    /// reads run on the sampler thread after a pass, never on a caller's).
+    /// reads run on the GPU thread after a pass, never on a caller's).
     pub tiers: Vec<TierCost>,
     /// Every driver call that took longer than [`SLOW_CALL`] (100 µs), slowest first.
     pub slow_calls: Vec<DriverCall>,
@@ -157,11 +160,10 @@ impl Sampler {
     /// [`GpuTier::Fast`]: crate::GpuTier::Fast
     pub fn sample_now(&self) -> Arc<Snapshot> {
         let shared = &self.handle.shared;
-        #[cfg(feature = "nvml")]
-        if let Some(port) = &shared.port {
-            if port.stuck_longer_than(shared.bounds.deadline).is_some() {
-                return self.latest();
-            }
+        // Known hung: the latest pass already says so; nothing to ask for. (A call merely
+        // past the deadline costs a pass no wait: it carries the GPUs' figures.)
+        if shared.hung().is_some() {
+            return self.latest();
         }
         // Published or not within the deadline, the latest snapshot is the answer.
         shared.desk.pass_now(shared.bounds.deadline);
@@ -189,7 +191,7 @@ impl Sampler {
         self.handle.shared.gpu.inventory.load_full()
     }
 
-    /// Every GPU's activity windows (one atomic load; the sampler thread replaces them after
+    /// Every GPU's activity windows (one atomic load; the GPU thread replaces them after
     /// an activity read).
     #[inline]
     pub(crate) fn activity(&self) -> arc_swap::Guard<Arc<activity_log::ActivityLog>> {
@@ -249,8 +251,9 @@ impl Sampler {
     }
 
     /// The latest snapshot while it still describes the present: `None` once the sampler has
-    /// stopped, or when the snapshot is older than [`STALE_AFTER`] intervals (the thread is
-    /// stuck in a slow driver). What the metrics report: nothing rather than an old figure.
+    /// stopped, or when the snapshot is older than [`STALE_AFTER`] intervals (the pass thread
+    /// fell behind: a suspended machine, a warning sink that blocks). What the metrics report:
+    /// nothing rather than an old figure. A hung driver empties the GPUs only.
     pub(crate) fn current(&self) -> Option<Arc<Snapshot>> {
         let running = lock(&self.handle.worker)
             .as_ref()

@@ -107,6 +107,7 @@ fn gpu_part(
             ..
         }) => (gpus, status),
         Ok(_) | Err(NoAnswer::Carry) => carry(link.previous),
+        Err(NoAnswer::Ended(status)) => (Vec::new(), status),
         Err(NoAnswer::Starting) => match port.stuck_longer_than(link.bounds.deadline) {
             Some(call) => (Vec::new(), GpuStatus::Hung(call.hung(Instant::now()))),
             None => (Vec::new(), GpuStatus::Starting),

@@ -78,8 +78,8 @@ impl Handle {
         {
             let _ = worker.thread.join();
         }
-        // Else never seen (the pass thread waits on nothing without a bound): it is left
-        // behind rather than joined.
+        // Else the pass thread is stuck in what it does not bound itself (the application's
+        // warning sink): it is left behind rather than joined.
         let hung = self.stop_gpu(until);
         if let Some(call) = &hung {
             let warning = Warning {
@@ -214,20 +214,21 @@ pub(super) fn run(
     shared.deliver(&mut probes, sink);
     let mut next = Instant::now() + shared.interval;
     loop {
-        match shared.desk.next(next) {
+        let (ticket, interval) = match shared.desk.next(next) {
             Next::Stop => return,
-            Next::Serve(ticket) => {
-                last = shared.pass_caught(&mut probes, &last, true);
-                shared.desk.served(ticket);
-            }
-            Next::Interval => {
-                last = shared.pass_caught(&mut probes, &last, false);
-                next += shared.interval;
-                let now = Instant::now();
-                if next < now {
-                    // Passes fell behind (a suspended machine): skip, do not burst.
-                    next = now + shared.interval;
-                }
+            Next::Serve { ticket, interval } => (Some(ticket), interval),
+            Next::Interval => (None, true),
+        };
+        last = shared.pass_caught(&mut probes, &last, !interval);
+        if let Some(ticket) = ticket {
+            shared.desk.served(ticket);
+        }
+        if interval {
+            next += shared.interval;
+            let now = Instant::now();
+            if next < now {
+                // Passes fell behind (a suspended machine): skip, do not burst.
+                next = now + shared.interval;
             }
         }
         shared.deliver(&mut probes, sink);

@@ -68,8 +68,8 @@ pub(crate) fn default_sink() -> WarningSink {
     })
 }
 
-/// Collects warnings during a pass, dropping repeats. The sampler thread delivers them after
-/// the pass, so no warning is ever emitted from a caller's thread (which may be inside a
+/// Collects warnings during a pass, dropping repeats. The pass thread delivers them (the GPU
+/// thread's too) after the pass, so no warning is ever emitted from a caller's thread (which may be inside a
 /// `tracing` layer callback).
 #[derive(Default)]
 pub(crate) struct Warnings {

@@ -35,6 +35,9 @@ impl Sampler {
             Some(_) => None,
             None => Some(start_gpu_thread(&settings, &gpu, &xid)?),
         };
+        // Should the pass thread not start, the GPU thread is told to stop, not left waiting.
+        #[cfg(feature = "nvml")]
+        let mut stop_on_error = StopOnError(port.clone());
         #[cfg(target_os = "linux")]
         let cgroup = match &settings.cgroup_root {
             Some(root) => cgroup::CgroupProbe::open_under(root, &root.join("proc/self")),
@@ -98,6 +101,10 @@ impl Sampler {
                 move || thread::run(&shared, probes, first, &*sink)
             })
             .map_err(Error::Spawn)?;
+        #[cfg(feature = "nvml")]
+        {
+            stop_on_error.0 = None;
+        }
         Ok(Self {
             handle: Arc::new(Handle {
                 shared,
@@ -130,4 +137,17 @@ fn start_gpu_thread(
         })
         .map_err(Error::Spawn)?;
     Ok(port)
+}
+
+/// Stops the GPU thread when dropped: on an error return of `start` after it started.
+#[cfg(feature = "nvml")]
+struct StopOnError(Option<Arc<super::gpu_thread::GpuPort>>);
+
+#[cfg(feature = "nvml")]
+impl Drop for StopOnError {
+    fn drop(&mut self) {
+        if let Some(port) = &self.0 {
+            let _ = port.stop(std::time::Duration::ZERO);
+        }
+    }
 }

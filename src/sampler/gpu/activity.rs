@@ -2,7 +2,7 @@
 //! newer), and this process's share of the device from the driver's per-process samples
 //! newer than the last one seen. Both are means over the window since the last read; the
 //! first read of a device only starts its window. Read by the sampler thread, after a pass,
-//! without the probe lock (1.9 ms and 2.1 ms a read on an H200).
+//! on the GPU thread, after the pass's answer (1.9 ms and 2.1 ms a read on an H200).
 
 use std::mem::ManuallyDrop;
 use std::sync::{Arc, Mutex};
@@ -156,7 +156,8 @@ impl Previous {
 impl Drop for Previous {
     fn drop(&mut self) {
         // SAFETY: as in `with`: the handle is this `Nvml`'s and freed here only, once.
-        drop(unsafe { GpmSample::from_handle(&self.nvml, self.handle) });
+        let sample = unsafe { GpmSample::from_handle(&self.nvml, self.handle) };
+        crate::sampler::in_flight::call("nvmlGpmSampleFree", None, move || drop(sample));
     }
 }
 

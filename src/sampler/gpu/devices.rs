@@ -19,7 +19,10 @@ const MAX_DEVICES: u32 = 256;
 /// Every device NVML knows, in CUDA order (PCI bus order, as with
 /// `CUDA_DEVICE_ORDER=PCI_BUS_ID`). A device that cannot be described is left out, with a
 /// warning; so are devices past [`MAX_DEVICES`].
-pub(super) fn all_devices(nvml: &Nvml, warnings: &mut Warnings) -> Vec<GpuDevice> {
+pub(super) fn all_devices(
+    nvml: &Nvml,
+    warnings: &mut Warnings,
+) -> Result<Vec<GpuDevice>, NvmlError> {
     let count = match nvml.device_count() {
         Ok(count) if count > MAX_DEVICES => {
             warnings.raise(WarningKind::DeviceError, None, "count", || {
@@ -28,12 +31,7 @@ pub(super) fn all_devices(nvml: &Nvml, warnings: &mut Warnings) -> Vec<GpuDevice
             MAX_DEVICES
         }
         Ok(count) => count,
-        Err(err) => {
-            warnings.raise(WarningKind::GpuUnavailable, None, "count", || {
-                format!("no GPU figures: cannot count devices: {err}")
-            });
-            return Vec::new();
-        }
+        Err(err) => return Err(err),
     };
     let mut devices: Vec<GpuDevice> = (0..count)
         .filter_map(|i| match nvml.device_by_index(i) {
@@ -57,7 +55,7 @@ pub(super) fn all_devices(nvml: &Nvml, warnings: &mut Warnings) -> Vec<GpuDevice
     for (ordinal, device) in devices.iter_mut().enumerate() {
         device.index = ordinal as u32;
     }
-    devices
+    Ok(devices)
 }
 
 pub(super) fn describe(

@@ -4,6 +4,7 @@
 
 use std::time::Instant;
 
+use crate::sampler::in_flight;
 use nvml_wrapper::enum_wrappers::device::{Clock, PerformanceState, TemperatureSensor};
 use nvml_wrapper::enums::device::UsedGpuMemory;
 use nvml_wrapper::error::{nvml_sym, nvml_try, NvmlError};
@@ -169,14 +170,18 @@ fn both_lists(device: &Device<'_>) -> Result<[Option<Vec<Entry>>; 2], Listing> {
         Err(Listing::Failed(NvmlError::NotSupported | NvmlError::FunctionNotFound)) => Ok(None),
         Err(other) => Err(other),
     };
-    Ok([
+    // Each list names its own call, should it hang (the field is read as the compute one).
+    let compute = in_flight::call("nvmlDeviceGetComputeRunningProcesses_v3", None, || {
         list(nvml_sym(
             lib.nvmlDeviceGetComputeRunningProcesses_v3.as_ref(),
-        ))?,
+        ))
+    })?;
+    let graphics = in_flight::call("nvmlDeviceGetGraphicsRunningProcesses_v3", None, || {
         list(nvml_sym(
             lib.nvmlDeviceGetGraphicsRunningProcesses_v3.as_ref(),
-        ))?,
-    ])
+        ))
+    })?;
+    Ok([compute, graphics])
 }
 
 /// One entry of a process list as `process_memory` reads it (nvml-wrapper's conversion:

@@ -206,9 +206,8 @@ impl GpuProbe {
         }
     }
 
-    /// The slow read most overdue now, if any, for the sampler thread to make without the
-    /// probe lock.
-    /// `after_pass` is the pass it follows.
+    /// The slow read most overdue now, if any, for the GPU thread to make after its answer
+    /// to pass `after_pass`.
     pub(crate) fn next_slow(&self, now: Instant, after_pass: u64) -> Option<SlowJob> {
         let nvml = self.nvml.as_ref()?;
         let (position, tier) = self

@@ -110,7 +110,18 @@ impl GpuProbe {
             ordinals: CudaOrdinals::default(),
         };
 
-        let all = all_devices(&nvml, warnings);
+        let all = match all_devices(&nvml, warnings) {
+            Ok(all) => all,
+            Err(err) => {
+                // An NVML error, not a steady state: tried again (the retry stays set).
+                probe.status = GpuStatus::InitFailed(format!("cannot count devices: {err}").into());
+                let status = probe.status.clone();
+                warnings.raise(WarningKind::GpuUnavailable, None, "count", || {
+                    format!("no GPU figures: {status}")
+                });
+                return (probe, GpuInventory::default());
+            }
+        };
         let uuids: Vec<&str> = all.iter().map(|d| &*d.uuid).collect();
         let (resolved, bad) = match visible_devices {
             None => ((0..all.len()).map(Resolved::Device).collect(), None),

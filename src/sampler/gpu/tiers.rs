@@ -1,7 +1,7 @@
 //! The slow tiers: reads too expensive for every pass (the energy counter, the throttle-time
 //! and PCIe counters, the activity figures) or not worth it (the health figures). Each device's slow reads are due
 //! at their tier's rate, spread over devices and passes; the sampler thread makes at most one
-//! after each interval pass, without the probe lock, so nobody waits behind it. Their results
+//! after each interval pass's answer, on the GPU thread, so nobody waits behind it. Their results
 //! are carried on every pass after, with the time they were read, and are fresh in one pass
 //! only.
 
@@ -235,7 +235,7 @@ pub(super) fn read(
     (!lost).then_some(sample)
 }
 
-/// A slow read for the sampler thread to make without the probe lock.
+/// A slow read for the GPU thread to make after a pass's answer.
 pub(crate) struct SlowJob {
     nvml: Arc<Nvml>,
     locator: Locator,
@@ -247,7 +247,7 @@ pub(crate) struct SlowJob {
     activity: Option<ActivityContext>,
 }
 
-/// What a [`SlowJob`] read, to store under the probe lock.
+/// What a [`SlowJob`] read, for the probe to keep.
 pub(crate) struct SlowResult {
     pub(super) nvml: Arc<Nvml>,
     pub(super) position: usize,

@@ -221,7 +221,7 @@ impl Level {
     /// Folds one pass into its bucket and publishes the bucket.
     pub(super) fn push(&self, s: &Snapshot, origin: Instant) {
         let index = nanos_since(origin, s.taken_at) / self.width_ns;
-        // Only the sampler writes (under its probe lock): this lock is never contended.
+        // Only the pass thread writes: this lock is never contended.
         let mut current = crate::sync::lock(&self.current);
         match &mut *current {
             Some(b) if b.index == index => b.add(s),

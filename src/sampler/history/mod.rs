@@ -73,7 +73,7 @@ impl History {
         self.interval_passes.capacity()
     }
 
-    /// Stores a pass. Only one writer at a time (the sampler holds its probe lock), in the
+    /// Stores a pass. Only one writer (the pass thread), in the
     /// order the passes were taken; `extra` for a pass asked for by `sample_now`.
     pub(crate) fn push(&self, snapshot: Arc<Snapshot>, extra: bool) {
         for level in &*self.levels {

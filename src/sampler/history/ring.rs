@@ -1,5 +1,5 @@
 //! A lock-free ring of snapshots in the order they were taken, written by one writer at a time
-//! (the sampler, under its probe lock) and read by anyone.
+//! (the sampler's pass thread) and read by anyone.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -71,7 +71,7 @@ impl Ring {
         let Some(extras) = self.extras.get(self.slot(n)) else {
             return;
         };
-        // Only the sampler writes (under its probe lock): this lock is never contended.
+        // Only the pass thread writes: this lock is never contended.
         let mut current = crate::sync::lock(&self.current_extras);
         match &mut *current {
             Some(b) if b.index == n => b.add(s),
