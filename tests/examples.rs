@@ -276,6 +276,39 @@ fn doctor_reports_the_gpu_and_fails_when_one_is_required_but_missing() {
 }
 
 #[test]
+fn doctor_names_a_hung_driver_and_still_exits() {
+    // Every call, nvmlInit_v2 first, never returns.
+    let fake = FakeNvml::new(&format!("{}hang=1\n", two_gpus()));
+    let started = std::time::Instant::now();
+    let out = Command::new(example("doctor"))
+        .env("RESMON_NVML_LIB", fake.library())
+        .env_remove("CUDA_VISIBLE_DEVICES")
+        .env("RESMON_INTERVAL_MS", "50")
+        .env("RESMON_START_TIMEOUT_MS", "1000")
+        .env("RESMON_SHUTDOWN_TIMEOUT_MS", "300")
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for expected in [
+        "NVML / GPU status : driver_hung (the NVIDIA driver is hung: nvmlInit_v2 has not returned for ",
+        "Driver hung       : nvmlInit_v2 has not returned for ",
+    ] {
+        assert!(stdout.contains(expected), "{expected} missing in:\n{stdout}");
+    }
+    // The start waited its bound, the exit its own: the GPU thread is left behind.
+    assert!(
+        took < std::time::Duration::from_secs(10),
+        "the doctor took {took:?}"
+    );
+}
+
+#[test]
 fn watch_prints_what_the_sampler_sees() {
     let fake = FakeNvml::new(&two_gpus());
     let out = Command::new(example("watch"))

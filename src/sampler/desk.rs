@@ -45,7 +45,6 @@ impl Desk {
 
     /// Asks for a pass and waits for it at most `bound`; whether it was published.
     pub(super) fn pass_now(&self, bound: Duration) -> bool {
-        let until = Instant::now() + bound;
         let mut state = self.state();
         if state.stop || state.ended {
             return false;
@@ -53,17 +52,10 @@ impl Desk {
         state.asked += 1;
         let ticket = state.asked;
         self.to_pass.notify_one();
-        while state.served < ticket && !state.ended {
-            let now = Instant::now();
-            if now >= until {
-                return false;
-            }
-            state = self
-                .to_callers
-                .wait_timeout(state, until - now)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
+        let (state, _) = self
+            .to_callers
+            .wait_timeout_while(state, bound, |s| s.served < ticket && !s.ended)
+            .unwrap_or_else(PoisonError::into_inner);
         state.served >= ticket
     }
 
@@ -108,22 +100,14 @@ impl Desk {
 
     /// Tells the pass thread to stop and waits at most `bound` for it to end; whether it did.
     pub(super) fn stop(&self, bound: Duration) -> bool {
-        let until = Instant::now() + bound;
         let mut state = self.state();
         state.stop = true;
         self.to_pass.notify_all();
-        while !state.ended {
-            let now = Instant::now();
-            if now >= until {
-                return false;
-            }
-            state = self
-                .to_callers
-                .wait_timeout(state, until - now)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
-        true
+        let (state, _) = self
+            .to_callers
+            .wait_timeout_while(state, bound, |s| !s.ended)
+            .unwrap_or_else(PoisonError::into_inner);
+        state.ended
     }
 
     /// Marks the stop only (the pass thread itself is stopping its own sampler).

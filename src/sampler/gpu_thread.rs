@@ -10,7 +10,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::gpu::{GpuProbe, SLOW_TIERS};
@@ -105,50 +105,35 @@ impl GpuPort {
 
     /// The answer for pass `seq`, waiting until `until` at the latest.
     pub(super) fn answer(&self, seq: u64, until: Instant) -> Result<Answer, NoAnswer> {
-        let mut state = self.state();
-        loop {
-            if state.answer.as_ref().is_some_and(|a| a.seq == seq) {
-                return state.answer.take().ok_or(NoAnswer::Carry);
-            }
-            if state.exited {
-                let status = state.opened.clone();
-                return Err(NoAnswer::Ended(status.unwrap_or(GpuStatus::InitFailed(
-                    "the GPU thread ended before NVML opened".into(),
-                ))));
-            }
-            if state.opened.is_none() {
-                return Err(NoAnswer::Starting);
-            }
-            let now = Instant::now();
-            if now >= until {
-                return Err(NoAnswer::Carry);
-            }
-            state = self
-                .to_pass
-                .wait_timeout(state, until - now)
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .0;
+        let wait = until.saturating_duration_since(Instant::now());
+        let (mut state, _) = self
+            .to_pass
+            .wait_timeout_while(self.state(), wait, |s| {
+                s.opened.is_some() && !s.exited && s.answer.as_ref().is_none_or(|a| a.seq != seq)
+            })
+            .unwrap_or_else(PoisonError::into_inner);
+        if state.answer.as_ref().is_some_and(|a| a.seq == seq) {
+            return state.answer.take().ok_or(NoAnswer::Carry);
         }
+        if state.exited {
+            let status = state.opened.clone();
+            return Err(NoAnswer::Ended(status.unwrap_or(GpuStatus::InitFailed(
+                "the GPU thread ended before NVML opened".into(),
+            ))));
+        }
+        if state.opened.is_none() {
+            return Err(NoAnswer::Starting);
+        }
+        Err(NoAnswer::Carry)
     }
 
     /// Waits until NVML's first open returned or `bound` passed; its status, if it did.
     pub(super) fn wait_opened(&self, bound: Duration) -> Option<GpuStatus> {
-        let until = Instant::now() + bound;
-        let mut state = self.state();
-        loop {
-            if let Some(status) = &state.opened {
-                return Some(status.clone());
-            }
-            let now = Instant::now();
-            if now >= until || state.exited {
-                return None;
-            }
-            state = self
-                .to_pass
-                .wait_timeout(state, until - now)
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .0;
-        }
+        let (state, _) = self
+            .to_pass
+            .wait_timeout_while(self.state(), bound, |s| s.opened.is_none() && !s.exited)
+            .unwrap_or_else(PoisonError::into_inner);
+        state.opened.clone()
     }
 
     /// The warnings the GPU thread raised since the last call.
@@ -159,51 +144,41 @@ impl GpuPort {
     /// Tells the thread to stop and waits at most `bound` for it to end (its XID watcher
     /// stopped, NVML let go). The call it is stuck in, if it did not.
     pub(super) fn stop(&self, bound: Duration) -> Option<HungCall> {
-        let until = Instant::now() + bound;
         let mut state = self.state();
         state.stop = true;
         self.to_gpu.notify_all();
-        while !state.exited {
-            let now = Instant::now();
-            if now >= until {
-                drop(state);
-                return Some(match self.in_flight.current() {
-                    Some(call) => call.hung(now),
-                    // Stuck between two calls counts too: say so.
-                    None => HungCall {
-                        function: "no driver call (the GPU thread did not stop)",
-                        gpu: None,
-                        running_for: bound,
-                    },
-                });
-            }
-            // `to_pass` (the GPU thread notifies it as it ends): `to_gpu` is the GPU
-            // thread's own, and an `ask`'s `notify_one` must wake that thread, not this one.
-            state = self
-                .to_pass
-                .wait_timeout(state, until - now)
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .0;
+        // On `to_pass` (the GPU thread notifies it as it ends): `to_gpu` is the GPU thread's
+        // own, and an `ask`'s `notify_one` must wake that thread, not this one.
+        let (state, _) = self
+            .to_pass
+            .wait_timeout_while(state, bound, |s| !s.exited)
+            .unwrap_or_else(PoisonError::into_inner);
+        if state.exited {
+            return None;
         }
-        None
+        drop(state);
+        Some(match self.in_flight.current() {
+            Some(call) => call.hung(Instant::now()),
+            // Stuck between two calls counts too: say so.
+            None => HungCall {
+                function: "no driver call (the GPU thread did not stop)",
+                gpu: None,
+                running_for: bound,
+            },
+        })
     }
 
     /// Waits for the next pass asked for after `answered`; `None` once told to stop.
     fn next_ask(&self, answered: Option<u64>) -> Option<(u64, bool)> {
-        let mut state = self.state();
-        loop {
-            if state.stop {
-                return None;
-            }
-            match state.asked {
-                Some((seq, interval)) if Some(seq) != answered => return Some((seq, interval)),
-                _ => {}
-            }
-            state = self
-                .to_gpu
-                .wait(state)
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let asked = |s: &PortState| s.asked.filter(|(seq, _)| Some(*seq) != answered);
+        let state = self
+            .to_gpu
+            .wait_while(self.state(), |s| !s.stop && asked(s).is_none())
+            .unwrap_or_else(PoisonError::into_inner);
+        if state.stop {
+            return None;
         }
+        asked(&state)
     }
 
     fn publish(&self, f: impl FnOnce(&mut PortState), warnings: &mut Warnings) {
