@@ -137,7 +137,8 @@ fn a_driver_that_answers_again_gives_figures_again() {
         let l = s.latest();
         l.gpu_status == GpuStatus::Ok && l.gpus.len() == 2 && l.gpus[0].memory_used.is_some()
     });
-    assert!(s.health().driver_hung.is_none());
+    // A read of the slow period may still be finishing (each of its calls slept 300 ms).
+    until("the hang clears", || s.health().driver_hung.is_none());
     assert_eq!(s.shutdown(), None, "nothing left behind");
 }
 

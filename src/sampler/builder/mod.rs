@@ -9,11 +9,18 @@ use super::Sampler;
 use crate::error::Error;
 
 mod bounds;
+mod checks;
+mod rates;
 pub(crate) use bounds::Bounds;
 pub use bounds::{
     DEFAULT_DRIVER_DEADLINE, DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_START_TIMEOUT,
     ENV_DRIVER_DEADLINE_MS, ENV_SHUTDOWN_TIMEOUT_MS, ENV_START_TIMEOUT_MS,
 };
+use checks::{
+    check_activity, check_history, check_interval, default_history, invalid, parse_number,
+    parse_switch,
+};
+pub(crate) use rates::TierRates;
 
 /// Default time between two passes.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(200);
@@ -122,52 +129,6 @@ const TEXT_VARIABLES: [&str; 12] = [
 pub const ENV_GPU_COUNTERS_INTERVAL_MS: &str = "RESMON_GPU_COUNTERS_INTERVAL_MS";
 /// Environment variable: time between two reads of a GPU's health figures, milliseconds.
 pub const ENV_GPU_HEALTH_INTERVAL_MS: &str = "RESMON_GPU_HEALTH_INTERVAL_MS";
-
-/// How often each slow GPU tier is read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct TierRates {
-    /// Energy, throttle-time and PCIe counters.
-    pub(crate) counters: Duration,
-    /// Power limit, ECC, remapped rows, retired pages.
-    pub(crate) health: Duration,
-    /// GPM and this process's share; `None` for the default by the number of GPUs
-    /// ([`TierRates::for_gpus`]).
-    pub(crate) activity: Option<Duration>,
-    /// The sampling interval: no slow read comes more often than passes do.
-    pub(crate) interval: Duration,
-}
-
-impl TierRates {
-    /// The period of a slow tier.
-    #[cfg_attr(not(feature = "nvml"), allow(dead_code))]
-    pub(crate) fn of(&self, tier: crate::snapshot::GpuTier) -> Duration {
-        match tier {
-            crate::snapshot::GpuTier::Health => self.health,
-            crate::snapshot::GpuTier::Activity => {
-                self.activity.unwrap_or(DEFAULT_GPU_ACTIVITY_INTERVAL)
-            }
-            _ => self.counters,
-        }
-    }
-
-    /// These rates with the activity tier's default resolved for `gpus` devices.
-    #[cfg_attr(not(feature = "nvml"), allow(dead_code))]
-    pub(crate) fn for_gpus(mut self, gpus: usize) -> Self {
-        let per_gpu = GPU_ACTIVITY_INTERVAL_PER_GPU * u32::try_from(gpus).unwrap_or(u32::MAX);
-        self.activity = Some(
-            self.activity
-                .unwrap_or_else(|| per_gpu.max(DEFAULT_GPU_ACTIVITY_INTERVAL)),
-        );
-        self
-    }
-
-    /// How old a read of `tier` may be and still be carried: three of its periods, or of
-    /// the interval where that is longer.
-    #[cfg_attr(not(feature = "nvml"), allow(dead_code))]
-    pub(crate) fn stale_after(&self, tier: crate::snapshot::GpuTier) -> Duration {
-        self.of(tier).max(self.interval) * super::STALE_AFTER
-    }
-}
 
 /// The resolved settings.
 #[derive(Clone, Debug)]
@@ -449,79 +410,6 @@ impl SamplerBuilder {
             },
         })
     }
-}
-
-fn invalid(setting: &'static str, value: impl Into<String>, reason: &'static str) -> Error {
-    Error::InvalidSetting {
-        setting,
-        value: value.into(),
-        reason,
-    }
-}
-
-fn parse_number(setting: &'static str, value: &str) -> Result<u64, Error> {
-    value
-        .trim()
-        .parse()
-        .map_err(|_| invalid(setting, value, "must be a whole number"))
-}
-
-fn parse_switch(setting: &'static str, value: &str) -> Result<bool, Error> {
-    crate::env::switch(value).ok_or_else(|| {
-        invalid(
-            setting,
-            value,
-            "must be one of 1, 0, true, false, on, off, yes, no",
-        )
-    })
-}
-
-fn check_interval(
-    setting: &'static str,
-    interval: Duration,
-    shown: impl FnOnce() -> String,
-) -> Result<Duration, Error> {
-    if interval < Duration::from_millis(1) {
-        return Err(invalid(setting, shown(), "must be at least 1 ms"));
-    }
-    if interval > Duration::from_secs(3600) {
-        return Err(invalid(setting, shown(), "must be at most one hour"));
-    }
-    Ok(interval)
-}
-
-/// GPM reads 0 over shorter windows.
-const MIN_ACTIVITY_INTERVAL: Duration = Duration::from_millis(200);
-
-fn check_activity(
-    setting: &'static str,
-    d: Duration,
-    shown: impl Fn() -> String,
-) -> Result<Duration, Error> {
-    check_interval(setting, d, &shown)?;
-    if d < MIN_ACTIVITY_INTERVAL {
-        return Err(invalid(
-            setting,
-            shown(),
-            "must be at least 200 ms (GPM reads 0 over shorter windows)",
-        ));
-    }
-    Ok(d)
-}
-
-fn check_history(setting: &'static str, n: usize, shown: String) -> Result<usize, Error> {
-    match n {
-        0 => Err(invalid(setting, shown, "must keep at least 1 snapshot")),
-        n if n > 1_000_000 => Err(invalid(setting, shown, "must be at most 1000000 snapshots")),
-        n => Ok(n),
-    }
-}
-
-fn default_history(interval: Duration) -> usize {
-    let n = DEFAULT_HISTORY_SPAN
-        .as_nanos()
-        .div_ceil(interval.as_nanos());
-    n.clamp(16, 100_000) as usize
 }
 
 #[cfg(test)]
