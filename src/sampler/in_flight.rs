@@ -142,8 +142,8 @@ pub(crate) fn install(tracker: Arc<InFlight>) {
 /// then gives back what was in progress before. Just `f` on a thread with no tracker.
 ///
 /// The start time only ever moves forward: a call in a phase keeps the phase's, a phase
-/// stamps its own, and the way out writes the call back (0 at the outermost level) but no
-/// older time. So a reader that races the writer may pair a call with a newer start, which
+/// (or a call outside one) stamps its own, and the way out of a phase writes the outer call
+/// back (0 at the outermost level) but no older time. So a reader that races the writer may pair a call with a newer start, which
 /// makes it look younger, never with an older one: no race reports a false hang.
 fn marked<T>(
     function: &'static str,
@@ -164,14 +164,21 @@ fn marked<T>(
             None => NO_GPU,
         };
         let call = u64::from(name) << 32 | u64::from(gpu);
-        // A call outside a phase starts its own clock: no start time is ever stale.
-        match since.or_else(|| (outer == 0).then(Instant::now)) {
-            Some(since) => tracker.mark(call, since),
-            None => tracker.call.store(call, Ordering::Release),
+        match (since, outer) {
+            (Some(since), _) => tracker.mark(call, since),
+            // A call outside a phase starts its own clock: no start time is ever stale.
+            (None, 0) => tracker.mark(call, Instant::now()),
+            // A call inside a phase names itself and is not given back: the next call, or
+            // the phase's end, writes over it. Between two calls of a phase the GPU thread
+            // runs its own code, which does not hang, for microseconds.
+            (None, _) => {
+                tracker.call.store(call, Ordering::Release);
+                return Some(None);
+            }
         }
-        Some(outer)
+        Some(Some(outer))
     });
-    let Ok(Some(outer)) = outer else {
+    let Ok(Some(Some(outer))) = outer else {
         return f();
     };
     // Given back even if `f` unwinds: the pass catches panics and goes on.
@@ -222,13 +229,16 @@ mod tests {
                 let inner = named(tracker.current()).unwrap();
                 assert_eq!((inner.function, inner.gpu), ("inner", Some(3)));
             });
-            assert_eq!(named(tracker.current()).unwrap().function, "outer");
+            // Named until the next call or the phase's end writes over it.
+            assert_eq!(named(tracker.current()).unwrap().function, "inner");
         });
         assert!(tracker.current().is_none());
-        // A second round hits the cache and names the same.
+        // A call outside a phase is its own: marked, then given back. A second round hits
+        // the cache and names the same.
         call("inner", Some(0), || {
             assert_eq!(named(tracker.current()).unwrap().function, "inner");
         });
+        assert!(tracker.current().is_none());
         LOCAL.with(|l| *l.borrow_mut() = None);
     }
 }
