@@ -137,7 +137,16 @@ fn thread_cpu_ns(prefix: &str) -> Option<u64> {
     found
 }
 
-/// The sampler thread's share of a core at the default settings (200 ms interval, counters
+/// CPU time of the sampler's pass threads and GPU threads (the XID watchers left out, as
+/// before the GPU thread existed), ns.
+#[cfg(all(feature = "nvml", target_os = "linux"))]
+fn sampler_cpu_ns() -> Option<u64> {
+    let pass = thread_cpu_ns("otel-resmon-sam");
+    let gpu = thread_cpu_ns("otel-resmon-gpu");
+    pass.map(|p| p + gpu.unwrap_or(0))
+}
+
+/// The sampler threads' share of a core at the default settings (200 ms interval, counters
 /// every 10 s, health every 30 s, activity every 10 s with one GPU and 20 s with eight) over
 /// two activity periods of eight GPUs, with host only, 1 and 8 GPUs.
 /// The threads are found by name: the other samplers alive meanwhile sleep (1 h interval).
@@ -156,9 +165,9 @@ fn thread_cpu(fakes: &[(usize, fake_nvml::FakeNvml)]) {
             .expect("sampler");
         // Past the start-up, whose first reads run on the builder's thread.
         std::thread::sleep(Duration::from_millis(300));
-        let (t0, c0) = (Instant::now(), thread_cpu_ns("otel-resmon-sam"));
+        let (t0, c0) = (Instant::now(), sampler_cpu_ns());
         std::thread::sleep(run);
-        let c1 = thread_cpu_ns("otel-resmon-sam");
+        let c1 = sampler_cpu_ns();
         let share = c0
             .zip(c1)
             .map(|(a, b)| (b - a) as f64 / t0.elapsed().as_nanos() as f64);

@@ -1,6 +1,5 @@
-//! Where callers ask the pass thread for a pass now (`sample_now`) or to stop, and wait for
-//! it within a bound. Its lock is held for a few counter updates, never across a pass, and
-//! asking allocates nothing.
+//! Where the pass thread learns when to stop, and the stopper that it has: a flag and a
+//! condvar each way, so that stopping waits within a bound and the thread wakes at once.
 
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -9,10 +8,6 @@ use crate::sync::lock;
 
 #[derive(Debug, Default)]
 struct State {
-    /// Passes asked for so far; the number is each caller's ticket.
-    asked: u64,
-    /// The highest ticket whose pass is published: every ticket up to it is served.
-    served: u64,
     stop: bool,
     /// The pass thread has ended.
     ended: bool,
@@ -20,12 +15,6 @@ struct State {
 
 /// What the pass thread does next.
 pub(super) enum Next {
-    /// A pass for every ticket up to `ticket`; with `interval`, it is the interval's pass
-    /// too (it came due meanwhile), so steady callers never crowd out interval passes.
-    Serve {
-        ticket: u64,
-        interval: bool,
-    },
     /// The interval is up.
     Interval,
     Stop,
@@ -43,53 +32,23 @@ impl Desk {
         lock(&self.state)
     }
 
-    /// Asks for a pass and waits for it at most `bound`; whether it was published.
-    pub(super) fn pass_now(&self, bound: Duration) -> bool {
-        let mut state = self.state();
-        if state.stop || state.ended {
-            return false;
-        }
-        state.asked += 1;
-        let ticket = state.asked;
-        self.to_pass.notify_one();
-        let (state, _) = self
-            .to_callers
-            .wait_timeout_while(state, bound, |s| s.served < ticket && !s.ended)
-            .unwrap_or_else(PoisonError::into_inner);
-        state.served >= ticket
+    /// Whether the sampler was told to stop.
+    pub(super) fn stopping(&self) -> bool {
+        self.state().stop
     }
 
-    /// For the pass thread: waits until a pass is asked for, `next` comes, or stop.
+    /// For the pass thread: waits until `next` comes, or stop.
     pub(super) fn next(&self, next: Instant) -> Next {
-        let mut state = self.state();
-        loop {
-            if state.stop {
-                return Next::Stop;
-            }
-            let now = Instant::now();
-            if state.asked > state.served {
-                return Next::Serve {
-                    ticket: state.asked,
-                    interval: now >= next,
-                };
-            }
-            if now >= next {
-                return Next::Interval;
-            }
-            state = self
-                .to_pass
-                .wait_timeout(state, next - now)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
+        let wait = next.saturating_duration_since(Instant::now());
+        let (state, _) = self
+            .to_pass
+            .wait_timeout_while(self.state(), wait, |s| !s.stop)
+            .unwrap_or_else(PoisonError::into_inner);
+        if state.stop {
+            Next::Stop
+        } else {
+            Next::Interval
         }
-    }
-
-    /// For the pass thread: the passes of every ticket up to `ticket` are published.
-    pub(super) fn served(&self, ticket: u64) {
-        let mut state = self.state();
-        state.served = state.served.max(ticket);
-        drop(state);
-        self.to_callers.notify_all();
     }
 
     /// For the pass thread, as it ends (also by unwinding).

@@ -141,33 +141,32 @@ impl Sampler {
         Self::builder().build()
     }
 
-    /// Takes a snapshot now and returns it; for callers that need exact boundaries, such as
-    /// the start and end of a long model call.
+    /// Takes a snapshot now, publishes it and returns it; for callers that need exact
+    /// boundaries, such as the start and end of a long model call.
     ///
-    /// The pass runs on the sampler's threads, never the caller's: it reads the host and
-    /// each GPU's fast tier ([`GpuTier::Fast`]); the slow tiers' figures are their last
-    /// reads, carried with the time they were read. Measured with the fake driver at an
-    /// H200's call costs on a 2-core machine: about 0.1 ms with one GPU, 0.4 ms with eight
+    /// It reads the host on the caller's thread and asks the sampler's GPU thread for each
+    /// GPU's fast tier ([`GpuTier::Fast`]), in parallel; the slow tiers' figures are their
+    /// last reads, carried with the time they were read. Measured with the fake driver at an
+    /// H200's call costs on a 2-core machine: about 0.1 ms with one GPU, 0.44 ms with eight
     /// (`cargo bench --bench sampler`).
     ///
-    /// It never waits on the driver beyond the driver deadline
-    /// ([`SamplerBuilder::driver_deadline`], 5 ms by default): while the GPU thread is in a
-    /// slow read, the GPUs' fast figures are carried from the latest pass (their
-    /// [`GpuSample::read_at`](crate::GpuSample::read_at) says when they were read); past
-    /// the deadline, or at once while a driver call is known to hang, or after
-    /// [`Sampler::shutdown`], it returns the latest snapshot.
+    /// The driver is never called on the caller's thread, and it waits for the GPUs at most
+    /// three quarters of the driver deadline ([`SamplerBuilder::driver_deadline`], 5 ms by
+    /// default), then carries their figures from the latest pass (their
+    /// [`GpuSample::read_at`](crate::GpuSample::read_at) says when they were read). It does
+    /// not wait at all while the GPU thread is in a slow read or a call past the deadline,
+    /// and returns the latest snapshot at once while the driver is hung, or after
+    /// [`Sampler::shutdown`]. A pass of the sampler's own under way makes it wait for that
+    /// pass first (it holds the host probes; it waits for the GPUs as long at most).
     ///
     /// [`GpuTier::Fast`]: crate::GpuTier::Fast
     pub fn sample_now(&self) -> Arc<Snapshot> {
         let shared = &self.handle.shared;
-        // Known hung: the latest pass already says so; nothing to ask for. (A call merely
-        // past the deadline costs a pass no wait: it carries the GPUs' figures.)
-        if shared.hung().is_some() {
+        // Known hung: the latest pass already says so. After shutdown: no GPU thread left.
+        if shared.hung().is_some() || shared.desk.stopping() {
             return self.latest();
         }
-        // Published or not within the deadline, the latest snapshot is the answer.
-        shared.desk.pass_now(shared.bounds.deadline);
-        self.latest()
+        shared.pass_caught(&mut lock(&shared.probes), true)
     }
 
     /// Min / max / mean of every figure over the passes taken in `[from, to]`, from the raw

@@ -42,8 +42,12 @@ pub(super) struct Shared {
     pub(super) identity: ContainerIdentity,
     /// The XIDs seen (shared with the watcher thread and the probes).
     pub(super) xid: Arc<xid::XidLog>,
-    /// Where callers ask the pass thread for a pass now, or to stop.
+    /// Tells the pass thread when to stop, and whether it has.
     pub(super) desk: Desk,
+    /// What a pass reads the host with: the pass thread's interval passes and `sample_now`
+    /// callers take turns. Held for a pass's host reads and its wait for the GPUs' fast
+    /// tier (at most three quarters of the driver deadline), never across a driver call.
+    pub(super) probes: Mutex<Probes>,
 }
 
 pub(super) struct Handle {
@@ -129,16 +133,13 @@ impl Shared {
         None
     }
 
-    /// One pass after `previous`, published; `extra` for one asked for by `sample_now`.
-    pub(super) fn pass(
-        &self,
-        probes: &mut Probes,
-        previous: &Snapshot,
-        extra: bool,
-    ) -> Arc<Snapshot> {
+    /// One pass, published; `extra` for one asked for by `sample_now`.
+    pub(super) fn pass(&self, probes: &mut Probes, extra: bool) -> Arc<Snapshot> {
         let started = Instant::now();
-        let link = PassLink::of(self, previous);
+        let previous = self.latest.load();
+        let link = PassLink::of(self, &previous);
         let snapshot = Arc::new(probes.pass(&link, extra, started));
+        drop(previous);
         // Into the history first: whoever reads it as the latest finds it there.
         self.history.push(snapshot.clone(), extra);
         self.latest.store(snapshot.clone());
@@ -148,14 +149,10 @@ impl Shared {
         snapshot
     }
 
-    /// A pass with its panics caught: reported as a warning, `previous` standing.
-    fn pass_caught(
-        &self,
-        probes: &mut Probes,
-        previous: &Arc<Snapshot>,
-        extra: bool,
-    ) -> Arc<Snapshot> {
-        match catch_unwind(AssertUnwindSafe(|| self.pass(probes, previous, extra))) {
+    /// A pass with its panics caught: reported as a warning, the latest snapshot standing.
+    /// A panic never leaves it, so none reaches a caller's tracing callback.
+    pub(super) fn pass_caught(&self, probes: &mut Probes, extra: bool) -> Arc<Snapshot> {
+        match catch_unwind(AssertUnwindSafe(|| self.pass(probes, extra))) {
             Ok(snapshot) => snapshot,
             Err(panic) => {
                 let why = super::warning::panic_text(&*panic);
@@ -166,34 +163,38 @@ impl Shared {
                             "a sampler pass panicked and was skipped; the next pass runs: {why}"
                         )
                     });
-                previous.clone()
+                self.latest.load_full()
             }
         }
     }
 
     /// Delivers the warnings raised since the last call (the GPU thread's too) and keeps a
-    /// copy of them all for `health()`.
-    fn deliver(&self, probes: &mut Probes, sink: &(dyn Fn(&Warning) + Send + Sync)) {
-        #[cfg(feature = "nvml")]
-        if let Some(port) = &self.port {
-            probes.warnings.absorb_list(port.take_warnings());
-        }
-        if let Some(call) = self.hung() {
-            let key = format!("{}:{:?}", call.function, call.gpu);
-            probes
-                .warnings
-                .raise(WarningKind::DriverHung, None, &key, || {
-                    format!(
-                        "the NVIDIA driver is hung: {call}; GPU figures are absent until it \
-                         returns, host and container figures go on"
-                    )
-                });
-        }
-        let pending = probes.warnings.take_pending();
-        if pending.is_empty() {
-            return;
-        }
-        *lock(&self.warnings) = probes.warnings.kept.clone();
+    /// copy of them all for `health()`; the sink is called without the probe lock.
+    fn deliver(&self, sink: &(dyn Fn(&Warning) + Send + Sync)) {
+        let hung = self.hung();
+        let pending = {
+            let mut probes = lock(&self.probes);
+            #[cfg(feature = "nvml")]
+            if let Some(port) = &self.port {
+                probes.warnings.absorb_list(port.take_warnings());
+            }
+            if let Some(call) = hung {
+                let key = format!("{}:{:?}", call.function, call.gpu);
+                probes
+                    .warnings
+                    .raise(WarningKind::DriverHung, None, &key, || {
+                        format!(
+                            "the NVIDIA driver is hung: {call}; GPU figures are absent until it \
+                             returns, host and container figures go on"
+                        )
+                    });
+            }
+            let pending = probes.warnings.take_pending();
+            if !pending.is_empty() {
+                *lock(&self.warnings) = probes.warnings.kept.clone();
+            }
+            pending
+        };
         for warning in &pending {
             // The application's sink: a panic in it must not end the passes.
             let _ = catch_unwind(AssertUnwindSafe(|| sink(warning)));
@@ -201,37 +202,21 @@ impl Shared {
     }
 }
 
-/// The pass thread: a pass every interval and one for the `sample_now` callers (those asking
-/// together share one), until told to stop; warnings delivered after each.
-pub(super) fn run(
-    shared: &Shared,
-    mut probes: Probes,
-    first: Arc<Snapshot>,
-    sink: &(dyn Fn(&Warning) + Send + Sync),
-) {
+/// The pass thread: a pass every interval until told to stop; warnings delivered after
+/// each (also those of the passes `sample_now` callers made meanwhile).
+pub(super) fn run(shared: &Shared, sink: &(dyn Fn(&Warning) + Send + Sync)) {
     let _ended = EndGuard(&shared.desk);
-    let mut last = first;
-    shared.deliver(&mut probes, sink);
+    shared.deliver(sink);
     let mut next = Instant::now() + shared.interval;
-    loop {
-        let (ticket, interval) = match shared.desk.next(next) {
-            Next::Stop => return,
-            Next::Serve { ticket, interval } => (Some(ticket), interval),
-            Next::Interval => (None, true),
-        };
-        last = shared.pass_caught(&mut probes, &last, !interval);
-        if let Some(ticket) = ticket {
-            shared.desk.served(ticket);
+    while let Next::Interval = shared.desk.next(next) {
+        shared.pass_caught(&mut lock(&shared.probes), false);
+        shared.deliver(sink);
+        next += shared.interval;
+        let now = Instant::now();
+        if next < now {
+            // Passes fell behind (a suspended machine): skip, do not burst.
+            next = now + shared.interval;
         }
-        if interval {
-            next += shared.interval;
-            let now = Instant::now();
-            if next < now {
-                // Passes fell behind (a suspended machine): skip, do not burst.
-                next = now + shared.interval;
-            }
-        }
-        shared.deliver(&mut probes, sink);
     }
 }
 

@@ -80,7 +80,7 @@ impl Sampler {
         let shared = Arc::new(Shared {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             published: AtomicU64::new(first.seq),
-            latest: ArcSwap::new(first.clone()),
+            latest: ArcSwap::new(first),
             history,
             interval: settings.interval,
             bounds: settings.bounds,
@@ -92,13 +92,14 @@ impl Sampler {
             identity,
             xid,
             desk: Desk::default(),
+            probes: Mutex::new(probes),
         });
         let thread = std::thread::Builder::new()
             .name("otel-resmon-sampler".into())
             .spawn({
                 let shared = shared.clone();
                 let sink = sink.clone();
-                move || thread::run(&shared, probes, first, &*sink)
+                move || thread::run(&shared, &*sink)
             })
             .map_err(Error::Spawn)?;
         #[cfg(feature = "nvml")]

@@ -34,6 +34,7 @@ pub const ENV_SHUTDOWN_TIMEOUT_MS: &str = "RESMON_SHUTDOWN_TIMEOUT_MS";
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Bounds {
     /// The longest a pass (and so a `sample_now` caller) waits for the GPUs' fast tier.
+    #[cfg_attr(not(feature = "nvml"), allow(dead_code))]
     pub(crate) deadline: Duration,
     /// The longest `build()` waits for NVML to open.
     #[cfg_attr(not(feature = "nvml"), allow(dead_code))]
