@@ -51,10 +51,16 @@ fn main() {
     };
     let builder = Sampler::builder()
         .ignore_env(true)
-        .interval(Duration::from_secs(3600));
+        .interval(Duration::from_secs(3600))
+        // Under valgrind NVML opens some fifty times slower: no bound may cut the start
+        // short, or the spans would count a snapshot without the GPU.
+        .start_timeout(Duration::from_secs(600))
+        .driver_deadline(Duration::from_secs(10));
     #[cfg(all(feature = "nvml", target_os = "linux"))]
     let builder = builder.nvml_library(fake.library());
     let sampler = builder.build().expect("sampler");
+    #[cfg(all(feature = "nvml", target_os = "linux"))]
+    assert_eq!(sampler.latest().gpus.len(), 1, "the spans see the fake GPU");
     for mode in modes {
         let (dispatch, _provider) = if mode == "resmon" {
             stack::with_layer(&sampler)

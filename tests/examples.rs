@@ -284,7 +284,8 @@ fn doctor_names_a_hung_driver_and_still_exits() {
         .env("RESMON_NVML_LIB", fake.library())
         .env_remove("CUDA_VISIBLE_DEVICES")
         .env("RESMON_INTERVAL_MS", "50")
-        .env("RESMON_START_TIMEOUT_MS", "1000")
+        // Past the 1 s after which a call counts as hung.
+        .env("RESMON_START_TIMEOUT_MS", "1500")
         .env("RESMON_SHUTDOWN_TIMEOUT_MS", "300")
         .output()
         .unwrap();

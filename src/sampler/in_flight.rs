@@ -73,7 +73,10 @@ impl InFlight {
         if call == 0 {
             return None;
         }
-        let since = self.base + Duration::from_nanos(self.since.load(Ordering::Relaxed));
+        let since = self
+            .base
+            .checked_add(Duration::from_nanos(self.since.load(Ordering::Relaxed)))
+            .unwrap_or(self.base);
         Some(Call {
             name: (call >> 32) as u32,
             gpu: call as u32,

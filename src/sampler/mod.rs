@@ -115,7 +115,8 @@ pub struct SamplerHealth {
     pub tiers: Vec<TierCost>,
     /// Every driver call that took longer than [`SLOW_CALL`] (100 µs), slowest first.
     pub slow_calls: Vec<DriverCall>,
-    /// The driver call the GPU thread has been in for longer than three intervals: the
+    /// The driver call the GPU thread has been in for longer than three intervals (at least
+    /// 1 s): the
     /// driver is hung, and every GPU figure is absent until it returns. Host, process and
     /// container figures go on (`running` stays true: the pass thread never calls the
     /// driver).
@@ -126,6 +127,14 @@ pub struct SamplerHealth {
 
 /// Intervals after which the latest snapshot no longer counts as current (for the metrics).
 pub(crate) const STALE_AFTER: u32 = 3;
+
+/// How long a driver call may run before the driver counts as hung: three intervals, and at
+/// least a second (no NVML call but `nvmlInit_v2` takes that long; the slowest measured on an
+/// H200, `nvmlDeviceGetPcieThroughput`, 20 ms), so a short interval never calls a slow read
+/// a hang.
+pub(crate) fn hung_after(interval: Duration) -> Duration {
+    (interval * STALE_AFTER).max(Duration::from_secs(1))
+}
 
 impl Sampler {
     /// A builder with the default settings.

@@ -36,7 +36,8 @@ impl Probes {
     /// One snapshot. The GPU thread is asked for the GPUs' fast tier first, so it reads
     /// while the host is read here; the pass waits for it until three quarters of the
     /// driver deadline from `started` at most (the rest is the caller's margin), then
-    /// carries the last figures. A call in flight for three intervals empties the GPUs.
+    /// carries the last figures. A call in flight for three intervals (at least 1 s) empties
+    /// the GPUs.
     pub(super) fn pass(&mut self, link: &PassLink<'_>, extra: bool, started: Instant) -> Snapshot {
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -82,7 +83,7 @@ impl Probes {
 
 /// The GPUs' part of pass `seq`: the GPU thread's answer, or the last figures carried (a
 /// slow read under way, a late answer), or none with the reason (NVML starting, a call hung
-/// for three intervals).
+/// for three intervals, at least 1 s).
 #[cfg(feature = "nvml")]
 fn gpu_part(
     port: &super::gpu_thread::GpuPort,
@@ -92,7 +93,7 @@ fn gpu_part(
     started: Instant,
 ) -> (Vec<GpuSample>, GpuStatus) {
     use super::gpu_thread::NoAnswer;
-    if let Some(call) = port.stuck_longer_than(link.interval * super::STALE_AFTER) {
+    if let Some(call) = port.stuck_longer_than(super::hung_after(link.interval)) {
         return (Vec::new(), GpuStatus::Hung(call.hung(Instant::now())));
     }
     let until = if asked {

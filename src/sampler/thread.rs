@@ -120,12 +120,12 @@ impl Drop for Handle {
 }
 
 impl Shared {
-    /// The driver call in progress for longer than three intervals, if any: past that bound
-    /// the driver counts as hung, and every GPU figure goes absent.
+    /// The driver call in progress for longer than three intervals (at least 1 s), if any:
+    /// past that bound the driver counts as hung, and every GPU figure goes absent.
     pub(super) fn hung(&self) -> Option<HungCall> {
         #[cfg(feature = "nvml")]
         if let Some(port) = &self.port {
-            let bound = self.interval * super::STALE_AFTER;
+            let bound = super::hung_after(self.interval);
             return port
                 .stuck_longer_than(bound)
                 .map(|c| c.hung(Instant::now()));

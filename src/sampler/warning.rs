@@ -38,7 +38,8 @@ pub enum WarningKind {
     FieldFailed,
     /// A host or process figure could not be read.
     HostFailed,
-    /// A driver call has not returned for longer than three intervals, or the GPU thread was
+    /// A driver call has not returned for longer than three intervals (at least 1 s), or the
+    /// GPU thread was
     /// left behind in one at shutdown; the message names the call, its GPU and for how long.
     DriverHung,
     /// A pass (or a GPU read) panicked; it was skipped and the next pass ran.

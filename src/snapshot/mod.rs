@@ -459,9 +459,9 @@ pub enum GpuStatus {
     /// waiting for it ([`SamplerBuilder::start_timeout`](crate::SamplerBuilder::start_timeout)).
     /// The figures appear once it does.
     Starting,
-    /// A driver call has not returned for longer than three intervals. NVML serialises every
-    /// call, so every GPU figure is absent until it returns; host, process and container
-    /// figures keep coming.
+    /// A driver call has not returned for longer than three intervals (at least 1 s). NVML
+    /// serialises every call, so every GPU figure is absent until it returns; host, process
+    /// and container figures keep coming.
     Hung(HungCall),
 }
 
