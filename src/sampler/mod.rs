@@ -132,6 +132,7 @@ pub(crate) const STALE_AFTER: u32 = 3;
 /// least a second (no NVML call but `nvmlInit_v2` takes that long; the slowest measured on an
 /// H200, `nvmlDeviceGetPcieThroughput`, 20 ms), so a short interval never calls a slow read
 /// a hang.
+#[cfg(feature = "nvml")]
 pub(crate) fn hung_after(interval: Duration) -> Duration {
     (interval * STALE_AFTER).max(Duration::from_secs(1))
 }
